@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI routers, request/response schemas and problem+json errors."""

@@ -1,0 +1,154 @@
+"""Request dependencies: the transaction, the repositories, the caller and versions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Query, Request
+from sqlalchemy.orm import Session, sessionmaker
+
+from ecolabel_registry.domain.access import Actor
+from ecolabel_registry.domain.errors import InvalidInput, Unauthenticated
+from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
+from ecolabel_registry.services.agreements import AgreementService
+from ecolabel_registry.services.bodies import CertificationBodyService
+from ecolabel_registry.services.certificates import CertificateService
+from ecolabel_registry.services.economies import EconomyService
+from ecolabel_registry.services.keys import ApiKeyService
+from ecolabel_registry.services.schemes import SchemeService
+from ecolabel_registry.settings import Settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed when the handler returns, rolled back on error."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_registry(session: SessionDep) -> SqlRegistry:
+    """The repositories of this request's transaction."""
+    return SqlRegistry(session)
+
+
+RegistryDep = Annotated[SqlRegistry, Depends(get_registry)]
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def _bearer(authorization: str | None) -> str | None:
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use `Authorization: Bearer <api key>`")
+    return token.strip()
+
+
+def get_actor(
+    session: SessionDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Actor:
+    """The caller of a write: the holder of a valid, unrevoked API key."""
+    token = _bearer(authorization)
+    if token is None:
+        raise Unauthenticated("this operation needs `Authorization: Bearer <api key>`")
+    return ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
+
+
+ActorDep = Annotated[Actor, Depends(get_actor)]
+
+
+def require_reader(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    """Reads are public unless ECOLABEL_PUBLIC_READS=false; then any valid key may read."""
+    settings: Settings = request.app.state.settings
+    if settings.public_reads:
+        return
+    token = _bearer(authorization)
+    if token is None:
+        raise Unauthenticated("reads need an API key on this registry")
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
+
+
+def parse_if_match(if_match: str | None) -> int | None:
+    """The version named by an If-Match header (`"3"` or `W/"3"`), None when absent."""
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise InvalidInput.single(("header", "If-Match"), "must be the ETag this registry gave out")
+    return int(value)
+
+
+def get_if_match(
+    if_match: Annotated[
+        str | None, Header(description="The ETag of the version this update applies to.")
+    ] = None,
+) -> int | None:
+    return parse_if_match(if_match)
+
+
+IfMatchDep = Annotated[int | None, Depends(get_if_match)]
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="The next_cursor of the previous page.")
+]
+
+
+def etag(version: int) -> str:
+    """The ETag of a resource version."""
+    return f'"{version}"'
+
+
+def economy_service(registry: RegistryDep) -> EconomyService:
+    return EconomyService(registry)
+
+
+def scheme_service(registry: RegistryDep) -> SchemeService:
+    return SchemeService(registry)
+
+
+def body_service(registry: RegistryDep) -> CertificationBodyService:
+    return CertificationBodyService(registry)
+
+
+def certificate_service(registry: RegistryDep) -> CertificateService:
+    return CertificateService(registry)
+
+
+def agreement_service(registry: RegistryDep) -> AgreementService:
+    return AgreementService(registry)
+
+
+EconomiesDep = Annotated[EconomyService, Depends(economy_service)]
+SchemesDep = Annotated[SchemeService, Depends(scheme_service)]
+BodiesDep = Annotated[CertificationBodyService, Depends(body_service)]
+CertificatesDep = Annotated[CertificateService, Depends(certificate_service)]
+AgreementsDep = Annotated[AgreementService, Depends(agreement_service)]
+
+
+def today() -> dt.date:
+    """Today's date in UTC: the default `on` of every question."""
+    return dt.datetime.now(dt.UTC).date()

@@ -1,0 +1,142 @@
+"""ASGI middleware: body size and content type checks, request ids, one log line a request."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ecolabel_registry.api.problems import problem_response
+
+log = structlog.get_logger("ecolabel_registry.access")
+
+JSON_TYPES = frozenset(
+    {"application/json", "application/merge-patch+json", "application/problem+json"}
+)
+IMPORT_TYPES = frozenset(
+    {"text/csv", "application/x-ndjson", "application/jsonl", "application/json-lines"}
+)
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class RequestGuard:
+    """Refuses oversize bodies (413) and unsupported content types (415) before routing."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
+        if len(request_id) > 100 or not request_id.isprintable():
+            request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status_holder: dict[str, Any] = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            problem = self._check(scope)
+            if problem is not None:
+                await problem(scope, receive, send_wrapper)
+                return
+            await self.app(scope, self._limited(receive), send_wrapper)
+        except BodyTooLarge:
+            response = problem_response(
+                413,
+                "body-too-large",
+                "Request body too large",
+                f"the body exceeds {self.max_body_bytes} bytes",
+                instance=scope["path"],
+            )
+            await response(scope, receive, send_wrapper)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status_holder["status"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                request_id=request_id,
+            )
+
+    def _check(self, scope: Scope) -> Any:
+        length = _header(scope, b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            return problem_response(
+                413 if length.isdigit() else 400,
+                "body-too-large" if length.isdigit() else "bad-request",
+                "Request body too large" if length.isdigit() else "Bad request",
+                f"the body exceeds {self.max_body_bytes} bytes"
+                if length.isdigit()
+                else "bad Content-Length",
+                instance=scope["path"],
+            )
+        if scope["method"] not in WRITE_METHODS or not scope["path"].startswith("/v1/"):
+            return None
+        raw = _header(scope, b"content-type")
+        has_body = (length is not None and length != "0") or _header(
+            scope, b"transfer-encoding"
+        ) is not None
+        if raw is None:
+            if not has_body:
+                return None
+            media = ""
+        else:
+            media = raw.split(";", 1)[0].strip().lower()
+        allowed = (
+            JSON_TYPES | IMPORT_TYPES
+            if scope["path"].endswith("/certificates/import")
+            else JSON_TYPES
+        )
+        if media not in allowed:
+            return problem_response(
+                415,
+                "unsupported-media-type",
+                "Unsupported media type",
+                f"send the body as one of: {', '.join(sorted(allowed))}",
+                instance=scope["path"],
+            )
+        return None
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def wrapped() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge
+            return message
+
+        return wrapped
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            try:
+                return str(value.decode("latin-1"))
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+                return None
+    return None

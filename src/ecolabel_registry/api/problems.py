@@ -1,0 +1,235 @@
+"""RFC 9457 problem+json: one mapping from every error to its HTTP answer."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ecolabel_registry.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StaleVersion,
+    Unauthenticated,
+    VersionRequired,
+)
+
+log = logging.getLogger("ecolabel_registry.api")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_BASE = "https://ecolabel-registry.dev/problems/"
+
+# error class -> (status, type slug, title)
+PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
+    InvalidInput: (422, "validation-error", "The request is not valid"),
+    NotFound: (404, "not-found", "Not found"),
+    Conflict: (409, "conflict", "Conflict with the registry's state"),
+    StaleVersion: (412, "stale-version", "The resource has changed"),
+    VersionRequired: (428, "version-required", "If-Match is required"),
+    Unauthenticated: (401, "unauthenticated", "Valid API key required"),
+    Forbidden: (403, "forbidden", "Not allowed for this key"),
+}
+
+HTTP_TITLES = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Valid API key required"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    413: ("body-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+class ProblemFieldError(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    loc: list[str | int]
+    field: str
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemFieldError] | None = None
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """A problem+json response."""
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance is not None:
+        body["instance"] = instance
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
+    )
+
+
+def _field_name(loc: tuple[str | int, ...] | list[str | int]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "")
+
+
+def domain_problem(request: Request, exc: DomainError) -> Response:
+    """The problem for a domain error."""
+    for cls in type(exc).__mro__:
+        if cls in PROBLEMS:
+            status, slug, title = PROBLEMS[cls]
+            break
+    else:  # pragma: no cover - every DomainError subclass is mapped
+        status, slug, title = 400, "bad-request", "Bad request"
+    errors = None
+    if isinstance(exc, InvalidInput):
+        errors = [
+            {"loc": list(e.loc), "field": _field_name(e.loc), "message": e.message, "type": e.type}
+            for e in exc.errors
+        ]
+    extra = getattr(exc, "problem_extra", None)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return problem_response(
+        status,
+        slug,
+        title,
+        exc.detail,
+        instance=request.url.path,
+        errors=errors,
+        extra=extra,
+        headers=headers,
+    )
+
+
+def validation_problem(request: Request, exc: RequestValidationError) -> Response:
+    """The 422 problem for a request that failed schema validation."""
+    errors = []
+    for e in exc.errors():
+        loc = [p if isinstance(p, str | int) else str(p) for p in e.get("loc", ())]
+        errors.append(
+            {
+                "loc": loc,
+                "field": _field_name(loc),
+                "message": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+        )
+    detail = "; ".join(f"{err['field']}: {err['message']}" for err in errors[:10])
+    return problem_response(
+        422,
+        "validation-error",
+        "The request is not valid",
+        detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+    """A problem for Starlette's own HTTP errors (unknown path, wrong method...)."""
+    slug, title = HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
+    return problem_response(
+        exc.status_code,
+        slug,
+        title,
+        str(exc.detail),
+        instance=request.url.path,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def unavailable_problem(request: Request, exc: Exception) -> Response:
+    """503 while the database cannot be reached; clients retry after a few seconds."""
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return problem_response(
+        503,
+        "unavailable",
+        "Service unavailable",
+        "the database cannot be reached right now; retry shortly",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
+def database_problem(request: Request, exc: DBAPIError) -> Response:
+    """Database errors: 503 when the connection is gone, 500 (without details) otherwise."""
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        return unavailable_problem(request, exc)
+    return internal_problem(request, exc)
+
+
+def internal_problem(request: Request, exc: Exception) -> Response:
+    """500 without any internal detail; the log keeps the trace."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        500,
+        "internal-error",
+        "Internal error",
+        "the registry failed to answer; the error is logged",
+        instance=request.url.path,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register every problem handler on the app."""
+    app.add_exception_handler(DomainError, domain_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(PoolTimeout, unavailable_problem)
+    app.add_exception_handler(DBAPIError, database_problem)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, internal_problem)
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` declaring the problem answers a route can give."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        out[status] = {
+            "model": Problem,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+            "description": HTTP_TITLES.get(status, (None, _describe(status)))[1],
+        }
+    return out
+
+
+def _describe(status: int) -> str:
+    for s, _, title in PROBLEMS.values():
+        if s == status:
+            return title
+    return {422: "Validation error", 500: "Internal error"}.get(status, "Error")

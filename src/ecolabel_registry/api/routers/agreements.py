@@ -1,0 +1,216 @@
+"""Recognition agreements, their status events, party status events and scope entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from ecolabel_registry.api.deps import (
+    ActorDep,
+    AgreementsDep,
+    Cursor,
+    IfMatchDep,
+    Limit,
+    etag,
+    today,
+)
+from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.schemas import (
+    AgreementCreate,
+    AgreementRead,
+    AgreementStatusEventCreate,
+    AgreementUpdate,
+    PageOut,
+    PartyStatusEventCreate,
+    ScopeEntryCreate,
+    ScopeEntryEnd,
+    ScopeEntryRead,
+    StatusEventRead,
+    changes,
+)
+from ecolabel_registry.domain.errors import NotFound
+
+router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
+IdPath = Annotated[str, Path(max_length=36, description="The agreement's id.")]
+SchemePath = Annotated[str, Path(max_length=64, description="A party's scheme id.")]
+EntryPath = Annotated[str, Path(max_length=36, description="The scope entry's id.")]
+
+
+@router.get("", responses=responses(422))
+def list_agreements(
+    service: AgreementsDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    scheme: Annotated[
+        str | None, Query(max_length=64, description="Only agreements this scheme is a party to.")
+    ] = None,
+    economy: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Z][A-Z0-9]{1,9}$",
+            description="Only agreements with a party operative in this economy.",
+        ),
+    ] = None,
+    in_force_on: Annotated[
+        dt.date | None, Query(description="Only agreements in force on this date.")
+    ] = None,
+) -> PageOut[AgreementRead]:
+    """Agreements, filtered by party scheme, economy and date in force."""
+    page = service.find(cursor, limit, scheme, economy, in_force_on)
+    day = today()
+    return PageOut(
+        items=[AgreementRead.of(a, day) for a in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post("", status_code=201, responses=responses(401, 403, 422))
+def create_agreement(
+    body: AgreementCreate, service: AgreementsDep, actor: ActorDep, response: Response
+) -> AgreementRead:
+    """Record an agreement with its parties and initial scope (registry operator)."""
+    saved = service.create(actor, body.to_domain())
+    response.headers["Location"] = f"/v1/agreements/{saved.id}"
+    response.headers["ETag"] = etag(saved.version)
+    return AgreementRead.of(saved, today())
+
+
+@router.get("/{agreement_id}", responses=responses(404, 422))
+def get_agreement(
+    agreement_id: IdPath, service: AgreementsDep, response: Response
+) -> AgreementRead:
+    """One agreement with its parties, scope entries and status history."""
+    saved = service.get(agreement_id)
+    response.headers["ETag"] = etag(saved.version)
+    return AgreementRead.of(saved, today())
+
+
+@router.patch("/{agreement_id}", responses=responses(401, 403, 404, 412, 422, 428))
+def update_agreement(
+    agreement_id: IdPath,
+    body: AgreementUpdate,
+    service: AgreementsDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> AgreementRead:
+    """Change an agreement's title, reference, url, signing date, end date or chaining."""
+    fields = changes(body, frozenset({"url", "signed_on", "effective_to"}))
+    saved = service.update(actor, agreement_id, fields, version)
+    response.headers["ETag"] = etag(saved.version)
+    return AgreementRead.of(saved, today())
+
+
+@router.get("/{agreement_id}/status-events", responses=responses(404, 422))
+def list_agreement_status_events(
+    agreement_id: IdPath, service: AgreementsDep
+) -> PageOut[StatusEventRead]:
+    """The agreement's status history."""
+    saved = service.get(agreement_id)
+    return PageOut(items=[StatusEventRead.of(e) for e in saved.status_events], next_cursor=None)
+
+
+@router.post(
+    "/{agreement_id}/status-events", status_code=201, responses=responses(401, 403, 404, 409, 422)
+)
+def add_agreement_status_event(
+    agreement_id: IdPath,
+    body: AgreementStatusEventCreate,
+    service: AgreementsDep,
+    actor: ActorDep,
+    response: Response,
+) -> StatusEventRead:
+    """Append `in_force`, `suspended` or `terminated` with its effective date."""
+    event = service.add_status_event(actor, agreement_id, body.to_domain())
+    response.headers["Location"] = f"/v1/agreements/{agreement_id}/status-events"
+    return StatusEventRead.of(event)
+
+
+@router.get("/{agreement_id}/parties/{scheme_id}/status-events", responses=responses(404, 422))
+def list_party_status_events(
+    agreement_id: IdPath, scheme_id: SchemePath, service: AgreementsDep
+) -> PageOut[StatusEventRead]:
+    """One party's status history within the agreement."""
+    saved = service.get(agreement_id)
+    party = next((p for p in saved.parties if p.scheme_id == scheme_id), None)
+    if party is None:
+        raise NotFound(f"scheme {scheme_id!r} is not a party to agreement {agreement_id}")
+    return PageOut(items=[StatusEventRead.of(e) for e in party.status_events], next_cursor=None)
+
+
+@router.post(
+    "/{agreement_id}/parties/{scheme_id}/status-events",
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def add_party_status_event(
+    agreement_id: IdPath,
+    scheme_id: SchemePath,
+    body: PartyStatusEventCreate,
+    service: AgreementsDep,
+    actor: ActorDep,
+    response: Response,
+) -> StatusEventRead:
+    """Append `active`, `suspended` or `withdrawn` for one party."""
+    event = service.add_party_status_event(actor, agreement_id, scheme_id, body.to_domain())
+    response.headers["Location"] = (
+        f"/v1/agreements/{agreement_id}/parties/{scheme_id}/status-events"
+    )
+    return StatusEventRead.of(event)
+
+
+@router.get("/{agreement_id}/scope-entries", responses=responses(404, 422))
+def list_scope_entries(agreement_id: IdPath, service: AgreementsDep) -> PageOut[ScopeEntryRead]:
+    """Every scope entry, ended ones included: the amendment history."""
+    saved = service.get(agreement_id)
+    return PageOut(items=[ScopeEntryRead.of(e) for e in saved.scope_entries], next_cursor=None)
+
+
+@router.post(
+    "/{agreement_id}/scope-entries", status_code=201, responses=responses(401, 403, 404, 422)
+)
+def add_scope_entry(
+    agreement_id: IdPath,
+    body: ScopeEntryCreate,
+    service: AgreementsDep,
+    actor: ActorDep,
+    response: Response,
+) -> ScopeEntryRead:
+    """Amend the agreement with a new scope entry."""
+    entry = service.add_scope_entry(actor, agreement_id, body.to_domain())
+    response.headers["Location"] = f"/v1/agreements/{agreement_id}/scope-entries/{entry.id}"
+    response.headers["ETag"] = etag(1)
+    return ScopeEntryRead.of(entry)
+
+
+@router.get("/{agreement_id}/scope-entries/{entry_id}", responses=responses(404, 422))
+def get_scope_entry(
+    agreement_id: IdPath, entry_id: EntryPath, service: AgreementsDep, response: Response
+) -> ScopeEntryRead:
+    """One scope entry."""
+    saved = service.get(agreement_id)
+    entry = next((e for e in saved.scope_entries if e.id == entry_id), None)
+    if entry is None:
+        raise NotFound(f"agreement {agreement_id} has no scope entry {entry_id!r}")
+    response.headers["ETag"] = etag(service.scope_entry_version(entry_id))
+    return ScopeEntryRead.of(entry)
+
+
+@router.patch(
+    "/{agreement_id}/scope-entries/{entry_id}",
+    responses=responses(401, 403, 404, 409, 412, 422, 428),
+)
+def end_scope_entry(
+    agreement_id: IdPath,
+    entry_id: EntryPath,
+    body: ScopeEntryEnd,
+    service: AgreementsDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> ScopeEntryRead:
+    """End an open scope entry on `valid_to` (an amendment); needs If-Match."""
+    entry = service.end_scope_entry(actor, agreement_id, entry_id, body.valid_to, version)
+    response.headers["ETag"] = etag(service.scope_entry_version(entry_id))
+    return ScopeEntryRead.of(entry)

@@ -1,0 +1,153 @@
+"""Certificates under a scheme, their status events, and the search across schemes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from ecolabel_registry.api.deps import (
+    ActorDep,
+    CertificatesDep,
+    Cursor,
+    IfMatchDep,
+    Limit,
+    etag,
+    today,
+)
+from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.schemas import (
+    CertificateCreate,
+    CertificateRead,
+    CertificateStatusEventCreate,
+    CertificateUpdate,
+    PageOut,
+    StatusEventRead,
+    changes,
+)
+from ecolabel_registry.domain.validation import HS_CODE_PATTERN
+from ecolabel_registry.services.ports import CertificateFilter
+
+router = APIRouter(tags=["certificates"])
+# Certificate numbers may hold "/" (FR/044/017): routes ending in a fixed suffix come first.
+SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
+NumberPath = Annotated[
+    str, Path(max_length=100, description="The certificate number within the scheme.")
+]
+BASE = "/v1/schemes/{scheme_id}/certificates"
+
+
+@router.get(BASE, responses=responses(404, 422))
+def list_certificates(
+    scheme_id: SchemePath,
+    service: CertificatesDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    category: Annotated[str | None, Query(max_length=64)] = None,
+    certification_body: Annotated[str | None, Query(max_length=64)] = None,
+) -> PageOut[CertificateRead]:
+    """A scheme's certificates, in registration order."""
+    filters = CertificateFilter(
+        scheme_id=scheme_id, category_code=category, certification_body_id=certification_body
+    )
+    page = service.search(filters, cursor, limit)
+    day = today()
+    return PageOut(
+        items=[CertificateRead.of(c, day) for c in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.post(BASE, status_code=201, responses=responses(401, 403, 404, 409, 422))
+def create_certificate(
+    scheme_id: SchemePath,
+    body: CertificateCreate,
+    service: CertificatesDep,
+    actor: ActorDep,
+    response: Response,
+) -> CertificateRead:
+    """Register a certificate; its status history starts `active` on `valid_from`."""
+    saved = service.create(actor, body.to_domain(scheme_id))
+    response.headers["Location"] = f"/v1/schemes/{scheme_id}/certificates/{saved.number}"
+    response.headers["ETag"] = etag(saved.version)
+    return CertificateRead.of(saved, today())
+
+
+@router.get(BASE + "/{number:path}/status-events", responses=responses(404, 422))
+def list_certificate_status_events(
+    scheme_id: SchemePath, number: NumberPath, service: CertificatesDep
+) -> PageOut[StatusEventRead]:
+    """The certificate's status history, in the order it was recorded."""
+    saved = service.get(scheme_id, number)
+    return PageOut(items=[StatusEventRead.of(e) for e in saved.status_events], next_cursor=None)
+
+
+@router.post(
+    BASE + "/{number:path}/status-events",
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def add_certificate_status_event(
+    scheme_id: SchemePath,
+    number: NumberPath,
+    body: CertificateStatusEventCreate,
+    service: CertificatesDep,
+    actor: ActorDep,
+    response: Response,
+) -> StatusEventRead:
+    """Append a status event (suspend, reinstate, withdraw) with its effective date and reason."""
+    certificate, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
+    response.headers["Location"] = f"/v1/schemes/{scheme_id}/certificates/{number}/status-events"
+    response.headers["ETag"] = etag(certificate.version)
+    return StatusEventRead.of(event)
+
+
+@router.get(BASE + "/{number:path}", responses=responses(404, 422))
+def get_certificate(
+    scheme_id: SchemePath, number: NumberPath, service: CertificatesDep, response: Response
+) -> CertificateRead:
+    """One certificate with its status history."""
+    saved = service.get(scheme_id, number)
+    response.headers["ETag"] = etag(saved.version)
+    return CertificateRead.of(saved, today())
+
+
+@router.patch(BASE + "/{number:path}", responses=responses(401, 403, 404, 412, 422, 428))
+def update_certificate(
+    scheme_id: SchemePath,
+    number: NumberPath,
+    body: CertificateUpdate,
+    service: CertificatesDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> CertificateRead:
+    """Change a certificate's fields (status changes are events). Needs If-Match."""
+    saved = service.update(
+        actor, scheme_id, number, changes(body, frozenset({"brand", "model"})), version
+    )
+    response.headers["ETag"] = etag(saved.version)
+    return CertificateRead.of(saved, today())
+
+
+@router.get("/v1/certificates", responses=responses(404, 422))
+def search_certificates(
+    service: CertificatesDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    gtin: Annotated[str | None, Query(pattern=r"^[0-9]{8,14}$")] = None,
+    holder: Annotated[
+        str | None,
+        Query(min_length=1, max_length=300, description="Part of the holder's name, any case."),
+    ] = None,
+    hs_code: Annotated[
+        str | None, Query(pattern=HS_CODE_PATTERN, description="Matches HS prefixes either way.")
+    ] = None,
+    scheme: Annotated[str | None, Query(max_length=64)] = None,
+) -> PageOut[CertificateRead]:
+    """Search certificates across schemes by GTIN, holder, HS code and scheme."""
+    filters = CertificateFilter(scheme_id=scheme, gtin=gtin, holder=holder, hs_code=hs_code)
+    page = service.search(filters, cursor, limit)
+    day = today()
+    return PageOut(
+        items=[CertificateRead.of(c, day) for c in page.items], next_cursor=page.next_cursor
+    )

@@ -1,0 +1,129 @@
+"""Schemes and their product categories."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from ecolabel_registry.api.deps import ActorDep, Cursor, IfMatchDep, Limit, SchemesDep, etag
+from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.schemas import (
+    CategoryCreate,
+    CategoryRead,
+    CategoryUpdate,
+    PageOut,
+    SchemeCreate,
+    SchemeRead,
+    SchemeUpdate,
+    changes,
+)
+
+router = APIRouter(prefix="/v1/schemes", tags=["schemes"])
+SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
+CodePath = Annotated[str, Path(max_length=64, description="The category code within the scheme.")]
+
+
+@router.get("", responses=responses(422))
+def list_schemes(
+    service: SchemesDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+    economy: Annotated[
+        str | None,
+        Query(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="Only schemes with this home economy."),
+    ] = None,
+) -> PageOut[SchemeRead]:
+    """Registered schemes, by id."""
+    page = service.find(cursor, limit, economy)
+    return PageOut(items=[SchemeRead.of(s) for s in page.items], next_cursor=page.next_cursor)
+
+
+@router.post("", status_code=201, responses=responses(401, 403, 409, 422))
+def create_scheme(
+    body: SchemeCreate, service: SchemesDep, actor: ActorDep, response: Response
+) -> SchemeRead:
+    """Register a scheme (registry operator)."""
+    scheme = service.create(actor, body.to_domain())
+    response.headers["Location"] = f"/v1/schemes/{scheme.id}"
+    response.headers["ETag"] = etag(scheme.version)
+    return SchemeRead.of(scheme)
+
+
+@router.get("/{scheme_id}", responses=responses(404, 422))
+def get_scheme(scheme_id: SchemePath, service: SchemesDep, response: Response) -> SchemeRead:
+    """One scheme."""
+    scheme = service.get(scheme_id)
+    response.headers["ETag"] = etag(scheme.version)
+    return SchemeRead.of(scheme)
+
+
+@router.patch("/{scheme_id}", responses=responses(401, 403, 404, 412, 422, 428))
+def update_scheme(
+    scheme_id: SchemePath,
+    body: SchemeUpdate,
+    service: SchemesDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> SchemeRead:
+    """Change a scheme (registry operator or its scheme operator); needs If-Match."""
+    scheme = service.update(
+        actor, scheme_id, changes(body, frozenset({"website", "description"})), version
+    )
+    response.headers["ETag"] = etag(scheme.version)
+    return SchemeRead.of(scheme)
+
+
+@router.get("/{scheme_id}/categories", responses=responses(404, 422))
+def list_categories(
+    scheme_id: SchemePath, service: SchemesDep, limit: Limit = 50, cursor: Cursor = None
+) -> PageOut[CategoryRead]:
+    """A scheme's product categories, by code."""
+    page = service.list_categories(scheme_id, cursor, limit)
+    return PageOut(items=[CategoryRead.of(c) for c in page.items], next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/{scheme_id}/categories", status_code=201, responses=responses(401, 403, 404, 409, 422)
+)
+def create_category(
+    scheme_id: SchemePath,
+    body: CategoryCreate,
+    service: SchemesDep,
+    actor: ActorDep,
+    response: Response,
+) -> CategoryRead:
+    """Add a product category to a scheme (its scheme operator)."""
+    category = service.create_category(actor, body.to_domain(scheme_id))
+    response.headers["Location"] = f"/v1/schemes/{scheme_id}/categories/{category.code}"
+    response.headers["ETag"] = etag(category.version)
+    return CategoryRead.of(category)
+
+
+@router.get("/{scheme_id}/categories/{code}", responses=responses(404, 422))
+def get_category(
+    scheme_id: SchemePath, code: CodePath, service: SchemesDep, response: Response
+) -> CategoryRead:
+    """One product category."""
+    category = service.get_category(scheme_id, code)
+    response.headers["ETag"] = etag(category.version)
+    return CategoryRead.of(category)
+
+
+@router.patch("/{scheme_id}/categories/{code}", responses=responses(401, 403, 404, 412, 422, 428))
+def update_category(
+    scheme_id: SchemePath,
+    code: CodePath,
+    body: CategoryUpdate,
+    service: SchemesDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> CategoryRead:
+    """Change a product category; needs If-Match."""
+    category = service.update_category(
+        actor, scheme_id, code, changes(body, frozenset({"valid_to"})), version
+    )
+    response.headers["ETag"] = etag(category.version)
+    return CategoryRead.of(category)

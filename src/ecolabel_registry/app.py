@@ -1,0 +1,79 @@
+"""The composition root: create_app() wires settings, database, routers and problem handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from ecolabel_registry import __version__
+from ecolabel_registry.api import problems
+from ecolabel_registry.api.middleware import RequestGuard
+from ecolabel_registry.api.routers import (
+    agreements,
+    bodies,
+    certificates,
+    economies,
+    health,
+    schemes,
+)
+from ecolabel_registry.persistence.engine import make_engine
+from ecolabel_registry.persistence.migrate import ensure_migrated
+from ecolabel_registry.settings import Settings, get_settings
+
+DESCRIPTION = """\
+Registry of eco-label and green certification schemes, certificates and mutual recognition
+agreements, with an equivalence resolver that answers *is this certified product recognized
+in that economy?* with the route, the conditions, the reasons for every miss and the date
+until which the answer holds.
+
+Errors are RFC 9457 `application/problem+json`. Writes need `Authorization: Bearer <api key>`.
+Updates need `If-Match` with the resource's `ETag`.
+"""
+
+
+def operation_id(route: APIRoute) -> str:
+    """Stable operation ids: the handler's name."""
+    return route.name
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    session_factory: sessionmaker[Session] | None = None,
+) -> FastAPI:
+    """Build the application. Tests pass their own session factory (one transaction a test)."""
+    settings = settings or get_settings()
+    own_engine = engine is None and session_factory is None
+    if session_factory is None:
+        engine = engine or make_engine(settings)
+        session_factory = sessionmaker(engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if own_engine and settings.check_migrations and engine is not None:
+            ensure_migrated(engine)
+        yield
+        if own_engine and engine is not None:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Eco-label mutual recognition registry",
+        version=__version__,
+        description=DESCRIPTION,
+        generate_unique_id_function=operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.sessionmaker = session_factory
+    app.state.engine = engine
+    problems.install(app)
+    for module in (health, economies, schemes, certificates, bodies, agreements):
+        app.include_router(module.router)
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    return app

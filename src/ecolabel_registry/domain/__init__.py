@@ -1,0 +1,1 @@
+"""The domain: entities and the resolver's rules, in plain Python."""

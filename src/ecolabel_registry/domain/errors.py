@@ -1,0 +1,71 @@
+"""Domain errors; the API layer maps each to an HTTP problem.
+
+DomainError
+ +-- NotFound            an addressed entity does not exist
+ +-- Conflict            the write collides with existing state (duplicate key)
+ +-- StaleVersion        the caller's version is not the current one
+ +-- VersionRequired     an update came without the version it applies to
+ +-- InvalidInput        one or more fields are wrong; carries FieldError items
+ +-- Unauthenticated     no valid credentials
+ +-- Forbidden           credentials valid, but not allowed to do this
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DomainError(Exception):
+    """Base of every error the services raise on purpose."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(DomainError):
+    """An addressed entity does not exist."""
+
+
+class Conflict(DomainError):
+    """The write collides with existing state."""
+
+
+class StaleVersion(DomainError):
+    """The version given by the caller is no longer the current one."""
+
+
+class VersionRequired(DomainError):
+    """An update came without the version it applies to."""
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials were presented."""
+
+
+class Forbidden(DomainError):
+    """The caller may not do this."""
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One invalid field: `loc` is its path in the request, e.g. ("body", "valid_to")."""
+
+    loc: tuple[str | int, ...]
+    message: str
+    type: str = "value_error"
+
+
+class InvalidInput(DomainError):
+    """One or more fields of the request are invalid."""
+
+    def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
+        super().__init__(
+            detail or "; ".join(f"{'.'.join(map(str, e.loc))}: {e.message}" for e in errors)
+        )
+        self.errors = errors
+
+    @classmethod
+    def single(cls, loc: tuple[str | int, ...], message: str) -> InvalidInput:
+        """An error about one field."""
+        return cls([FieldError(loc, message)])

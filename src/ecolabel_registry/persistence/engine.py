@@ -1,0 +1,51 @@
+"""Engine set-up for SQLite and PostgreSQL, and the check that the schema is migrated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+
+from ecolabel_registry.settings import Settings
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+def make_engine(settings: Settings, **overrides: Any) -> Engine:
+    """An engine for the configured database: SQLite with foreign keys and WAL, or PostgreSQL."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        ensure_sqlite_directory(url)
+        engine = create_engine(url, **overrides)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        if url.database not in (None, "", ":memory:"):
+            event.listen(engine, "first_connect", _sqlite_wal)
+        return engine
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": settings.db_connect_timeout_seconds},
+    }
+    options.update(overrides)
+    return create_engine(url, **options)
+
+
+def ensure_sqlite_directory(url: URL) -> None:
+    """Create the folder of a SQLite database file when it does not exist yet."""
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,387 @@
+"""The registry's tables (SQLAlchemy 2 declarative); the schema itself is made by Alembic."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements INTEGER PRIMARY KEY columns.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JSON(none_as_null=True),
+        list[Any]: JSON,
+    }
+
+
+def _created() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+def _window_check(start: str = "valid_from", end: str = "valid_to") -> CheckConstraint:
+    return CheckConstraint(f"{end} IS NULL OR {end} >= {start}", name=f"{end}_after_{start}")
+
+
+class EconomyRow(Base):
+    __tablename__ = "economy"
+
+    code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (CheckConstraint("kind IN ('country', 'group')", name="kind"),)
+
+
+class GroupMembershipRow(Base):
+    __tablename__ = "group_membership"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    group_code: Mapped[str] = mapped_column(ForeignKey("economy.code"), index=True)
+    member_code: Mapped[str] = mapped_column(ForeignKey("economy.code"), index=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    __table_args__ = (_window_check(),)
+
+
+class SchemeRow(Base):
+    __tablename__ = "scheme"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    operator: Mapped[str] = mapped_column(String(300))
+    type: Mapped[str] = mapped_column(String(20))
+    website: Mapped[str | None] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(Text)
+    certificate_coverage: Mapped[str] = mapped_column(String(10))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (
+        CheckConstraint("certificate_coverage IN ('complete', 'partial')", name="coverage"),
+    )
+
+
+class SchemeHomeEconomyRow(Base):
+    __tablename__ = "scheme_home_economy"
+
+    scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"), primary_key=True)
+    economy_code: Mapped[str] = mapped_column(ForeignKey("economy.code"), primary_key=True)
+
+    __table_args__ = (Index("ix_scheme_home_economy_economy", "economy_code"),)
+
+
+class ProductCategoryRow(Base):
+    __tablename__ = "product_category"
+
+    scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    criteria_version: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    hs_codes: Mapped[list[Any]] = mapped_column(JSON)
+    criteria: Mapped[list[Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (_window_check(),)
+
+
+class CategoryHsCodeRow(Base):
+    """HS prefixes of a category, one row each, for look-ups by HS code."""
+
+    __tablename__ = "category_hs_code"
+
+    scheme_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    category_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hs_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["scheme_id", "category_code"],
+            ["product_category.scheme_id", "product_category.code"],
+            name="fk_category_hs_code_category",
+        ),
+        Index("ix_category_hs_code_hs_code", "hs_code"),
+    )
+
+
+class CertificationBodyRow(Base):
+    __tablename__ = "certification_body"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    economy_code: Mapped[str] = mapped_column(ForeignKey("economy.code"))
+    accreditation_ref: Mapped[str | None] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class BodyAuthorizationRow(Base):
+    __tablename__ = "body_authorization"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    body_id: Mapped[str] = mapped_column(ForeignKey("certification_body.id"), index=True)
+    scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"), index=True)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    __table_args__ = (_window_check(),)
+
+
+class CertificateRow(Base):
+    __tablename__ = "certificate"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"))
+    number: Mapped[str] = mapped_column(String(100))
+    category_code: Mapped[str] = mapped_column(String(64))
+    holder_name: Mapped[str] = mapped_column(String(300))
+    holder_economy: Mapped[str] = mapped_column(ForeignKey("economy.code"))
+    product_name: Mapped[str] = mapped_column(String(300))
+    brand: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    gtins: Mapped[list[Any]] = mapped_column(JSON)
+    hs_codes: Mapped[list[Any]] = mapped_column(JSON)
+    certification_body_id: Mapped[str | None] = mapped_column(
+        ForeignKey("certification_body.id"), index=True
+    )
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (
+        UniqueConstraint("scheme_id", "number", name="uq_certificate_scheme_number"),
+        ForeignKeyConstraint(
+            ["scheme_id", "category_code"],
+            ["product_category.scheme_id", "product_category.code"],
+            name="fk_certificate_category",
+        ),
+        _window_check(),
+        Index("ix_certificate_holder_name", "holder_name"),
+    )
+
+
+class CertificateGtinRow(Base):
+    """GTINs of a certificate, one row each, for look-ups by GTIN."""
+
+    __tablename__ = "certificate_gtin"
+
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), primary_key=True)
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+
+    __table_args__ = (Index("ix_certificate_gtin_gtin", "gtin"),)
+
+
+class CertificateHsCodeRow(Base):
+    """HS codes of a certificate, one row each, for look-ups by HS prefix."""
+
+    __tablename__ = "certificate_hs_code"
+
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"), primary_key=True)
+    hs_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+
+    __table_args__ = (Index("ix_certificate_hs_code_hs_code", "hs_code"),)
+
+
+class CertificateStatusEventRow(Base):
+    __tablename__ = "certificate_status_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("certificate.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'suspended', 'withdrawn')", name="status"),
+        Index("ix_certificate_status_event_certificate", "certificate_id", "effective_date"),
+    )
+
+
+class AgreementRow(Base):
+    __tablename__ = "agreement"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    title: Mapped[str] = mapped_column(String(500))
+    reference: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    signed_on: Mapped[dt.date | None] = mapped_column(Date)
+    direction: Mapped[str] = mapped_column(String(12))
+    chaining: Mapped[str] = mapped_column(String(12))
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    effective_to: Mapped[dt.date | None] = mapped_column(Date)
+    recognizing_scheme_id: Mapped[str | None] = mapped_column(ForeignKey("scheme.id"))
+    recognized_scheme_id: Mapped[str | None] = mapped_column(ForeignKey("scheme.id"))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (
+        _window_check("effective_from", "effective_to"),
+        CheckConstraint("direction IN ('mutual', 'unilateral')", name="direction"),
+        CheckConstraint("chaining IN ('allowed', 'not_allowed')", name="chaining"),
+        CheckConstraint(
+            "(direction = 'mutual' AND recognizing_scheme_id IS NULL "
+            "AND recognized_scheme_id IS NULL) OR (direction = 'unilateral' "
+            "AND recognizing_scheme_id IS NOT NULL AND recognized_scheme_id IS NOT NULL)",
+            name="direction_parties",
+        ),
+    )
+
+
+class AgreementPartyRow(Base):
+    __tablename__ = "agreement_party"
+
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreement.id"), primary_key=True)
+    scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"), primary_key=True)
+
+    __table_args__ = (Index("ix_agreement_party_scheme", "scheme_id"),)
+
+
+class AgreementStatusEventRow(Base):
+    __tablename__ = "agreement_status_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreement.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('in_force', 'suspended', 'terminated')", name="status"),
+    )
+
+
+class PartyStatusEventRow(Base):
+    __tablename__ = "agreement_party_status_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    agreement_id: Mapped[str] = mapped_column(String(36))
+    scheme_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
+    effective_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["agreement_id", "scheme_id"],
+            ["agreement_party.agreement_id", "agreement_party.scheme_id"],
+            name="fk_agreement_party_status_event_party",
+        ),
+        CheckConstraint("status IN ('active', 'suspended', 'withdrawn')", name="status"),
+        Index("ix_agreement_party_status_event_party", "agreement_id", "scheme_id"),
+    )
+
+
+class ScopeEntryRow(Base):
+    __tablename__ = "scope_entry"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    agreement_id: Mapped[str] = mapped_column(ForeignKey("agreement.id"), index=True)
+    recognized_scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"))
+    recognizing_scheme_id: Mapped[str | None] = mapped_column(ForeignKey("scheme.id"))
+    category_code: Mapped[str | None] = mapped_column(String(64))
+    equivalent_category_code: Mapped[str | None] = mapped_column(String(64))
+    hs_prefixes: Mapped[list[Any]] = mapped_column(JSON)
+    level: Mapped[str] = mapped_column(String(20))
+    conditions: Mapped[list[Any]] = mapped_column(JSON)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["recognized_scheme_id", "category_code"],
+            ["product_category.scheme_id", "product_category.code"],
+            name="fk_scope_entry_category",
+        ),
+        ForeignKeyConstraint(
+            ["recognizing_scheme_id", "equivalent_category_code"],
+            ["product_category.scheme_id", "product_category.code"],
+            name="fk_scope_entry_equivalent_category",
+        ),
+        CheckConstraint("level IN ('full', 'conditional', 'assessment_results')", name="level"),
+        _window_check(),
+    )
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_key"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(30))
+    scheme_ids: Mapped[list[Any]] = mapped_column(JSON)
+    certification_body_id: Mapped[str | None] = mapped_column(ForeignKey("certification_body.id"))
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = _created()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('operator', 'scheme_operator', 'certification_body')", name="role"
+        ),
+    )
+
+
+class AuditEventRow(Base):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[dt.datetime] = _created()
+    actor_key_id: Mapped[str] = mapped_column(String(36))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    operation: Mapped[str] = mapped_column(String(100))
+    entity_type: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(300))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_audit_event_entity", "entity_type", "entity_id"),
+        Index("ix_audit_event_occurred_at", "occurred_at"),
+    )

@@ -1,0 +1,1 @@
+"""Reference data (real schemes, with sources) and an illustrative demo registry."""

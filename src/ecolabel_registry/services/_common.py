@@ -1,0 +1,66 @@
+"""Helpers shared by the services: audit snapshots, existence checks, error collection."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from typing import Any
+
+from ecolabel_registry.domain.access import Actor
+from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound
+from ecolabel_registry.services.ports import Registry
+
+
+def snapshot(entity: Any) -> dict[str, Any]:
+    """A JSON-ready copy of a domain object, for the audit trail."""
+
+    def convert(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return snapshot(value)
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, dt.date | dt.datetime):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {str(k): convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple | frozenset | set):
+            items = [convert(v) for v in value]
+            return sorted(items, key=str) if isinstance(value, frozenset | set) else items
+        return value
+
+    data = {f.name: getattr(entity, f.name) for f in dataclasses.fields(entity) if f.init}
+    return {k: convert(v) for k, v in data.items()}
+
+
+def raise_if(errors: list[FieldError]) -> None:
+    """Raise InvalidInput when any error was collected."""
+    if errors:
+        raise InvalidInput(errors)
+
+
+def audit(
+    registry: Registry,
+    actor: Actor,
+    operation: str,
+    entity_type: str,
+    entity_id: str,
+    before: Any | None,
+    after: Any | None,
+) -> None:
+    """Record a write in the audit trail, in the same transaction as the write."""
+    registry.audit.record(
+        actor_key_id=actor.key_id,
+        actor_name=actor.name,
+        operation=operation,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=None if before is None else snapshot(before),
+        after=None if after is None else snapshot(after),
+    )
+
+
+def require_scheme_exists(registry: Registry, scheme_id: str) -> None:
+    """NotFound unless the scheme exists."""
+    if registry.schemes.get(scheme_id) is None:
+        raise NotFound(f"no scheme {scheme_id!r}")

@@ -1,0 +1,219 @@
+"""Certificates: registration, changes and their appended status history."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from ecolabel_registry.domain.access import Actor, Role
+from ecolabel_registry.domain.errors import Conflict, FieldError, InvalidInput, NotFound
+from ecolabel_registry.domain.model import (
+    Certificate,
+    CertificateStatus,
+    CertificationBody,
+    ProductCategory,
+    StatusEvent,
+)
+from ecolabel_registry.domain.validation import check_gtins, check_hs_codes, check_window, hs_match
+from ecolabel_registry.services._common import audit, raise_if
+from ecolabel_registry.services.authz import require_issuing_body
+from ecolabel_registry.services.ports import CertificateFilter, Page, Registry
+from ecolabel_registry.services.schemes import require_version
+
+CERTIFICATE_UPDATABLE = frozenset(
+    {
+        "category_code",
+        "holder_name",
+        "holder_economy",
+        "product_name",
+        "brand",
+        "model",
+        "gtins",
+        "hs_codes",
+        "valid_from",
+        "valid_to",
+    }
+)
+
+
+def _encode(cursor: int) -> str:
+    return str(cursor)
+
+
+def _decode(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    if not cursor.isdigit():
+        raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
+    return int(cursor)
+
+
+class CertificateService:
+    """Registers certificates and appends their status events."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._r = registry
+
+    def get(self, scheme_id: str, number: str) -> Certificate:
+        """The certificate, or NotFound (saying whether the scheme's coverage is complete)."""
+        certificate = self._r.certificates.get(scheme_id, number)
+        if certificate is None:
+            scheme = self._r.schemes.get(scheme_id)
+            if scheme is None:
+                raise NotFound(f"no scheme {scheme_id!r}")
+            raise NotFound(f"no certificate {number!r} under scheme {scheme_id!r}")
+        return certificate
+
+    def search(
+        self, filters: CertificateFilter, cursor: str | None, limit: int
+    ) -> Page[Certificate]:
+        """Certificates matching every given filter, in registration order."""
+        if filters.scheme_id is not None and self._r.schemes.get(filters.scheme_id) is None:
+            raise NotFound(f"no scheme {filters.scheme_id!r}")
+        rows = self._r.certificates.find(filters, _decode(cursor), limit + 1)
+        items = rows[:limit]
+        next_cursor = _encode(items[-1][0]) if len(rows) > limit else None
+        return Page([c for _, c in items], next_cursor)
+
+    def create(self, actor: Actor, certificate: Certificate, reason: str = "issued") -> Certificate:
+        """Register a certificate; its history starts with `active` on its first valid day."""
+        if self._r.schemes.get(certificate.scheme_id) is None:
+            raise NotFound(f"no scheme {certificate.scheme_id!r}")
+        if actor.role is Role.CERTIFICATION_BODY and certificate.certification_body_id is None:
+            certificate = dataclasses.replace(
+                certificate, certification_body_id=actor.certification_body_id
+            )
+        body = self._check(certificate)
+        require_issuing_body(
+            actor, body, certificate.scheme_id, certificate.valid_from, "register it"
+        )
+        if self._r.certificates.get(certificate.scheme_id, certificate.number) is not None:
+            raise Conflict(
+                f"scheme {certificate.scheme_id!r} already has a certificate {certificate.number!r}"
+            )
+        first = StatusEvent(CertificateStatus.ACTIVE, certificate.valid_from, reason)
+        saved = self._r.certificates.add(
+            dataclasses.replace(certificate, status_events=(first,), version=1)
+        )
+        audit(self._r, actor, "certificate.create", "certificate", _key(saved), None, saved)
+        return saved
+
+    def update(
+        self,
+        actor: Actor,
+        scheme_id: str,
+        number: str,
+        changes: Mapping[str, Any],
+        expected_version: int | None,
+    ) -> Certificate:
+        """Change a certificate's fields (not its status: that is an appended event)."""
+        current = self.get(scheme_id, number)
+        require_issuing_body(
+            actor,
+            self._body(current.certification_body_id),
+            scheme_id,
+            current.valid_from,
+            "change it",
+        )
+        version = require_version(expected_version, f"certificate {scheme_id}/{number}")
+        updated = dataclasses.replace(
+            current,
+            **{k: v for k, v in changes.items() if k in CERTIFICATE_UPDATABLE},
+            version=version,
+        )
+        body = self._check(updated)
+        require_issuing_body(actor, body, scheme_id, updated.valid_from, "change it")
+        saved = self._r.certificates.update(updated)
+        audit(self._r, actor, "certificate.update", "certificate", _key(saved), current, saved)
+        return saved
+
+    def add_status_event(
+        self, actor: Actor, scheme_id: str, number: str, event: StatusEvent
+    ) -> tuple[Certificate, StatusEvent]:
+        """Append a status event; a withdrawal is final, so nothing may follow it."""
+        current = self.get(scheme_id, number)
+        require_issuing_body(
+            actor,
+            self._body(current.certification_body_id),
+            scheme_id,
+            current.valid_from,
+            "change its status",
+        )
+        if not event.reason.strip():
+            raise InvalidInput.single(("body", "reason"), "a reason is required")
+        for past in current.status_events:
+            if (
+                past.status == CertificateStatus.WITHDRAWN
+                and event.effective_date >= past.effective_date
+            ):
+                raise Conflict(
+                    f"certificate {number} was withdrawn with effect from {past.effective_date}; "
+                    "a withdrawal is final"
+                )
+        saved_event = self._r.certificates.add_status_event(scheme_id, number, event)
+        after = self.get(scheme_id, number)
+        audit(
+            self._r, actor, "certificate.status_event", "certificate", _key(after), current, after
+        )
+        return after, saved_event
+
+    def _body(self, body_id: str | None) -> CertificationBody | None:
+        return None if body_id is None else self._r.bodies.get(body_id)
+
+    def _check(self, certificate: Certificate) -> CertificationBody | None:
+        """Validate every field against the registry; the issuing body when there is one."""
+        errors: list[FieldError] = []
+        b = ("body",)
+        if not certificate.number.strip():
+            errors.append(FieldError((*b, "number"), "must not be blank"))
+        category = self._r.categories.get(certificate.scheme_id, certificate.category_code)
+        if category is None:
+            errors.append(
+                FieldError(
+                    (*b, "category_code"),
+                    f"scheme {certificate.scheme_id!r} has no product category "
+                    f"{certificate.category_code!r}",
+                )
+            )
+        if certificate.holder_economy not in self._r.economies.kinds([certificate.holder_economy]):
+            errors.append(
+                FieldError(
+                    (*b, "holder_economy"), f"unknown economy {certificate.holder_economy!r}"
+                )
+            )
+        check_window(errors, b, certificate.valid_from, certificate.valid_to)
+        check_gtins(errors, (*b, "gtins"), certificate.gtins)
+        check_hs_codes(errors, (*b, "hs_codes"), certificate.hs_codes)
+        if category is not None:
+            _check_hs_within_category(errors, certificate, category)
+        body = None
+        if certificate.certification_body_id is not None:
+            body = self._r.bodies.get(certificate.certification_body_id)
+            if body is None:
+                errors.append(
+                    FieldError(
+                        (*b, "certification_body_id"),
+                        f"unknown certification body {certificate.certification_body_id!r}",
+                    )
+                )
+        raise_if(errors)
+        return body
+
+
+def _check_hs_within_category(
+    errors: list[FieldError], certificate: Certificate, category: ProductCategory
+) -> None:
+    for i, code in enumerate(certificate.hs_codes):
+        if code.isdigit() and not any(hs_match(code, c) for c in category.hs_codes):
+            errors.append(
+                FieldError(
+                    ("body", "hs_codes", i),
+                    f"HS code {code} is outside category {category.code}'s HS codes "
+                    f"({', '.join(category.hs_codes)})",
+                )
+            )
+
+
+def _key(certificate: Certificate) -> str:
+    return f"{certificate.scheme_id}/{certificate.number}"

@@ -1,0 +1,128 @@
+"""API keys: random, shown once, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+from ecolabel_registry.domain.access import Actor, Role
+from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound, Unauthenticated
+
+KEY_PREFIX = "erk_"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A stored key: everything but the key itself."""
+
+    id: str
+    name: str
+    role: Role
+    scheme_ids: tuple[str, ...]
+    certification_body_id: str | None
+    created_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    def actor(self) -> Actor:
+        """The identity this key acts as."""
+        return Actor(
+            key_id=self.id,
+            name=self.name,
+            role=self.role,
+            scheme_ids=frozenset(self.scheme_ids),
+            certification_body_id=self.certification_body_id,
+        )
+
+
+class ApiKeyRepository(Protocol):
+    def by_hash(self, key_hash: str) -> ApiKey | None: ...
+    def get(self, key_id: str) -> ApiKey | None: ...
+    def add(self, key: ApiKey, key_hash: str) -> None: ...
+    def find(self) -> list[ApiKey]: ...
+    def revoke(self, key_id: str) -> None: ...
+    def schemes_exist(self, scheme_ids: tuple[str, ...]) -> set[str]: ...
+    def body_exists(self, body_id: str) -> bool: ...
+
+
+def hash_key(key: str) -> str:
+    """The stored form of a key (keys carry 256 random bits, so a fast hash suffices)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKeyService:
+    """Creates, lists, revokes and checks API keys."""
+
+    def __init__(self, keys: ApiKeyRepository) -> None:
+        self._keys = keys
+
+    def create(
+        self,
+        name: str,
+        role: Role,
+        scheme_ids: tuple[str, ...] = (),
+        certification_body_id: str | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret, which is never stored and cannot be shown again."""
+        errors: list[FieldError] = []
+        if not name.strip():
+            errors.append(FieldError(("name",), "a key needs a name"))
+        if role is Role.SCHEME_OPERATOR and not scheme_ids:
+            errors.append(
+                FieldError(("scheme",), "a scheme operator key is bound to one or more schemes")
+            )
+        if role is not Role.SCHEME_OPERATOR and scheme_ids:
+            errors.append(FieldError(("scheme",), "only scheme operator keys are bound to schemes"))
+        missing = set(scheme_ids) - self._keys.schemes_exist(scheme_ids)
+        if missing:
+            errors.append(FieldError(("scheme",), f"unknown schemes: {', '.join(sorted(missing))}"))
+        if role is Role.CERTIFICATION_BODY:
+            if certification_body_id is None:
+                errors.append(
+                    FieldError(("certification_body",), "a certification body key names its body")
+                )
+            elif not self._keys.body_exists(certification_body_id):
+                errors.append(
+                    FieldError(
+                        ("certification_body",),
+                        f"unknown certification body {certification_body_id!r}",
+                    )
+                )
+        elif certification_body_id is not None:
+            errors.append(
+                FieldError(("certification_body",), "only certification body keys name a body")
+            )
+        if errors:
+            raise InvalidInput(errors)
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            id=str(uuid.uuid4()),
+            name=name,
+            role=role,
+            scheme_ids=tuple(sorted(set(scheme_ids))),
+            certification_body_id=certification_body_id,
+            created_at=None,
+            revoked_at=None,
+        )
+        self._keys.add(key, hash_key(secret))
+        return key, secret
+
+    def find(self) -> list[ApiKey]:
+        """Every key, revoked ones included."""
+        return self._keys.find()
+
+    def revoke(self, key_id: str) -> None:
+        """Revoke a key; it is refused from then on."""
+        if self._keys.get(key_id) is None:
+            raise NotFound(f"no API key {key_id!r}")
+        self._keys.revoke(key_id)
+
+    def authenticate(self, secret: str) -> Actor:
+        """The actor of a presented key, or Unauthenticated."""
+        key = self._keys.by_hash(hash_key(secret))
+        if key is None or key.revoked_at is not None:
+            raise Unauthenticated("the API key is unknown or revoked")
+        return key.actor()

@@ -1,0 +1,153 @@
+"""Repository ports the services depend on; persistence implements them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from ecolabel_registry.domain.model import (
+    Agreement,
+    Certificate,
+    CertificationBody,
+    Economy,
+    EconomyKind,
+    ProductCategory,
+    Scheme,
+    ScopeEntry,
+    StatusEvent,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a list and the cursor of the next page (None on the last)."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+class EconomyRepository(Protocol):
+    def get(self, code: str) -> Economy | None: ...
+    def kinds(self, codes: Iterable[str]) -> dict[str, EconomyKind]: ...
+    def find(self, after: str | None, limit: int, kind: EconomyKind | None) -> list[Economy]: ...
+    def groups(self) -> list[Economy]: ...
+    def groups_of(self, code: str, on: dt.date | None) -> set[str]: ...
+    def save_group(self, group: Economy, expected_version: int | None) -> Economy: ...
+
+
+class SchemeRepository(Protocol):
+    def get(self, scheme_id: str) -> Scheme | None: ...
+    def existing(self, ids: Iterable[str]) -> set[str]: ...
+    def find(self, after: str | None, limit: int, economy: set[str] | None) -> list[Scheme]: ...
+    def all(self) -> list[Scheme]: ...
+    def add(self, scheme: Scheme) -> Scheme: ...
+    def update(self, scheme: Scheme) -> Scheme: ...
+
+
+class CategoryRepository(Protocol):
+    def get(self, scheme_id: str, code: str) -> ProductCategory | None: ...
+    def find(self, scheme_id: str, after: str | None, limit: int) -> list[ProductCategory]: ...
+    def covering(self, hs_code: str) -> list[ProductCategory]: ...
+    def add(self, category: ProductCategory) -> ProductCategory: ...
+    def update(self, category: ProductCategory) -> ProductCategory: ...
+
+
+class BodyRepository(Protocol):
+    def get(self, body_id: str) -> CertificationBody | None: ...
+    def find(
+        self, after: str | None, limit: int, scheme_id: str | None
+    ) -> list[CertificationBody]: ...
+    def add(self, body: CertificationBody) -> CertificationBody: ...
+    def update(self, body: CertificationBody) -> CertificationBody: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateFilter:
+    """Filters of a certificate search; None means no filter."""
+
+    scheme_id: str | None = None
+    category_code: str | None = None
+    gtin: str | None = None
+    holder: str | None = None
+    hs_code: str | None = None
+    certification_body_id: str | None = None
+
+
+class CertificateRepository(Protocol):
+    def get(self, scheme_id: str, number: str) -> Certificate | None: ...
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]: ...
+    def find(
+        self, filters: CertificateFilter, after: int | None, limit: int
+    ) -> list[tuple[int, Certificate]]: ...
+    def add(self, certificate: Certificate) -> Certificate: ...
+    def update(self, certificate: Certificate) -> Certificate: ...
+    def add_status_event(self, scheme_id: str, number: str, event: StatusEvent) -> StatusEvent: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AgreementFilter:
+    """Filters of an agreement list; None means no filter."""
+
+    scheme_ids: frozenset[str] | None = None
+    in_force_on: dt.date | None = None
+
+
+class AgreementRepository(Protocol):
+    def get(self, agreement_id: str) -> Agreement | None: ...
+    def find(self, filters: AgreementFilter, after: str | None, limit: int) -> list[Agreement]: ...
+    def all(self) -> list[Agreement]: ...
+    def add(self, agreement: Agreement) -> Agreement: ...
+    def update(self, agreement: Agreement) -> Agreement: ...
+    def add_status_event(self, agreement_id: str, event: StatusEvent) -> StatusEvent: ...
+    def add_party_status_event(
+        self, agreement_id: str, scheme_id: str, event: StatusEvent
+    ) -> StatusEvent: ...
+    def add_scope_entry(self, agreement_id: str, entry: ScopeEntry) -> ScopeEntry: ...
+    def update_scope_entry(
+        self, agreement_id: str, entry: ScopeEntry, expected_version: int
+    ) -> ScopeEntry: ...
+    def scope_entry_version(self, entry_id: str) -> int | None: ...
+    def touch(self, agreement_id: str) -> None: ...
+
+
+class AuditLog(Protocol):
+    def record(
+        self,
+        *,
+        actor_key_id: str,
+        actor_name: str,
+        operation: str,
+        entity_type: str,
+        entity_id: str,
+        before: Mapping[str, Any] | None,
+        after: Mapping[str, Any] | None,
+    ) -> None: ...
+
+
+class Registry(Protocol):
+    """Every repository of one unit of work (one transaction)."""
+
+    @property
+    def economies(self) -> EconomyRepository: ...
+
+    @property
+    def schemes(self) -> SchemeRepository: ...
+
+    @property
+    def categories(self) -> CategoryRepository: ...
+
+    @property
+    def bodies(self) -> BodyRepository: ...
+
+    @property
+    def certificates(self) -> CertificateRepository: ...
+
+    @property
+    def agreements(self) -> AgreementRepository: ...
+
+    @property
+    def audit(self) -> AuditLog: ...

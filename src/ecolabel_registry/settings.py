@@ -1,0 +1,40 @@
+"""Service settings, read from the environment with the ECOLABEL_ prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("var") / "ecolabel-registry.sqlite3"
+
+
+class Settings(BaseSettings):
+    """Settings of one registry process; every field maps to `ECOLABEL_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="ECOLABEL_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
+    )
+    public_reads: bool = Field(default=True, description="Whether reads need no API key.")
+    max_body_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Largest request body accepted."
+    )
+    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    check_migrations: bool = Field(
+        default=True, description="Refuse to start on a database behind the migrations."
+    )
+    log_json: bool = Field(default=True, description="Structured JSON logs, one line an event.")
+    log_level: str = Field(default="INFO")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,112 @@
+"""Request bodies with sensible defaults, and helpers that create entities through the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def scheme_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "korea-eco-label",
+        "name": "Korea Eco-label",
+        "operator": "KEITI",
+        "type": "iso14024",
+        "home_economies": ["KR"],
+        "certificate_coverage": "complete",
+        "website": "https://el.keiti.re.kr/",
+    }
+    body.update(overrides)
+    return body
+
+
+def category_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": "paints",
+        "name": "Paints and varnishes",
+        "criteria_version": "2024-1",
+        "valid_from": "2020-01-01",
+        "valid_to": None,
+        "hs_codes": ["3208", "3209"],
+        "criteria": ["voc-limit", "heavy-metals"],
+    }
+    body.update(overrides)
+    return body
+
+
+def body_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": "kr-test-body",
+        "name": "Test Certification Korea",
+        "economy": "KR",
+        "accreditation_ref": "KAB-0001",
+        "authorizations": [{"scheme_id": "korea-eco-label", "valid_from": "2020-01-01", "valid_to": None}],
+    }
+    body.update(overrides)
+    return body
+
+
+def certificate_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "number": "KR-0001",
+        "category_code": "paints",
+        "holder_name": "Hanbit Coatings",
+        "holder_economy": "KR",
+        "product_name": "Water-based enamel",
+        "brand": "Hanbit",
+        "model": "WB-1",
+        "gtins": ["4006381333931"],
+        "hs_codes": ["320810"],
+        "certification_body_id": "kr-test-body",
+        "valid_from": "2023-01-01",
+        "valid_to": "2027-12-31",
+    }
+    body.update(overrides)
+    return body
+
+
+def agreement_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Test agreement",
+        "reference": "TEST-001",
+        "url": "https://example.org/agreement",
+        "signed_on": "2023-06-01",
+        "direction": "mutual",
+        "chaining": "not_allowed",
+        "effective_from": "2023-07-01",
+        "effective_to": None,
+        "parties": ["korea-eco-label", "japan-eco-mark"],
+        "scope_entries": [
+            {
+                "recognized_scheme_id": "korea-eco-label",
+                "category_code": "paints",
+                "level": "full",
+                "valid_from": "2023-07-01",
+            }
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+def created(response: Any) -> dict[str, Any]:
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def setup_registry(client: TestClient, operator: dict[str, str]) -> None:
+    """Two schemes (KR, JP) with a paints category each, a body and one certificate."""
+    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
+    created(
+        client.post(
+            "/v1/schemes",
+            json=scheme_body(id="japan-eco-mark", name="Eco Mark", operator="JEA", home_economies=["JP"]),
+            headers=operator,
+        )
+    )
+    created(client.post("/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator))
+    created(client.post("/v1/schemes/japan-eco-mark/categories", json=category_body(), headers=operator))
+    created(client.post("/v1/certification-bodies", json=body_body(), headers=operator))
+    created(client.post("/v1/schemes/korea-eco-label/certificates", json=certificate_body(), headers=operator))
