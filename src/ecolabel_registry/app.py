@@ -18,11 +18,14 @@ from ecolabel_registry.api.routers import (
     bodies,
     certificates,
     economies,
+    equivalence,
     health,
     schemes,
 )
+from ecolabel_registry.observability import configure_logging
 from ecolabel_registry.persistence.engine import make_engine
 from ecolabel_registry.persistence.migrate import ensure_migrated
+from ecolabel_registry.services.equivalence import ResolverCache
 from ecolabel_registry.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -49,6 +52,7 @@ def create_app(
 ) -> FastAPI:
     """Build the application. Tests pass their own session factory (one transaction a test)."""
     settings = settings or get_settings()
+    configure_logging(settings)
     own_engine = engine is None and session_factory is None
     if session_factory is None:
         engine = engine or make_engine(settings)
@@ -72,8 +76,10 @@ def create_app(
     app.state.settings = settings
     app.state.sessionmaker = session_factory
     app.state.engine = engine
+    app.state.resolver_cache = ResolverCache()
     problems.install(app)
-    for module in (health, economies, schemes, certificates, bodies, agreements):
+    # equivalence before certificates: its markets path ends in a fixed suffix.
+    for module in (health, economies, schemes, equivalence, certificates, bodies, agreements):
         app.include_router(module.router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app

@@ -1,0 +1,42 @@
+# Every target installs what it needs into .venv first; only Python 3.11+ is required.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-postgres lint openapi bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run the service on SQLite (var/ecolabel-registry.sqlite3) with the demo data.
+run: $(STAMP)
+	$(BIN)/ecolabel-registry migrate
+	$(BIN)/ecolabel-registry seed --demo
+	$(BIN)/ecolabel-registry serve --host 127.0.0.1 --port 8000
+
+## Lint, types, import contracts, OpenAPI drift, then the whole suite (SQLite by default).
+test: lint
+	$(BIN)/python -m pytest
+
+## The same suite on PostgreSQL (127.0.0.1:5432, user postgres; each run makes its own database).
+test-postgres: $(STAMP)
+	ECOLABEL_TEST_ENGINE=postgresql $(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/ecolabel-registry openapi --check
+
+openapi: $(STAMP)
+	$(BIN)/ecolabel-registry openapi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
