@@ -1,4 +1,4 @@
-"""Test databases: a migrated database per run (SQLite or PostgreSQL), a rolled-back transaction per test.
+"""Test databases: one migrated database per run, one rolled-back transaction per test.
 
 The engine is chosen by ECOLABEL_TEST_ENGINE (`sqlite`, the default, or `postgresql`). On
 PostgreSQL each run creates its own database from ECOLABEL_TEST_POSTGRES_URL and drops it at
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.app import create_app
 from ecolabel_registry.domain.access import Role
+from ecolabel_registry.persistence.engine import configure_sqlite_connection
 from ecolabel_registry.persistence.migrate import upgrade
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
 from ecolabel_registry.services.keys import ApiKeyService
@@ -42,7 +43,7 @@ def sqlite_test_engine(url: str) -> Engine:
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        configure_sqlite_connection(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Connection) -> None:
@@ -53,7 +54,9 @@ def sqlite_test_engine(url: str) -> Engine:
 
 def create_postgres_database() -> str:
     """A new, empty PostgreSQL database for this run; its URL."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    admin = create_engine(
+        POSTGRES_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
     name = f"ecolabel_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
@@ -120,7 +123,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture
 def session_factory(connection: Connection) -> sessionmaker[Session]:
     """Sessions whose commits are savepoints inside the test's transaction."""
-    return sessionmaker(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    return sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
 
 
 @pytest.fixture

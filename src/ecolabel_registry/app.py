@@ -5,16 +5,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry import __version__
 from ecolabel_registry.api import problems
+from ecolabel_registry.api.deps import require_reader
 from ecolabel_registry.api.middleware import RequestGuard
 from ecolabel_registry.api.routers import (
     agreements,
+    audit,
     bodies,
     certificates,
     economies,
@@ -79,7 +81,8 @@ def create_app(
     app.state.resolver_cache = ResolverCache()
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
-    for module in (health, economies, schemes, equivalence, certificates, bodies, agreements):
-        app.include_router(module.router)
+    app.include_router(health.router)
+    for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
+        app.include_router(module.router, dependencies=[Depends(require_reader)])
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app

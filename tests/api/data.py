@@ -41,7 +41,9 @@ def body_body(**overrides: Any) -> dict[str, Any]:
         "name": "Test Certification Korea",
         "economy": "KR",
         "accreditation_ref": "KAB-0001",
-        "authorizations": [{"scheme_id": "korea-eco-label", "valid_from": "2020-01-01", "valid_to": None}],
+        "authorizations": [
+            {"scheme_id": "korea-eco-label", "valid_from": "2020-01-01", "valid_to": None}
+        ],
     }
     body.update(overrides)
     return body
@@ -102,11 +104,23 @@ def setup_registry(client: TestClient, operator: dict[str, str]) -> None:
     created(
         client.post(
             "/v1/schemes",
-            json=scheme_body(id="japan-eco-mark", name="Eco Mark", operator="JEA", home_economies=["JP"]),
+            json=scheme_body(
+                id="japan-eco-mark", name="Eco Mark", operator="JEA", home_economies=["JP"]
+            ),
             headers=operator,
         )
     )
-    created(client.post("/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator))
-    created(client.post("/v1/schemes/japan-eco-mark/categories", json=category_body(), headers=operator))
+    created(
+        client.post(
+            "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
+        )
+    )
+    created(
+        client.post("/v1/schemes/japan-eco-mark/categories", json=category_body(), headers=operator)
+    )
     created(client.post("/v1/certification-bodies", json=body_body(), headers=operator))
-    created(client.post("/v1/schemes/korea-eco-label/certificates", json=certificate_body(), headers=operator))
+    created(
+        client.post(
+            "/v1/schemes/korea-eco-label/certificates", json=certificate_body(), headers=operator
+        )
+    )

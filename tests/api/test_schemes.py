@@ -7,7 +7,9 @@ from fastapi.testclient import TestClient
 from tests.api.data import category_body, created, scheme_body
 
 
-def test_created_scheme_is_readable_with_location_and_etag(client: TestClient, operator: dict[str, str]) -> None:
+def test_created_scheme_is_readable_with_location_and_etag(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     response = client.post("/v1/schemes", json=scheme_body(), headers=operator)
     body = created(response)
     assert response.headers["Location"] == "/v1/schemes/korea-eco-label"
@@ -21,7 +23,9 @@ def test_created_scheme_is_readable_with_location_and_etag(client: TestClient, o
 def test_scheme_with_unknown_home_economy_is_rejected_naming_the_field(
     client: TestClient, operator: dict[str, str]
 ) -> None:
-    response = client.post("/v1/schemes", json=scheme_body(home_economies=["KR", "XX"]), headers=operator)
+    response = client.post(
+        "/v1/schemes", json=scheme_body(home_economies=["KR", "XX"]), headers=operator
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
@@ -55,7 +59,9 @@ def test_scheme_update_needs_if_match_and_refuses_a_stale_version(
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     url = "/v1/schemes/korea-eco-label"
     assert client.patch(url, json={"name": "New"}, headers=operator).status_code == 428
-    ok = client.patch(url, json={"name": "Korea Eco-label (KEITI)"}, headers={**operator, "If-Match": '"1"'})
+    ok = client.patch(
+        url, json={"name": "Korea Eco-label (KEITI)"}, headers={**operator, "If-Match": '"1"'}
+    )
     assert ok.status_code == 200
     assert ok.headers["ETag"] == '"2"'
     stale = client.patch(url, json={"name": "Lost update"}, headers={**operator, "If-Match": '"1"'})
@@ -63,7 +69,9 @@ def test_scheme_update_needs_if_match_and_refuses_a_stale_version(
     assert client.get(url).json()["name"] == "Korea Eco-label (KEITI)"
 
 
-def test_patch_refuses_null_for_a_required_field(client: TestClient, operator: dict[str, str]) -> None:
+def test_patch_refuses_null_for_a_required_field(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     response = client.patch(
         "/v1/schemes/korea-eco-label", json={"name": None}, headers={**operator, "If-Match": '"1"'}
@@ -72,7 +80,9 @@ def test_patch_refuses_null_for_a_required_field(client: TestClient, operator: d
     assert response.json()["errors"][0]["field"] == "name"
 
 
-def test_schemes_are_paginated_with_an_opaque_cursor(client: TestClient, operator: dict[str, str]) -> None:
+def test_schemes_are_paginated_with_an_opaque_cursor(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     for i in range(5):
         created(client.post("/v1/schemes", json=scheme_body(id=f"scheme-{i}"), headers=operator))
     first = client.get("/v1/schemes", params={"limit": 2}).json()
@@ -92,7 +102,9 @@ def test_limit_above_1000_is_rejected(client: TestClient) -> None:
 
 def test_category_is_created_under_its_scheme(client: TestClient, operator: dict[str, str]) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
-    response = client.post("/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator)
+    response = client.post(
+        "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
+    )
     body = created(response)
     assert response.headers["Location"] == "/v1/schemes/korea-eco-label/categories/paints"
     assert body["hs_codes"] == ["3208", "3209"]
@@ -100,7 +112,9 @@ def test_category_is_created_under_its_scheme(client: TestClient, operator: dict
     assert [c["code"] for c in listed["items"]] == ["paints"]
 
 
-def test_category_with_inverted_window_is_rejected(client: TestClient, operator: dict[str, str]) -> None:
+def test_category_with_inverted_window_is_rejected(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     response = client.post(
         "/v1/schemes/korea-eco-label/categories",
@@ -112,16 +126,22 @@ def test_category_with_inverted_window_is_rejected(client: TestClient, operator:
     assert client.get("/v1/schemes/korea-eco-label/categories/paints").status_code == 404
 
 
-def test_category_with_malformed_hs_code_is_rejected(client: TestClient, operator: dict[str, str]) -> None:
+def test_category_with_malformed_hs_code_is_rejected(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     response = client.post(
-        "/v1/schemes/korea-eco-label/categories", json=category_body(hs_codes=["32A8"]), headers=operator
+        "/v1/schemes/korea-eco-label/categories",
+        json=category_body(hs_codes=["32A8"]),
+        headers=operator,
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "hs_codes.0"
 
 
-def test_category_of_unknown_scheme_is_not_found(client: TestClient, operator: dict[str, str]) -> None:
+def test_category_of_unknown_scheme_is_not_found(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     response = client.post("/v1/schemes/nope/categories", json=category_body(), headers=operator)
     assert response.status_code == 404
     assert response.json()["status"] == 404
@@ -129,7 +149,11 @@ def test_category_of_unknown_scheme_is_not_found(client: TestClient, operator: d
 
 def test_category_update_changes_hs_codes(client: TestClient, operator: dict[str, str]) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
-    created(client.post("/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator))
+    created(
+        client.post(
+            "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
+        )
+    )
     response = client.patch(
         "/v1/schemes/korea-eco-label/categories/paints",
         json={"hs_codes": ["3208"], "valid_to": "2030-12-31"},

@@ -8,6 +8,7 @@ from pathlib import Path
 from ecolabel_registry.app import create_app
 from ecolabel_registry.settings import Settings
 
+READ_ONLY_POSTS = {"post_equivalence_batch"}
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi" / "openapi.json"
 
 
@@ -25,6 +26,8 @@ def test_every_operation_has_a_stable_id_and_declares_its_problems() -> None:
             op_id = operation["operationId"]
             assert op_id not in seen
             seen.add(op_id)
+            if op_id in READ_ONLY_POSTS:
+                continue
             if path.startswith("/v1") and method in {"post", "put", "patch"}:
                 assert "401" in operation["responses"], f"{method} {path}"
                 assert "422" in operation["responses"], f"{method} {path}"

@@ -70,7 +70,9 @@ def test_every_iso_country_is_an_economy_after_migrating(empty_engine: Engine) -
     with empty_engine.begin() as conn:
         upgrade(conn)
     with empty_engine.connect() as conn:
-        count = conn.execute(text("SELECT count(*) FROM economy WHERE kind = 'country'")).scalar_one()
+        count = conn.execute(
+            text("SELECT count(*) FROM economy WHERE kind = 'country'")
+        ).scalar_one()
         germany = conn.execute(text("SELECT name FROM economy WHERE code = 'DE'")).scalar_one()
     assert count >= 249
     assert germany == "Germany"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -91,12 +92,15 @@ def require_reader(
         ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
 
 
+_VERSION = re.compile(r"^[0-9]{1,9}$")
+
+
 def parse_if_match(if_match: str | None) -> int | None:
     """The version named by an If-Match header (`"3"` or `W/"3"`), None when absent."""
     if if_match is None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not _VERSION.match(value):
         raise InvalidInput.single(("header", "If-Match"), "must be the ETag this registry gave out")
     return int(value)
 

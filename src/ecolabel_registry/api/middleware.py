@@ -57,7 +57,15 @@ class RequestGuard:
             if problem is not None:
                 await problem(scope, receive, send_wrapper)
                 return
-            await self.app(scope, self._limited(receive), send_wrapper)
+            if (
+                _header(scope, b"content-length") is None
+                and _header(scope, b"transfer-encoding") is not None
+            ):
+                # A chunked body announces no length: read it all (up to the limit) before
+                # routing, so that an oversize body is a 413 and not a body parsing error.
+                await self.app(scope, await self._buffered(receive), send_wrapper)
+            else:
+                await self.app(scope, self._limited(receive), send_wrapper)
         except BodyTooLarge:
             response = problem_response(
                 413,
@@ -115,6 +123,34 @@ class RequestGuard:
                 instance=scope["path"],
             )
         return None
+
+    async def _buffered(self, receive: Receive) -> Receive:
+        """The whole body read now, replayed to the app; BodyTooLarge past the limit."""
+        chunks: list[bytes] = []
+        seen = 0
+        first: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                first = message  # the client went away: the app sees that instead
+                break
+            body = message.get("body", b"")
+            seen += len(body)
+            if seen > self.max_body_bytes:
+                raise BodyTooLarge
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        if first is None:
+            first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        pending: list[Message] = [first]
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop()
+            return await receive()
+
+        return replay
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0

@@ -11,9 +11,19 @@ from sqlalchemy.engine import URL
 from ecolabel_registry.settings import Settings
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def configure_sqlite_connection(dbapi_connection: Any) -> None:
+    """Foreign keys on, and a lower() that folds all of Unicode as PostgreSQL's does."""
+    dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    configure_sqlite_connection(dbapi_connection)
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -50,6 +50,7 @@ from ecolabel_registry.persistence.tables import (
     GroupMembershipRow,
     PartyStatusEventRow,
     ProductCategoryRow,
+    RegistryRevisionRow,
     SchemeHomeEconomyRow,
     SchemeRow,
     ScopeEntryRow,
@@ -288,7 +289,7 @@ class SqlSchemeRepository:
         return saved
 
 
-def _category(r: ProductCategoryRow) -> ProductCategory:
+def category_from_row(r: ProductCategoryRow) -> ProductCategory:
     return ProductCategory(
         scheme_id=r.scheme_id,
         code=r.code,
@@ -318,7 +319,7 @@ class SqlCategoryRepository:
 
     def get(self, scheme_id: str, code: str) -> ProductCategory | None:
         row = self._s.get(ProductCategoryRow, (scheme_id, code))
-        return None if row is None else _category(row)
+        return None if row is None else category_from_row(row)
 
     def find(self, scheme_id: str, after: str | None, limit: int) -> list[ProductCategory]:
         query = (
@@ -329,7 +330,7 @@ class SqlCategoryRepository:
         )
         if after is not None:
             query = query.where(ProductCategoryRow.code > after)
-        return [_category(r) for r in self._s.execute(query).scalars()]
+        return [category_from_row(r) for r in self._s.execute(query).scalars()]
 
     def covering(self, hs_code: str) -> list[ProductCategory]:
         matching = select(CategoryHsCodeRow.scheme_id, CategoryHsCodeRow.category_code).where(
@@ -347,7 +348,7 @@ class SqlCategoryRepository:
             )
             .order_by(ProductCategoryRow.scheme_id, ProductCategoryRow.code)
         )
-        return [_category(r) for r in self._s.execute(query).scalars()]
+        return [category_from_row(r) for r in self._s.execute(query).scalars()]
 
     def _hs(self, category: ProductCategory) -> None:
         self._s.execute(
@@ -978,6 +979,14 @@ class SqlRegistry:
         self.certificates = SqlCertificateRepository(session)
         self.agreements = SqlAgreementRepository(session)
         self.audit = SqlAuditLog(session)
+
+    def facts_changed(self) -> None:
+        session = self.session
+        session.execute(
+            update(RegistryRevisionRow)
+            .where(RegistryRevisionRow.id == 1)
+            .values(revision=RegistryRevisionRow.revision + 1)
+        )
 
 
 class SqlApiKeyRepository:

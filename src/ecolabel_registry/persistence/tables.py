@@ -385,3 +385,12 @@ class AuditEventRow(Base):
         Index("ix_audit_event_entity", "entity_type", "entity_id"),
         Index("ix_audit_event_occurred_at", "occurred_at"),
     )
+
+
+class RegistryRevisionRow(Base):
+    """One row counting changes to the facts the resolver caches (all but certificates)."""
+
+    __tablename__ = "registry_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)

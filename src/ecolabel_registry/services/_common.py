@@ -11,6 +11,8 @@ from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound
 from ecolabel_registry.services.ports import Registry
 
+CACHED_FACTS = frozenset({"economy", "scheme", "product_category", "agreement", "scope_entry"})
+
 
 def snapshot(entity: Any) -> dict[str, Any]:
     """A JSON-ready copy of a domain object, for the audit trail."""
@@ -48,7 +50,13 @@ def audit(
     before: Any | None,
     after: Any | None,
 ) -> None:
-    """Record a write in the audit trail, in the same transaction as the write."""
+    """Record a write in the audit trail, in the same transaction as the write.
+
+    Writes to the facts the resolver caches also bump the registry's revision, which
+    invalidates every process's cache.
+    """
+    if entity_type in CACHED_FACTS:
+        registry.facts_changed()
     registry.audit.record(
         actor_key_id=actor.key_id,
         actor_name=actor.name,

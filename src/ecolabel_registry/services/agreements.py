@@ -57,6 +57,8 @@ class AgreementService:
         in_force_on: dt.date | None = None,
     ) -> Page[Agreement]:
         """Agreements ordered by id, filtered by party scheme, party economy and date in force."""
+        if after is not None and not _is_agreement_id(after):
+            raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
         scheme_ids: set[str] | None = None
         if scheme is not None:
             if self._r.schemes.get(scheme) is None:
@@ -356,6 +358,14 @@ class AgreementService:
             if not condition.text.strip():
                 errors.append(FieldError((*loc, "conditions", i, "text"), "must not be blank"))
             check_criteria(errors, (*loc, "conditions", i, "criteria"), condition.criteria)
+
+
+def _is_agreement_id(value: str) -> bool:
+    """Whether `value` has the form of an agreement id (the cursor of the agreement list)."""
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
 
 
 def _check_event(

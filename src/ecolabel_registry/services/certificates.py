@@ -44,7 +44,7 @@ def _encode(cursor: int) -> str:
 def _decode(cursor: str | None) -> int | None:
     if cursor is None:
         return None
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
         raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
     return int(cursor)
 
@@ -150,6 +150,14 @@ class CertificateService:
                 raise Conflict(
                     f"certificate {number} was withdrawn with effect from {past.effective_date}; "
                     "a withdrawal is final"
+                )
+        if event.status == CertificateStatus.WITHDRAWN:
+            later = [e for e in current.status_events if e.effective_date > event.effective_date]
+            if later:
+                raise Conflict(
+                    f"certificate {number} has a {later[-1].status} event effective "
+                    f"{later[-1].effective_date}, after {event.effective_date}; a withdrawal is "
+                    "final, so it cannot take effect before events already recorded"
                 )
         saved_event = self._r.certificates.add_status_event(scheme_id, number, event)
         after = self.get(scheme_id, number)

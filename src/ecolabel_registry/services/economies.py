@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import Conflict, FieldError, NotFound, VersionRequired
+from ecolabel_registry.domain.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    StaleVersion,
+    VersionRequired,
+)
 from ecolabel_registry.domain.model import Economy, EconomyKind, Membership, windows_overlap
 from ecolabel_registry.domain.validation import check_window
 from ecolabel_registry.services._common import audit, raise_if
@@ -81,6 +87,8 @@ class EconomyService:
             members=tuple(members),
             version=existing.version if existing else 1,
         )
+        if existing is None and expected_version is not None:
+            raise StaleVersion(f"group {code} does not exist; If-Match names no version of it")
         if existing is not None and expected_version is None:
             raise VersionRequired(f"group {code} exists; send If-Match with its ETag to replace it")
         saved = self._r.economies.save_group(

@@ -151,3 +151,6 @@ class Registry(Protocol):
 
     @property
     def audit(self) -> AuditLog: ...
+
+    def facts_changed(self) -> None:
+        """Invalidate every cached copy of economies, schemes, categories and agreements."""

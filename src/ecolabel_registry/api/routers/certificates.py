@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Response
 
@@ -37,6 +38,11 @@ NumberPath = Annotated[
 BASE = "/v1/schemes/{scheme_id}/certificates"
 
 
+def certificate_url(scheme_id: str, number: str) -> str:
+    """The certificate's path, its number percent-encoded ("/" kept: the routes accept it)."""
+    return f"/v1/schemes/{scheme_id}/certificates/{quote(number, safe='/')}"
+
+
 @router.get(BASE, responses=responses(404, 422))
 def list_certificates(
     scheme_id: SchemePath,
@@ -67,7 +73,7 @@ def create_certificate(
 ) -> CertificateRead:
     """Register a certificate; its status history starts `active` on `valid_from`."""
     saved = service.create(actor, body.to_domain(scheme_id))
-    response.headers["Location"] = f"/v1/schemes/{scheme_id}/certificates/{saved.number}"
+    response.headers["Location"] = certificate_url(scheme_id, saved.number)
     response.headers["ETag"] = etag(saved.version)
     return CertificateRead.of(saved, today())
 
@@ -96,7 +102,7 @@ def add_certificate_status_event(
 ) -> StatusEventRead:
     """Append a status event (suspend, reinstate, withdraw) with its effective date and reason."""
     certificate, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
-    response.headers["Location"] = f"/v1/schemes/{scheme_id}/certificates/{number}/status-events"
+    response.headers["Location"] = certificate_url(scheme_id, number) + "/status-events"
     response.headers["ETag"] = etag(certificate.version)
     return StatusEventRead.of(event)
 

@@ -1,0 +1,1057 @@
+"""The equivalence resolver: the rules of domain.md ("The resolver") over in-memory facts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Generic, Literal, TypeVar
+
+from ecolabel_registry.domain.model import (
+    Agreement,
+    AgreementStatus,
+    Certificate,
+    CertificateStatus,
+    Chaining,
+    Condition,
+    Direction,
+    Economy,
+    EconomyKind,
+    Level,
+    Membership,
+    PartyStatus,
+    ProductCategory,
+    Scheme,
+    ScopeEntry,
+    StatusEvent,
+    status_on,
+    window_contains,
+)
+
+__all__ = [
+    "MAX_CHAIN_LENGTH",
+    "Answer",
+    "PlanOption",
+    "Reason",
+    "ReasonCode",
+    "RegistryFacts",
+    "Resolver",
+    "Route",
+    "RouteStep",
+    "hs_prefix_match",
+]
+
+MAX_CHAIN_LENGTH = 3
+"""The most agreements a chained route may pass through (domain.md, rule 5)."""
+
+
+class ReasonCode(StrEnum):
+    """Why a certificate is not recognized, or why one agreement gives no route."""
+
+    CERTIFICATE_NOT_YET_VALID = "CERTIFICATE_NOT_YET_VALID"
+    CERTIFICATE_EXPIRED = "CERTIFICATE_EXPIRED"
+    CERTIFICATE_SUSPENDED = "CERTIFICATE_SUSPENDED"
+    CERTIFICATE_WITHDRAWN = "CERTIFICATE_WITHDRAWN"
+    CRITERIA_EXPIRED = "CRITERIA_EXPIRED"
+    HS_CODE_NOT_COVERED_BY_CERTIFICATE = "HS_CODE_NOT_COVERED_BY_CERTIFICATE"
+    NO_AGREEMENT = "NO_AGREEMENT"
+    AGREEMENT_NOT_IN_FORCE = "AGREEMENT_NOT_IN_FORCE"
+    AGREEMENT_SUSPENDED = "AGREEMENT_SUSPENDED"
+    PARTY_SUSPENDED = "PARTY_SUSPENDED"
+    CATEGORY_NOT_IN_SCOPE = "CATEGORY_NOT_IN_SCOPE"
+    HS_CODE_NOT_IN_SCOPE = "HS_CODE_NOT_IN_SCOPE"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason for a miss; `scheme_id` is the scheme it is about (see docs/resolution.md)."""
+
+    code: ReasonCode
+    message: str
+    agreement_id: str | None = None
+    scheme_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteStep:
+    """One agreement on a route: `recognizing_scheme_id` recognizes `recognized_scheme_id`."""
+
+    agreement_id: str
+    scope_entry_id: str
+    recognizing_scheme_id: str
+    recognized_scheme_id: str
+    level: Level
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way a certificate is accepted in the target.
+
+    A native route has the certificate's own scheme as `recognizing_scheme_id`, no agreement
+    and an empty path. An agreement route lists every agreement in `path`, starting with the
+    one that recognizes the certificate's scheme; `agreement_id` and `scope_entry_id` are
+    those of the last step, whose recognizing scheme is operative in the target.
+    """
+
+    basis: Literal["native", "agreement"]
+    level: Level
+    recognizing_scheme_id: str
+    agreement_id: str | None
+    scope_entry_id: str | None
+    conditions: tuple[Condition, ...]
+    valid_until: dt.date | None
+    path: tuple[RouteStep, ...]
+    equivalent_category_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The answer to "is this certificate recognized in this economy on this date?"."""
+
+    recognized: bool
+    level: Level | None
+    routes: tuple[Route, ...]
+    reasons: tuple[Reason, ...]
+    conditions: tuple[Condition, ...]
+    valid_until: dt.date | None
+    explanation: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOption:
+    """What a certificate of one scheme's category would give in each target market.
+
+    `score` is the level strength summed over the targets (native 4, full 3, conditional 2,
+    assessment results 1, none 0); options are ranked by the number of targets recognized,
+    then by score, then by scheme id.
+    """
+
+    scheme_id: str
+    category_code: str
+    recognized_in: tuple[str, ...]
+    levels: Mapping[str, Level | None]
+    score: int
+
+
+@dataclass(frozen=True)
+class RegistryFacts:
+    """The slowly changing facts the resolver reads: economies, schemes and agreements.
+
+    `economies` holds at least every group with its memberships; countries may be absent.
+    """
+
+    economies: Mapping[str, Economy]
+    schemes: Mapping[str, Scheme]
+    agreements: Sequence[Agreement]
+
+
+def hs_prefix_match(a: str, b: str) -> bool:
+    """Whether two HS codes match by prefix either way (`3208` and `320810` match)."""
+    return a.startswith(b) or b.startswith(a)
+
+
+# --- dates ---------------------------------------------------------------------------------
+
+
+def _day_before(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=1)
+
+
+def _day_after(day: dt.date) -> dt.date | None:
+    return None if day == dt.date.max else day + dt.timedelta(days=1)
+
+
+def _earliest(*days: dt.date | None) -> dt.date | None:
+    """The earliest of some optional dates; None (nothing known) when all are None."""
+    known = [d for d in days if d is not None]
+    return min(known) if known else None
+
+
+def _window_change(valid_from: dt.date, valid_to: dt.date | None, on: dt.date) -> dt.date | None:
+    """The first day after `on` on which being inside the window changes."""
+    if on < valid_from:
+        return valid_from
+    if valid_to is not None and on <= valid_to:
+        return _day_after(valid_to)
+    return None
+
+
+_E = TypeVar("_E", bound=StrEnum)
+
+
+class _Timeline(Generic[_E]):
+    """A status history compressed to the days on which the status actually changes."""
+
+    __slots__ = ("_dates", "_initial", "_states")
+
+    def __init__(self, events: Sequence[StatusEvent], kind: type[_E], initial: _E) -> None:
+        dates: list[dt.date] = []
+        states: list[_E] = []
+        current = initial
+        for day in sorted({event.effective_date for event in events}):
+            state = status_on(events, day, kind)
+            if state is not None and state != current:
+                dates.append(day)
+                states.append(state)
+                current = state
+        self._dates = tuple(dates)
+        self._states = tuple(states)
+        self._initial = initial
+
+    @property
+    def changes(self) -> tuple[dt.date, ...]:
+        return self._dates
+
+    def at(self, on: dt.date) -> _E:
+        i = bisect_right(self._dates, on)
+        return self._initial if i == 0 else self._states[i - 1]
+
+    def since(self, on: dt.date) -> dt.date | None:
+        i = bisect_right(self._dates, on)
+        return None if i == 0 else self._dates[i - 1]
+
+    def next_change(self, on: dt.date) -> dt.date | None:
+        i = bisect_right(self._dates, on)
+        return self._dates[i] if i < len(self._dates) else None
+
+
+# --- internal structures -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Link:
+    """One agreement seen from one ordered pair: `recognizing` recognizes `recognized`."""
+
+    agreement: Agreement
+    recognizing: str
+    recognized: str
+    entries: tuple[ScopeEntry, ...]
+    status: _Timeline[AgreementStatus]
+    recognizing_party: _Timeline[PartyStatus]
+    recognized_party: _Timeline[PartyStatus]
+    boundaries: tuple[dt.date, ...]
+
+    def next_boundary(self, on: dt.date) -> dt.date | None:
+        i = bisect_right(self.boundaries, on)
+        return self.boundaries[i] if i < len(self.boundaries) else None
+
+    def end(self, entry: ScopeEntry, on: dt.date) -> dt.date | None:
+        """The last day on which this link still gives a route through `entry`."""
+        changes = (
+            self.status.next_change(on),
+            self.recognizing_party.next_change(on),
+            self.recognized_party.next_change(on),
+        )
+        return _earliest(
+            self.agreement.effective_to,
+            entry.valid_to,
+            *(_day_before(c) for c in changes if c is not None),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reach:
+    """How a scheme is operative in an economy: directly (group None) or through a group."""
+
+    group: str | None
+    until: dt.date | None
+
+    def sort_key(self) -> tuple[int, int, int, str]:
+        return (
+            0 if self.group is None else 1,
+            0 if self.until is None else 1,
+            0 if self.until is None else -self.until.toordinal(),
+            self.group or "",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A certificate that holds on the query date, with what the resolver needs of it."""
+
+    certificate: Certificate
+    category: ProductCategory
+    on: dt.date
+    hs_code: str | None
+    hs_codes: tuple[str, ...]
+    until: dt.date | None  # last day the certificate itself still holds
+    bound: dt.date | None  # first day after `on` on which a certificate fact changes
+
+    @property
+    def scheme_id(self) -> str:
+        return self.certificate.scheme_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Partial:
+    """A valid chain prefix, from the certificate's scheme to `scheme`."""
+
+    steps: tuple[RouteStep, ...]
+    visited: frozenset[str]
+    agreements: frozenset[str]
+    level: Level
+    conditions: tuple[Condition, ...]
+    until: dt.date | None
+    equivalent: str | None
+    scheme: str
+
+
+@dataclass(slots=True)
+class _Exploration:
+    """Every route and miss from the certificate's scheme to any recognizing scheme."""
+
+    routes: dict[str, list[Route]]
+    reasons: dict[str, list[tuple[Reason, str]]]
+    linked: set[str]
+    bounds: dict[str, dt.date]
+    global_bound: dt.date | None = None
+
+    def add_bound(self, scheme_id: str | None, day: dt.date | None) -> None:
+        if day is None:
+            return
+        if scheme_id is None:
+            self.global_bound = _earliest(self.global_bound, day)
+        else:
+            current = self.bounds.get(scheme_id)
+            self.bounds[scheme_id] = day if current is None else min(current, day)
+
+
+def _weakest(a: Level, b: Level) -> Level:
+    return a if a.strength <= b.strength else b
+
+
+def _merge_conditions(
+    first: tuple[Condition, ...], second: tuple[Condition, ...]
+) -> tuple[Condition, ...]:
+    return tuple(dict.fromkeys((*first, *second)))
+
+
+def _route_key(route: Route) -> tuple[int, int, int, int, str, str, str, tuple[str, ...]]:
+    until = route.valid_until
+    return (
+        -route.level.strength,
+        len(route.path),
+        0 if until is None else 1,
+        0 if until is None else -until.toordinal(),
+        route.agreement_id or "",
+        route.scope_entry_id or "",
+        route.recognizing_scheme_id,
+        tuple(f"{s.agreement_id}/{s.scope_entry_id}" for s in route.path),
+    )
+
+
+def _sentence(clause: str) -> str:
+    return clause[:1].upper() + clause[1:] + "."
+
+
+def _codes(codes: Iterable[str]) -> str:
+    return ", ".join(codes) or "none"
+
+
+class Resolver:
+    """Answers equivalence questions over one snapshot of the registry's facts.
+
+    Built once from RegistryFacts (agreements indexed by recognized scheme, schemes by home
+    economy, group memberships by member) and then reused for many queries; the caller
+    caches it and builds a new one when the facts change. A query never scans all
+    agreements: it follows the index from the certificate's scheme.
+    """
+
+    def __init__(self, facts: RegistryFacts) -> None:
+        self._facts = facts
+        self._schemes = dict(facts.schemes)
+        self._agreements: dict[str, Agreement] = {a.id: a for a in facts.agreements}
+
+        homes: dict[str, list[str]] = {}
+        for scheme in facts.schemes.values():
+            for home in scheme.home_economies:
+                homes.setdefault(home, []).append(scheme.id)
+        self._schemes_by_home: dict[str, tuple[str, ...]] = {
+            code: tuple(sorted(ids)) for code, ids in homes.items()
+        }
+
+        groups_of: dict[str, list[tuple[str, Membership]]] = {}
+        for economy in facts.economies.values():
+            if economy.kind != EconomyKind.GROUP or economy.code not in self._schemes_by_home:
+                continue
+            for membership in economy.members:
+                groups_of.setdefault(membership.member, []).append((economy.code, membership))
+        self._groups_of: dict[str, tuple[tuple[str, Membership], ...]] = {
+            member: tuple(sorted(items, key=lambda i: (i[0], i[1].valid_from)))
+            for member, items in groups_of.items()
+        }
+        self._membership_bounds: dict[str, tuple[dt.date, ...]] = {
+            member: self._boundaries_of(items) for member, items in self._groups_of.items()
+        }
+
+        links: dict[str, dict[str, list[_Link]]] = {}
+        allowed: dict[str, list[_Link]] = {}
+        for agreement in facts.agreements:
+            for link in self._links_of(agreement):
+                links.setdefault(link.recognized, {}).setdefault(link.recognizing, []).append(link)
+                if agreement.chaining == Chaining.ALLOWED:
+                    allowed.setdefault(link.recognized, []).append(link)
+        self._links: dict[str, dict[str, tuple[_Link, ...]]] = {
+            recognized: {
+                recognizing: tuple(sorted(items, key=lambda link: link.agreement.id))
+                for recognizing, items in by_recognizing.items()
+            }
+            for recognized, by_recognizing in links.items()
+        }
+        self._allowed: dict[str, tuple[_Link, ...]] = {
+            recognized: tuple(sorted(items, key=lambda link: (link.agreement.id, link.recognizing)))
+            for recognized, items in allowed.items()
+        }
+
+    @staticmethod
+    def _boundaries_of(items: Iterable[tuple[str, Membership]]) -> tuple[dt.date, ...]:
+        days: set[dt.date] = set()
+        for _group, membership in items:
+            days.add(membership.valid_from)
+            if membership.valid_to is not None and (after := _day_after(membership.valid_to)):
+                days.add(after)
+        return tuple(sorted(days))
+
+    @staticmethod
+    def _links_of(agreement: Agreement) -> list[_Link]:
+        status = _Timeline(agreement.status_events, AgreementStatus, AgreementStatus.IN_FORCE)
+        no_events = _Timeline((), PartyStatus, PartyStatus.ACTIVE)
+        parties = {
+            p.scheme_id: _Timeline(p.status_events, PartyStatus, PartyStatus.ACTIVE)
+            for p in agreement.parties
+        }
+        if agreement.direction == Direction.MUTUAL:
+            ids = sorted(agreement.party_ids)
+            pairs = [(r, s) for r in ids for s in ids if r != s]
+        else:
+            r_id, s_id = agreement.recognizing_scheme_id, agreement.recognized_scheme_id
+            if r_id is None or s_id is None or r_id == s_id:
+                return []
+            pairs = [(r_id, s_id)]
+        entries_by_recognized: dict[str, list[ScopeEntry]] = {}
+        for entry in agreement.scope_entries:
+            entries_by_recognized.setdefault(entry.recognized_scheme_id, []).append(entry)
+        common: set[dt.date] = {agreement.effective_from, *status.changes}
+        if agreement.effective_to is not None and (end := _day_after(agreement.effective_to)):
+            common.add(end)
+        result = []
+        for r_id, s_id in pairs:
+            entries = tuple(
+                e
+                for e in entries_by_recognized.get(s_id, ())
+                if e.recognizing_scheme_id is None or e.recognizing_scheme_id == r_id
+            )
+            recognizing_party = parties.get(r_id, no_events)
+            recognized_party = parties.get(s_id, no_events)
+            days = set(common)
+            days.update(recognizing_party.changes, recognized_party.changes)
+            for entry in entries:
+                days.add(entry.valid_from)
+                if entry.valid_to is not None and (after := _day_after(entry.valid_to)):
+                    days.add(after)
+            result.append(
+                _Link(
+                    agreement=agreement,
+                    recognizing=r_id,
+                    recognized=s_id,
+                    entries=entries,
+                    status=status,
+                    recognizing_party=recognizing_party,
+                    recognized_party=recognized_party,
+                    boundaries=tuple(sorted(days)),
+                )
+            )
+        return result
+
+    # --- public API ------------------------------------------------------------------------
+
+    def operative_schemes(self, economy: str, on: dt.date) -> frozenset[str]:
+        """The schemes operative in `economy` on `on`: homed there, or in a group it is in."""
+        return frozenset(self._operative(economy, on))
+
+    def resolve(
+        self,
+        certificate: Certificate,
+        category: ProductCategory,
+        target: str,
+        on: dt.date,
+        hs_code: str | None = None,
+    ) -> Answer:
+        """Whether `certificate` (of `category`) is recognized in `target` on `on`.
+
+        Applies the rules of domain.md in order; see docs/resolution.md. Raises ValueError
+        when `category` is not the certificate's category.
+        """
+        checked = self._check_certificate(certificate, category, target, on, hs_code)
+        if isinstance(checked, Answer):
+            return checked
+        operative = self._operative(target, on)
+        native = operative.get(checked.scheme_id)
+        if native is not None:
+            return self._native_answer(checked, target, native)
+        recognizers = frozenset(operative)
+        exploration = self._explore(checked, recognizers)
+        return self._agreement_answer(checked, target, operative, exploration)
+
+    def markets(
+        self,
+        certificate: Certificate,
+        category: ProductCategory,
+        on: dt.date,
+        targets: Iterable[str],
+    ) -> list[tuple[str, Answer]]:
+        """The answer for every target in which the certificate has a level on `on`.
+
+        Each answer is the one `resolve` gives (without HS code); targets whose level is None
+        are left out, and the list is sorted by economy code. The routes from the
+        certificate's scheme are worked out once and then mapped to the targets.
+        """
+        ordered = sorted(set(targets))
+        if not ordered:
+            return []
+        checked = self._check_certificate(certificate, category, ordered[0], on, None)
+        if isinstance(checked, Answer):
+            return []
+        exploration = self._explore(checked, None)
+        result: list[tuple[str, Answer]] = []
+        for target in ordered:
+            operative = self._operative(target, on)
+            native = operative.get(checked.scheme_id)
+            if native is not None:
+                answer = self._native_answer(checked, target, native)
+            else:
+                answer = self._agreement_answer(checked, target, operative, exploration)
+            if answer.level is not None:
+                result.append((target, answer))
+        return result
+
+    def plan(
+        self,
+        hs_code: str,
+        targets: Sequence[str],
+        on: dt.date,
+        categories: Iterable[ProductCategory],
+    ) -> list[PlanOption]:
+        """Which scheme to get certified under, for an exporter of `hs_code` not yet certified.
+
+        Every category valid on `on` whose HS codes match `hs_code` (prefix either way) is
+        evaluated as if a certificate of it held on `on`; the best category of each scheme is
+        kept, and the options are ranked by the number of targets recognized, then by score
+        (summed level strength), then by scheme id.
+        """
+        wanted = list(dict.fromkeys(targets))
+        operative_by_target = {t: self._operative(t, on) for t in wanted}
+        recognizers = frozenset(s for ops in operative_by_target.values() for s in ops)
+        best: dict[str, tuple[tuple[int, int, str, str], PlanOption]] = {}
+        for category in categories:
+            if not window_contains(category.valid_from, category.valid_to, on):
+                continue
+            if not any(hs_prefix_match(hs_code, code) for code in category.hs_codes):
+                continue
+            query = _Query(
+                certificate=_planned_certificate(category, on),
+                category=category,
+                on=on,
+                hs_code=hs_code,
+                hs_codes=category.hs_codes,
+                until=None,
+                bound=None,
+            )
+            exploration = self._explore(query, recognizers)
+            levels: dict[str, Level | None] = {}
+            for target, operative in operative_by_target.items():
+                if category.scheme_id in operative:
+                    levels[target] = Level.NATIVE
+                else:
+                    answer = self._agreement_answer(query, target, operative, exploration)
+                    levels[target] = answer.level
+            recognized_in = tuple(t for t in wanted if (lv := levels[t]) and lv.recognized)
+            score = sum(lv.strength for lv in levels.values() if lv is not None)
+            option = PlanOption(
+                scheme_id=category.scheme_id,
+                category_code=category.code,
+                recognized_in=recognized_in,
+                levels=levels,
+                score=score,
+            )
+            key = (-len(recognized_in), -score, category.scheme_id, category.code)
+            current = best.get(category.scheme_id)
+            if current is None or key < current[0]:
+                best[category.scheme_id] = (key, option)
+        return [option for _key, option in sorted(best.values(), key=lambda item: item[0])]
+
+    # --- rules 1 and 2: the certificate ----------------------------------------------------
+
+    def _check_certificate(
+        self,
+        certificate: Certificate,
+        category: ProductCategory,
+        target: str,
+        on: dt.date,
+        hs_code: str | None,
+    ) -> _Query | Answer:
+        if (
+            category.scheme_id != certificate.scheme_id
+            or category.code != certificate.category_code
+        ):
+            msg = (
+                f"category {category.scheme_id}/{category.code} is not the category of "
+                f"certificate {certificate.scheme_id}/{certificate.number}"
+            )
+            raise ValueError(msg)
+        status = _Timeline(certificate.status_events, CertificateStatus, CertificateStatus.ACTIVE)
+        window_change = _window_change(certificate.valid_from, certificate.valid_to, on)
+        status_change = status.next_change(on)
+        category_change = _window_change(category.valid_from, category.valid_to, on)
+
+        def miss(code: ReasonCode, clause: str, bound: dt.date | None) -> Answer:
+            reason = Reason(code, _sentence(clause), scheme_id=certificate.scheme_id)
+            return self._negative(target, on, [(reason, clause)], bound)
+
+        if on < certificate.valid_from:
+            return miss(
+                ReasonCode.CERTIFICATE_NOT_YET_VALID,
+                f"the certificate is valid only from {certificate.valid_from}",
+                window_change,
+            )
+        if on > certificate.valid_to:
+            return miss(
+                ReasonCode.CERTIFICATE_EXPIRED,
+                f"the certificate expired on {certificate.valid_to}",
+                None,
+            )
+        current = status.at(on)
+        if current != CertificateStatus.ACTIVE:
+            code = (
+                ReasonCode.CERTIFICATE_WITHDRAWN
+                if current == CertificateStatus.WITHDRAWN
+                else ReasonCode.CERTIFICATE_SUSPENDED
+            )
+            return miss(
+                code,
+                f"the certificate was {current.value} on {status.since(on)}",
+                _earliest(window_change, status_change),
+            )
+        if not window_contains(category.valid_from, category.valid_to, on):
+            criteria = (
+                f"the criteria of category '{category.name}' (version {category.criteria_version})"
+            )
+            clause = (
+                f"{criteria} apply only from {category.valid_from}"
+                if on < category.valid_from
+                else f"{criteria} expired on {category.valid_to}"
+            )
+            return miss(
+                ReasonCode.CRITERIA_EXPIRED,
+                clause,
+                _earliest(window_change, status_change, category_change),
+            )
+        bound = _earliest(window_change, status_change, category_change)
+        hs_codes = certificate.hs_codes or category.hs_codes
+        if hs_code is not None and not any(hs_prefix_match(hs_code, c) for c in hs_codes):
+            return miss(
+                ReasonCode.HS_CODE_NOT_COVERED_BY_CERTIFICATE,
+                f"HS code {hs_code} is not covered by the certificate (HS {_codes(hs_codes)})",
+                bound,
+            )
+        until = _earliest(
+            certificate.valid_to,
+            category.valid_to,
+            _day_before(status_change) if status_change is not None else None,
+        )
+        return _Query(certificate, category, on, hs_code, hs_codes, until, bound)
+
+    # --- rule 3: native --------------------------------------------------------------------
+
+    def _operative(self, economy: str, on: dt.date) -> dict[str, _Reach]:
+        reach: dict[str, _Reach] = {}
+        direct = _Reach(group=None, until=None)
+        for scheme_id in self._schemes_by_home.get(economy, ()):
+            reach[scheme_id] = direct
+        for group, membership in self._groups_of.get(economy, ()):
+            if not window_contains(membership.valid_from, membership.valid_to, on):
+                continue
+            candidate = _Reach(group=group, until=membership.valid_to)
+            for scheme_id in self._schemes_by_home[group]:
+                current = reach.get(scheme_id)
+                if current is None or candidate.sort_key() < current.sort_key():
+                    reach[scheme_id] = candidate
+        return reach
+
+    def _native_answer(self, query: _Query, target: str, reach: _Reach) -> Answer:
+        scheme_id = query.scheme_id
+        until = _earliest(query.until, reach.until)
+        bound = query.bound
+        if reach.group is not None:
+            scheme = self._schemes.get(scheme_id)
+            home_groups = set(scheme.home_economies if scheme is not None else ())
+            bound = _earliest(
+                bound,
+                _next_day_in(
+                    self._boundaries_of(
+                        item for item in self._groups_of.get(target, ()) if item[0] in home_groups
+                    ),
+                    query.on,
+                ),
+            )
+        route = Route(
+            basis="native",
+            level=Level.NATIVE,
+            recognizing_scheme_id=scheme_id,
+            agreement_id=None,
+            scope_entry_id=None,
+            conditions=(),
+            valid_until=until,
+            path=(),
+            equivalent_category_code=None,
+        )
+        name = self._name(scheme_id)
+        if reach.group is None:
+            explanation = f"Native in {target}: {name} is operative in {target}."
+        else:
+            explanation = (
+                f"Native in {target}: {name} is operative in {reach.group}, "
+                f"of which {target} is a member."
+            )
+        return Answer(
+            recognized=True,
+            level=Level.NATIVE,
+            routes=(route,),
+            reasons=(),
+            conditions=(),
+            valid_until=_earliest(until, _day_before(bound) if bound is not None else None),
+            explanation=explanation,
+        )
+
+    # --- rules 4 and 5: agreements and chains ----------------------------------------------
+
+    def _explore(self, query: _Query, recognizers: frozenset[str] | None) -> _Exploration:
+        """Routes and misses from the query's scheme to `recognizers` (None: to every scheme)."""
+        on = query.on
+        scheme_id = query.scheme_id
+        found = _Exploration(routes={}, reasons={}, linked=set(), bounds={})
+        by_recognizing = self._links.get(scheme_id, {})
+        if recognizers is None:
+            direct = sorted(by_recognizing)
+        else:
+            direct = sorted(r for r in recognizers if r in by_recognizing and r != scheme_id)
+        for recognizing in direct:
+            found.linked.add(recognizing)
+            for link in by_recognizing[recognizing]:
+                found.add_bound(recognizing, link.next_boundary(on))
+                failure = self._link_failure(link, on)
+                if failure is not None:
+                    code, clause, about = failure
+                    found.reasons.setdefault(recognizing, []).append(
+                        (Reason(code, _sentence(clause), link.agreement.id, about), clause)
+                    )
+                    continue
+                covering, matches = self._entries_on(link, query, query.category.code)
+                if not matches:
+                    miss = self._scope_miss(link, query, covering)
+                    found.reasons.setdefault(recognizing, []).append(miss)
+                    continue
+                for entry in matches:
+                    level = Level(entry.level)
+                    step = RouteStep(link.agreement.id, entry.id, recognizing, scheme_id, level)
+                    found.routes.setdefault(recognizing, []).append(
+                        Route(
+                            basis="agreement",
+                            level=level,
+                            recognizing_scheme_id=recognizing,
+                            agreement_id=link.agreement.id,
+                            scope_entry_id=entry.id,
+                            conditions=entry.conditions,
+                            valid_until=_earliest(query.until, link.end(entry, on)),
+                            path=(step,),
+                            equivalent_category_code=entry.equivalent_category_code,
+                        )
+                    )
+        self._explore_chains(query, recognizers, found)
+        return found
+
+    def _explore_chains(
+        self, query: _Query, recognizers: frozenset[str] | None, found: _Exploration
+    ) -> None:
+        on = query.on
+        start = _Partial(
+            steps=(),
+            visited=frozenset({query.scheme_id}),
+            agreements=frozenset(),
+            level=Level.NATIVE,  # the identity of "weakest of"
+            conditions=(),
+            until=query.until,
+            equivalent=query.category.code,
+            scheme=query.scheme_id,
+        )
+        frontier = [start]
+        for depth in range(1, MAX_CHAIN_LENGTH + 1):
+            next_frontier: list[_Partial] = []
+            for partial in frontier:
+                for link in self._allowed.get(partial.scheme, ()):
+                    recognizing = link.recognizing
+                    if recognizing in partial.visited or link.agreement.id in partial.agreements:
+                        continue
+                    extendable = depth < MAX_CHAIN_LENGTH and recognizing in self._allowed
+                    wanted = recognizers is None or recognizing in recognizers
+                    if not extendable and not wanted:
+                        continue
+                    # A change on a link that can be extended may open a chain to any target.
+                    found.add_bound(None if extendable else recognizing, link.next_boundary(on))
+                    if self._link_failure(link, on) is not None:
+                        continue
+                    _covering, matches = self._entries_on(link, query, partial.equivalent)
+                    for entry in matches:
+                        extended = self._extend(partial, link, entry, on)
+                        if depth > 1 and wanted:
+                            found.routes.setdefault(recognizing, []).append(_route_of(extended))
+                        if extendable:
+                            next_frontier.append(extended)
+            frontier = next_frontier
+            if not frontier:
+                break
+
+    @staticmethod
+    def _extend(partial: _Partial, link: _Link, entry: ScopeEntry, on: dt.date) -> _Partial:
+        level = Level(entry.level)
+        step = RouteStep(link.agreement.id, entry.id, link.recognizing, link.recognized, level)
+        return _Partial(
+            steps=(*partial.steps, step),
+            visited=partial.visited | {link.recognizing},
+            agreements=partial.agreements | {link.agreement.id},
+            level=_weakest(partial.level, level),
+            conditions=_merge_conditions(partial.conditions, entry.conditions),
+            until=_earliest(partial.until, link.end(entry, on)),
+            equivalent=entry.equivalent_category_code,
+            scheme=link.recognizing,
+        )
+
+    def _link_failure(self, link: _Link, on: dt.date) -> tuple[ReasonCode, str, str] | None:
+        """Why an agreement gives no route on `on` for this pair, whatever its scope."""
+        agreement = link.agreement
+        title = f"agreement '{agreement.title}'"
+        if on < agreement.effective_from:
+            return (
+                ReasonCode.AGREEMENT_NOT_IN_FORCE,
+                f"{title} takes effect only on {agreement.effective_from}",
+                link.recognizing,
+            )
+        if agreement.effective_to is not None and on > agreement.effective_to:
+            return (
+                ReasonCode.AGREEMENT_NOT_IN_FORCE,
+                f"{title} ended on {agreement.effective_to}",
+                link.recognizing,
+            )
+        status = link.status.at(on)
+        if status == AgreementStatus.TERMINATED:
+            return (
+                ReasonCode.AGREEMENT_NOT_IN_FORCE,
+                f"{title} was terminated on {link.status.since(on)}",
+                link.recognizing,
+            )
+        if status == AgreementStatus.SUSPENDED:
+            return (
+                ReasonCode.AGREEMENT_SUSPENDED,
+                f"{title} has been suspended since {link.status.since(on)}",
+                link.recognizing,
+            )
+        for party_id, party in (
+            (link.recognizing, link.recognizing_party),
+            (link.recognized, link.recognized_party),
+        ):
+            party_status = party.at(on)
+            if party_status != PartyStatus.ACTIVE:
+                verb = (
+                    "suspended from" if party_status == PartyStatus.SUSPENDED else "withdrawn from"
+                )
+                return (
+                    ReasonCode.PARTY_SUSPENDED,
+                    f"{self._name(party_id)} has been {verb} {title} since {party.since(on)}",
+                    party_id,
+                )
+        return None
+
+    @staticmethod
+    def _entries_on(
+        link: _Link, query: _Query, wanted_category: str | None
+    ) -> tuple[list[ScopeEntry], list[ScopeEntry]]:
+        """The scope entries valid on the query date that cover the category, and among
+        them those that also cover the HS code.
+
+        An entry covers the category when its category_code is None or `wanted_category`.
+        """
+        on = query.on
+        covering = [
+            e
+            for e in link.entries
+            if window_contains(e.valid_from, e.valid_to, on)
+            and (e.category_code is None or e.category_code == wanted_category)
+        ]
+        return covering, [e for e in covering if _entry_covers_hs(e, query)]
+
+    def _scope_miss(
+        self, link: _Link, query: _Query, covering: Sequence[ScopeEntry]
+    ) -> tuple[Reason, str]:
+        title = f"agreement '{link.agreement.title}'"
+        pair = f"{self._name(link.recognizing)} recognizes {self._name(link.recognized)}"
+        category = f"the category '{query.category.name}' ({query.category.code})"
+        if not covering:
+            code = ReasonCode.CATEGORY_NOT_IN_SCOPE
+            clause = f"the scope of {title}, under which {pair}, does not cover {category}"
+        else:
+            code = ReasonCode.HS_CODE_NOT_IN_SCOPE
+            prefixes = sorted({p for e in covering for p in e.hs_prefixes})
+            declared = (
+                f"HS code {query.hs_code}"
+                if query.hs_code is not None
+                else f"the certificate's HS codes ({_codes(query.hs_codes)})"
+            )
+            clause = (
+                f"the scope of {title}, under which {pair}, covers {category} only for "
+                f"HS codes {_codes(prefixes)}, not {declared}"
+            )
+        return Reason(code, _sentence(clause), link.agreement.id, link.recognizing), clause
+
+    def _agreement_answer(
+        self,
+        query: _Query,
+        target: str,
+        operative: Mapping[str, _Reach],
+        found: _Exploration,
+    ) -> Answer:
+        on = query.on
+        schemes = sorted(s for s in operative if s != query.scheme_id)
+        routes: list[Route] = []
+        misses: list[tuple[Reason, str]] = []
+        bound = _earliest(
+            query.bound,
+            found.global_bound,
+            _next_day_in(self._membership_bounds.get(target, ()), on),
+        )
+        for scheme_id in schemes:
+            reach_until = operative[scheme_id].until
+            for route in found.routes.get(scheme_id, ()):
+                until = _earliest(route.valid_until, reach_until)
+                routes.append(
+                    route if until == route.valid_until else replace(route, valid_until=until)
+                )
+            misses.extend(found.reasons.get(scheme_id, ()))
+            bound = _earliest(bound, found.bounds.get(scheme_id))
+        routes.sort(key=_route_key)
+        horizon = _day_before(bound) if bound is not None else None
+        if not routes:
+            if not schemes:
+                clause = f"no scheme in the registry is operative in {target}"
+                misses.append((Reason(ReasonCode.NO_AGREEMENT, _sentence(clause)), clause))
+            elif not any(s in found.linked for s in schemes):
+                names = ", ".join(self._name(s) for s in schemes)
+                clause = (
+                    f"no agreement is on record under which {names} "
+                    f"recognizes {self._name(query.scheme_id)}"
+                )
+                reason = Reason(ReasonCode.NO_AGREEMENT, _sentence(clause), None, query.scheme_id)
+                misses.append((reason, clause))
+            return self._negative(target, on, misses, bound)
+        best = routes[0]
+        return Answer(
+            recognized=best.level.recognized,
+            level=best.level,
+            routes=tuple(routes),
+            reasons=tuple(reason for reason, _clause in misses),
+            conditions=best.conditions,
+            valid_until=_earliest(best.valid_until, horizon),
+            explanation=self._explain_route(target, best),
+        )
+
+    # --- rule 6: the answer ----------------------------------------------------------------
+
+    def _negative(
+        self,
+        target: str,
+        on: dt.date,
+        misses: Sequence[tuple[Reason, str]],
+        bound: dt.date | None,
+    ) -> Answer:
+        """A negative answer; the explanation quotes the first miss."""
+        first = misses[0][1]
+        more = len(misses) - 1
+        if more > 0:
+            first += f" ({more} more reason{'s' if more > 1 else ''} listed)"
+        return Answer(
+            recognized=False,
+            level=None,
+            routes=(),
+            reasons=tuple(reason for reason, _clause in misses),
+            conditions=(),
+            valid_until=_day_before(bound) if bound is not None else None,
+            explanation=f"Not recognized in {target} on {on}: {first}.",
+        )
+
+    def _explain_route(self, target: str, route: Route) -> str:
+        path = route.path
+        agreement = self._agreements.get(route.agreement_id or "")
+        title = agreement.title if agreement is not None else route.agreement_id
+        chain = self._name(path[-1].recognizing_scheme_id)
+        for step in reversed(path):
+            chain += f"{' recognizes ' if step is path[-1] else ', which recognizes '}"
+            chain += self._name(step.recognized_scheme_id)
+        via = (
+            f"agreement '{title}' ({chain})"
+            if len(path) == 1
+            else f"a chain of {len(path)} agreements ending with '{title}' ({chain})"
+        )
+        if route.level == Level.FULL:
+            return f"Recognized in {target} as equivalent under {via}."
+        if route.level == Level.CONDITIONAL:
+            return f"Recognized in {target} on conditions under {via}."
+        return (
+            f"Not recognized in {target}, but the assessment results behind the certificate "
+            f"are accepted under {via}: the product must still be certified there."
+        )
+
+    def _name(self, scheme_id: str) -> str:
+        scheme = self._schemes.get(scheme_id)
+        return scheme.name if scheme is not None else scheme_id
+
+
+def _next_day_in(days: Sequence[dt.date], on: dt.date) -> dt.date | None:
+    i = bisect_right(days, on)
+    return days[i] if i < len(days) else None
+
+
+def _entry_covers_hs(entry: ScopeEntry, query: _Query) -> bool:
+    if not entry.hs_prefixes:
+        return True
+    if query.hs_code is not None:
+        return any(hs_prefix_match(query.hs_code, p) for p in entry.hs_prefixes)
+    return any(hs_prefix_match(c, p) for c in query.hs_codes for p in entry.hs_prefixes)
+
+
+def _route_of(partial: _Partial) -> Route:
+    last = partial.steps[-1]
+    return Route(
+        basis="agreement",
+        level=partial.level,
+        recognizing_scheme_id=partial.scheme,
+        agreement_id=last.agreement_id,
+        scope_entry_id=last.scope_entry_id,
+        conditions=partial.conditions,
+        valid_until=partial.until,
+        path=partial.steps,
+        equivalent_category_code=partial.equivalent,
+    )
+
+
+def _planned_certificate(category: ProductCategory, on: dt.date) -> Certificate:
+    return Certificate(
+        scheme_id=category.scheme_id,
+        number="(planned)",
+        category_code=category.code,
+        holder_name="",
+        holder_economy="",
+        product_name="",
+        valid_from=on,
+        valid_to=on,
+    )

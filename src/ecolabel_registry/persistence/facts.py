@@ -1,0 +1,160 @@
+"""Fact gathering for the resolver: a few set-based queries, whatever the registry's size."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from ecolabel_registry.domain.model import Certificate, ProductCategory, StatusEvent
+from ecolabel_registry.domain.resolver import RegistryFacts
+from ecolabel_registry.persistence.repositories import (
+    SqlAgreementRepository,
+    SqlEconomyRepository,
+    SqlSchemeRepository,
+    category_from_row,
+)
+from ecolabel_registry.persistence.tables import (
+    CertificateRow,
+    CertificateStatusEventRow,
+    EconomyRow,
+    ProductCategoryRow,
+    RegistryRevisionRow,
+)
+
+_CERTIFICATE_COLUMNS = (
+    CertificateRow.id,
+    CertificateRow.scheme_id,
+    CertificateRow.number,
+    CertificateRow.category_code,
+    CertificateRow.holder_name,
+    CertificateRow.holder_economy,
+    CertificateRow.product_name,
+    CertificateRow.brand,
+    CertificateRow.model,
+    CertificateRow.gtins,
+    CertificateRow.hs_codes,
+    CertificateRow.certification_body_id,
+    CertificateRow.valid_from,
+    CertificateRow.valid_to,
+    CertificateRow.version,
+)
+_EVENT_COLUMNS = (
+    CertificateStatusEventRow.id.label("event_id"),
+    CertificateStatusEventRow.status,
+    CertificateStatusEventRow.effective_date,
+    CertificateStatusEventRow.reason,
+    CertificateStatusEventRow.recorded_at,
+)
+_BATCH_CHUNK = 500
+
+
+class SqlFacts:
+    """Reads what the resolver needs: the small, slowly changing facts, and certificates."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def revision(self) -> int:
+        """The counter every write to cached facts increments."""
+        value = self._s.execute(
+            select(RegistryRevisionRow.revision).where(RegistryRevisionRow.id == 1)
+        ).scalar_one_or_none()
+        return int(value or 0)
+
+    def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
+        """Every economy, scheme, agreement and category: the resolver's cacheable facts."""
+        economies = SqlEconomyRepository(self._s)
+        codes = frozenset(self._s.execute(select(EconomyRow.code)).scalars())
+        groups = {g.code: g for g in economies.groups()}
+        schemes = {s.id: s for s in SqlSchemeRepository(self._s).all()}
+        agreements = SqlAgreementRepository(self._s).all()
+        categories = {
+            (c.scheme_id, c.code): c
+            for c in (
+                category_from_row(r) for r in self._s.execute(select(ProductCategoryRow)).scalars()
+            )
+        }
+        return (
+            RegistryFacts(economies=groups, schemes=schemes, agreements=agreements),
+            categories,
+            codes,
+        )
+
+    def certificate(self, scheme_id: str, number: str) -> Certificate | None:
+        """One certificate with its status history, in one query."""
+        rows = self._s.execute(
+            select(*_CERTIFICATE_COLUMNS, *_EVENT_COLUMNS)
+            .outerjoin(
+                CertificateStatusEventRow,
+                CertificateStatusEventRow.certificate_id == CertificateRow.id,
+            )
+            .where(CertificateRow.scheme_id == scheme_id, CertificateRow.number == number)
+            .order_by(CertificateStatusEventRow.id)
+        ).all()
+        return _assemble(rows).get((scheme_id, number))
+
+    def certificates(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
+        """Many certificates with their histories: one query per scheme and 500 numbers."""
+        by_scheme: dict[str, set[str]] = defaultdict(set)
+        for scheme_id, number in keys:
+            by_scheme[scheme_id].add(number)
+        found: dict[tuple[str, str], Certificate] = {}
+        for scheme_id, numbers in by_scheme.items():
+            ordered = sorted(numbers)
+            for start in range(0, len(ordered), _BATCH_CHUNK):
+                rows = self._s.execute(
+                    select(*_CERTIFICATE_COLUMNS, *_EVENT_COLUMNS)
+                    .outerjoin(
+                        CertificateStatusEventRow,
+                        CertificateStatusEventRow.certificate_id == CertificateRow.id,
+                    )
+                    .where(
+                        CertificateRow.scheme_id == scheme_id,
+                        CertificateRow.number.in_(ordered[start : start + _BATCH_CHUNK]),
+                    )
+                    .order_by(CertificateRow.id, CertificateStatusEventRow.id)
+                ).all()
+                found.update(_assemble(rows))
+        return found
+
+
+def _assemble(rows: Iterable[Row[tuple[object, ...]]]) -> dict[tuple[str, str], Certificate]:
+    heads: dict[int, Row[tuple[object, ...]]] = {}
+    events: dict[int, list[StatusEvent]] = defaultdict(list)
+    for row in rows:
+        m = row._mapping
+        heads.setdefault(m["id"], row)
+        if m["event_id"] is not None:
+            events[m["id"]].append(
+                StatusEvent(
+                    status=m["status"],
+                    effective_date=m["effective_date"],
+                    reason=m["reason"],
+                    id=str(m["event_id"]),
+                    recorded_at=m["recorded_at"],
+                )
+            )
+    out: dict[tuple[str, str], Certificate] = {}
+    for cid, row in heads.items():
+        m = row._mapping
+        out[(m["scheme_id"], m["number"])] = Certificate(
+            scheme_id=m["scheme_id"],
+            number=m["number"],
+            category_code=m["category_code"],
+            holder_name=m["holder_name"],
+            holder_economy=m["holder_economy"],
+            product_name=m["product_name"],
+            valid_from=m["valid_from"],
+            valid_to=m["valid_to"],
+            brand=m["brand"],
+            model=m["model"],
+            gtins=tuple(m["gtins"]),
+            hs_codes=tuple(m["hs_codes"]),
+            certification_body_id=m["certification_body_id"],
+            status_events=tuple(events[cid]),
+            version=m["version"],
+        )
+    return out

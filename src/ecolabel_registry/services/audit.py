@@ -1,0 +1,61 @@
+"""Reading the audit trail: who changed what, when, before and after."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ecolabel_registry.domain.access import Actor
+from ecolabel_registry.domain.errors import InvalidInput
+from ecolabel_registry.services.authz import require_operator
+from ecolabel_registry.services.ports import Page
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One recorded write."""
+
+    id: int
+    occurred_at: dt.datetime
+    actor_key_id: str
+    actor_name: str
+    operation: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor_key_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class AuditReader(Protocol):
+    def find(self, filters: AuditFilter, after: int | None, limit: int) -> list[AuditEvent]: ...
+
+
+class AuditService:
+    """The audit trail, for the registry operator."""
+
+    def __init__(self, reader: AuditReader) -> None:
+        self._reader = reader
+
+    def find(
+        self, actor: Actor, filters: AuditFilter, cursor: str | None, limit: int
+    ) -> Page[AuditEvent]:
+        """Audit events in the order they were recorded, filtered."""
+        require_operator(actor, "read the audit trail")
+        after = None
+        if cursor is not None:
+            if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
+                raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
+            after = int(cursor)
+        rows = self._reader.find(filters, after, limit + 1)
+        items = rows[:limit]
+        return Page(items, str(items[-1].id) if len(rows) > limit else None)

@@ -1,0 +1,217 @@
+"""Equivalence questions: single, batch, markets and planning, over a cached resolver."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
+from ecolabel_registry.domain.model import Certificate, Coverage, ProductCategory
+from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts, Resolver
+from ecolabel_registry.domain.validation import is_hs_code
+
+MAX_BATCH_LINES = 10_000
+
+
+class FactsSource(Protocol):
+    def revision(self) -> int: ...
+    def load(
+        self,
+    ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]: ...
+    def certificate(self, scheme_id: str, number: str) -> Certificate | None: ...
+    def certificates(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], Certificate]: ...
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The resolver and its facts as of one registry revision."""
+
+    revision: int
+    resolver: Resolver
+    facts: RegistryFacts
+    categories: dict[tuple[str, str], ProductCategory]
+    economy_codes: frozenset[str]
+
+
+class ResolverCache:
+    """One process's copy of the small facts, rebuilt when the registry's revision moves."""
+
+    def __init__(self) -> None:
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def get(self, source: FactsSource) -> Snapshot:
+        """The snapshot for the current revision (one small query when nothing changed)."""
+        revision = source.revision()
+        snapshot = self._snapshot
+        if snapshot is not None and snapshot.revision == revision:
+            return snapshot
+        with self._lock:
+            snapshot = self._snapshot
+            if snapshot is not None and snapshot.revision == revision:
+                return snapshot
+            facts, categories, codes = source.load()
+            snapshot = Snapshot(revision, Resolver(facts), facts, categories, codes)
+            self._snapshot = snapshot
+            # Long-lived cache objects need not be scanned by every collection.
+            gc.collect()
+            gc.freeze()
+            return snapshot
+
+    def clear(self) -> None:
+        """Forget the snapshot (the next question reloads)."""
+        self._snapshot = None
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One line of a batch, as the caller sent it."""
+
+    ref: str | None
+    scheme: str
+    certificate: str
+    target: str
+    on: dt.date
+    hs_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineResult:
+    """A batch line's answer, or its own error."""
+
+    ref: str | None
+    question: Question
+    answer: Answer | None
+    error: DomainError | None
+
+
+class EquivalenceService:
+    """Answers recognition questions with the rules of the domain resolver."""
+
+    def __init__(self, source: FactsSource, cache: ResolverCache) -> None:
+        self._source = source
+        self._cache = cache
+
+    def _snapshot(self) -> Snapshot:
+        return self._cache.get(self._source)
+
+    def resolve(
+        self, scheme_id: str, number: str, target: str, on: dt.date, hs_code: str | None
+    ) -> Answer:
+        """Is certificate `number` of `scheme_id` recognized in `target` on `on`?"""
+        snapshot = self._snapshot()
+        _check_target(snapshot, target, ("query", "target"))
+        _check_hs(hs_code, ("query", "hs_code"))
+        certificate = self._source.certificate(scheme_id, number)
+        if certificate is None:
+            raise unknown_certificate(snapshot, scheme_id, number)
+        return snapshot.resolver.resolve(
+            certificate, _category(snapshot, certificate), target, on, hs_code
+        )
+
+    def batch(self, questions: Sequence[Question]) -> list[LineResult]:
+        """Each line answered on its own; certificates gathered for all lines at once."""
+        if len(questions) > MAX_BATCH_LINES:
+            raise InvalidInput.single(
+                ("body", "lines"), f"at most {MAX_BATCH_LINES} lines a request"
+            )
+        snapshot = self._snapshot()
+        certificates = self._source.certificates({(q.scheme, q.certificate) for q in questions})
+        results: list[LineResult] = []
+        for q in questions:
+            try:
+                _check_target(snapshot, q.target, ("target",))
+                _check_hs(q.hs_code, ("hs_code",))
+                certificate = certificates.get((q.scheme, q.certificate))
+                if certificate is None:
+                    raise unknown_certificate(snapshot, q.scheme, q.certificate)
+                answer = snapshot.resolver.resolve(
+                    certificate, _category(snapshot, certificate), q.target, q.on, q.hs_code
+                )
+                results.append(LineResult(q.ref, q, answer, None))
+            except DomainError as error:
+                results.append(LineResult(q.ref, q, None, error))
+        return results
+
+    def markets(self, scheme_id: str, number: str, on: dt.date) -> list[tuple[str, Answer]]:
+        """Every economy and group where the certificate is recognized (or facilitated) on `on`."""
+        snapshot = self._snapshot()
+        certificate = self._source.certificate(scheme_id, number)
+        if certificate is None:
+            raise unknown_certificate(snapshot, scheme_id, number)
+        return snapshot.resolver.markets(
+            certificate, _category(snapshot, certificate), on, sorted(snapshot.economy_codes)
+        )
+
+    def plan(self, hs_code: str, targets: Sequence[str], on: dt.date) -> list[PlanOption]:
+        """Which schemes would give recognition in most of `targets` for a product of `hs_code`."""
+        snapshot = self._snapshot()
+        errors: list[FieldError] = []
+        if not is_hs_code(hs_code):
+            errors.append(
+                FieldError(("query", "hs_code"), f"HS code {hs_code!r} is not 2 to 10 digits")
+            )
+        if not targets:
+            errors.append(FieldError(("query", "targets"), "name at least one target economy"))
+        for target in targets:
+            if target not in snapshot.economy_codes:
+                errors.append(FieldError(("query", "targets"), f"unknown economy {target!r}"))
+        if errors:
+            raise InvalidInput(errors)
+        return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
+
+
+class UnknownCertificate(NotFound):
+    """A certificate the registry does not hold; says what that means for its scheme."""
+
+    def __init__(self, detail: str, scheme_id: str, coverage: Coverage | None) -> None:
+        super().__init__(detail)
+        self.problem_extra = {
+            "scheme": scheme_id,
+            "certificate_coverage": None if coverage is None else coverage.value,
+        }
+
+
+def unknown_certificate(snapshot: Snapshot, scheme_id: str, number: str) -> UnknownCertificate:
+    """The 404 for an unknown certificate, saying whether the scheme's coverage is complete."""
+    scheme = snapshot.facts.schemes.get(scheme_id)
+    if scheme is None:
+        return UnknownCertificate(f"no scheme {scheme_id!r}", scheme_id, None)
+    if scheme.certificate_coverage is Coverage.COMPLETE:
+        detail = (
+            f"{scheme.name} registers every valid certificate here (coverage complete): "
+            f"{number!r} is not a valid certificate of it"
+        )
+    else:
+        detail = (
+            f"certificate {number!r} is not in this registry; {scheme.name} registers only part "
+            "of its certificates here (coverage partial), so it may still exist"
+        )
+    return UnknownCertificate(detail, scheme_id, scheme.certificate_coverage)
+
+
+def _category(snapshot: Snapshot, certificate: Certificate) -> ProductCategory:
+    category = snapshot.categories.get((certificate.scheme_id, certificate.category_code))
+    if category is None:  # the database's foreign key makes this a stale cache
+        raise NotFound(
+            f"category {certificate.category_code!r} of scheme {certificate.scheme_id!r} is unknown"
+        )
+    return category
+
+
+def _check_target(snapshot: Snapshot, target: str, loc: tuple[str, ...]) -> None:
+    if target not in snapshot.economy_codes:
+        raise InvalidInput.single(
+            loc, f"unknown economy {target!r}: use an ISO 3166-1 alpha-2 code or a registered group"
+        )
+
+
+def _check_hs(hs_code: str | None, loc: tuple[str, ...]) -> None:
+    if hs_code is not None and not is_hs_code(hs_code):
+        raise InvalidInput.single(loc, f"HS code {hs_code!r} is not 2 to 10 digits")

@@ -1,0 +1,271 @@
+"""Every write operation of the app x every role: only the allowed combinations succeed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from ecolabel_registry.app import create_app
+from ecolabel_registry.domain.access import Role
+from ecolabel_registry.persistence.repositories import SqlApiKeyRepository
+from ecolabel_registry.services.keys import ApiKeyService
+from ecolabel_registry.settings import Settings
+from tests.api.data import (
+    agreement_body,
+    body_body,
+    category_body,
+    certificate_body,
+    created,
+    scheme_body,
+)
+from tests.conftest import make_key
+
+ROLES = (
+    "operator",
+    "scheme_operator",
+    "other_scheme_operator",
+    "certification_body",
+    "other_certification_body",
+    "revoked",
+    "anonymous",
+)
+WRITE_METHODS = {"post", "put", "patch", "delete"}
+READ_ONLY_POSTS = {"post_equivalence_batch"}
+
+
+@dataclass
+class World:
+    client: TestClient
+    headers: dict[str, dict[str, str]]
+    agreement_id: str
+    scope_entry_id: str
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: Callable[[World], str]
+    body: Callable[[World], dict[str, Any]]
+    allowed: frozenset[str]
+    if_match: str | None = None
+
+
+def _ops() -> dict[str, Case]:
+    op = frozenset({"operator"})
+    scheme = frozenset({"operator", "scheme_operator"})
+    body = frozenset({"operator", "certification_body"})
+    return {
+        "put_group": Case(
+            "put", lambda _w: "/v1/economies/ASEAN", lambda _w: {"name": "ASEAN", "members": []}, op
+        ),
+        "create_scheme": Case(
+            "post", lambda _w: "/v1/schemes", lambda _w: scheme_body(id="new-scheme"), op
+        ),
+        "update_scheme": Case(
+            "patch",
+            lambda _w: "/v1/schemes/korea-eco-label",
+            lambda _w: {"name": "Renamed"},
+            scheme,
+            '"1"',
+        ),
+        "create_category": Case(
+            "post",
+            lambda _w: "/v1/schemes/korea-eco-label/categories",
+            lambda _w: category_body(code="paper", hs_codes=["4802"]),
+            scheme,
+        ),
+        "update_category": Case(
+            "patch",
+            lambda _w: "/v1/schemes/korea-eco-label/categories/paints",
+            lambda _w: {"name": "Paints"},
+            scheme,
+            '"1"',
+        ),
+        "create_certification_body": Case(
+            "post",
+            lambda _w: "/v1/certification-bodies",
+            lambda _w: body_body(id="new-body"),
+            scheme,
+        ),
+        "update_certification_body": Case(
+            "patch",
+            lambda _w: "/v1/certification-bodies/kr-test-body",
+            lambda _w: {
+                "authorizations": [
+                    {"scheme_id": "korea-eco-label", "valid_from": "2019-01-01", "valid_to": None}
+                ]
+            },
+            scheme,
+            '"1"',
+        ),
+        "create_certificate": Case(
+            "post",
+            lambda _w: "/v1/schemes/korea-eco-label/certificates",
+            lambda _w: certificate_body(number="KR-0002"),
+            body,
+        ),
+        "update_certificate": Case(
+            "patch",
+            lambda _w: "/v1/schemes/korea-eco-label/certificates/KR-0001",
+            lambda _w: {"product_name": "Renamed enamel"},
+            body,
+            '"1"',
+        ),
+        "add_certificate_status_event": Case(
+            "post",
+            lambda _w: "/v1/schemes/korea-eco-label/certificates/KR-0001/status-events",
+            lambda _w: {"status": "suspended", "effective_date": "2025-01-01", "reason": "audit"},
+            body,
+        ),
+        "create_agreement": Case(
+            "post", lambda _w: "/v1/agreements", lambda _w: agreement_body(), op
+        ),
+        "update_agreement": Case(
+            "patch",
+            lambda w: f"/v1/agreements/{w.agreement_id}",
+            lambda _w: {"title": "Renamed"},
+            op,
+            '"1"',
+        ),
+        "add_agreement_status_event": Case(
+            "post",
+            lambda w: f"/v1/agreements/{w.agreement_id}/status-events",
+            lambda _w: {"status": "suspended", "effective_date": "2025-01-01", "reason": "review"},
+            op,
+        ),
+        "add_party_status_event": Case(
+            "post",
+            lambda w: f"/v1/agreements/{w.agreement_id}/parties/japan-eco-mark/status-events",
+            lambda _w: {"status": "suspended", "effective_date": "2025-01-01", "reason": "review"},
+            op,
+        ),
+        "add_scope_entry": Case(
+            "post",
+            lambda w: f"/v1/agreements/{w.agreement_id}/scope-entries",
+            lambda _w: {
+                "recognized_scheme_id": "japan-eco-mark",
+                "category_code": "paints",
+                "level": "full",
+                "valid_from": "2024-01-01",
+            },
+            op,
+        ),
+        "end_scope_entry": Case(
+            "patch",
+            lambda w: f"/v1/agreements/{w.agreement_id}/scope-entries/{w.scope_entry_id}",
+            lambda _w: {"valid_to": "2025-12-31"},
+            op,
+            '"1"',
+        ),
+    }
+
+
+OPERATIONS = _ops()
+
+
+def _write_operations() -> set[str]:
+    document = create_app(Settings(check_migrations=False)).openapi()
+    return {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method in WRITE_METHODS and operation["operationId"] not in READ_ONLY_POSTS
+    }
+
+
+def test_every_write_operation_has_an_access_rule() -> None:
+    assert _write_operations() == set(OPERATIONS), (
+        "add the new operation to OPERATIONS with its roles"
+    )
+
+
+@pytest.fixture
+def world(client: TestClient, operator: dict[str, str], session: Session) -> World:
+    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
+    created(
+        client.post(
+            "/v1/schemes",
+            json=scheme_body(
+                id="japan-eco-mark", name="Eco Mark", operator="JEA", home_economies=["JP"]
+            ),
+            headers=operator,
+        )
+    )
+    created(
+        client.post(
+            "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
+        )
+    )
+    created(
+        client.post("/v1/schemes/japan-eco-mark/categories", json=category_body(), headers=operator)
+    )
+    created(client.post("/v1/certification-bodies", json=body_body(), headers=operator))
+    created(
+        client.post(
+            "/v1/certification-bodies",
+            json=body_body(
+                id="jp-test-body",
+                economy="JP",
+                authorizations=[{"scheme_id": "japan-eco-mark", "valid_from": "2020-01-01"}],
+            ),
+            headers=operator,
+        )
+    )
+    created(
+        client.post(
+            "/v1/schemes/korea-eco-label/certificates", json=certificate_body(), headers=operator
+        )
+    )
+    agreement = created(client.post("/v1/agreements", json=agreement_body(), headers=operator))
+    revoked_key, revoked_secret = ApiKeyService(SqlApiKeyRepository(session)).create(
+        "gone", Role.OPERATOR
+    )
+    ApiKeyService(SqlApiKeyRepository(session)).revoke(revoked_key.id)
+    session.commit()
+    headers = {
+        "operator": operator,
+        "scheme_operator": make_key(session, Role.SCHEME_OPERATOR, schemes=("korea-eco-label",)),
+        "other_scheme_operator": make_key(
+            session, Role.SCHEME_OPERATOR, schemes=("japan-eco-mark",)
+        ),
+        "certification_body": make_key(session, Role.CERTIFICATION_BODY, body="kr-test-body"),
+        "other_certification_body": make_key(session, Role.CERTIFICATION_BODY, body="jp-test-body"),
+        "revoked": {"Authorization": f"Bearer {revoked_secret}"},
+        "anonymous": {},
+    }
+    return World(client, headers, agreement["id"], agreement["scope_entries"][0]["id"])
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("operation", sorted(OPERATIONS))
+def test_only_allowed_roles_may_write(world: World, operation: str, role: str) -> None:
+    case = OPERATIONS[operation]
+    headers = dict(world.headers[role])
+    if case.if_match is not None:
+        headers["If-Match"] = case.if_match
+    response = world.client.request(
+        case.method, case.path(world), json=case.body(world), headers=headers
+    )
+    if role in case.allowed:
+        assert 200 <= response.status_code < 300, response.text
+    elif role in {"revoked", "anonymous"}:
+        assert response.status_code == 401, response.text
+    else:
+        assert response.status_code == 403, response.text
+    assert response.headers["content-type"].startswith(
+        "application/json" if response.status_code < 300 else "application/problem+json"
+    )
+
+
+def test_batch_questions_need_no_key(world: World) -> None:
+    response = world.client.post(
+        "/v1/equivalence/batch",
+        json={"lines": [{"scheme": "korea-eco-label", "certificate": "KR-0001", "target": "KR"}]},
+    )
+    assert response.status_code == 200
+    assert response.json()["results"][0]["answer"]["level"] == "native"

@@ -1,0 +1,137 @@
+"""Fact gathering costs a fixed number of set-based queries, whatever the registry holds."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, event
+from sqlalchemy.orm import Session
+
+from ecolabel_registry.domain.access import SYSTEM
+from ecolabel_registry.domain.model import (
+    Agreement,
+    AgreementParty,
+    Certificate,
+    Chaining,
+    Coverage,
+    Direction,
+    Level,
+    ProductCategory,
+    Scheme,
+    SchemeType,
+    ScopeEntry,
+)
+from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.persistence.repositories import SqlRegistry
+from ecolabel_registry.services.agreements import AgreementService
+from ecolabel_registry.services.certificates import CertificateService
+from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
+from ecolabel_registry.services.schemes import SchemeService
+
+ON = dt.date(2025, 3, 1)
+
+
+@contextmanager
+def counted(connection: Connection) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+
+
+def arrange(registry: SqlRegistry, agreements: int, certificates: int) -> None:
+    schemes = SchemeService(registry)
+    for scheme_id, home in (("label-a", "KR"), ("label-b", "JP")):
+        schemes.create(
+            SYSTEM,
+            Scheme(scheme_id, scheme_id, "op", SchemeType.ISO14024, (home,), Coverage.PARTIAL),
+        )
+        schemes.create_category(
+            SYSTEM,
+            ProductCategory(
+                scheme_id, "paints", "Paints", "1", dt.date(2020, 1, 1), None, ("3208",)
+            ),
+        )
+    for i in range(agreements):
+        AgreementService(registry).create(
+            SYSTEM,
+            Agreement(
+                id="",
+                title=f"agreement {i}",
+                reference=f"REF-{i}",
+                signed_on=None,
+                direction=Direction.MUTUAL,
+                chaining=Chaining.NOT_ALLOWED,
+                effective_from=dt.date(2021, 1, 1),
+                effective_to=None,
+                parties=(AgreementParty("label-a"), AgreementParty("label-b")),
+                scope_entries=(ScopeEntry("", "label-a", Level.FULL, dt.date(2021, 1, 1)),),
+            ),
+        )
+    for n in range(certificates):
+        CertificateService(registry).create(
+            SYSTEM,
+            Certificate(
+                "label-a",
+                f"A-{n}",
+                "paints",
+                "Holder",
+                "KR",
+                "Paint",
+                dt.date(2022, 1, 1),
+                dt.date(2027, 1, 1),
+            ),
+        )
+
+
+def queries_for_one_question(session: Session, agreements: int) -> int:
+    registry = SqlRegistry(session)
+    arrange(registry, agreements, certificates=1)
+    service = EquivalenceService(SqlFacts(session), ResolverCache())
+    assert service.resolve("label-a", "A-0", "JP", ON, "320810").recognized
+    with counted(session.connection()) as statements:
+        answer = service.resolve("label-a", "A-0", "JP", ON, "320810")
+    assert answer.recognized
+    assert len(answer.routes) == agreements
+    return len(statements)
+
+
+def test_one_question_costs_two_queries_with_one_agreement(session: Session) -> None:
+    assert queries_for_one_question(session, agreements=1) == 2
+
+
+def test_one_question_costs_two_queries_with_many_agreements(session: Session) -> None:
+    assert queries_for_one_question(session, agreements=25) == 2
+
+
+def test_a_batch_gathers_certificates_together(session: Session) -> None:
+    registry = SqlRegistry(session)
+    arrange(registry, agreements=1, certificates=60)
+    service = EquivalenceService(SqlFacts(session), ResolverCache())
+    questions = [Question(str(n), "label-a", f"A-{n % 60}", "JP", ON, None) for n in range(600)]
+    service.batch(questions[:1])
+    with counted(session.connection()) as statements:
+        results = service.batch(questions)
+    assert all(r.answer is not None and r.answer.recognized for r in results)
+    assert len(statements) == 2
+
+
+def test_facts_loaded_once_until_a_write_changes_them(session: Session) -> None:
+    registry = SqlRegistry(session)
+    arrange(registry, agreements=1, certificates=1)
+    cache = ResolverCache()
+    first = cache.get(SqlFacts(session))
+    assert cache.get(SqlFacts(session)) is first
+    SchemeService(registry).update(SYSTEM, "label-b", {"name": "Label B"}, 1)
+    rebuilt = cache.get(SqlFacts(session))
+    assert rebuilt is not first
+    assert rebuilt.facts.schemes["label-b"].name == "Label B"

@@ -1,0 +1,1 @@
+"""Unit tests: the pure-Python domain, services with in-memory fakes."""
