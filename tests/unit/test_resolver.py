@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ecolabel_registry.domain.model import Condition, Level
-from ecolabel_registry.domain.resolver import hs_prefix_match
+from ecolabel_registry.domain.resolver import ReasonCode, hs_prefix_match
 from tests.unit.factories import (
     BLUE_ANGEL,
     CHINA,
@@ -407,3 +407,30 @@ def test_the_query_date_never_defaults_to_the_clock() -> None:
 
     assert answer.recognized
     assert answer.valid_until == D(2002, 12, 31)
+
+
+def test_reason_codes_are_the_closed_list_of_the_domain() -> None:
+    assert [code.value for code in ReasonCode] == [
+        "CERTIFICATE_NOT_YET_VALID",
+        "CERTIFICATE_EXPIRED",
+        "CERTIFICATE_SUSPENDED",
+        "CERTIFICATE_WITHDRAWN",
+        "CRITERIA_EXPIRED",
+        "HS_CODE_NOT_COVERED_BY_CERTIFICATE",
+        "NO_AGREEMENT",
+        "AGREEMENT_NOT_IN_FORCE",
+        "AGREEMENT_SUSPENDED",
+        "PARTY_SUSPENDED",
+        "CATEGORY_NOT_IN_SCOPE",
+        "HS_CODE_NOT_IN_SCOPE",
+    ]
+    assert all(code.value == code.name for code in ReasonCode)
+
+
+def test_certificate_reasons_name_the_certificate_scheme() -> None:
+    answer = resolver().resolve(certificate(valid_to=D(2024, 1, 1)), PAINTS, "DE", D(2025, 1, 1))
+
+    (reason,) = answer.reasons
+    assert reason.scheme_id == EU_ECOLABEL
+    assert reason.agreement_id is None
+    assert reason.message == "The certificate expired on 2024-01-01."

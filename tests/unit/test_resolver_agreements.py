@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ecolabel_registry.domain.model import Agreement, Certificate, Chaining, Condition, Level
 from ecolabel_registry.domain.resolver import MAX_CHAIN_LENGTH, Answer
@@ -609,3 +610,19 @@ def test_a_chain_never_visits_a_scheme_twice() -> None:
         schemes = [CHINA, *(s.recognizing_scheme_id for s in route.path)]
         assert len(schemes) == len(set(schemes))
     assert [[s.agreement_id for s in r.path] for r in answer.routes] == [["kc", "jk"]]
+
+
+def test_unilateral_agreement_without_its_two_schemes_links_nothing() -> None:
+    incomplete = replace(
+        unilateral(recognizing=KOREA, recognized=EU_ECOLABEL), recognizing_scheme_id=None
+    )
+
+    assert reason_codes(eu_in("KR", [incomplete])) == ["NO_AGREEMENT"]
+
+
+def test_group_that_is_no_scheme_home_does_not_make_schemes_operative() -> None:
+    asean = group(code="ASEAN", name="ASEAN", members=[membership("KR")])
+    r = resolver(groups=[group(), asean])
+
+    assert r.operative_schemes("KR", ON) == {KOREA}
+    assert r.facts.economies["ASEAN"] is asean

@@ -165,8 +165,11 @@ def _day_after(day: dt.date) -> dt.date | None:
 
 def _earliest(*days: dt.date | None) -> dt.date | None:
     """The earliest of some optional dates; None (nothing known) when all are None."""
-    known = [d for d in days if d is not None]
-    return min(known) if known else None
+    earliest = None
+    for day in days:
+        if day is not None and (earliest is None or day < earliest):
+            earliest = day
+    return earliest
 
 
 def _window_change(valid_from: dt.date, valid_to: dt.date | None, on: dt.date) -> dt.date | None:
@@ -190,7 +193,7 @@ class _Timeline(Generic[_E]):
         dates: list[dt.date] = []
         states: list[_E] = []
         current = initial
-        for day in sorted({event.effective_date for event in events}):
+        for day in sorted({event.effective_date for event in events}) if events else ():
             state = status_on(events, day, kind)
             if state is not None and state != current:
                 dates.append(day)
@@ -285,17 +288,22 @@ class _Query:
 
 
 @dataclass(frozen=True, slots=True)
+class _Chains:
+    """The static chains from one scheme to one far end, and every day any of them changes."""
+
+    chains: tuple[tuple[_Link, ...], ...]
+    boundaries: tuple[dt.date, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Partial:
-    """A valid chain prefix, from the certificate's scheme to `scheme`."""
+    """A chain prefix valid on the query date, from the certificate's scheme outward."""
 
     steps: tuple[RouteStep, ...]
-    visited: frozenset[str]
-    agreements: frozenset[str]
     level: Level
     conditions: tuple[Condition, ...]
     until: dt.date | None
     equivalent: str | None
-    scheme: str
 
 
 @dataclass(slots=True)
@@ -306,16 +314,12 @@ class _Exploration:
     reasons: dict[str, list[tuple[Reason, str]]]
     linked: set[str]
     bounds: dict[str, dt.date]
-    global_bound: dt.date | None = None
 
-    def add_bound(self, scheme_id: str | None, day: dt.date | None) -> None:
-        if day is None:
-            return
-        if scheme_id is None:
-            self.global_bound = _earliest(self.global_bound, day)
-        else:
+    def add_bound(self, scheme_id: str, day: dt.date | None) -> None:
+        if day is not None:
             current = self.bounds.get(scheme_id)
-            self.bounds[scheme_id] = day if current is None else min(current, day)
+            if current is None or day < current:
+                self.bounds[scheme_id] = day
 
 
 def _weakest(a: Level, b: Level) -> Level:
@@ -400,10 +404,12 @@ class Resolver:
             }
             for recognized, by_recognizing in links.items()
         }
+        # Chaining-allowed links by recognized scheme; chains are worked out lazily, per scheme.
         self._allowed: dict[str, tuple[_Link, ...]] = {
             recognized: tuple(sorted(items, key=lambda link: (link.agreement.id, link.recognizing)))
             for recognized, items in allowed.items()
         }
+        self._chains_cache: dict[str, dict[str, _Chains]] = {}
 
     @staticmethod
     def _boundaries_of(items: Iterable[tuple[str, Membership]]) -> tuple[dt.date, ...]:
@@ -466,6 +472,11 @@ class Resolver:
         return result
 
     # --- public API ------------------------------------------------------------------------
+
+    @property
+    def facts(self) -> RegistryFacts:
+        """The facts this resolver was built from."""
+        return self._facts
 
     def operative_schemes(self, economy: str, on: dt.date) -> frozenset[str]:
         """The schemes operative in `economy` on `on`: homed there, or in a group it is in."""
@@ -775,43 +786,81 @@ class Resolver:
     def _explore_chains(
         self, query: _Query, recognizers: frozenset[str] | None, found: _Exploration
     ) -> None:
+        """Chained routes (rule 5) along every chain of chaining-allowed agreements.
+
+        The chains are the static ones (dates ignored) from the certificate's scheme to the
+        recognizers; every link on them bounds the answer's valid_until for the recognizer at
+        their end, since a change on any of them can open or close a route there.
+        """
         on = query.on
+        by_recognizing = self._chains_of(query.scheme_id)
+        if not by_recognizing:
+            return
+        if recognizers is None:
+            ends = sorted(by_recognizing)
+        else:
+            ends = sorted(r for r in recognizers if r in by_recognizing)
         start = _Partial(
             steps=(),
-            visited=frozenset({query.scheme_id}),
-            agreements=frozenset(),
             level=Level.NATIVE,  # the identity of "weakest of"
             conditions=(),
             until=query.until,
             equivalent=query.category.code,
-            scheme=query.scheme_id,
         )
-        frontier = [start]
-        for depth in range(1, MAX_CHAIN_LENGTH + 1):
-            next_frontier: list[_Partial] = []
-            for partial in frontier:
-                for link in self._allowed.get(partial.scheme, ()):
-                    recognizing = link.recognizing
-                    if recognizing in partial.visited or link.agreement.id in partial.agreements:
-                        continue
-                    extendable = depth < MAX_CHAIN_LENGTH and recognizing in self._allowed
-                    wanted = recognizers is None or recognizing in recognizers
-                    if not extendable and not wanted:
-                        continue
-                    # A change on a link that can be extended may open a chain to any target.
-                    found.add_bound(None if extendable else recognizing, link.next_boundary(on))
-                    if self._link_failure(link, on) is not None:
-                        continue
-                    _covering, matches = self._entries_on(link, query, partial.equivalent)
-                    for entry in matches:
-                        extended = self._extend(partial, link, entry, on)
-                        if depth > 1 and wanted:
-                            found.routes.setdefault(recognizing, []).append(_route_of(extended))
-                        if extendable:
-                            next_frontier.append(extended)
-            frontier = next_frontier
-            if not frontier:
-                break
+        failed: dict[int, bool] = {}
+        for recognizing in ends:
+            chains = by_recognizing[recognizing]
+            found.add_bound(recognizing, _next_day_in(chains.boundaries, on))
+            for chain in chains.chains:
+                partials = [start]
+                for link in chain:
+                    key = id(link)
+                    if key not in failed:
+                        failed[key] = self._link_failure(link, on) is not None
+                    if failed[key]:
+                        partials = []
+                        break
+                    partials = [
+                        self._extend(partial, link, entry, on)
+                        for partial in partials
+                        for entry in self._entries_on(link, query, partial.equivalent)[1]
+                    ]
+                    if not partials:
+                        break
+                for partial in partials:
+                    found.routes.setdefault(recognizing, []).append(_route_of(partial, recognizing))
+
+    def _chains_of(self, recognized: str) -> dict[str, _Chains]:
+        """The chains of 2 to MAX_CHAIN_LENGTH chaining-allowed links from `recognized`, by
+        the scheme at their far end.
+
+        No scheme is visited twice and no agreement used twice; dates are not considered, so
+        the result is computed once per scheme and kept.
+        """
+        cached = self._chains_cache.get(recognized)
+        if cached is not None:
+            return cached
+        found: dict[str, list[tuple[_Link, ...]]] = {}
+
+        def walk(chain: tuple[_Link, ...], visited: frozenset[str]) -> None:
+            used = {link.agreement.id for link in chain}
+            for link in self._allowed.get(chain[-1].recognizing, ()):
+                if link.recognizing in visited or link.agreement.id in used:
+                    continue
+                longer = (*chain, link)
+                found.setdefault(link.recognizing, []).append(longer)
+                if len(longer) < MAX_CHAIN_LENGTH:
+                    walk(longer, visited | {link.recognizing})
+
+        for first in self._allowed.get(recognized, ()):
+            walk((first,), frozenset({recognized, first.recognizing}))
+        result = {}
+        for end, chains in found.items():
+            links = {id(link): link for chain in chains for link in chain}
+            days = set().union(*(link.boundaries for link in links.values()))
+            result[end] = _Chains(chains=tuple(chains), boundaries=tuple(sorted(days)))
+        self._chains_cache[recognized] = result
+        return result
 
     @staticmethod
     def _extend(partial: _Partial, link: _Link, entry: ScopeEntry, on: dt.date) -> _Partial:
@@ -819,13 +868,10 @@ class Resolver:
         step = RouteStep(link.agreement.id, entry.id, link.recognizing, link.recognized, level)
         return _Partial(
             steps=(*partial.steps, step),
-            visited=partial.visited | {link.recognizing},
-            agreements=partial.agreements | {link.agreement.id},
             level=_weakest(partial.level, level),
             conditions=_merge_conditions(partial.conditions, entry.conditions),
             until=_earliest(partial.until, link.end(entry, on)),
             equivalent=entry.equivalent_category_code,
-            scheme=link.recognizing,
         )
 
     def _link_failure(self, link: _Link, on: dt.date) -> tuple[ReasonCode, str, str] | None:
@@ -925,11 +971,7 @@ class Resolver:
         schemes = sorted(s for s in operative if s != query.scheme_id)
         routes: list[Route] = []
         misses: list[tuple[Reason, str]] = []
-        bound = _earliest(
-            query.bound,
-            found.global_bound,
-            _next_day_in(self._membership_bounds.get(target, ()), on),
-        )
+        bound = _earliest(query.bound, _next_day_in(self._membership_bounds.get(target, ()), on))
         for scheme_id in schemes:
             reach_until = operative[scheme_id].until
             for route in found.routes.get(scheme_id, ()):
@@ -1029,12 +1071,12 @@ def _entry_covers_hs(entry: ScopeEntry, query: _Query) -> bool:
     return any(hs_prefix_match(c, p) for c in query.hs_codes for p in entry.hs_prefixes)
 
 
-def _route_of(partial: _Partial) -> Route:
+def _route_of(partial: _Partial, recognizing: str) -> Route:
     last = partial.steps[-1]
     return Route(
         basis="agreement",
         level=partial.level,
-        recognizing_scheme_id=partial.scheme,
+        recognizing_scheme_id=recognizing,
         agreement_id=last.agreement_id,
         scope_entry_id=last.scope_entry_id,
         conditions=partial.conditions,
