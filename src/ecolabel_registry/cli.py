@@ -1,9 +1,10 @@
-"""The `ecolabel-registry` command: serve, migrate, seed, keys and the OpenAPI file."""
+"""The `ecolabel-registry` command: serve, migrate, seed, keys, import/export, the OpenAPI file."""
 
 from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,20 +15,32 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from ecolabel_registry.domain.access import Role
+from ecolabel_registry.domain.access import SYSTEM, Role
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
+from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.engine import make_engine
 from ecolabel_registry.persistence.migrate import SchemaBehind, ensure_migrated, upgrade
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
+from ecolabel_registry.services.imports import (
+    CertificateImportService,
+    ImportFormat,
+    ImportRejected,
+    ImportReport,
+)
 from ecolabel_registry.services.keys import ApiKeyService
 from ecolabel_registry.settings import Settings, get_settings
 
 app = typer.Typer(help="Eco-label mutual recognition registry.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+import_app = typer.Typer(help="Bulk import from CSV or JSON Lines.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+export_app = typer.Typer(help="Bulk export to CSV or JSON Lines.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 console = Console(stderr=True)
 
 DEFAULT_OPENAPI = Path("openapi") / "openapi.json"
+REBUILD_THRESHOLD = 100_000
 
 
 @contextmanager
@@ -186,18 +199,20 @@ def keys_list() -> None:
     """Every key (never the key itself)."""
     with _session(get_settings()) as session:
         keys = ApiKeyService(SqlApiKeyRepository(session)).find()
-    table = Table("id", "name", "role", "schemes", "body", "created", "revoked")
+    table = Table("name", "role", "schemes", "body", "created", "revoked")
+    table.add_column("id", no_wrap=True, min_width=36)
     for k in keys:
         table.add_row(
-            k.id,
             k.name,
             k.role.value,
             ",".join(k.scheme_ids),
             k.certification_body_id or "",
             str(k.created_at or ""),
             str(k.revoked_at or ""),
+            k.id,
         )
-    Console().print(table)
+    # Piped output (scripts, logs) is never squeezed: ids must stay whole to be usable.
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 @keys_app.command("revoke")
@@ -211,3 +226,134 @@ def keys_revoke(
         except DomainError as exc:
             raise _fail(exc) from None
     console.print(f"revoked {key_id}")
+
+
+def _format_of(path: Path | None, given: ImportFormat | None) -> ImportFormat:
+    if given is not None:
+        return given
+    suffix = path.suffix.lower() if path is not None else ".csv"
+    if suffix == ".csv":
+        return ImportFormat.CSV
+    if suffix in (".jsonl", ".ndjson"):
+        return ImportFormat.JSONL
+    console.print(f"[red]cannot tell the format of {path}; pass --format csv or jsonl[/red]")
+    raise typer.Exit(2)
+
+
+def _summary(report: ImportReport | None, rejected: int, rows: int, seconds: float) -> Table:
+    table = Table("created", "updated", "unchanged", "rejected", "rows", "seconds")
+    table.add_row(
+        str(report.created if report else 0),
+        str(report.updated if report else 0),
+        str(report.unchanged if report else 0),
+        str(rejected),
+        str(rows),
+        f"{seconds:.1f}",
+    )
+    return table
+
+
+@import_app.command("certificates")
+def import_certificates(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="The CSV or JSON Lines file.")
+    ],
+    scheme: Annotated[str, typer.Option(help="The scheme the certificates belong to.")],
+    format: Annotated[
+        ImportFormat | None,
+        typer.Option("--format", help="csv or jsonl; by default from the file's extension."),
+    ] = None,
+    errors_shown: Annotated[
+        int, typer.Option("--errors", min=0, help="How many row errors to print on rejection.")
+    ] = 20,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="Never lock the certificate tables exclusively (PostgreSQL loads of 100,000+ "
+            "new certificates otherwise rebuild their indexes and foreign keys after the merge).",
+        ),
+    ] = False,
+) -> None:
+    """Import certificates: every row or none, creating or updating by number (idempotent)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    fmt = _format_of(file, format)
+    started = time.perf_counter()
+    size = file.stat().st_size
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+    task = progress.add_task("reading", total=size)
+
+    def chunks() -> Iterator[bytes]:
+        with file.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                progress.advance(task, len(chunk))
+                yield chunk
+
+    def on_row(row: int) -> None:
+        progress.update(task, description=f"{row:,} rows")
+
+    with _session(get_settings()) as session, progress:
+        bulk = SqlCertificateBulkStore(session, None if online else REBUILD_THRESHOLD)
+        service = CertificateImportService(SqlRegistry(session), bulk)
+        try:
+            report = service.import_certificates(SYSTEM, scheme, chunks(), fmt, on_row)
+        except ImportRejected as exc:
+            progress.stop()
+            console.print(_summary(None, exc.bad_rows, exc.rows, time.perf_counter() - started))
+            console.print(f"[red]rejected:[/red] {exc.detail}")
+            for e in exc.errors[:errors_shown]:
+                console.print(
+                    f"  row {e.loc[2]}: {'.'.join(map(str, e.loc[3:])) or '-'}: {e.message}"
+                )
+            raise typer.Exit(1) from None
+        except DomainError as exc:
+            progress.stop()
+            raise _fail(exc) from None
+        progress.update(task, description=f"{report.rows:,} rows, committing")
+    console.print(_summary(report, 0, report.rows, time.perf_counter() - started))
+
+
+@export_app.command("certificates")
+def export_certificates(
+    scheme: Annotated[str, typer.Option(help="The scheme whose certificates to export.")],
+    format: Annotated[
+        ImportFormat | None,
+        typer.Option("--format", help="csv or jsonl; by default from --output, else csv."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="The file to write; standard output when absent.")
+    ] = None,
+) -> None:
+    """Export a scheme's certificates with their status histories (re-importable as is)."""
+    fmt = _format_of(output, format)
+    with _session(get_settings()) as session:
+        service = CertificateImportService(SqlRegistry(session), SqlCertificateBulkStore(session))
+        try:
+            pieces = service.export(scheme, fmt)
+        except DomainError as exc:
+            raise _fail(exc) from None
+        if output is None:
+            for piece in pieces:
+                sys.stdout.write(piece)
+            sys.stdout.flush()
+            return
+        with output.open("w", encoding="utf-8", newline="") as f:
+            for piece in pieces:
+                f.write(piece)
+    console.print(f"wrote {output}")

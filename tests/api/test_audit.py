@@ -1,4 +1,4 @@
-"""The audit trail: who changed what, when, before and after; written with the change or not at all."""
+"""The audit trail: who changed what, when, before and after, with its change or not at all."""
 
 from __future__ import annotations
 
@@ -22,28 +22,40 @@ def test_a_write_records_who_what_and_the_entity_before_and_after(
 ) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     client.patch(
-        "/v1/schemes/korea-eco-label", json={"name": "Renamed"}, headers={**operator, "If-Match": '"1"'}
+        "/v1/schemes/korea-eco-label",
+        json={"name": "Renamed"},
+        headers={**operator, "If-Match": '"1"'},
     )
     create, update = events(client, operator, entity_type="scheme", entity_id="korea-eco-label")
     assert create["operation"] == "scheme.create"
     assert create["actor_name"] == "test operator"
     assert create["before"] is None
     assert update["operation"] == "scheme.update"
-    assert isinstance(update["before"], dict) and update["before"]["name"] == "Korea Eco-label"
-    assert isinstance(update["after"], dict) and update["after"]["name"] == "Renamed"
+    assert isinstance(update["before"], dict)
+    assert update["before"]["name"] == "Korea Eco-label"
+    assert isinstance(update["after"], dict)
+    assert update["after"]["name"] == "Renamed"
     assert update["actor_key_id"] == create["actor_key_id"]
     assert update["occurred_at"]
 
 
-def test_a_refused_write_leaves_no_audit_event(client: TestClient, operator: dict[str, str]) -> None:
+def test_a_refused_write_leaves_no_audit_event(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     stale = client.patch(
-        "/v1/schemes/korea-eco-label", json={"name": "Lost"}, headers={**operator, "If-Match": '"7"'}
+        "/v1/schemes/korea-eco-label",
+        json={"name": "Lost"},
+        headers={**operator, "If-Match": '"7"'},
     )
     assert stale.status_code == 412
-    invalid = client.post("/v1/schemes", json=scheme_body(id="other", home_economies=["XX"]), headers=operator)
+    invalid = client.post(
+        "/v1/schemes", json=scheme_body(id="other", home_economies=["XX"]), headers=operator
+    )
     assert invalid.status_code == 422
-    assert [e["operation"] for e in events(client, operator, entity_type="scheme")] == ["scheme.create"]
+    assert [e["operation"] for e in events(client, operator, entity_type="scheme")] == [
+        "scheme.create"
+    ]
 
 
 def test_certificate_status_events_are_audited_with_the_issuing_body_key(
@@ -87,7 +99,9 @@ def test_audit_events_filter_by_time(client: TestClient, operator: dict[str, str
     assert events(client, operator, since="2999-01-01T00:00:00Z") == []
 
 
-def test_api_keys_never_appear_in_the_audit_trail(client: TestClient, operator: dict[str, str]) -> None:
+def test_api_keys_never_appear_in_the_audit_trail(
+    client: TestClient, operator: dict[str, str]
+) -> None:
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     secret = operator["Authorization"].removeprefix("Bearer ")
     response = client.get("/v1/audit-events", headers=operator)

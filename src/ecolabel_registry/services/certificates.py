@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor, Role
@@ -140,25 +140,7 @@ class CertificateService:
             current.valid_from,
             "change its status",
         )
-        if not event.reason.strip():
-            raise InvalidInput.single(("body", "reason"), "a reason is required")
-        for past in current.status_events:
-            if (
-                past.status == CertificateStatus.WITHDRAWN
-                and event.effective_date >= past.effective_date
-            ):
-                raise Conflict(
-                    f"certificate {number} was withdrawn with effect from {past.effective_date}; "
-                    "a withdrawal is final"
-                )
-        if event.status == CertificateStatus.WITHDRAWN:
-            later = [e for e in current.status_events if e.effective_date > event.effective_date]
-            if later:
-                raise Conflict(
-                    f"certificate {number} has a {later[-1].status} event effective "
-                    f"{later[-1].effective_date}, after {event.effective_date}; a withdrawal is "
-                    "final, so it cannot take effect before events already recorded"
-                )
+        check_status_event(number, current.status_events, event)
         saved_event = self._r.certificates.add_status_event(scheme_id, number, event)
         after = self.get(scheme_id, number)
         audit(
@@ -168,6 +150,10 @@ class CertificateService:
 
     def _body(self, body_id: str | None) -> CertificationBody | None:
         return None if body_id is None else self._r.bodies.get(body_id)
+
+    def check(self, certificate: Certificate) -> CertificationBody | None:
+        """Validate a certificate as a create does (InvalidInput); its issuing body, if any."""
+        return self._check(certificate)
 
     def _check(self, certificate: Certificate) -> CertificationBody | None:
         """Validate every field against the registry; the issuing body when there is one."""
@@ -207,6 +193,29 @@ class CertificateService:
                 )
         raise_if(errors)
         return body
+
+
+def check_status_event(number: str, history: Sequence[StatusEvent], event: StatusEvent) -> None:
+    """Whether `event` may be appended to `history`: a reason, and a withdrawal is final."""
+    if not event.reason.strip():
+        raise InvalidInput.single(("body", "reason"), "a reason is required")
+    for past in history:
+        if (
+            past.status == CertificateStatus.WITHDRAWN
+            and event.effective_date >= past.effective_date
+        ):
+            raise Conflict(
+                f"certificate {number} was withdrawn with effect from {past.effective_date}; "
+                "a withdrawal is final"
+            )
+    if event.status == CertificateStatus.WITHDRAWN:
+        later = [e for e in history if e.effective_date > event.effective_date]
+        if later:
+            raise Conflict(
+                f"certificate {number} has a {later[-1].status} event effective "
+                f"{later[-1].effective_date}, after {event.effective_date}; a withdrawal is "
+                "final, so it cannot take effect before events already recorded"
+            )
 
 
 def _check_hs_within_category(

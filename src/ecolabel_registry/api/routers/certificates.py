@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.api.deps import (
     ActorDep,
@@ -27,6 +30,9 @@ from ecolabel_registry.api.schemas import (
     changes,
 )
 from ecolabel_registry.domain.validation import HS_CODE_PATTERN
+from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
+from ecolabel_registry.persistence.repositories import SqlRegistry
+from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
 from ecolabel_registry.services.ports import CertificateFilter
 
 router = APIRouter(tags=["certificates"])
@@ -43,24 +49,71 @@ def certificate_url(scheme_id: str, number: str) -> str:
     return f"/v1/schemes/{scheme_id}/certificates/{quote(number, safe='/')}"
 
 
-@router.get(BASE, responses=responses(404, 422))
+EXPORT_MEDIA_TYPES = {ImportFormat.CSV: "text/csv", ImportFormat.JSONL: "application/x-ndjson"}
+
+
+@router.get(
+    BASE,
+    response_model=PageOut[CertificateRead],
+    responses={
+        **responses(404, 422),
+        200: {
+            "description": "A page of certificates, or with `format` the whole export, streamed.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        },
+    },
+)
 def list_certificates(
+    request: Request,
     scheme_id: SchemePath,
     service: CertificatesDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
     certification_body: Annotated[str | None, Query(max_length=64)] = None,
-) -> PageOut[CertificateRead]:
-    """A scheme's certificates, in registration order."""
+    format: Annotated[
+        ImportFormat | None,
+        Query(
+            description="`csv` or `jsonl`: every matching certificate as a streamed file in "
+            "the import format (limit and cursor do not apply); absent: a JSON page."
+        ),
+    ] = None,
+) -> PageOut[CertificateRead] | Response:
+    """A scheme's certificates, in registration order (or all of them as CSV / JSON Lines)."""
     filters = CertificateFilter(
         scheme_id=scheme_id, category_code=category, certification_body_id=certification_body
     )
+    if format is not None:
+        service.search(filters, None, 1)  # NotFound for an unknown scheme, before streaming
+        factory: sessionmaker[Session] = request.app.state.sessionmaker
+        return StreamingResponse(
+            _export(factory, scheme_id, format, filters),
+            media_type=EXPORT_MEDIA_TYPES[format],
+            headers={
+                "Content-Disposition": f'attachment; filename="{scheme_id}-certificates.{format}"'
+            },
+        )
     page = service.search(filters, cursor, limit)
     day = today()
     return PageOut(
         items=[CertificateRead.of(c, day) for c in page.items], next_cursor=page.next_cursor
     )
+
+
+def _export(
+    factory: sessionmaker[Session],
+    scheme_id: str,
+    fmt: ImportFormat,
+    filters: CertificateFilter,
+) -> Iterator[str]:
+    """The export read in keyset pages, in its own read-only session."""
+    with factory() as session:
+        service = CertificateImportService(SqlRegistry(session), SqlCertificateBulkStore(session))
+        yield from service.export(scheme_id, fmt, filters)
+        session.rollback()
 
 
 @router.post(BASE, status_code=201, responses=responses(401, 403, 404, 409, 422))

@@ -1,0 +1,602 @@
+"""Bulk certificate writes and reads: staging tables, COPY on PostgreSQL, set-based merges.
+
+Implements `services.imports.CertificateBulkStore` over one SQLAlchemy session (the
+caller's transaction). Rows are staged in temporary tables (PostgreSQL: psycopg COPY;
+SQLite: executemany), compared with the scheme's certificates in one join, and merged with
+a handful of INSERT ... SELECT / UPDATE ... FROM statements into certificate,
+certificate_gtin, certificate_hs_code and certificate_status_event. New certificates get
+their ids when staged (from the sequence on PostgreSQL), so the child rows need no join.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import Row, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ecolabel_registry.domain.errors import Conflict
+from ecolabel_registry.domain.model import Certificate, StatusEvent
+from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
+from ecolabel_registry.services.imports import ExistingMatch, StagedCertificate
+from ecolabel_registry.services.ports import CertificateFilter
+
+EXPORT_PAGE = 1000
+_CERTIFICATE_TABLES = (
+    "certificate",
+    "certificate_gtin",
+    "certificate_hs_code",
+    "certificate_status_event",
+)
+
+_STAGING_COLUMNS = (
+    "row_no",
+    "new_id",
+    "number",
+    "category_code",
+    "holder_name",
+    "holder_economy",
+    "product_name",
+    "brand",
+    "model",
+    "gtins",
+    "hs_codes",
+    "certification_body_id",
+    "valid_from",
+    "valid_to",
+    "first_status",
+    "first_date",
+    "first_reason",
+    "extra_events",
+    "declared",
+    "status",
+    "status_date",
+    "status_reason",
+)
+
+_STAGING_DDL = """
+CREATE TEMPORARY TABLE import_certificate (
+    row_no BIGINT NOT NULL,
+    new_id BIGINT NOT NULL,
+    number TEXT NOT NULL,
+    category_code TEXT NOT NULL,
+    holder_name TEXT NOT NULL,
+    holder_economy TEXT NOT NULL,
+    product_name TEXT NOT NULL,
+    brand TEXT,
+    model TEXT,
+    gtins TEXT NOT NULL,
+    hs_codes TEXT NOT NULL,
+    certification_body_id TEXT,
+    valid_from DATE NOT NULL,
+    valid_to DATE NOT NULL,
+    first_status TEXT NOT NULL,
+    first_date DATE NOT NULL,
+    first_reason TEXT NOT NULL,
+    extra_events TEXT,
+    declared TEXT NOT NULL,
+    status TEXT,
+    status_date DATE,
+    status_reason TEXT
+){suffix}
+"""
+
+_EVENT_DDL = """
+CREATE TEMPORARY TABLE import_event (
+    seq BIGINT NOT NULL,
+    certificate_id BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    effective_date DATE NOT NULL,
+    reason TEXT NOT NULL
+){suffix}
+"""
+
+_FIELDS = (
+    "category_code",
+    "holder_name",
+    "holder_economy",
+    "product_name",
+    "brand",
+    "model",
+    "gtins",
+    "hs_codes",
+    "valid_from",
+    "valid_to",
+)
+
+
+def _codes(codes: tuple[str, ...]) -> str:
+    # The codes are digits only (validated), so this is exactly json.dumps(list(codes)).
+    return '["' + '", "'.join(codes) + '"]' if codes else "[]"
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+class _Dialect:
+    """The SQL that differs between PostgreSQL and SQLite."""
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def json(self, expr: str) -> str:
+        return f"CAST({expr} AS json)" if self.postgres else expr
+
+    def same_json(self, a: str, b: str) -> str:
+        if self.postgres:
+            return f"CAST({a} AS jsonb) = CAST({b} AS jsonb)"
+        return f"json({a}) = json({b})"
+
+    def distinct(self, a: str, b: str) -> str:
+        return f"{a} IS DISTINCT FROM {b}" if self.postgres else f"{a} IS NOT {b}"
+
+    def elements(self, expr: str, alias: str) -> str:
+        """A FROM item with the elements of a JSON array as text column `value`."""
+        if self.postgres:
+            return f"json_array_elements_text(CAST({expr} AS json)) AS {alias}(value)"
+        return f"json_each({expr}) AS {alias}"
+
+    def objects(self, expr: str, alias: str) -> tuple[str, str, str, str, str]:
+        """FROM item, status, effective_date, reason and position of a JSON list of events."""
+        if self.postgres:
+            return (
+                f"json_array_elements(CAST({expr} AS json)) WITH ORDINALITY AS {alias}(value, ord)",
+                f"{alias}.value->>'status'",
+                f"CAST({alias}.value->>'effective_date' AS date)",
+                f"{alias}.value->>'reason'",
+                f"{alias}.ord",
+            )
+        return (
+            f"json_each({expr}) AS {alias}",
+            f"json_extract({alias}.value, '$.status')",
+            f"json_extract({alias}.value, '$.effective_date')",
+            f"json_extract({alias}.value, '$.reason')",
+            f"{alias}.key",
+        )
+
+    @property
+    def true(self) -> str:
+        return "TRUE" if self.postgres else "1"
+
+
+class SqlCertificateBulkStore:
+    """The bulk paths of one session: COPY on PostgreSQL, executemany on SQLite."""
+
+    def __init__(self, session: Session, rebuild_threshold: int | None = None) -> None:
+        """`rebuild_threshold`: on PostgreSQL, from this many new certificates (and at least as
+        many as the table holds), drop the certificate tables' foreign keys and secondary
+        indexes for the merge and restore them after, set-based. That holds an exclusive lock
+        on those tables while the merge runs (seconds), so only the command line asks for it.
+        """
+        self._s = session
+        self._rebuild_threshold = rebuild_threshold
+        self._d = _Dialect(session.get_bind().dialect.name == "postgresql")
+        self._scheme_id = ""
+        self._staged = 0
+        self._matched = 0
+        self._events = 0
+        self._next_id = 0
+
+    # Helpers
+
+    def _sql(self, statement: str, params: dict[str, Any] | None = None) -> Any:
+        return self._s.execute(text(statement), params or {})
+
+    def _dbapi(self) -> Any:
+        return self._s.connection().connection.driver_connection
+
+    # Staging
+
+    def open(self, scheme_id: str) -> None:
+        self._scheme_id = scheme_id
+        self._staged = self._matched = self._events = 0
+        suffix = " ON COMMIT DROP" if self._d.postgres else ""
+        for table in ("import_certificate", "import_match", "import_event"):
+            self._sql(f"DROP TABLE IF EXISTS {table}")
+        self._sql(_STAGING_DDL.format(suffix=suffix))
+        self._sql(_EVENT_DDL.format(suffix=suffix))
+        if self._d.postgres:
+            # Imports of one scheme run one after the other; single writes are not blocked.
+            self._sql("SELECT id FROM scheme WHERE id = :s FOR NO KEY UPDATE", {"s": scheme_id})
+        else:
+            self._next_id = int(self._sql("SELECT coalesce(max(id), 0) FROM certificate").scalar())
+
+    def _new_ids(self, n: int) -> list[int]:
+        if self._d.postgres:
+            rows = self._sql(
+                "SELECT nextval(pg_get_serial_sequence('certificate', 'id')) "
+                "FROM generate_series(1, :n)",
+                {"n": n},
+            )
+            return [r[0] for r in rows]
+        first = self._next_id + 1
+        self._next_id += n
+        return list(range(first, first + n))
+
+    def stage(self, rows: Sequence[StagedCertificate]) -> None:
+        if not rows:
+            return
+        ids = self._new_ids(len(rows))
+        records = [_staging_record(r, i) for r, i in zip(rows, ids, strict=True)]
+        if self._d.postgres:
+            with self._dbapi().cursor() as cur:
+                columns = ", ".join(_STAGING_COLUMNS)
+                with cur.copy(f"COPY import_certificate ({columns}) FROM STDIN") as copy:
+                    for record in records:
+                        copy.write_row(record)
+        else:
+            marks = ", ".join("?" for _ in _STAGING_COLUMNS)
+            self._dbapi().executemany(
+                f"INSERT INTO import_certificate VALUES ({marks})",
+                [tuple(_sqlite_value(v) for v in record) for record in records],
+            )
+        self._staged += len(rows)
+
+    def duplicates(self, limit: int) -> tuple[list[tuple[int, str, int]], int]:
+        if self._d.postgres:
+            self._sql("ANALYZE import_certificate")
+        repeated = (
+            "SELECT number, min(row_no) AS first_row, count(*) AS n FROM import_certificate "
+            "GROUP BY number HAVING count(*) > 1"
+        )
+        total = int(self._sql(f"SELECT coalesce(sum(n - 1), 0) FROM ({repeated}) d").scalar())
+        if total == 0:
+            return [], 0
+        listed = self._sql(
+            f"SELECT s.row_no, s.number, d.first_row FROM import_certificate s "
+            f"JOIN ({repeated}) d ON d.number = s.number WHERE s.row_no > d.first_row "
+            "ORDER BY s.row_no LIMIT :limit",
+            {"limit": limit},
+        )
+        return [(int(r[0]), str(r[1]), int(r[2])) for r in listed], total
+
+    def match_existing(self) -> int:
+        d = self._d
+        changed = " OR ".join(
+            f"NOT {d.same_json('c.' + f, 's.' + f)}"
+            if f in ("gtins", "hs_codes")
+            else d.distinct("c." + f, "s." + f)
+            for f in _FIELDS
+        )
+        self._sql(
+            "CREATE TEMPORARY TABLE import_match"
+            + (" ON COMMIT DROP" if d.postgres else "")
+            + " AS SELECT s.*, c.id AS certificate_id, "
+            "c.certification_body_id AS current_body_id, "
+            f"({changed}) AS fields_changed "
+            "FROM import_certificate s JOIN certificate c "
+            "ON c.scheme_id = :scheme AND c.number = s.number",
+            {"scheme": self._scheme_id},
+        )
+        self._matched = int(self._sql("SELECT count(*) FROM import_match").scalar())
+        if self._matched:
+            self._sql("CREATE UNIQUE INDEX import_match_row ON import_match (row_no)")
+        return self._matched
+
+    def matches(self, chunk_rows: int) -> Iterator[list[ExistingMatch]]:
+        after = 0
+        events_table = CertificateStatusEventRow.__table__
+        while True:
+            rows = self._sql(
+                "SELECT row_no, certificate_id, number, certification_body_id, current_body_id, "
+                "fields_changed, declared, first_status, first_date, first_reason, "
+                "extra_events, status, status_date, status_reason "
+                "FROM import_match WHERE row_no > :after ORDER BY row_no LIMIT :n",
+                {"after": after, "n": chunk_rows},
+            ).all()
+            if not rows:
+                return
+            after = int(rows[-1][0])
+            histories: dict[int, list[StatusEvent]] = {int(r[1]): [] for r in rows}
+            for e in self._s.execute(
+                select(
+                    events_table.c.certificate_id,
+                    events_table.c.status,
+                    events_table.c.effective_date,
+                    events_table.c.reason,
+                    events_table.c.id,
+                )
+                .where(events_table.c.certificate_id.in_(list(histories)))
+                .order_by(events_table.c.certificate_id, events_table.c.id)
+            ):
+                histories[int(e[0])].append(StatusEvent(e[1], e[2], e[3], str(e[4])))
+            yield [_match(r, tuple(histories[int(r[1])])) for r in rows]
+
+    def stage_events(self, events: Sequence[tuple[int, StatusEvent]]) -> None:
+        records = []
+        for certificate_id, e in events:
+            self._events += 1
+            records.append(
+                {
+                    "seq": self._events,
+                    "certificate_id": certificate_id,
+                    "status": str(e.status),
+                    "effective_date": e.effective_date,
+                    "reason": e.reason,
+                }
+            )
+        self._s.execute(
+            text(
+                "INSERT INTO import_event (seq, certificate_id, status, effective_date, reason) "
+                "VALUES (:seq, :certificate_id, :status, :effective_date, :reason)"
+            ),
+            records,
+        )
+
+    # Merging
+
+    def merge(self) -> int:
+        try:
+            if self._matched:
+                self._merge_existing()
+            self._insert_new()
+        except IntegrityError as exc:
+            raise Conflict(
+                "another write added or changed some of these certificates meanwhile; "
+                "send the file again"
+            ) from exc
+        return self._staged - self._matched
+
+    def _merge_existing(self) -> None:
+        d = self._d
+        assignments = ", ".join(
+            f"{f} = {d.json('m.' + f)}" if f in ("gtins", "hs_codes") else f"{f} = m.{f}"
+            for f in _FIELDS
+        )
+        touched = (
+            "(m.fields_changed OR EXISTS "
+            "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id))"
+        )
+        self._sql(
+            f"UPDATE certificate SET {assignments}, version = certificate.version + 1, "
+            "updated_at = CURRENT_TIMESTAMP FROM import_match m "
+            f"WHERE certificate.id = m.certificate_id AND {touched}"
+        )
+        for table, column, field in (
+            ("certificate_gtin", "gtin", "gtins"),
+            ("certificate_hs_code", "hs_code", "hs_codes"),
+        ):
+            self._sql(
+                f"DELETE FROM {table} WHERE certificate_id IN "
+                "(SELECT certificate_id FROM import_match WHERE fields_changed)"
+            )
+            self._sql(
+                f"INSERT INTO {table} (certificate_id, {column}) "
+                f"SELECT m.certificate_id, g.value FROM import_match m, "
+                f"{d.elements('m.' + field, 'g')} WHERE m.fields_changed"
+            )
+        if self._events:
+            self._sql(
+                "INSERT INTO certificate_status_event "
+                "(certificate_id, status, effective_date, reason) "
+                "SELECT certificate_id, status, effective_date, reason FROM import_event "
+                "ORDER BY seq"
+            )
+
+    def _insert_new(self) -> None:
+        if self._staged == self._matched:
+            return
+        restore = self._drop_for_rebuild(self._staged - self._matched)
+        self._insert_new_rows()
+        for statement in restore:
+            self._sql(statement)
+
+    def _drop_for_rebuild(self, new_rows: int) -> list[str]:
+        """Drop foreign keys and plain indexes of the certificate tables for a large load.
+
+        Returns the statements that restore them exactly as they were (definitions read
+        from the catalog), which also re-check every foreign key in one query each.
+        """
+        threshold = self._rebuild_threshold
+        if not self._d.postgres or threshold is None or new_rows < threshold:
+            return []
+        held = self._sql(
+            "SELECT reltuples FROM pg_class WHERE oid = CAST('certificate' AS regclass)"
+        ).scalar()
+        if new_rows < float(held or 0):
+            return []
+        tables = ", ".join(f"CAST('{t}' AS regclass)" for t in _CERTIFICATE_TABLES)
+        foreign_keys = self._sql(
+            "SELECT CAST(conrelid AS regclass)::text, conname, pg_get_constraintdef(oid) "
+            f"FROM pg_constraint WHERE contype = 'f' AND conrelid IN ({tables})"
+        ).all()
+        indexes = self._sql(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
+            f"FROM pg_index i WHERE i.indrelid IN ({tables}) AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+        ).all()
+        self._sql("SET LOCAL maintenance_work_mem = '256MB'")
+        for table, name, _ in foreign_keys:
+            self._sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _ in indexes:
+            self._sql(f"DROP INDEX {name}")
+        return [definition for _, definition in indexes] + [
+            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+            for table, name, definition in foreign_keys
+        ]
+
+    def _insert_new_rows(self) -> None:
+        d = self._d
+        new = (
+            "NOT EXISTS (SELECT 1 FROM import_match m WHERE m.row_no = s.row_no)"
+            if self._matched
+            else d.true
+        )
+        self._sql(
+            "INSERT INTO certificate (id, scheme_id, number, category_code, holder_name, "
+            "holder_economy, product_name, brand, model, gtins, hs_codes, "
+            "certification_body_id, valid_from, valid_to, version) "
+            "SELECT s.new_id, :scheme, s.number, s.category_code, s.holder_name, "
+            "s.holder_economy, s.product_name, s.brand, s.model, "
+            f"{d.json('s.gtins')}, {d.json('s.hs_codes')}, s.certification_body_id, "
+            f"s.valid_from, s.valid_to, 1 FROM import_certificate s WHERE {new}",
+            {"scheme": self._scheme_id},
+        )
+        for table, column, field in (
+            ("certificate_gtin", "gtin", "gtins"),
+            ("certificate_hs_code", "hs_code", "hs_codes"),
+        ):
+            self._sql(
+                f"INSERT INTO {table} (certificate_id, {column}) "
+                f"SELECT s.new_id, g.value FROM import_certificate s, "
+                f"{d.elements('s.' + field, 'g')} WHERE s.{field} <> '[]' AND {new}"
+            )
+        self._sql(
+            "INSERT INTO certificate_status_event (certificate_id, status, effective_date, reason) "
+            "SELECT s.new_id, s.first_status, s.first_date, s.first_reason "
+            f"FROM import_certificate s WHERE {new}"
+        )
+        source, status, day, reason, position = d.objects("s.extra_events", "e")
+        self._sql(
+            "INSERT INTO certificate_status_event (certificate_id, status, effective_date, reason) "
+            f"SELECT s.new_id, {status}, {day}, {reason} FROM import_certificate s, {source} "
+            f"WHERE s.extra_events IS NOT NULL AND {new} ORDER BY s.new_id, {position}"
+        )
+
+    def close(self) -> None:
+        for table in ("import_certificate", "import_match", "import_event"):
+            self._sql(f"DROP TABLE IF EXISTS {table}")
+
+    # Export
+
+    def export(self, scheme_id: str, filters: CertificateFilter) -> Iterator[Certificate]:
+        t = CertificateRow.__table__
+        e = CertificateStatusEventRow.__table__
+        after = 0
+        while True:
+            query = (
+                select(t)
+                .where(t.c.scheme_id == scheme_id, t.c.id > after)
+                .order_by(t.c.id)
+                .limit(EXPORT_PAGE)
+            )
+            if filters.category_code is not None:
+                query = query.where(t.c.category_code == filters.category_code)
+            if filters.certification_body_id is not None:
+                query = query.where(t.c.certification_body_id == filters.certification_body_id)
+            rows = self._s.execute(query).all()
+            if not rows:
+                return
+            after = rows[-1].id
+            events: dict[int, list[StatusEvent]] = {r.id: [] for r in rows}
+            for ev in self._s.execute(
+                select(e).where(e.c.certificate_id.in_(list(events))).order_by(e.c.id)
+            ):
+                events[ev.certificate_id].append(
+                    StatusEvent(ev.status, ev.effective_date, ev.reason, str(ev.id), ev.recorded_at)
+                )
+            for r in rows:
+                yield _certificate(r, tuple(events[r.id]))
+            if len(rows) < EXPORT_PAGE:
+                return
+
+
+def _staging_record(staged: StagedCertificate, new_id: int) -> tuple[Any, ...]:
+    c = staged.certificate
+    first = staged.events[0]
+    extra = staged.events[1:]
+    st = staged.status
+    return (
+        staged.row,
+        new_id,
+        c.number,
+        c.category_code,
+        c.holder_name,
+        c.holder_economy,
+        c.product_name,
+        c.brand,
+        c.model,
+        _codes(c.gtins),
+        _codes(c.hs_codes),
+        c.certification_body_id,
+        c.valid_from,
+        c.valid_to,
+        str(first.status),
+        first.effective_date,
+        first.reason,
+        json.dumps(
+            [
+                {
+                    "status": str(x.status),
+                    "effective_date": x.effective_date.isoformat(),
+                    "reason": x.reason,
+                }
+                for x in extra
+            ]
+        )
+        if extra
+        else None,
+        staged.declared,
+        None if st is None else str(st.status),
+        None if st is None else st.effective_date,
+        None if st is None else st.reason,
+    )
+
+
+def _sqlite_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _match(r: Row[Any], history: tuple[StatusEvent, ...]) -> ExistingMatch:
+    (
+        row_no,
+        certificate_id,
+        number,
+        body_id,
+        current_body_id,
+        changed,
+        declared,
+        first_status,
+        first_date,
+        first_reason,
+        extra_events,
+        status,
+        status_date,
+        status_reason,
+    ) = r
+    declared_history: tuple[StatusEvent, ...] = ()
+    if declared == "history":
+        extra = json.loads(extra_events) if extra_events else []
+        declared_history = (
+            StatusEvent(first_status, _date(first_date), first_reason),
+            *(StatusEvent(x["status"], _date(x["effective_date"]), x["reason"]) for x in extra),
+        )
+    return ExistingMatch(
+        row=int(row_no),
+        certificate_id=int(certificate_id),
+        number=number,
+        certification_body_id=body_id,
+        current_body_id=current_body_id,
+        fields_changed=bool(changed),
+        history=history,
+        declared=declared,
+        declared_history=declared_history,
+        status=None
+        if status is None
+        else StatusEvent(status, _date(status_date), status_reason or ""),
+    )
+
+
+def _certificate(r: Row[Any], events: tuple[StatusEvent, ...]) -> Certificate:
+    return Certificate(
+        scheme_id=r.scheme_id,
+        number=r.number,
+        category_code=r.category_code,
+        holder_name=r.holder_name,
+        holder_economy=r.holder_economy,
+        product_name=r.product_name,
+        valid_from=r.valid_from,
+        valid_to=r.valid_to,
+        brand=r.brand,
+        model=r.model,
+        gtins=tuple(r.gtins),
+        hs_codes=tuple(r.hs_codes),
+        certification_body_id=r.certification_body_id,
+        status_events=events,
+        version=r.version,
+    )

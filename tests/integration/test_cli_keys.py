@@ -1,0 +1,88 @@
+"""The command line: migrate, seed and the key life cycle, against a database file of its own."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from ecolabel_registry.app import create_app
+from ecolabel_registry.cli import app as cli
+from ecolabel_registry.settings import Settings, get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    monkeypatch.setenv("ECOLABEL_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_commands_refuse_a_database_that_is_not_migrated(database: str) -> None:
+    result = runner.invoke(cli, ["keys", "list"])
+    assert result.exit_code == 2
+    assert "ecolabel-registry migrate" in result.output
+
+
+def test_key_is_printed_once_works_and_stops_working_when_revoked(database: str) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    result = runner.invoke(cli, ["keys", "create", "--role", "operator", "--name", "Secretariat"])
+    assert result.exit_code == 0, result.output
+    secret = result.stdout.strip().splitlines()[-1]
+    assert secret.startswith("erk_")
+    listed = runner.invoke(cli, ["keys", "list"])
+    assert "Secretariat" in listed.stdout
+    assert secret not in listed.stdout
+    key_id = re.search(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", listed.stdout)
+    assert key_id is not None, listed.stdout
+    with TestClient(create_app(Settings(database_url=database))) as client:
+        body = {"name": "ASEAN", "members": []}
+        headers = {"Authorization": f"Bearer {secret}"}
+        assert client.put("/v1/economies/ASEAN", json=body, headers=headers).status_code == 201
+        assert runner.invoke(cli, ["keys", "revoke", key_id.group()]).exit_code == 0
+        assert client.put("/v1/economies/ASEAN", json=body, headers=headers).status_code == 401
+
+
+def test_scheme_operator_key_needs_a_known_scheme(database: str) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    result = runner.invoke(
+        cli, ["keys", "create", "--role", "scheme_operator", "--name", "KEITI", "--scheme", "nope"]
+    )
+    assert result.exit_code == 1
+    assert "unknown schemes: nope" in result.output
+
+
+def test_seed_demo_loads_real_schemes_and_marks_invented_data(database: str) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    assert runner.invoke(cli, ["seed", "--demo"]).exit_code == 0, "seed --demo failed"
+    again = runner.invoke(cli, ["seed", "--demo"])
+    assert again.exit_code == 0
+    with TestClient(create_app(Settings(database_url=database))) as client:
+        eu = client.get("/v1/economies/EU").json()
+        gb = next(m for m in eu["members"] if m["member"] == "GB")
+        assert gb["valid_to"] == "2020-01-31"
+        schemes = client.get("/v1/schemes", params={"limit": 1000}).json()["items"]
+        assert len(schemes) >= 40
+        agreements = client.get("/v1/agreements", params={"limit": 1000}).json()["items"]
+        demo = [a for a in agreements if a["reference"].startswith("DEMO-")]
+        assert demo
+        assert all("Illustrative" in a["title"] for a in demo)
+        answer = client.get(
+            "/v1/equivalence",
+            params={
+                "scheme": "eu-ecolabel",
+                "certificate": "DEMO/FR/044/017",
+                "target": "KR",
+                "on": "2025-03-01",
+                "hs_code": "320810",
+            },
+        ).json()
+        assert answer["level"] == "conditional"
