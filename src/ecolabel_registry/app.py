@@ -22,6 +22,7 @@ from ecolabel_registry.api.routers import (
     economies,
     equivalence,
     health,
+    imports,
     schemes,
 )
 from ecolabel_registry.observability import configure_logging
@@ -82,6 +83,7 @@ def create_app(
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
+    app.include_router(imports.router, dependencies=[Depends(require_reader)])
     for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
         app.include_router(module.router, dependencies=[Depends(require_reader)])
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
