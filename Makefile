@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres lint openapi bench clean
+.PHONY: install run test test-postgres lint openapi bench fuzz soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/ecolabel-registry openapi --check
+
+## Schemathesis over every operation, against a served demo registry on SQLite and PostgreSQL.
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.fuzz.run_fuzz
+
+## A short soak (SOAK_SECONDS, default 300) of mixed load; fails on errors or memory growth.
+SOAK_SECONDS ?= 300
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS)
 
 openapi: $(STAMP)
 	$(BIN)/ecolabel-registry openapi

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
 from ecolabel_registry.settings import Settings
+
+
+class _Stderr:
+    """Whatever sys.stderr is at the time of writing (so a test's capture sees the logs)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+STDERR = _Stderr()
 
 
 def configure_logging(settings: Settings) -> None:
@@ -26,13 +40,18 @@ def configure_logging(settings: Settings) -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(STDERR),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.StreamHandler[Any] = logging.StreamHandler(STDERR)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                # The traceback as text under "exception", not the exc_info tuple's repr.
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
             foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         )
     )

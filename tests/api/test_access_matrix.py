@@ -36,6 +36,11 @@ ROLES = (
 )
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 READ_ONLY_POSTS = {"post_equivalence_batch"}
+IMPORT_CSV = (
+    "number,category_code,holder_name,holder_economy,product_name,certification_body_id,"
+    "valid_from,valid_to\n"
+    "KR-0100,paints,Hanbit Coatings,KR,Enamel,kr-test-body,2023-01-01,2027-12-31\n"
+)
 
 
 @dataclass
@@ -53,6 +58,7 @@ class Case:
     body: Callable[[World], dict[str, Any]]
     allowed: frozenset[str]
     if_match: str | None = None
+    content_type: str = "application/json"
 
 
 def _ops() -> dict[str, Case]:
@@ -121,6 +127,13 @@ def _ops() -> dict[str, Case]:
             lambda _w: "/v1/schemes/korea-eco-label/certificates/KR-0001/status-events",
             lambda _w: {"status": "suspended", "effective_date": "2025-01-01", "reason": "audit"},
             body,
+        ),
+        "import_certificates": Case(
+            "post",
+            lambda _w: "/v1/schemes/korea-eco-label/certificates/import",
+            lambda _w: {"csv": IMPORT_CSV},
+            body,
+            content_type="text/csv",
         ),
         "create_agreement": Case(
             "post", lambda _w: "/v1/agreements", lambda _w: agreement_body(), op
@@ -248,9 +261,15 @@ def test_only_allowed_roles_may_write(world: World, operation: str, role: str) -
     headers = dict(world.headers[role])
     if case.if_match is not None:
         headers["If-Match"] = case.if_match
-    response = world.client.request(
-        case.method, case.path(world), json=case.body(world), headers=headers
-    )
+    if case.content_type == "text/csv":
+        headers["Content-Type"] = case.content_type
+        response = world.client.request(
+            case.method, case.path(world), content=case.body(world)["csv"], headers=headers
+        )
+    else:
+        response = world.client.request(
+            case.method, case.path(world), json=case.body(world), headers=headers
+        )
     if role in case.allowed:
         assert 200 <= response.status_code < 300, response.text
     elif role in {"revoked", "anonymous"}:

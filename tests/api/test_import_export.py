@@ -615,3 +615,21 @@ def test_import_into_an_unknown_scheme_is_404(client: TestClient, operator: dict
         headers={**operator, **CSV},
     )
     problem(response, 404)
+
+
+def test_nul_character_in_a_row_is_a_row_error_not_a_server_error(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    arrange(client, operator)
+    text = (
+        "number,category_code,holder_name,holder_economy,product_name,valid_from,valid_to\n"
+        "KR-0100,paints,Bad\x00Holder,KR,Enamel,2023-01-01,2027-12-31\n"
+    )
+    response = client.post(
+        "/v1/schemes/korea-eco-label/certificates/import",
+        content=text.encode(),
+        headers={**operator, "Content-Type": "text/csv"},
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "rows.1.holder_name"
+    assert client.get("/v1/schemes/korea-eco-label/certificates/KR-0100").status_code == 404

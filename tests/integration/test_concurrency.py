@@ -69,7 +69,9 @@ def race(app: FastAPI, *calls: Callable[[TestClient], httpx.Response]) -> list[h
     return results
 
 
-def test_two_editors_with_the_same_etag_one_wins_one_gets_412(live: tuple[FastAPI, dict[str, str]]) -> None:
+def test_two_editors_with_the_same_etag_one_wins_one_gets_412(
+    live: tuple[FastAPI, dict[str, str]],
+) -> None:
     app, operator = live
     with TestClient(app) as client:
         created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
@@ -94,7 +96,11 @@ def test_concurrent_creates_of_one_certificate_give_one_201_and_one_409(
     app, operator = live
     with TestClient(app) as client:
         created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
-        created(client.post("/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator))
+        created(
+            client.post(
+                "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
+            )
+        )
     body = certificate_body(certification_body_id=None)
     url = "/v1/schemes/korea-eco-label/certificates"
     responses = race(

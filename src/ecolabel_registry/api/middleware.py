@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 import structlog
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ecolabel_registry.api.problems import problem_response
+from ecolabel_registry.api.problems import internal_problem, problem_response
 
 log = structlog.get_logger("ecolabel_registry.access")
 
@@ -40,18 +43,21 @@ class RequestGuard:
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         if len(request_id) > 100 or not request_id.isprintable():
             request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
         started = time.perf_counter()
-        status_holder: dict[str, Any] = {"status": 500}
+        status_holder: dict[str, Any] = {"status": 500, "started": False}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = True
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
             await send(message)
 
+        context = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             problem = self._check(scope)
             if problem is not None:
@@ -67,37 +73,59 @@ class RequestGuard:
             else:
                 await self.app(scope, self._limited(receive), send_wrapper)
         except BodyTooLarge:
-            response = problem_response(
-                413,
-                "body-too-large",
-                "Request body too large",
-                f"the body exceeds {self.max_body_bytes} bytes",
-                instance=scope["path"],
-            )
-            await response(scope, receive, send_wrapper)
+            await self._too_large(scope)(scope, receive, send_wrapper)
+        except Exception as exc:
+            # Answered here rather than by Starlette's outermost handler, so that the 500 too
+            # carries its X-Request-ID and its log line says what failed.
+            if status_holder["started"]:
+                raise
+            await internal_problem(Request(scope), exc)(scope, receive, send_wrapper)
         finally:
-            log.info(
-                "request",
-                method=scope["method"],
-                path=scope["path"],
-                status=status_holder["status"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                request_id=request_id,
-            )
+            structlog.contextvars.reset_contextvars(**context)
+            status = status_holder["status"]
+            fields: dict[str, Any] = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "request_id": request_id,
+            }
+            if "error_type" in state:
+                fields["error_type"] = state["error_type"]
+                fields["error"] = state.get("error", "")
+            if status == 503:
+                log.warning("request", **fields)
+            elif status >= 500:
+                log.error("request", **fields)
+            else:
+                log.info("request", **fields)
 
-    def _check(self, scope: Scope) -> Any:
+    def _check(self, scope: Scope) -> Response | None:
         length = _header(scope, b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-            return problem_response(
-                413 if length.isdigit() else 400,
-                "body-too-large" if length.isdigit() else "bad-request",
-                "Request body too large" if length.isdigit() else "Bad request",
-                f"the body exceeds {self.max_body_bytes} bytes"
-                if length.isdigit()
-                else "bad Content-Length",
-                instance=scope["path"],
+        if length is not None and not length.isdigit():
+            return _field_problem(
+                scope,
+                400,
+                "bad-request",
+                "Bad request",
+                ["header", "Content-Length"],
+                "must be a number of bytes",
             )
-        if scope["method"] not in WRITE_METHODS or not scope["path"].startswith("/v1/"):
+        if length is not None and int(length) > self.max_body_bytes:
+            return self._too_large(scope)
+        if not scope["path"].startswith("/v1/"):
+            return None
+        nul = _nul_field(scope)
+        if nul is not None:
+            return _field_problem(
+                scope,
+                422,
+                "validation-error",
+                "The request is not valid",
+                nul,
+                "must not contain NUL (\\u0000) characters",
+            )
+        if scope["method"] not in WRITE_METHODS:
             return None
         raw = _header(scope, b"content-type")
         has_body = (length is not None and length != "0") or _header(
@@ -115,14 +143,25 @@ class RequestGuard:
             else JSON_TYPES
         )
         if media not in allowed:
-            return problem_response(
+            return _field_problem(
+                scope,
                 415,
                 "unsupported-media-type",
                 "Unsupported media type",
+                ["header", "Content-Type"],
                 f"send the body as one of: {', '.join(sorted(allowed))}",
-                instance=scope["path"],
             )
         return None
+
+    def _too_large(self, scope: Scope) -> Response:
+        return _field_problem(
+            scope,
+            413,
+            "body-too-large",
+            "Request body too large",
+            ["body"],
+            f"the body exceeds {self.max_body_bytes} bytes",
+        )
 
     async def _buffered(self, receive: Receive) -> Receive:
         """The whole body read now, replayed to the app; BodyTooLarge past the limit."""
@@ -166,6 +205,37 @@ class RequestGuard:
             return message
 
         return wrapped
+
+
+def _field_problem(
+    scope: Scope, status: int, slug: str, title: str, loc: list[str], message: str
+) -> Response:
+    """A problem about one part of the request, named in `errors` as the handlers do."""
+    field = loc[-1]
+    return problem_response(
+        status,
+        slug,
+        title,
+        f"{field}: {message}" if status != 413 else message,
+        instance=scope["path"],
+        errors=[{"loc": loc, "field": field, "message": message, "type": slug}],
+    )
+
+
+def _nul_field(scope: Scope) -> list[str] | None:
+    """The path or query parameter holding a NUL character, if any.
+
+    No identifier or text of the registry holds one, and PostgreSQL cannot even compare with
+    such a string: the request is refused before it reaches the database.
+    """
+    if "\x00" in scope["path"]:
+        return ["path"]
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                return ["query", name.replace("\x00", "")]
+    return None
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

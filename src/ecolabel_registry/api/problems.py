@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
@@ -104,6 +106,21 @@ def problem_response(
     )
 
 
+def note_failure(scope: Any, exc: BaseException) -> None:
+    """Keep what failed for the request's log line: the exception's type and message.
+
+    A database error is described by the driver's own message, never by SQLAlchemy's, which
+    would add the statement's parameters (the hash of the caller's key among them).
+    """
+    cause: BaseException = exc
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        cause = exc.orig
+    message = " ".join(str(cause).split())[:500]
+    state = scope.setdefault("state", {})
+    state["error_type"] = type(cause).__name__
+    state["error"] = message
+
+
 def _field_name(loc: tuple[str | int, ...] | list[str | int]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or str(loc[0] if loc else "")
@@ -142,6 +159,9 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Respons
     errors = []
     for e in exc.errors():
         loc = [p if isinstance(p, str | int) else str(p) for p in e.get("loc", ())]
+        if e.get("type") == "json_invalid":
+            # The position of a JSON syntax error is no field: the body as a whole is wrong.
+            loc = ["body"]
         errors.append(
             {
                 "loc": loc,
@@ -161,8 +181,33 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Respons
     )
 
 
+BODY_UNREADABLE = (
+    (UnicodeDecodeError, "the body is not valid UTF-8"),
+    (RecursionError, "the body is nested too deeply"),
+)
+
+
+def body_problem(request: Request, cause: BaseException) -> Response:
+    """422 naming the body when it could not be decoded at all (bad UTF-8, nested too deep)."""
+    message = next(
+        (text for cls, text in BODY_UNREADABLE if isinstance(cause, cls)),
+        "the body could not be read as JSON",
+    )
+    return problem_response(
+        422,
+        "validation-error",
+        "The request is not valid",
+        f"body: {message}",
+        instance=request.url.path,
+        errors=[{"loc": ["body"], "field": "body", "message": message, "type": "json_invalid"}],
+    )
+
+
 def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
     """A problem for Starlette's own HTTP errors (unknown path, wrong method...)."""
+    if exc.status_code == 400 and exc.__cause__ is not None:
+        # FastAPI's "There was an error parsing the body", raised from the decoding error.
+        return body_problem(request, exc.__cause__)
     slug, title = HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
     return problem_response(
         exc.status_code,
@@ -176,7 +221,7 @@ def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
 
 def unavailable_problem(request: Request, exc: Exception) -> Response:
     """503 while the database cannot be reached; clients retry after a few seconds."""
-    log.warning("database unavailable: %s", type(exc).__name__)
+    note_failure(request.scope, exc)
     return problem_response(
         503,
         "unavailable",
@@ -196,7 +241,10 @@ def database_problem(request: Request, exc: DBAPIError) -> Response:
 
 def internal_problem(request: Request, exc: Exception) -> Response:
     """500 without any internal detail; the log keeps the trace."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    note_failure(request.scope, exc)
+    # A database error's own text carries the statement's parameters: log the driver's error.
+    logged = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=logged)
     return problem_response(
         500,
         "internal-error",
@@ -212,6 +260,9 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_problem)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_problem)  # type: ignore[arg-type]
     app.add_exception_handler(PoolTimeout, unavailable_problem)
+    # Raw driver connections (engine.raw_connection()) raise the driver's own errors.
+    app.add_exception_handler(psycopg.OperationalError, unavailable_problem)
+    app.add_exception_handler(sqlite3.OperationalError, unavailable_problem)
     app.add_exception_handler(DBAPIError, database_problem)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, internal_problem)
 

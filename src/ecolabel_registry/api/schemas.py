@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from ecolabel_registry.domain.errors import FieldError, InvalidInput
 from ecolabel_registry.domain.model import (
@@ -55,11 +62,37 @@ CertificateNumber = Annotated[str, StringConstraints(pattern=r"^\S(?:.{0,98}\S)?
 Gtin = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,14}$")]
 SchemeIdPath = Annotated[str, Field(max_length=64)]
 
+
+def _iso_date_only(value: Any) -> Any:
+    """Dates come as "YYYY-MM-DD" strings: a number is not read as a Unix time."""
+    if isinstance(value, str | dt.date):
+        return value
+    raise ValueError("must be a date as YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
+
 T = TypeVar("T")
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 class Input(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # No text of the registry holds NUL, and PostgreSQL cannot store one.
+        if _holds_nul(value):
+            raise ValueError("must not contain NUL (\\u0000) characters")
+        return value
 
 
 class Output(BaseModel):
@@ -76,14 +109,14 @@ class PageOut(Output, Generic[T]):
 
 class MembershipIO(Input):
     member: EconomyCode
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
 
 
 class MembershipRead(Output):
     member: str
-    valid_from: dt.date
-    valid_to: dt.date | None
+    valid_from: IsoDate
+    valid_to: IsoDate | None
 
 
 class GroupPut(Input):
@@ -184,8 +217,8 @@ class CategoryCreate(Input):
     code: CategoryCode
     name: Name
     criteria_version: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
     hs_codes: list[HsCode] = Field(min_length=1, max_length=500)
     criteria: list[CriterionKey] = Field(default_factory=list, max_length=500)
 
@@ -205,8 +238,8 @@ class CategoryCreate(Input):
 class CategoryUpdate(Input):
     name: Name | None = None
     criteria_version: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
     hs_codes: list[HsCode] | None = Field(default=None, min_length=1, max_length=500)
     criteria: list[CriterionKey] | None = Field(default=None, max_length=500)
 
@@ -216,8 +249,8 @@ class CategoryRead(Output):
     code: str
     name: str
     criteria_version: str
-    valid_from: dt.date
-    valid_to: dt.date | None
+    valid_from: IsoDate
+    valid_to: IsoDate | None
     hs_codes: list[str]
     criteria: list[str]
     version: int
@@ -242,14 +275,14 @@ class CategoryRead(Output):
 
 class AuthorizationIO(Input):
     scheme_id: Slug
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
 
 
 class AuthorizationRead(Output):
     scheme_id: str
-    valid_from: dt.date
-    valid_to: dt.date | None
+    valid_from: IsoDate
+    valid_to: IsoDate | None
 
 
 class CertificationBodyCreate(Input):
@@ -308,10 +341,15 @@ class CertificationBodyRead(Output):
 # Status events
 
 
+def utc(moment: dt.datetime) -> dt.datetime:
+    """A stored timestamp with its time zone: SQLite gives back naive UTC times."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
 class StatusEventRead(Output):
     id: str
     status: str
-    effective_date: dt.date
+    effective_date: IsoDate
     reason: str
     recorded_at: dt.datetime | None
 
@@ -322,13 +360,13 @@ class StatusEventRead(Output):
             status=str(e.status),
             effective_date=e.effective_date,
             reason=e.reason,
-            recorded_at=e.recorded_at,
+            recorded_at=None if e.recorded_at is None else utc(e.recorded_at),
         )
 
 
 class CertificateStatusEventCreate(Input):
     status: CertificateStatus
-    effective_date: dt.date
+    effective_date: IsoDate
     reason: Reason
 
     def to_domain(self) -> StatusEvent:
@@ -337,7 +375,7 @@ class CertificateStatusEventCreate(Input):
 
 class AgreementStatusEventCreate(Input):
     status: Literal["in_force", "suspended", "terminated"]
-    effective_date: dt.date
+    effective_date: IsoDate
     reason: Reason
 
     def to_domain(self) -> StatusEvent:
@@ -346,7 +384,7 @@ class AgreementStatusEventCreate(Input):
 
 class PartyStatusEventCreate(Input):
     status: Literal["active", "suspended", "withdrawn"]
-    effective_date: dt.date
+    effective_date: IsoDate
     reason: Reason
 
     def to_domain(self) -> StatusEvent:
@@ -367,8 +405,8 @@ class CertificateCreate(Input):
     gtins: list[Gtin] = Field(default_factory=list, max_length=1000)
     hs_codes: list[HsCode] = Field(default_factory=list, max_length=100)
     certification_body_id: Slug | None = None
-    valid_from: dt.date
-    valid_to: dt.date
+    valid_from: IsoDate
+    valid_to: IsoDate
 
     def to_domain(self, scheme_id: str) -> Certificate:
         return Certificate(
@@ -397,8 +435,8 @@ class CertificateUpdate(Input):
     model: Annotated[str, StringConstraints(max_length=200)] | None = None
     gtins: list[Gtin] | None = Field(default=None, max_length=1000)
     hs_codes: list[HsCode] | None = Field(default=None, max_length=100)
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
+    valid_from: IsoDate | None = None
+    valid_to: IsoDate | None = None
 
 
 class CertificateRead(Output):
@@ -415,8 +453,8 @@ class CertificateRead(Output):
         description="The certificate's own HS codes; empty means its category's."
     )
     certification_body_id: str | None
-    valid_from: dt.date
-    valid_to: dt.date
+    valid_from: IsoDate
+    valid_to: IsoDate
     status: CertificateStatus | None = Field(
         description="The status today, from the status history."
     )
@@ -468,8 +506,8 @@ class ScopeEntryCreate(Input):
     equivalent_category_code: CategoryCode | None = None
     level: Literal["full", "conditional", "assessment_results"]
     conditions: list[ConditionIO] = Field(default_factory=list, max_length=100)
-    valid_from: dt.date
-    valid_to: dt.date | None = None
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
 
     def to_domain(self) -> ScopeEntry:
         return ScopeEntry(
@@ -487,7 +525,7 @@ class ScopeEntryCreate(Input):
 
 
 class ScopeEntryEnd(Input):
-    valid_to: dt.date = Field(description="The last day the entry applies.")
+    valid_to: IsoDate = Field(description="The last day the entry applies.")
 
 
 class ScopeEntryRead(Output):
@@ -499,8 +537,8 @@ class ScopeEntryRead(Output):
     equivalent_category_code: str | None
     level: str
     conditions: list[ConditionRead]
-    valid_from: dt.date
-    valid_to: dt.date | None
+    valid_from: IsoDate
+    valid_to: IsoDate | None
 
     @classmethod
     def of(cls, e: ScopeEntry) -> ScopeEntryRead:
@@ -526,11 +564,11 @@ class AgreementCreate(Input):
         str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)
     ]
     url: Url | None = None
-    signed_on: dt.date | None = None
+    signed_on: IsoDate | None = None
     direction: Direction
     chaining: Chaining = Chaining.NOT_ALLOWED
-    effective_from: dt.date
-    effective_to: dt.date | None = None
+    effective_from: IsoDate
+    effective_to: IsoDate | None = None
     parties: list[Slug] = Field(min_length=2, max_length=200)
     recognizing_scheme_id: Slug | None = None
     recognized_scheme_id: Slug | None = None
@@ -564,8 +602,8 @@ class AgreementUpdate(Input):
         | None
     ) = None
     url: Url | None = None
-    signed_on: dt.date | None = None
-    effective_to: dt.date | None = None
+    signed_on: IsoDate | None = None
+    effective_to: IsoDate | None = None
     chaining: Chaining | None = None
 
 
@@ -580,12 +618,12 @@ class AgreementRead(Output):
     title: str
     reference: str
     url: str | None
-    signed_on: dt.date | None
+    signed_on: IsoDate | None
     kind: Literal["bilateral", "multilateral"]
     direction: Direction
     chaining: Chaining
-    effective_from: dt.date
-    effective_to: dt.date | None
+    effective_from: IsoDate
+    effective_to: IsoDate | None
     recognizing_scheme_id: str | None
     recognized_scheme_id: str | None
     parties: list[PartyRead]

@@ -464,6 +464,9 @@ class _Row:
         if len(value) > max_length:
             self.fail(name, f"is longer than {max_length} characters")
             return None
+        if "\x00" in value:
+            self.fail(name, "must not contain NUL (\\u0000) characters")
+            return None
         if pattern is not None and not pattern.match(value):
             self.fail(name, f"{value!r} is not {what}")
             return None

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from ecolabel_registry.api.deps import ActorDep, Cursor, Limit, RegistryDep
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import PageOut
+from ecolabel_registry.api.schemas import PageOut, utc
 from ecolabel_registry.persistence.audit import SqlAuditReader
 from ecolabel_registry.services.audit import AuditEvent, AuditFilter, AuditService
 
@@ -42,7 +42,7 @@ class AuditEventRead(BaseModel):
     def of(cls, e: AuditEvent) -> AuditEventRead:
         return cls(
             id=e.id,
-            occurred_at=e.occurred_at,
+            occurred_at=utc(e.occurred_at),
             actor_key_id=e.actor_key_id,
             actor_name=e.actor_name,
             operation=e.operation,
