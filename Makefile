@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-postgres lint openapi bench fuzz soak clean
+.PHONY: install run test test-postgres lint openapi bench bench-smoke fuzz soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,15 @@ fuzz: $(STAMP)
 SOAK_SECONDS ?= 300
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS)
+
+## Every speed bar of quality.md at the small size (10k certificates), PostgreSQL and SQLite;
+## tables on screen, JSON in bench/results/. The large run: $(BIN)/python bench/run_all.py --large
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+## The benchmarks once over a tiny registry: CI's smoke test (it must finish; no speed is asserted).
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/run_all.py --smoke
 
 openapi: $(STAMP)
 	$(BIN)/ecolabel-registry openapi

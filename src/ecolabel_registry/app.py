@@ -17,6 +17,7 @@ from ecolabel_registry.api.middleware import RequestGuard
 from ecolabel_registry.api.routers import (
     agreements,
     audit,
+    bench,
     bodies,
     certificates,
     economies,
@@ -27,6 +28,7 @@ from ecolabel_registry.api.routers import (
 )
 from ecolabel_registry.observability import configure_logging
 from ecolabel_registry.persistence.engine import make_engine
+from ecolabel_registry.persistence.hot import HotReads, warm_resolver_cache
 from ecolabel_registry.persistence.migrate import ensure_migrated
 from ecolabel_registry.services.equivalence import ResolverCache
 from ecolabel_registry.settings import Settings, get_settings
@@ -65,7 +67,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if own_engine and settings.check_migrations and engine is not None:
             ensure_migrated(engine)
+        if own_engine:
+            await warm_resolver_cache(app.state.resolver_cache, hot_reads)
         yield
+        await hot_reads.aclose()
         if own_engine and engine is not None:
             engine.dispose()
 
@@ -80,11 +85,24 @@ def create_app(
     app.state.sessionmaker = session_factory
     app.state.engine = engine
     app.state.resolver_cache = ResolverCache()
+    # The hot equivalence reads: a held connection of the app's own engine (tests that pass
+    # their own session factory read through it instead, inside their transaction).
+    hot_reads = HotReads(
+        session_factory,
+        engine if own_engine else None,
+        settings.db_async_pool_size,
+        settings.db_connect_timeout_seconds,
+    )
+    app.state.hot_reads = hot_reads
+    app.state.batch_reads = HotReads(session_factory, None)
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
     app.include_router(imports.router, dependencies=[Depends(require_reader)])
     for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
-        app.include_router(module.router, dependencies=[Depends(require_reader)])
+        reader = equivalence.require_reader_fast if module is equivalence else require_reader
+        app.include_router(module.router, dependencies=[Depends(reader)])
+    if settings.bench_endpoints:
+        app.include_router(bench.router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     return app

@@ -25,6 +25,12 @@ class Settings(BaseSettings):
         default=50 * 1024 * 1024, ge=1024, description="Largest request body accepted."
     )
     db_pool_size: int = Field(default=10, ge=1)
+    db_async_pool_size: int = Field(
+        default=4,
+        ge=0,
+        description="PostgreSQL: asynchronous connections per process for equivalence "
+        "questions (0: one blocking connection on the event loop).",
+    )
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     check_migrations: bool = Field(
@@ -32,6 +38,9 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(default=True, description="Structured JSON logs, one line an event.")
     log_level: str = Field(default="INFO")
+    bench_endpoints: bool = Field(
+        default=False, description="Mount /bench/trivial, the benchmarks' yardstick (bench/)."
+    )
 
 
 @lru_cache

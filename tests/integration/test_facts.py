@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.domain.access import SYSTEM
 from ecolabel_registry.domain.model import (
@@ -23,8 +23,10 @@ from ecolabel_registry.domain.model import (
     Scheme,
     SchemeType,
     ScopeEntry,
+    StatusEvent,
 )
 from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.certificates import CertificateService
@@ -105,12 +107,39 @@ def queries_for_one_question(session: Session, agreements: int) -> int:
     return len(statements)
 
 
-def test_one_question_costs_two_queries_with_one_agreement(session: Session) -> None:
-    assert queries_for_one_question(session, agreements=1) == 2
+# One statement reads the revision counter and the certificate with its history together.
+def test_one_question_costs_one_query_with_one_agreement(session: Session) -> None:
+    assert queries_for_one_question(session, agreements=1) == 1
 
 
-def test_one_question_costs_two_queries_with_many_agreements(session: Session) -> None:
-    assert queries_for_one_question(session, agreements=25) == 2
+def test_one_question_costs_one_query_with_many_agreements(session: Session) -> None:
+    assert queries_for_one_question(session, agreements=25) == 1
+
+
+def test_an_unknown_certificate_still_reads_the_revision(session: Session) -> None:
+    arrange(SqlRegistry(session), agreements=1, certificates=1)
+    revision, certificate = SqlFacts(session).certificate_and_revision("label-a", "NO-SUCH")
+    assert certificate is None
+    assert revision == SqlFacts(session).revision() > 0
+
+
+def test_the_hot_path_reads_what_the_orm_path_reads(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    registry = SqlRegistry(session)
+    arrange(registry, agreements=1, certificates=3)
+    CertificateService(registry).add_status_event(
+        SYSTEM, "label-a", "A-1", StatusEvent("suspended", dt.date(2024, 5, 1), "audit")
+    )
+    session.flush()
+    orm, hot = SqlFacts(session), HotFacts(HotReads(session_factory, None))
+    assert hot.certificate_and_revision("label-a", "A-1") == orm.certificate_and_revision(
+        "label-a", "A-1"
+    )
+    assert hot.certificate_and_revision("label-a", "NO-SUCH") == (orm.revision(), None)
+    keys = [("label-a", "A-0"), ("label-a", "A-1"), ("label-a", "NO"), ("label-b", "A-2")]
+    assert hot.certificates(keys) == orm.certificates(keys)
+    assert len(hot.certificates(keys)) == 2
 
 
 def test_a_batch_gathers_certificates_together(session: Session) -> None:

@@ -118,6 +118,15 @@ def _date(value: Any) -> dt.date:
     return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
+_ANALYZE_AFTER_ROWS = 10_000
+_CERTIFICATE_TABLES = (
+    "certificate",
+    "certificate_gtin",
+    "certificate_hs_code",
+    "certificate_status_event",
+)
+
+
 class _Dialect:
     """The SQL that differs between PostgreSQL and SQLite."""
 
@@ -340,6 +349,11 @@ class SqlCertificateBulkStore:
                 "another write added or changed some of these certificates meanwhile; "
                 "send the file again"
             ) from exc
+        if self._d.postgres and self._staged >= _ANALYZE_AFTER_ROWS:
+            # Fresh planner statistics, so that queries keep using the indexes after a large
+            # load even where autovacuum is off or has not come round yet.
+            for table in _CERTIFICATE_TABLES:
+                self._sql(f"ANALYZE {table}")
         return self._staged - self._matched
 
     def _merge_existing(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, and_, select
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import Certificate, ProductCategory, StatusEvent
@@ -95,6 +95,31 @@ class SqlFacts:
             .order_by(CertificateStatusEventRow.id)
         ).all()
         return _assemble(rows).get((scheme_id, number))
+
+    def certificate_and_revision(
+        self, scheme_id: str, number: str
+    ) -> tuple[int, Certificate | None]:
+        """The revision counter and one certificate with its history, in one query."""
+        revision = RegistryRevisionRow.__table__
+        rows = self._s.execute(
+            select(RegistryRevisionRow.revision, *_CERTIFICATE_COLUMNS, *_EVENT_COLUMNS)
+            .select_from(revision)
+            .outerjoin(
+                CertificateRow,
+                and_(CertificateRow.scheme_id == scheme_id, CertificateRow.number == number),
+            )
+            .outerjoin(
+                CertificateStatusEventRow,
+                CertificateStatusEventRow.certificate_id == CertificateRow.id,
+            )
+            .where(RegistryRevisionRow.id == 1)
+            .order_by(CertificateStatusEventRow.id)
+        ).all()
+        if not rows:
+            return 0, None
+        value = int(rows[0]._mapping["revision"] or 0)
+        found = _assemble(r for r in rows if r._mapping["id"] is not None)
+        return value, found.get((scheme_id, number))
 
     def certificates(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
         """Many certificates with their histories: one query per scheme and 500 numbers."""

@@ -23,6 +23,9 @@ class FactsSource(Protocol):
         self,
     ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]: ...
     def certificate(self, scheme_id: str, number: str) -> Certificate | None: ...
+    def certificate_and_revision(
+        self, scheme_id: str, number: str
+    ) -> tuple[int, Certificate | None]: ...
     def certificates(
         self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], Certificate]: ...
@@ -48,7 +51,19 @@ class ResolverCache:
 
     def get(self, source: FactsSource) -> Snapshot:
         """The snapshot for the current revision (one small query when nothing changed)."""
-        revision = source.revision()
+        return self.at(source, source.revision())
+
+    def current(self, revision: int) -> Snapshot | None:
+        """The snapshot when it is at `revision`; None when a rebuild is needed (no query)."""
+        snapshot = self._snapshot
+        return snapshot if snapshot is not None and snapshot.revision == revision else None
+
+    def at(self, source: FactsSource, revision: int) -> Snapshot:
+        """The snapshot for `revision`, read by the caller (no query when it is current).
+
+        A rebuild reads the counter again before the facts, and labels the snapshot with that
+        value: facts at least as new as their label, so a later write is never missed.
+        """
         snapshot = self._snapshot
         if snapshot is not None and snapshot.revision == revision:
             return snapshot
@@ -56,6 +71,7 @@ class ResolverCache:
             snapshot = self._snapshot
             if snapshot is not None and snapshot.revision == revision:
                 return snapshot
+            revision = source.revision()
             facts, categories, codes = source.load()
             snapshot = Snapshot(revision, Resolver(facts), facts, categories, codes)
             self._snapshot = snapshot
@@ -105,10 +121,28 @@ class EquivalenceService:
         self, scheme_id: str, number: str, target: str, on: dt.date, hs_code: str | None
     ) -> Answer:
         """Is certificate `number` of `scheme_id` recognized in `target` on `on`?"""
-        snapshot = self._snapshot()
+        # The revision comes with the certificate, in the same statement and snapshot.
+        revision, certificate = self._source.certificate_and_revision(scheme_id, number)
+        snapshot = self._cache.at(self._source, revision)
+        return self.answer(snapshot, scheme_id, number, certificate, target, on, hs_code)
+
+    def lookup(self, scheme_id: str, number: str) -> tuple[int, Certificate | None]:
+        """The first half of `resolve`: the registry's revision and the certificate."""
+        return self._source.certificate_and_revision(scheme_id, number)
+
+    def answer(
+        self,
+        snapshot: Snapshot,
+        scheme_id: str,
+        number: str,
+        certificate: Certificate | None,
+        target: str,
+        on: dt.date,
+        hs_code: str | None,
+    ) -> Answer:
+        """The second half of `resolve`, over a snapshot at least as new as the lookup."""
         _check_target(snapshot, target, ("query", "target"))
         _check_hs(hs_code, ("query", "hs_code"))
-        certificate = self._source.certificate(scheme_id, number)
         if certificate is None:
             raise unknown_certificate(snapshot, scheme_id, number)
         return snapshot.resolver.resolve(

@@ -7,11 +7,12 @@ import re
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.deps import RegistryDep, today
+from ecolabel_registry.api.deps import RegistryDep, require_reader, today
 from ecolabel_registry.api.equivalence_io import (
     BatchIn,
     BatchOut,
@@ -26,6 +27,7 @@ from ecolabel_registry.api.problems import PROBLEMS, TYPE_BASE, responses
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
 from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN, HS_CODE_PATTERN
 from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
     MAX_BATCH_LINES,
     EquivalenceService,
@@ -44,6 +46,18 @@ def equivalence_service(request: Request, registry: RegistryDep) -> EquivalenceS
 
 
 EquivalenceDep = Annotated[EquivalenceService, Depends(equivalence_service)]
+
+
+async def require_reader_fast(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    """`require_reader` without a threadpool hop when reads are public (the usual case)."""
+    if request.app.state.settings.public_reads:
+        return
+    await run_in_threadpool(require_reader, request, authorization)
+
+
 Scheme = Annotated[
     str, Query(min_length=1, max_length=64, description="The certificate's scheme id.")
 ]
@@ -84,8 +98,8 @@ def _json(data: Any) -> Response:
 
 
 @router.get("/v1/equivalence", response_model=EquivalenceAnswer, responses=responses(404, 422))
-def get_equivalence(
-    service: EquivalenceDep,
+async def get_equivalence(
+    request: Request,
     scheme: Scheme,
     certificate: Number,
     target: Target,
@@ -94,7 +108,17 @@ def get_equivalence(
 ) -> Response:
     """Is the certificate recognized in `target` on `on` (for `hs_code`)? Routes and reasons."""
     day = on or today()
-    answer = service.resolve(scheme, certificate, target, day, hs_code)
+    # One plain-SQL statement, no session, no threadpool hop. Rebuilding the cached facts
+    # after a write takes seconds: that runs in the threadpool, so other requests keep being
+    # answered meanwhile.
+    cache: ResolverCache = request.app.state.resolver_cache
+    facts = HotFacts(request.app.state.hot_reads)
+    service = EquivalenceService(facts, cache)
+    revision, found = await facts.certificate_and_revision_async(scheme, certificate)
+    snapshot = cache.current(revision)
+    if snapshot is None:
+        snapshot = await run_in_threadpool(cache.at, facts, revision)
+    answer = service.answer(snapshot, scheme, certificate, found, target, day, hs_code)
     return _json(answer_dict(answer, scheme, certificate, target, day, hs_code))
 
 
@@ -113,10 +137,19 @@ async def _raw_body(request: Request) -> bytes:
         }
     },
 )
-def post_equivalence_batch(
-    service: EquivalenceDep, body: Annotated[bytes, Depends(_raw_body)]
+async def post_equivalence_batch(
+    request: Request, body: Annotated[bytes, Depends(_raw_body)]
 ) -> Response:
     """Up to 10,000 questions in one request; each line gets its own answer or its own error."""
+    reads: HotReads = request.app.state.batch_reads
+    service = EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
+    # One threadpool hop for the whole batch: parsing, reading and answering 10,000 lines
+    # would otherwise hold the event loop (and every other request) for their duration.
+    data: bytes = await run_in_threadpool(_answer_batch, service, body)
+    return Response(data, media_type=JSON)
+
+
+def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     lines = _parse_batch(body)
     day = today()
     questions: list[Question] = []
@@ -154,7 +187,7 @@ def post_equivalence_batch(
             results.append(
                 {"ref": result.ref, "answer": None, "error": _line_problem(result.error)}
             )
-    return _json({"results": results, "summary": summary})
+    return orjson.dumps({"results": results, "summary": summary})
 
 
 def _parse_batch(body: bytes) -> list[Any]:
@@ -209,10 +242,12 @@ def _question(raw: Any, day: dt.date) -> tuple[Question | None, dict[str, Any] |
             values[name] = None
         elif not isinstance(value, str) or not value or len(value) > limit:
             errors.append((name, f"must be a non-empty string of at most {limit} characters"))
+        elif "\x00" in value:
+            errors.append((name, "must not contain NUL (\\u0000) characters"))
         else:
             values[name] = value
     ref = raw.get("ref")
-    if ref is not None and not (isinstance(ref, str) and len(ref) <= 200):
+    if ref is not None and not (isinstance(ref, str) and len(ref) <= 200 and "\x00" not in ref):
         errors.append(("ref", "must be a string of at most 200 characters"))
     on = day
     if values.get("on") is not None:

@@ -1,0 +1,157 @@
+"""Bar (c) batch: POST /v1/equivalence/batch (10,000 lines) vs. the in-process resolver.
+
+    python bench/batch.py --size small --engine postgresql
+
+The same 10,000 lines (different certificates, targets and dates) are answered three ways:
+by the domain resolver in this process over certificates already in memory (the bar's
+yardstick), by the equivalence service in this process (reading the certificates from the
+database), and over HTTP on loopback (one request at a time, best of --rounds). Writes
+bench/results/batch-<size>-<engine>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import time
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
+
+from common import serve, table, verdict, write_result
+from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
+from generate import ensure
+
+TARGET = 0.5
+LINES = 10_000
+
+
+def make_lines(manifest: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    rng = random.Random(3)
+    sample, targets = manifest["sample"], manifest["targets"]
+    lines = []
+    for i in range(n):
+        scheme, number = sample[rng.randrange(len(sample))]
+        line = {
+            "ref": f"L{i}",
+            "scheme": scheme,
+            "certificate": number,
+            "target": rng.choice(targets),
+            "on": (dt.date(2016, 1, 1) + dt.timedelta(days=rng.randrange(3600))).isoformat(),
+        }
+        if rng.random() < 0.3:
+            line["hs_code"] = rng.choice(("320810", "3209", "940360", "8418"))
+        lines.append(line)
+    return lines
+
+
+def in_process(url: str, lines: list[dict[str, Any]], rounds: int) -> tuple[float, float]:
+    """Lines/s of the pure resolver (certificates in memory) and of the service's batch."""
+    questions = [
+        Question(
+            x["ref"],
+            x["scheme"],
+            x["certificate"],
+            x["target"],
+            dt.date.fromisoformat(x["on"]),
+            x.get("hs_code"),
+        )
+        for x in lines
+    ]
+    engine = create_engine(url)
+    with Session(engine) as session:
+        facts = SqlFacts(session)
+        cache = ResolverCache()
+        snapshot = cache.get(facts)
+        certificates = facts.certificates({(q.scheme, q.certificate) for q in questions})
+        resolver, categories = snapshot.resolver, snapshot.categories
+        best_pure = float("inf")
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for q in questions:
+                c = certificates[(q.scheme, q.certificate)]
+                resolver.resolve(
+                    c, categories[(c.scheme_id, c.category_code)], q.target, q.on, q.hs_code
+                )
+            best_pure = min(best_pure, time.perf_counter() - started)
+        service = EquivalenceService(facts, cache)
+        best_service = float("inf")
+        for _ in range(rounds):
+            started = time.perf_counter()
+            service.batch(questions)
+            best_service = min(best_service, time.perf_counter() - started)
+    engine.dispose()
+    return len(lines) / best_pure, len(lines) / best_service
+
+
+def over_http(url: str, lines: list[dict[str, Any]], rounds: int) -> tuple[float, dict[str, int]]:
+    body = orjson.dumps({"lines": lines})
+    best = float("inf")
+    summary: dict[str, int] = {}
+    with serve(url) as server, httpx.Client(base_url=server.base, timeout=120) as client:
+        for i in range(rounds + 1):
+            started = time.perf_counter()
+            response = client.post(
+                "/v1/equivalence/batch", content=body, headers={"content-type": "application/json"}
+            )
+            elapsed = time.perf_counter() - started
+            response.raise_for_status()
+            summary = response.json()["summary"]
+            if i > 0:  # the first request warms the cache
+                best = min(best, elapsed)
+    return len(lines) / best, summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    manifest = ensure(args.size, args.engine)
+    lines = make_lines(manifest, LINES)
+    pure, service = in_process(manifest["database_url"], lines, args.rounds)
+    http, summary = over_http(manifest["database_url"], lines, args.rounds)
+    ratio = http / pure
+    table(
+        f"batch of {LINES:,} lines, {manifest['certificates']:,} certificates, {args.engine}",
+        [
+            ("in-process resolver (certificates in memory)", f"{pure:,.0f}", "1.00", ""),
+            (
+                "in-process service (reads certificates)",
+                f"{service:,.0f}",
+                f"{service / pure:.2f}",
+                "",
+            ),
+            (
+                "POST /v1/equivalence/batch",
+                f"{http:,.0f}",
+                f"{ratio:.2f}",
+                f">= {TARGET} {verdict(ratio, TARGET, True)}",
+            ),
+        ],
+        ("path", "lines/s", "ratio", "target"),
+    )
+    write_result(
+        f"batch-{args.size}-{args.engine}",
+        {
+            "size": args.size,
+            "engine": args.engine,
+            "lines": LINES,
+            "in_process_resolver_lines_per_s": round(pure),
+            "in_process_service_lines_per_s": round(service),
+            "http_lines_per_s": round(http),
+            "ratio": round(ratio, 3),
+            "target": TARGET,
+            "summary": summary,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

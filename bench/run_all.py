@@ -1,0 +1,170 @@
+"""Every speed bar of quality.md in one run, then one summary table.
+
+    python bench/run_all.py                 # make bench: the small size, a few minutes
+    python bench/run_all.py --smoke         # CI: a tiny registry, about a minute, no verdicts
+    python bench/run_all.py --large         # the bars' own sizes: 1M certificates (~30 min)
+
+Each step is one of the bench/ scripts (single.py, batch.py, growth.py, import_bar.py,
+memory.py), on PostgreSQL and on SQLite where the bar applies; each prints its own table and
+writes its JSON under bench/results/. The summary goes to bench/results/summary-<mode>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from typing import Any
+
+from common import ROOT, console, read_result, table, verdict, write_result
+
+ENGINES = ("postgresql", "sqlite")
+
+
+def run(script: str, *args: object) -> None:
+    command = [sys.executable, str(ROOT / "bench" / script), *map(str, args)]
+    console.rule(" ".join([script, *map(str, args)]))
+    subprocess.run(command, check=True)
+
+
+def summary(size: str, growth: tuple[str, str], rows_imported: int, memory_size: str) -> None:
+    rows: list[tuple[str, ...]] = []
+    data: dict[str, Any] = {}
+    for engine in ENGINES:
+        single = read_result(f"single-{size}-{engine}")
+        if single:
+            for r in single["runs"]:
+                w = r["workers"]
+                rows.append(
+                    (
+                        f"single query vs trivial ({w} worker{'s' * (w > 1)})",
+                        engine,
+                        f"{r['equivalence']['rps']:,.0f} vs {r['trivial']['rps']:,.0f} req/s",
+                        f"{r['ratio']:.2f}",
+                        ">= 0.5",
+                        verdict(r["ratio"], 0.5, True),
+                    )
+                )
+                rows.append(
+                    (
+                        f"p99 / p50 at 32 connections ({w} worker{'s' * (w > 1)})",
+                        engine,
+                        f"{r['equivalence']['p99_ms']:.2f} / {r['equivalence']['p50_ms']:.2f} ms",
+                        f"{r['p99_over_p50']:.1f}",
+                        "<= 4",
+                        verdict(r["p99_over_p50"], 4.0, False),
+                    )
+                )
+            data[f"single-{engine}"] = single
+        batch = read_result(f"batch-{size}-{engine}")
+        if batch:
+            rows.append(
+                (
+                    "batch lines/s vs in-process resolver",
+                    engine,
+                    f"{batch['http_lines_per_s']:,} vs "
+                    f"{batch['in_process_resolver_lines_per_s']:,}",
+                    f"{batch['ratio']:.2f}",
+                    ">= 0.5",
+                    verdict(batch["ratio"], 0.5, True),
+                )
+            )
+            data[f"batch-{engine}"] = batch
+        grow = read_result(f"growth-{engine}")
+        if grow and (grow["from"]["size"], grow["to"]["size"]) == growth:
+            rows.append(
+                (
+                    f"growth {grow['from']['certificates']:,} -> "
+                    f"{grow['to']['certificates']:,} certificates",
+                    engine,
+                    f"{grow['from']['equivalence']:,.0f} -> {grow['to']['equivalence']:,.0f} req/s",
+                    f"{grow['slowdown']:.2f}",
+                    "<= 1.5",
+                    verdict(grow["slowdown"], 1.5, False),
+                )
+            )
+            data[f"growth-{engine}"] = grow
+        memory = read_result(f"memory-{memory_size}-{engine}")
+        if memory:
+            rows.append(
+                (
+                    f"server RSS, {memory['certificates']:,} certificates",
+                    engine,
+                    f"{memory['rss_after_mb']:.0f} MB",
+                    "",
+                    "<= 300 MB",
+                    verdict(memory["rss_after_mb"], 300, False),
+                )
+            )
+            data[f"memory-{engine}"] = memory
+    imported = read_result(f"import-{rows_imported}")
+    if imported:
+        rows.append(
+            (
+                f"import vs COPY, {imported['rows']:,} rows",
+                "postgresql",
+                f"{imported['import_seconds']:.2f} vs {imported['copy_seconds']:.2f} s",
+                f"{imported['ratio']:.2f}",
+                "<= 3",
+                verdict(imported["ratio"], 3.0, False),
+            )
+        )
+        data["import"] = imported
+    table(f"summary ({size})", rows, ("bar", "engine", "figures", "ratio", "target", "verdict"))
+    write_result(f"summary-{size}", data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true", help="Tiny and quick: CI's smoke test.")
+    mode.add_argument("--large", action="store_true", help="1M certificates: the bars' sizes.")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    args = parser.parse_args()
+    if args.smoke:
+        size, seconds, rounds, workers = "smoke", 1, 1, ["1"]
+        growth, rows, memory_seconds = None, 2_000, 3
+    elif args.large:
+        size, seconds, rounds, workers = "large", 15, 2, ["1", "2"]
+        growth, rows, memory_seconds = ("small", "large"), 1_000_000, 60
+    else:
+        size, seconds, rounds, workers = "small", 5, 2, ["1", "2"]
+        growth, rows, memory_seconds = ("smoke", "small"), 10_000, 15
+    for engine in args.engines:
+        run("generate.py", "--size", size, "--engine", engine, "--reuse")
+        run(
+            "single.py",
+            "--size",
+            size,
+            "--engine",
+            engine,
+            "--seconds",
+            seconds,
+            "--rounds",
+            rounds,
+            "--workers",
+            *workers,
+        )
+        run("batch.py", "--size", size, "--engine", engine, "--rounds", rounds + 1)
+        if growth is not None:
+            run(
+                "growth.py",
+                "--engine",
+                engine,
+                "--from",
+                growth[0],
+                "--to",
+                growth[1],
+                "--seconds",
+                seconds,
+                "--rounds",
+                rounds,
+            )
+        run("memory.py", "--size", size, "--engine", engine, "--seconds", memory_seconds)
+    if "postgresql" in args.engines:
+        run("import_bar.py", "--rows", rows)
+    summary(size, growth or ("", ""), rows, size)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+"""The hot read path of the equivalence resolver: plain SQL on one held DBAPI connection.
+
+A single question is one statement that returns the registry's revision counter and the
+certificate with its status history together, so the cache check costs no round trip of its
+own and sees exactly the same database snapshot as the certificate. No ORM, no SQLAlchemy
+statement compilation, no pool checkout per request: the `async def` handlers call this
+synchronously on the event loop (a primary-key lookup is shorter than a threadpool hop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import anyio.to_thread
+import orjson
+import structlog
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ecolabel_registry.domain.model import Certificate, ProductCategory, StatusEvent
+from ecolabel_registry.domain.resolver import RegistryFacts
+from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.services.equivalence import ResolverCache
+
+log = structlog.get_logger("ecolabel_registry.resolver_cache")
+
+# The JSON lists come as text (a cast on PostgreSQL, stored so on SQLite): orjson reads them
+# several times faster than the driver's json loader.
+_CERT = (
+    "c.id, c.scheme_id, c.number, c.category_code, c.holder_name, c.holder_economy, "
+    "c.product_name, c.brand, c.model, CAST(c.gtins AS TEXT), CAST(c.hs_codes AS TEXT), "
+    "c.certification_body_id, c.valid_from, c.valid_to, c.version"
+)
+_EVENT = "e.id, e.status, e.effective_date, e.reason, e.recorded_at"
+_BATCH_CHUNK = 500
+# Point lookups never gain from JIT compilation, and without fresh statistics (a bulk load
+# not yet analyzed) the planner's cost estimates can make it compile one for tens of ms.
+_NO_JIT = "SET jit = off"
+_PG_CHUNK = 2000
+
+
+def _single_sql(mark: str, dialect: str) -> str:
+    # PostgreSQL: the events through LATERAL, so that the plan is an index lookup per
+    # certificate even on tables never analyzed (after a bulk load, with autovacuum off a
+    # plain join was planned as a hash join over every status event: 250 ms, not 0.1 ms).
+    events = (
+        "LEFT JOIN LATERAL (SELECT id, status, effective_date, reason, recorded_at "
+        "FROM certificate_status_event WHERE certificate_id = c.id OFFSET 0) e ON true "
+        if dialect == "postgresql"
+        else "LEFT JOIN certificate_status_event e ON e.certificate_id = c.id "
+    )
+    return (
+        f"SELECT r.revision, {_CERT}, {_EVENT} FROM registry_revision r "
+        f"LEFT JOIN certificate c ON c.scheme_id = {mark} AND c.number = {mark} "
+        f"{events}WHERE r.id = 1 ORDER BY e.id"
+    )
+
+
+class HotReads:
+    """One process's DBAPI connection for the hot reads, held between requests.
+
+    With an engine (the served app) the connection is taken from the engine's pool once and
+    kept in autocommit mode, so every statement reads the latest committed data. Without one
+    (tests that hand the app their own session factory) each use borrows the connection of a
+    session from that factory, so the test's own transaction is what is read.
+    """
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        engine: Engine | None,
+        async_pool_size: int = 0,
+        connect_timeout: int = 5,
+    ) -> None:
+        self.sessions = sessions
+        self._engine = engine
+        self._held: Any = None
+        self._lock = threading.Lock()
+        self.dialect = engine.dialect.name if engine is not None else _dialect_of_factory(sessions)
+        self.mark = "?" if self.dialect == "sqlite" else "%s"
+        self.single_sql = _single_sql(self.mark, self.dialect)
+        self._pool: _AsyncPostgresPool | None = None
+        if engine is not None and self.dialect == "postgresql" and async_pool_size > 0:
+            self._pool = _AsyncPostgresPool(engine, async_pool_size, connect_timeout)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement's rows, without blocking the event loop on PostgreSQL's answer.
+
+        PostgreSQL: on a small pool of asynchronous connections, so that the worker answers
+        other requests while one waits for the database. SQLite (a local file, a lookup of
+        some microseconds) and tests: synchronously on the held or borrowed connection.
+        """
+        if self._pool is not None:
+            return await self._pool.fetch(sql, params)
+        with self.connection() as conn:
+            rows: list[tuple[Any, ...]] = conn.fetch(sql, params)
+        return rows
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A DBAPI connection; driver errors come out as SQLAlchemy's DBAPIError family."""
+        if self._engine is None:
+            with self.sessions() as session:
+                dbapi: Any = session.connection().connection.dbapi_connection
+                if self.dialect == "postgresql":
+                    _wrapping(dbapi).execute("SET LOCAL jit = off")
+                yield _wrapping(dbapi)
+            return
+        with self._lock:
+            held = self._held
+            if held is None:
+                held = self._engine.raw_connection()
+                if self.dialect != "sqlite":
+                    raw: Any = held.dbapi_connection
+                    raw.autocommit = True  # each read sees the latest commit; no idle transaction
+                    raw.execute(_NO_JIT)
+                self._held = held
+            try:
+                yield _wrapping(held.dbapi_connection)
+            except DBAPIError:
+                self._held = None
+                held.invalidate()
+                raise
+
+    async def aclose(self) -> None:
+        """Give the connections back (at shutdown)."""
+        if self._pool is not None:
+            await self._pool.close()
+        with self._lock:
+            if self._held is not None:
+                self._held.close()
+                self._held = None
+
+
+class _AsyncPostgresPool:
+    """A few psycopg AsyncConnections in autocommit mode, made on first use."""
+
+    def __init__(self, engine: Engine, size: int, connect_timeout: int) -> None:
+        url = engine.url.set(drivername="postgresql")
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._timeout = connect_timeout
+        self._idle: list[Any] = []
+        self._slots = asyncio.Semaphore(size)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        async with self._slots:
+            # An idle connection may have been cut while idle (a database restart): then the
+            # statement is tried once more on a new connection, as a pre-ping would.
+            for attempt in (1, 2):
+                conn = self._idle.pop() if self._idle else None
+                reused = conn is not None
+                try:
+                    if conn is None:
+                        conn = await psycopg.AsyncConnection.connect(
+                            self._conninfo, autocommit=True, connect_timeout=self._timeout
+                        )
+                        await conn.execute(_NO_JIT)
+                    cursor = await conn.execute(sql, params)
+                    rows: list[tuple[Any, ...]] = await cursor.fetchall()
+                except psycopg.Error as exc:
+                    broken = conn is None or conn.closed or conn.broken
+                    if conn is not None and not broken:
+                        self._idle.append(conn)
+                    elif conn is not None:
+                        await conn.close()
+                    if broken and reused and attempt == 1:
+                        continue
+                    raise DBAPIError.instance(
+                        sql, list(params), exc, psycopg.Error, connection_invalidated=broken
+                    ) from exc
+                self._idle.append(conn)
+                return rows
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
+
+
+class _Wrapped:
+    """A DBAPI connection whose execute() turns driver errors into SQLAlchemy's."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str) -> None:
+        """A statement without rows (a setting)."""
+        self._run(sql, (), fetch=False)
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._run(sql, params, fetch=True)
+
+    def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        try:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute(sql, params)
+                if fetch:
+                    rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        except DBAPIError:
+            raise
+        except Exception as exc:
+            base = _dbapi_error_base(exc)
+            if base is None:
+                raise
+            raise DBAPIError.instance(
+                sql, list(params), exc, base, connection_invalidated=_is_disconnect(exc)
+            ) from exc
+        return rows
+
+
+def _wrapping(conn: Any) -> _Wrapped:
+    return _Wrapped(conn)
+
+
+def _dbapi_error_base(exc: Exception) -> type[Exception] | None:
+    module = type(exc).__module__.split(".")[0]
+    if module == "sqlite3":
+        import sqlite3
+
+        return sqlite3.Error
+    if module == "psycopg":
+        import psycopg
+
+        return psycopg.Error
+    return None
+
+
+def _is_disconnect(exc: Exception) -> bool:
+    return type(exc).__name__ in ("OperationalError", "InterfaceError")
+
+
+def _dialect_of_factory(sessions: sessionmaker[Session]) -> str:
+    bind = sessions.kw.get("bind")
+    dialect = getattr(bind, "dialect", None)
+    return str(getattr(dialect, "name", "sqlite"))
+
+
+class HotFacts:
+    """The resolver's facts read with plain SQL (FactsSource of services.equivalence)."""
+
+    def __init__(self, reads: HotReads) -> None:
+        self._r = reads
+        self._sqlite = reads.dialect == "sqlite"
+
+    def revision(self) -> int:
+        with self._r.connection() as conn:
+            rows = conn.fetch("SELECT revision FROM registry_revision WHERE id = 1", ())
+        return int(rows[0][0]) if rows else 0
+
+    def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
+        """The small facts, through the ORM repositories (rare: only when the revision moved)."""
+        with self._r.sessions() as session:
+            return SqlFacts(session).load()
+
+    def certificate_and_revision(
+        self, scheme_id: str, number: str
+    ) -> tuple[int, Certificate | None]:
+        """The revision counter and one certificate with its history: one statement."""
+        with self._r.connection() as conn:
+            rows = conn.fetch(self._r.single_sql, (scheme_id, number))
+        return self._single(rows, scheme_id, number)
+
+    async def certificate_and_revision_async(
+        self, scheme_id: str, number: str
+    ) -> tuple[int, Certificate | None]:
+        """`certificate_and_revision` without blocking the event loop on PostgreSQL."""
+        return self._single(
+            await self._r.fetch(self._r.single_sql, (scheme_id, number)), scheme_id, number
+        )
+
+    def _single(
+        self, rows: list[tuple[Any, ...]], scheme_id: str, number: str
+    ) -> tuple[int, Certificate | None]:
+        if not rows:
+            return 0, None
+        revision = int(rows[0][0] or 0)
+        if rows[0][1] is None:
+            return revision, None
+        found = self._assemble([row[1:] for row in rows])
+        return revision, found.get((scheme_id, number))
+
+    def certificate(self, scheme_id: str, number: str) -> Certificate | None:
+        return self.certificate_and_revision(scheme_id, number)[1]
+
+    def certificates(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
+        """Many certificates with their histories: one statement per scheme and 500 numbers."""
+        by_scheme: dict[str, set[str]] = defaultdict(set)
+        for scheme_id, number in keys:
+            by_scheme[scheme_id].add(number)
+        found: dict[tuple[str, str], Certificate] = {}
+        mark = self._r.mark
+        with self._r.connection() as conn:
+            if not self._sqlite:
+                # PostgreSQL: all schemes at once, 2,000 keys a statement (a join on unnest).
+                pairs = sorted((s, n) for s, numbers in by_scheme.items() for n in numbers)
+                for start in range(0, len(pairs), _PG_CHUNK):
+                    chunk = pairs[start : start + _PG_CHUNK]
+                    rows = conn.fetch(
+                        f"SELECT {_CERT}, {_EVENT} FROM unnest(%s::text[], %s::text[]) "
+                        "AS k(scheme_id, number) "
+                        "JOIN certificate c ON c.scheme_id = k.scheme_id AND c.number = k.number "
+                        "LEFT JOIN LATERAL (SELECT id, status, effective_date, reason, "
+                        "recorded_at FROM certificate_status_event "
+                        "WHERE certificate_id = c.id OFFSET 0) e ON true "
+                        "ORDER BY c.id, e.id",
+                        ([p[0] for p in chunk], [p[1] for p in chunk]),
+                    )
+                    found.update(self._assemble(rows))
+                return found
+            for scheme_id, numbers in by_scheme.items():
+                ordered = sorted(numbers)
+                for start in range(0, len(ordered), _BATCH_CHUNK):
+                    numbers_chunk = ordered[start : start + _BATCH_CHUNK]
+                    rows = conn.fetch(
+                        f"SELECT {_CERT}, {_EVENT} FROM certificate c "
+                        "LEFT JOIN certificate_status_event e ON e.certificate_id = c.id "
+                        f"WHERE c.scheme_id = {mark} "
+                        f"AND c.number IN ({', '.join('?' * len(numbers_chunk))}) "
+                        "ORDER BY c.id, e.id",
+                        [scheme_id, *numbers_chunk],
+                    )
+                    found.update(self._assemble(rows))
+        return found
+
+    def _assemble(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Certificate]:
+        heads: dict[int, Sequence[Any]] = {}
+        events: dict[int, list[StatusEvent]] = defaultdict(list)
+        sqlite = self._sqlite
+        for row in rows:
+            cid = row[0]
+            if cid not in heads:
+                heads[cid] = row
+            if row[15] is not None:
+                effective, recorded = row[17], row[19]
+                if sqlite:
+                    effective = dt.date.fromisoformat(effective)
+                    recorded = None if recorded is None else dt.datetime.fromisoformat(recorded)
+                events[cid].append(
+                    StatusEvent(
+                        status=row[16],
+                        effective_date=effective,
+                        reason=row[18],
+                        id=str(row[15]),
+                        recorded_at=recorded,
+                    )
+                )
+        out: dict[tuple[str, str], Certificate] = {}
+        for cid, h in heads.items():
+            gtins, hs_codes, valid_from, valid_to = h[9], h[10], h[12], h[13]
+            gtins = orjson.loads(gtins) if gtins else ()
+            hs_codes = orjson.loads(hs_codes) if hs_codes else ()
+            if sqlite:
+                valid_from = dt.date.fromisoformat(valid_from)
+                valid_to = dt.date.fromisoformat(valid_to)
+            out[(h[1], h[2])] = Certificate(
+                scheme_id=h[1],
+                number=h[2],
+                category_code=h[3],
+                holder_name=h[4],
+                holder_economy=h[5],
+                product_name=h[6],
+                brand=h[7],
+                model=h[8],
+                gtins=tuple(gtins or ()),
+                hs_codes=tuple(hs_codes or ()),
+                certification_body_id=h[11],
+                valid_from=valid_from,
+                valid_to=valid_to,
+                status_events=tuple(events[cid]),
+                version=h[14],
+            )
+        return out
+
+
+async def warm_resolver_cache(cache: ResolverCache, reads: HotReads) -> None:
+    """Build the resolver's snapshot before the first question (seconds on a large registry).
+
+    A failure is logged, not raised: the first question then builds it (and answers 503 if
+    the database is still unreachable).
+    """
+    try:
+        await anyio.to_thread.run_sync(cache.get, HotFacts(reads))
+    except Exception as exc:
+        log.warning("resolver cache not warmed", error=str(exc)[:200])
