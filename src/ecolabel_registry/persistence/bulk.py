@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Row, select, text
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import Certificate, StatusEvent
+from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
 from ecolabel_registry.services.imports import ExistingMatch, StagedCertificate
 from ecolabel_registry.services.ports import CertificateFilter
@@ -246,6 +247,20 @@ class SqlCertificateBulkStore:
             )
         self._staged += len(rows)
 
+    def stage_csv(
+        self,
+        names: Sequence[str],
+        records: Iterator[list[str]],
+        own_body: str | None,
+        on_rows: Callable[[int], None] | None = None,
+    ) -> int | None:
+        if not self._d.postgres or self._staged:
+            return None
+        staged = stage_csv(self._s, self._scheme_id, names, records, own_body, on_rows)
+        if staged is not None:
+            self._staged += staged
+        return staged
+
     def duplicates(self, limit: int) -> tuple[list[tuple[int, str, int]], int]:
         if self._d.postgres:
             self._sql("ANALYZE import_certificate")
@@ -401,10 +416,12 @@ class SqlCertificateBulkStore:
             self._sql(statement)
 
     def _drop_for_rebuild(self, new_rows: int) -> list[str]:
-        """Drop foreign keys and plain indexes of the certificate tables for a large load.
+        """Drop the keys, foreign keys and indexes of the certificate tables for a large load.
 
         Returns the statements that restore them exactly as they were (definitions read
-        from the catalog), which also re-check every foreign key in one query each.
+        from the catalog): primary keys and unique constraints first (each built in one
+        sort and checked as it is built), then the plain indexes, then the foreign keys
+        (each re-checked in one query).
         """
         threshold = self._rebuild_threshold
         if not self._d.postgres or threshold is None or new_rows < threshold:
@@ -415,24 +432,35 @@ class SqlCertificateBulkStore:
         if new_rows < float(held or 0):
             return []
         tables = ", ".join(f"CAST('{t}' AS regclass)" for t in _CERTIFICATE_TABLES)
-        foreign_keys = self._sql(
+        constraint = (
             "SELECT CAST(conrelid AS regclass)::text, conname, pg_get_constraintdef(oid) "
-            f"FROM pg_constraint WHERE contype = 'f' AND conrelid IN ({tables})"
+            "FROM pg_constraint WHERE "
+        )
+        foreign_keys = self._sql(
+            f"{constraint}contype = 'f' AND (conrelid IN ({tables}) OR confrelid IN ({tables}))"
         ).all()
+        keys = self._sql(f"{constraint}contype IN ('p', 'u') AND conrelid IN ({tables})").all()
         indexes = self._sql(
             "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) "
             f"FROM pg_index i WHERE i.indrelid IN ({tables}) AND NOT EXISTS "
             "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
         ).all()
         self._sql("SET LOCAL maintenance_work_mem = '256MB'")
-        for table, name, _ in foreign_keys:
+        for table, name, _ in [*foreign_keys, *keys]:
             self._sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
             self._sql(f"DROP INDEX {name}")
-        return [definition for _, definition in indexes] + [
-            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
-            for table, name, definition in foreign_keys
-        ]
+        return (
+            [
+                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                for table, name, definition in keys
+            ]
+            + [definition for _, definition in indexes]
+            + [
+                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                for table, name, definition in foreign_keys
+            ]
+        )
 
     def _insert_new_rows(self) -> None:
         d = self._d

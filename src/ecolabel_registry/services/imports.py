@@ -17,6 +17,7 @@ import datetime as dt
 import io
 import json
 import re
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -176,6 +177,24 @@ class CertificateBulkStore(Protocol):
     def stage(self, rows: Sequence[StagedCertificate]) -> None:
         """Append valid rows to the staging area."""
 
+    def stage_csv(
+        self,
+        names: Sequence[str],
+        records: Iterator[list[str]],
+        own_body: str | None,
+        on_rows: Callable[[int], None] | None = None,
+    ) -> int | None:
+        """Stage a whole CSV file set-based, checking the row rules in the store itself.
+
+        `names` are the header's (checked) column names, `records` the data records with
+        blank lines skipped, `own_body` the importing certification body (it fills an empty
+        `certification_body_id` and must be authorized) or None for the operator. Returns
+        how many rows were staged, or None when the store has no such path or when any
+        record might not pass the rules of `_convert` and `CertificateService.check`: then
+        nothing was staged, and the file must be read row by row for its errors. Parse
+        errors of `records` propagate, with nothing staged.
+        """
+
     def duplicates(self, limit: int) -> tuple[list[tuple[int, str, int]], int]:
         """Rows repeating an earlier row's number: (row, number, first row), and their count."""
 
@@ -309,6 +328,45 @@ def _text(chunks: Iterable[bytes]) -> Iterator[str]:
             line = line.removeprefix(codecs.BOM_UTF8)
             first = False
         yield line.decode("utf-8")
+
+
+class _Spool:
+    """The chunks of a file passed through and kept (in memory, on disk past 16 MB).
+
+    `replay()` gives the whole file again: what was kept, then whatever was not read yet.
+    """
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._kept = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._kept.close()
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self._chunks:
+            self._kept.write(chunk)
+            yield chunk
+
+    def replay(self) -> Iterator[bytes]:
+        self._kept.seek(0)
+        while chunk := self._kept.read(1 << 20):
+            yield chunk
+        yield from self._chunks
+
+
+class _LoneCarriageReturn(Exception):
+    """A carriage return that does not end a line as CRLF."""
+
+
+def _only_crlf(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    for chunk in chunks:
+        if b"\r" in chunk and chunk.count(b"\r") != chunk.count(b"\r\n"):
+            raise _LoneCarriageReturn
+        yield chunk
 
 
 class _FileError(Exception):
@@ -847,9 +905,59 @@ class CertificateImportService:
         chunks: Iterable[bytes],
         on_row: Callable[[int], None] | None,
     ) -> int:
+        own_body = actor.certification_body_id if actor.role is Role.CERTIFICATION_BODY else None
+        if fmt is ImportFormat.CSV:
+            with _Spool(chunks) as spool:
+                staged = self._stage_set_based(spool, own_body, on_row)
+                if staged is not None:
+                    return staged
+                return self._stage_rows(
+                    actor, scheme_id, checker, errors, fmt, spool.replay(), on_row, own_body
+                )
+        return self._stage_rows(actor, scheme_id, checker, errors, fmt, chunks, on_row, own_body)
+
+    def _stage_set_based(
+        self, chunks: Iterable[bytes], own_body: str | None, on_row: Callable[[int], None] | None
+    ) -> int | None:
+        """The whole CSV file checked and staged by the store, when it can; None if not.
+
+        Nothing is reported from here: a file the store does not accept as a whole (a bad
+        row, a CSV oddity) is read again row by row, and that reading reports every error.
+        """
+        # Decoded in large pieces (the row path decodes each line on its own, to name the
+        # line of a bad byte). A carriage return other than in CRLF splits lines differently
+        # here, so such a file goes row by row.
+        raw = io.BufferedReader(_ChunkReader(_only_crlf(chunks)), buffer_size=1 << 20)
+        decoded = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+        reader = csv.reader(decoded, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return None
+            names = [h.strip() for h in header]
+            _check_columns(names)
+            rows = self._bulk.stage_csv(names, filter(None, reader), own_body, on_row)
+        except (UnicodeDecodeError, csv.Error, InvalidInput, _LoneCarriageReturn):
+            return None
+        if rows == 0:
+            return None
+        if rows is not None and on_row is not None:
+            on_row(rows)
+        return rows
+
+    def _stage_rows(
+        self,
+        actor: Actor,
+        scheme_id: str,
+        checker: CertificateService,
+        errors: _Errors,
+        fmt: ImportFormat,
+        chunks: Iterable[bytes],
+        on_row: Callable[[int], None] | None,
+        own_body: str | None,
+    ) -> int:
         reader = _csv_rows if fmt is ImportFormat.CSV else _jsonl_rows
         is_csv = fmt is ImportFormat.CSV
-        own_body = actor.certification_body_id if actor.role is Role.CERTIFICATION_BODY else None
         batch: list[StagedCertificate] = []
         rows = 0
         for row, values in reader(chunks):
