@@ -42,6 +42,10 @@ def main() -> None:
         f"import of {result['rows']:,} certificates, PostgreSQL",
         [
             ("ecolabel-registry import certificates", f"{result['import_seconds']:.2f}", ""),
+            *(
+                (f"  {phase}", f"{seconds:.2f}", "")
+                for phase, seconds in result["import_phases_seconds"].items()
+            ),
             ("COPY into a bare table", f"{result['copy_seconds']:.2f}", ""),
             ("ratio", f"{ratio:.2f}", f"<= {TARGET} {verdict(ratio, TARGET, False)}"),
         ],

@@ -274,6 +274,14 @@ def import_certificates(
             "new certificates otherwise rebuild their indexes and foreign keys after the merge).",
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the outcome as one JSON object (counts, seconds, seconds per phase) "
+            "instead of a table; no progress bar.",
+        ),
+    ] = False,
 ) -> None:
     """Import certificates: every row or none, creating or updating by number (idempotent)."""
     from rich.progress import (
@@ -296,6 +304,7 @@ def import_certificates(
         TimeElapsedColumn(),
         console=console,
         transient=False,
+        disable=as_json,
     )
     task = progress.add_task("reading", total=size)
 
@@ -308,13 +317,30 @@ def import_certificates(
     def on_row(row: int) -> None:
         progress.update(task, description=f"{row:,} rows")
 
+    phases: dict[str, float] = {}
+    marks: list[tuple[str, float]] = []
+
+    def on_phase(name: str) -> None:
+        now = time.perf_counter()
+        if marks:
+            phases[marks[-1][0]] = round(now - marks[-1][1], 2)
+        marks.append((name, now))
+        if name in ("comparing", "writing"):
+            progress.update(task, description=name)
+
+
     with _session(get_settings()) as session, progress:
         bulk = SqlCertificateBulkStore(session, None if online else REBUILD_THRESHOLD)
         service = CertificateImportService(SqlRegistry(session), bulk)
         try:
-            report = service.import_certificates(SYSTEM, scheme, chunks(), fmt, on_row)
+            report = service.import_certificates(SYSTEM, scheme, chunks(), fmt, on_row, on_phase)
         except ImportRejected as exc:
             progress.stop()
+            if as_json:
+                _print_json(
+                    {"rejected": exc.bad_rows, "rows": exc.rows, "error_count": exc.error_count}
+                )
+                raise typer.Exit(1) from None
             console.print(_summary(None, exc.bad_rows, exc.rows, time.perf_counter() - started))
             console.print(f"[red]rejected:[/red] {exc.detail}")
             for e in exc.errors[:errors_shown]:
@@ -326,7 +352,27 @@ def import_certificates(
             progress.stop()
             raise _fail(exc) from None
         progress.update(task, description=f"{report.rows:,} rows, committing")
-    console.print(_summary(report, 0, report.rows, time.perf_counter() - started))
+        committing = time.perf_counter()
+    phases["committing"] = round(time.perf_counter() - committing, 2)
+    seconds = time.perf_counter() - started
+    if as_json:
+        _print_json(
+            {
+                "created": report.created,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "rows": report.rows,
+                "seconds": round(seconds, 2),
+                "phases": phases,
+            }
+        )
+        return
+    console.print(_summary(report, 0, report.rows, seconds))
+    console.print(" · ".join(f"{name} {s:.1f} s" for name, s in phases.items()))
+
+
+def _print_json(data: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(data) + "\n")
 
 
 @export_app.command("certificates")

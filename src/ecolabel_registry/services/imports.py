@@ -861,8 +861,13 @@ class CertificateImportService:
         chunks: Iterable[bytes],
         fmt: ImportFormat,
         on_row: Callable[[int], None] | None = None,
+        on_phase: Callable[[str], None] | None = None,
     ) -> ImportReport:
         """Create or update every certificate of the file, or none (InvalidInput, Forbidden).
+
+        `on_row` hears how many rows were read so far; `on_phase` hears each phase as it
+        starts: `reading` (the file, checked and staged), `comparing` (duplicates and
+        existing certificates), `writing` (the merge) and `done`.
 
         Runs in the caller's transaction, which must be rolled back on any error. Rows that
         match an existing certificate (same scheme and number) update it; a status that
@@ -875,11 +880,14 @@ class CertificateImportService:
         checker = CertificateService(_MemoRegistry(self._r))
         errors = _Errors()
         bulk = self._bulk
+        phase = on_phase or (lambda _: None)
+        phase("reading")
         bulk.open(scheme_id)
         try:
             rows = self._stage(actor, scheme_id, checker, errors, fmt, chunks, on_row)
             if rows == 0 and not errors.count:
                 raise InvalidInput.single(("body",), "the file holds no certificates")
+            phase("comparing")
             listed, count = bulk.duplicates(MAX_LISTED_ERRORS)
             for row, number, first in listed:
                 errors.add(row, ("number",), f"number {number!r} is also on row {first}")
@@ -888,9 +896,11 @@ class CertificateImportService:
             if bulk.match_existing():
                 updated, unchanged = self._compare(actor, bulk, errors)
             errors.raise_if_any(rows)
+            phase("writing")
             created = bulk.merge()
         finally:
             bulk.close()
+        phase("done")
         report = ImportReport(scheme_id, fmt, rows, created, updated, unchanged)
         audit(self._r, actor, "certificate.import", "certificate", scheme_id, None, report)
         return report
