@@ -328,7 +328,6 @@ def import_certificates(
         if name in ("comparing", "writing"):
             progress.update(task, description=name)
 
-
     with _session(get_settings()) as session, progress:
         bulk = SqlCertificateBulkStore(session, None if online else REBUILD_THRESHOLD)
         service = CertificateImportService(SqlRegistry(session), bulk)

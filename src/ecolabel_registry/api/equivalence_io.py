@@ -208,3 +208,85 @@ def plan_option_dict(o: PlanOption) -> dict[str, Any]:
         "levels": {k: None if v is None else v.value for k, v in o.levels.items()},
         "score": o.score,
     }
+
+
+class AnswerWriter:
+    """`answer_dict` for the many answers of a batch, with less work per answer.
+
+    The same JSON as `answer_dict`, key for key, byte for byte once dumped by orjson. Enum
+    members go in as they are (orjson writes a `StrEnum` as its value, as `.value` would).
+    Conditions are objects of the cached facts that many answers share: each one's dict is
+    made once and shared (by identity; the objects are held here, so an id is never reused
+    while the writer lives).
+    """
+
+    __slots__ = ("_conditions",)
+
+    def __init__(self) -> None:
+        self._conditions: dict[int, tuple[Condition, dict[str, Any]]] = {}
+
+    def _condition(self, c: Condition) -> dict[str, Any]:
+        known = self._conditions.get(id(c))
+        if known is None:
+            known = self._conditions[id(c)] = (c, condition_dict(c))
+        return known[1]
+
+    def _route(self, r: Route) -> dict[str, Any]:
+        condition = self._condition
+        return {
+            "basis": r.basis,
+            "agreement_id": r.agreement_id,
+            "recognizing_scheme": r.recognizing_scheme_id,
+            "scope_entry_id": r.scope_entry_id,
+            "equivalent_category": r.equivalent_category_code,
+            "level": r.level,
+            "conditions": [condition(c) for c in r.conditions],
+            "valid_until": None if r.valid_until is None else r.valid_until.isoformat(),
+            "path": [
+                {
+                    "agreement_id": s.agreement_id,
+                    "scope_entry_id": s.scope_entry_id,
+                    "recognizing_scheme": s.recognizing_scheme_id,
+                    "recognized_scheme": s.recognized_scheme_id,
+                    "level": s.level,
+                }
+                for s in r.path
+            ],
+        }
+
+    def answer(
+        self,
+        answer: Answer,
+        scheme: str,
+        certificate: str,
+        target: str,
+        on: dt.date,
+        hs_code: str | None,
+    ) -> dict[str, Any]:
+        """What `answer_dict` returns for the same arguments (as JSON)."""
+        valid_until = answer.valid_until
+        routes, conditions = answer.routes, answer.conditions
+        return {
+            "query": {
+                "scheme": scheme,
+                "certificate": certificate,
+                "target": target,
+                "on": on.isoformat(),
+                "hs_code": hs_code,
+            },
+            "recognized": answer.recognized,
+            "level": answer.level,
+            "routes": [self._route(r) for r in routes] if routes else [],
+            "conditions": [self._condition(c) for c in conditions] if conditions else [],
+            "reasons": [
+                {
+                    "code": r.code,
+                    "message": r.message,
+                    "agreement_id": r.agreement_id,
+                    "scheme": r.scheme_id,
+                }
+                for r in answer.reasons
+            ],
+            "valid_until": None if valid_until is None else valid_until.isoformat(),
+            "explanation": answer.explanation,
+        }

@@ -39,11 +39,9 @@ _CERT = (
     "c.certification_body_id, c.valid_from, c.valid_to, c.version"
 )
 _EVENT = "e.id, e.status, e.effective_date, e.reason, e.recorded_at"
-_BATCH_CHUNK = 500
 # Point lookups never gain from JIT compilation, and without fresh statistics (a bulk load
 # not yet analyzed) the planner's cost estimates can make it compile one for tens of ms.
 _NO_JIT = "SET jit = off"
-_PG_CHUNK = 2000
 
 
 def _single_sql(mark: str, dialect: str) -> str:
@@ -254,6 +252,9 @@ def _dialect_of_factory(sessions: sessionmaker[Session]) -> str:
 class HotFacts:
     """The resolver's facts read with plain SQL (FactsSource of services.equivalence)."""
 
+    # Each read takes its own connection (or session): a batch may read on a second thread.
+    reads_in_background = True
+
     def __init__(self, reads: HotReads) -> None:
         self._r = reads
         self._sqlite = reads.dialect == "sqlite"
@@ -299,43 +300,28 @@ class HotFacts:
         return self.certificate_and_revision(scheme_id, number)[1]
 
     def certificates(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
-        """Many certificates with their histories: one statement per scheme and 500 numbers."""
-        by_scheme: dict[str, set[str]] = defaultdict(set)
-        for scheme_id, number in keys:
-            by_scheme[scheme_id].add(number)
+        """Many certificates with their histories: one statement per 10,000 keys.
+
+        The keys go in as two JSON lists (one parameter each, whatever their number) and each
+        certificate comes back as one row, its status events aggregated as JSON text that
+        orjson decodes (far fewer rows and driver conversions than a row per event).
+        """
+        unique = list(set(keys))
         found: dict[tuple[str, str], Certificate] = {}
-        mark = self._r.mark
+        sql = _PG_MANY if not self._sqlite else _SQLITE_MANY
+        build = _Builder(self._sqlite)
         with self._r.connection() as conn:
-            if not self._sqlite:
-                # PostgreSQL: all schemes at once, 2,000 keys a statement (a join on unnest).
-                pairs = sorted((s, n) for s, numbers in by_scheme.items() for n in numbers)
-                for start in range(0, len(pairs), _PG_CHUNK):
-                    chunk = pairs[start : start + _PG_CHUNK]
-                    rows = conn.fetch(
-                        f"SELECT {_CERT}, {_EVENT} FROM unnest(%s::text[], %s::text[]) "
-                        "AS k(scheme_id, number) "
-                        "JOIN certificate c ON c.scheme_id = k.scheme_id AND c.number = k.number "
-                        "LEFT JOIN LATERAL (SELECT id, status, effective_date, reason, "
-                        "recorded_at FROM certificate_status_event "
-                        "WHERE certificate_id = c.id OFFSET 0) e ON true "
-                        "ORDER BY c.id, e.id",
-                        ([p[0] for p in chunk], [p[1] for p in chunk]),
+            for start in range(0, len(unique), _MANY_CHUNK):
+                chunk = unique[start : start + _MANY_CHUNK]
+                params = (
+                    (
+                        orjson.dumps([k[0] for k in chunk]).decode(),
+                        orjson.dumps([k[1] for k in chunk]).decode(),
                     )
-                    found.update(self._assemble(rows))
-                return found
-            for scheme_id, numbers in by_scheme.items():
-                ordered = sorted(numbers)
-                for start in range(0, len(ordered), _BATCH_CHUNK):
-                    numbers_chunk = ordered[start : start + _BATCH_CHUNK]
-                    rows = conn.fetch(
-                        f"SELECT {_CERT}, {_EVENT} FROM certificate c "
-                        "LEFT JOIN certificate_status_event e ON e.certificate_id = c.id "
-                        f"WHERE c.scheme_id = {mark} "
-                        f"AND c.number IN ({', '.join('?' * len(numbers_chunk))}) "
-                        "ORDER BY c.id, e.id",
-                        [scheme_id, *numbers_chunk],
-                    )
-                    found.update(self._assemble(rows))
+                    if not self._sqlite
+                    else (orjson.dumps(chunk).decode(),)
+                )
+                found.update(build.certificates(conn.fetch(sql, params)))
         return found
 
     def _assemble(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Certificate]:
@@ -386,6 +372,204 @@ class HotFacts:
                 version=h[14],
             )
         return out
+
+
+_CERT_AGG = (
+    "c.id, c.scheme_id, c.number, c.category_code, c.holder_name, c.holder_economy, "
+    "c.product_name, c.brand, c.model, CAST(c.gtins AS TEXT), CAST(c.hs_codes AS TEXT), "
+    "c.certification_body_id, c.valid_from, c.valid_to, c.version, "
+)
+# PostgreSQL: the keys as two JSON lists zipped into rows; the events of each certificate as
+# a scalar subquery (always an index lookup per certificate, whatever the statistics say).
+_PG_MANY = (
+    f"SELECT {_CERT_AGG}"
+    "(SELECT json_agg(json_build_array(e.id, e.status, e.effective_date, e.reason, "
+    "e.recorded_at) ORDER BY e.id)::text FROM certificate_status_event e "
+    "WHERE e.certificate_id = c.id) "
+    "FROM ROWS FROM (json_array_elements_text(%s::json), json_array_elements_text(%s::json)) "
+    "AS k(scheme_id, number) "
+    "JOIN certificate c ON c.scheme_id = k.scheme_id AND c.number = k.number"
+)
+# SQLite: the keys as one JSON list of pairs, looked up one by one in the unique index.
+# json_group_array has no ORDER BY before SQLite 3.44: the events are sorted by id here.
+_SQLITE_MANY = (
+    f"SELECT {_CERT_AGG}"
+    "(SELECT json_group_array(json_array(e.id, e.status, e.effective_date, e.reason, "
+    "e.recorded_at)) FROM certificate_status_event e WHERE e.certificate_id = c.id) "
+    "FROM json_each(?) AS k CROSS JOIN certificate c "
+    "WHERE c.scheme_id = json_extract(k.value, '$[0]') "
+    "AND c.number = json_extract(k.value, '$[1]')"
+)
+_MANY_CHUNK = 10_000
+
+
+_CERTIFICATE_FIELDS = (
+    "scheme_id",
+    "number",
+    "category_code",
+    "holder_name",
+    "holder_economy",
+    "product_name",
+    "valid_from",
+    "valid_to",
+    "brand",
+    "model",
+    "gtins",
+    "hs_codes",
+    "certification_body_id",
+    "status_events",
+    "version",
+)
+_EVENT_FIELDS = ("status", "effective_date", "reason", "id", "recorded_at")
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
+    """The slot setters of a frozen slotted dataclass whose fields are exactly `names`."""
+    fields = getattr(cls, "__dataclass_fields__", {})
+    if tuple(fields) != names or hasattr(cls, "__post_init__"):
+        return None
+    return tuple(getattr(cls, name).__set__ for name in names)
+
+
+def _certificate_factory() -> Any:
+    """`Certificate(*fields)`, at half the cost: the frozen dataclass's `__init__` pays an
+    `object.__setattr__` call per field; this fills the slots directly. Falls back to the
+    class itself if its fields ever differ from `_CERTIFICATE_FIELDS`."""
+    setters = _slot_setters(Certificate, _CERTIFICATE_FIELDS)
+    if setters is None:  # pragma: no cover - the model changed: the plain constructor
+        return Certificate
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14 = setters
+    new = object.__new__
+
+    def make(
+        a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any,
+        a8: Any, a9: Any, a10: Any, a11: Any, a12: Any, a13: Any, a14: Any,
+    ) -> Certificate:  # fmt: skip
+        c = new(Certificate)
+        s0(c, a0), s1(c, a1), s2(c, a2), s3(c, a3), s4(c, a4), s5(c, a5), s6(c, a6)
+        s7(c, a7), s8(c, a8), s9(c, a9), s10(c, a10), s11(c, a11), s12(c, a12)
+        s13(c, a13), s14(c, a14)
+        return c
+
+    return make
+
+
+def _event_factory() -> Any:
+    """`StatusEvent(*fields)` without the frozen `__init__` (see `_certificate_factory`)."""
+    setters = _slot_setters(StatusEvent, _EVENT_FIELDS)
+    if setters is None:  # pragma: no cover - the model changed: the plain constructor
+        return StatusEvent
+    s0, s1, s2, s3, s4 = setters
+    new = object.__new__
+
+    def make(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any) -> StatusEvent:
+        e = new(StatusEvent)
+        s0(e, a0), s1(e, a1), s2(e, a2), s3(e, a3), s4(e, a4)
+        return e
+
+    return make
+
+
+_new_certificate = _certificate_factory()
+_new_event = _event_factory()
+
+
+def _event_id(event: list[Any]) -> int:
+    return int(event[0])
+
+
+class _Builder:
+    """Certificates from rows of `_PG_MANY` / `_SQLITE_MANY`, with the repeated values
+    (dates, timestamps, JSON lists) converted once per read, not once per row."""
+
+    def __init__(self, sqlite: bool) -> None:
+        self._sqlite = sqlite
+        self._dates: dict[str, dt.date] = {}
+        self._stamps: dict[str | None, dt.datetime | None] = {None: None}
+        self._lists: dict[str | None, tuple[str, ...]] = {"[]": (), None: (), "": ()}
+
+    def _date(self, text: str) -> dt.date:
+        day = self._dates.get(text)
+        if day is None:
+            day = self._dates[text] = dt.date.fromisoformat(text)
+        return day
+
+    def _stamp(self, text: str) -> dt.datetime | None:
+        stamp = self._stamps[text] = dt.datetime.fromisoformat(text)
+        return stamp
+
+    def _list(self, text: str) -> tuple[str, ...]:
+        value = self._lists[text] = tuple(orjson.loads(text) or ())
+        return value
+
+    def _events(self, text: str) -> tuple[StatusEvent, ...]:
+        events = orjson.loads(text)
+        if len(events) > 1:
+            events.sort(key=_event_id)
+        dates, stamps, event = self._dates, self._stamps, _new_event
+        out = []
+        for eid, status, effective, reason, recorded in events:
+            day = dates.get(effective)
+            if day is None:
+                day = self._date(effective)
+            stamp = stamps.get(recorded, _MISSING)
+            if stamp is _MISSING:
+                stamp = self._stamp(recorded)
+            out.append(event(status, day, reason, str(eid), stamp))
+        return tuple(out)
+
+    def certificates(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Certificate]:
+        out: dict[tuple[str, str], Certificate] = {}
+        lists, dates, new = self._lists, self._dates, _new_certificate
+        sqlite = self._sqlite
+        for (
+            _cid,
+            scheme_id,
+            number,
+            category_code,
+            holder_name,
+            holder_economy,
+            product_name,
+            brand,
+            model,
+            gtins,
+            hs_codes,
+            body_id,
+            valid_from,
+            valid_to,
+            version,
+            history,
+        ) in rows:
+            if sqlite:
+                valid_from = dates.get(valid_from) or self._date(valid_from)
+                valid_to = dates.get(valid_to) or self._date(valid_to)
+            gtin_codes = lists.get(gtins)
+            if gtin_codes is None:
+                gtin_codes = self._list(gtins)
+            hs = lists.get(hs_codes)
+            if hs is None:
+                hs = self._list(hs_codes)
+            out[(scheme_id, number)] = new(
+                scheme_id,
+                number,
+                category_code,
+                holder_name,
+                holder_economy,
+                product_name,
+                valid_from,
+                valid_to,
+                brand,
+                model,
+                gtin_codes,
+                hs,
+                body_id,
+                () if history is None or history == "[]" else self._events(history),
+                version,
+            )
+        return out
+
+
+_MISSING: Any = object()
 
 
 async def warm_resolver_cache(cache: ResolverCache, reads: HotReads) -> None:

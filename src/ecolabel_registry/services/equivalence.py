@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import threading
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -15,6 +16,8 @@ from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts,
 from ecolabel_registry.domain.validation import is_hs_code
 
 MAX_BATCH_LINES = 10_000
+FIRST_READ = 2_000
+"""Certificates a batch reads before answering; the rest are read meanwhile (see `batch`)."""
 
 
 class FactsSource(Protocol):
@@ -97,6 +100,10 @@ class Question:
     hs_code: str | None
 
 
+Line = tuple[str, str, str, dt.date, str | None]
+"""A batch line's question: scheme, certificate number, target, date and HS code (or None)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LineResult:
     """A batch line's answer, or its own error."""
@@ -151,27 +158,89 @@ class EquivalenceService:
 
     def batch(self, questions: Sequence[Question]) -> list[LineResult]:
         """Each line answered on its own; certificates gathered for all lines at once."""
-        if len(questions) > MAX_BATCH_LINES:
+        outcomes = self.answer_lines(
+            [(q.scheme, q.certificate, q.target, q.on, q.hs_code) for q in questions]
+        )
+        return [
+            LineResult(q.ref, q, None, outcome)
+            if isinstance(outcome, DomainError)
+            else LineResult(q.ref, q, outcome, None)
+            for q, outcome in zip(questions, outcomes, strict=True)
+        ]
+
+    def answer_lines(self, lines: Sequence[Line]) -> Iterator[Answer | DomainError]:
+        """`batch` without the line objects: an answer or the line's own error, line by line.
+
+        The snapshot and the certificates of all lines are read at once, here; the lines are
+        then resolved one at a time as the iterator is consumed, so that a caller that writes
+        each answer out at once holds only one answer at a time (fewer live objects for the
+        garbage collector to walk). A line asked more than once in the batch (same
+        certificate, target, date and HS code) is resolved once and shares its outcome.
+        """
+        if len(lines) > MAX_BATCH_LINES:
             raise InvalidInput.single(
                 ("body", "lines"), f"at most {MAX_BATCH_LINES} lines a request"
             )
         snapshot = self._snapshot()
-        certificates = self._source.certificates({(q.scheme, q.certificate) for q in questions})
-        results: list[LineResult] = []
-        for q in questions:
+        # The keys in order of first use: the certificates of the first lines come first.
+        keys = list(dict.fromkeys((line[0], line[1]) for line in lines))
+        rest: _Background | None = None
+        if len(keys) > FIRST_READ and getattr(self._source, "reads_in_background", False):
+            # The first certificates are read here; the others on a second thread while the
+            # first lines are answered (the database works, or the driver waits, meanwhile).
+            # Only that thread touches the source until it is joined.
+            certificates = self._source.certificates(keys[:FIRST_READ])
+            rest = _Background(self._source.certificates, keys[FIRST_READ:])
+        else:
+            certificates = self._source.certificates(keys)
+        return self._outcomes(snapshot, certificates, lines, rest)
+
+    def _outcomes(
+        self,
+        snapshot: Snapshot,
+        certificates: dict[tuple[str, str], Certificate],
+        lines: Sequence[Line],
+        rest: _Background | None,
+    ) -> Iterator[Answer | DomainError]:
+        resolve = snapshot.resolver.resolve
+        categories = snapshot.categories
+        codes = snapshot.economy_codes
+        repeated = repeated_lines(lines)
+        done: dict[Line, Answer | DomainError] = {}
+        hs_ok: dict[str, bool] = {}
+        for line in lines:
+            if repeated and line in repeated:
+                known = done.get(line)
+                if known is not None:
+                    yield known
+                    continue
+            scheme_id, number, target, on, hs_code = line
+            outcome: Answer | DomainError
             try:
-                _check_target(snapshot, q.target, ("target",))
-                _check_hs(q.hs_code, ("hs_code",))
-                certificate = certificates.get((q.scheme, q.certificate))
+                if target not in codes:
+                    _check_target(snapshot, target, ("target",))
+                if hs_code is not None:
+                    valid = hs_ok.get(hs_code)
+                    if valid is None:
+                        valid = hs_ok[hs_code] = is_hs_code(hs_code)
+                    if not valid:
+                        _check_hs(hs_code, ("hs_code",))
+                certificate = certificates.get((scheme_id, number))
+                if certificate is None and rest is not None:
+                    certificates.update(rest.result())
+                    rest = None
+                    certificate = certificates.get((scheme_id, number))
                 if certificate is None:
-                    raise unknown_certificate(snapshot, q.scheme, q.certificate)
-                answer = snapshot.resolver.resolve(
-                    certificate, _category(snapshot, certificate), q.target, q.on, q.hs_code
-                )
-                results.append(LineResult(q.ref, q, answer, None))
+                    raise unknown_certificate(snapshot, scheme_id, number)
+                category = categories.get((certificate.scheme_id, certificate.category_code))
+                if category is None:
+                    category = _category(snapshot, certificate)
+                outcome = resolve(certificate, category, target, on, hs_code)
             except DomainError as error:
-                results.append(LineResult(q.ref, q, None, error))
-        return results
+                outcome = error
+            if repeated and line in repeated:
+                done[line] = outcome
+            yield outcome
 
     def markets(self, scheme_id: str, number: str, on: dt.date) -> list[tuple[str, Answer]]:
         """Every economy and group where the certificate is recognized (or facilitated) on `on`."""
@@ -199,6 +268,43 @@ class EquivalenceService:
         if errors:
             raise InvalidInput(errors)
         return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
+
+
+class _Background:
+    """One call run on its own thread; `result()` waits for it (and re-raises its error)."""
+
+    def __init__(
+        self,
+        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], Certificate]],
+        keys: list[tuple[str, str]],
+    ) -> None:
+        self._result: dict[tuple[str, str], Certificate] = {}
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(call, keys), name="batch-certificates", daemon=True
+        )
+        self._thread.start()
+
+    def _run(
+        self,
+        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], Certificate]],
+        keys: list[tuple[str, str]],
+    ) -> None:
+        try:
+            self._result = call(keys)
+        except BaseException as exc:  # handed to the waiting thread
+            self._error = exc
+
+    def result(self) -> dict[tuple[str, str], Certificate]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+def repeated_lines(lines: Iterable[Line]) -> frozenset[Line]:
+    """The lines asked more than once."""
+    return frozenset(line for line, n in Counter(lines).items() if n > 1)
 
 
 class UnknownCertificate(NotFound):

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from ecolabel_registry.api.deps import RegistryDep, require_reader, today
 from ecolabel_registry.api.equivalence_io import (
+    AnswerWriter,
     BatchIn,
     BatchOut,
     EquivalenceAnswer,
@@ -25,19 +26,23 @@ from ecolabel_registry.api.equivalence_io import (
 )
 from ecolabel_registry.api.problems import PROBLEMS, TYPE_BASE, responses
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
+from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN, HS_CODE_PATTERN
 from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
     MAX_BATCH_LINES,
     EquivalenceService,
+    Line,
     Question,
     ResolverCache,
+    repeated_lines,
 )
 
 router = APIRouter(tags=["equivalence"])
 JSON = "application/json"
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_BLOCK = 250  # batch lines written out together
 
 
 def equivalence_service(request: Request, registry: RegistryDep) -> EquivalenceService:
@@ -150,44 +155,132 @@ async def post_equivalence_batch(
 
 
 def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
-    lines = _parse_batch(body)
+    raw_lines = _parse_batch(body)
     day = today()
-    questions: list[Question] = []
-    results: list[dict[str, Any] | None] = []
-    line_errors: dict[int, dict[str, Any]] = {}
-    for i, raw in enumerate(lines):
-        question, problem = _question(raw, day)
-        if question is None:
-            line_errors[i] = {"ref": _ref(raw), "answer": None, "error": problem}
-        else:
-            questions.append(question)
-    answered = iter(service.batch(questions))
-    summary = {"lines": len(lines), "recognized": 0, "not_recognized": 0, "errors": 0}
-    for i in range(len(lines)):
-        if i in line_errors:
-            results.append(line_errors[i])
-            summary["errors"] += 1
+    dates: dict[str, dt.date] = {}
+    lines: list[Line] = []
+    refs: list[str | None] = []
+    # Per raw line: None when it goes to the service, else its own error line.
+    line_errors: list[dict[str, Any] | None] = []
+    for raw in raw_lines:
+        checked = _checked_line(raw, day, dates)
+        if checked is None:
+            question, problem = _question(raw, day)
+            if question is None:
+                line_errors.append({"ref": _ref(raw), "answer": None, "error": problem})
+                continue
+            checked = (
+                question.ref,
+                (
+                    question.scheme,
+                    question.certificate,
+                    question.target,
+                    question.on,
+                    question.hs_code,
+                ),
+            )
+        refs.append(checked[0])
+        lines.append(checked[1])
+        line_errors.append(None)
+    count = len(raw_lines)
+    del raw_lines  # the parsed request is no longer needed: let it go before answering
+    # The lines are written out in blocks as they are answered, so that their answers and
+    # dicts are freed block by block (10,000 answers held together cost more in garbage
+    # collection than their writing). orjson writes compact JSON: the blocks joined are
+    # exactly the bytes of the whole document dumped at once.
+    answered = zip(refs, lines, service.answer_lines(lines), strict=True)
+    repeated = repeated_lines(lines)
+    shared: dict[Line, dict[str, Any]] = {}  # the answer dicts of lines asked again
+    writer = AnswerWriter()
+    dumps = orjson.dumps
+    blocks: list[bytes] = []
+    block: list[dict[str, Any]] = []
+    recognized = not_recognized = errors = 0
+    for line_error in line_errors:
+        if len(block) == _BLOCK:
+            blocks.append(dumps(block)[1:-1])
+            block = []
+        if line_error is not None:
+            block.append(line_error)
+            errors += 1
             continue
-        result = next(answered)
-        q = result.question
-        if result.answer is not None:
-            summary["recognized" if result.answer.recognized else "not_recognized"] += 1
-            results.append(
-                {
-                    "ref": result.ref,
-                    "answer": answer_dict(
-                        result.answer, q.scheme, q.certificate, q.target, q.on, q.hs_code
-                    ),
-                    "error": None,
-                }
-            )
+        ref, line, outcome = next(answered)
+        if isinstance(outcome, Answer):
+            if outcome.recognized:
+                recognized += 1
+            else:
+                not_recognized += 1
+            if repeated and line in repeated:
+                data = shared.get(line)
+                if data is None:
+                    data = shared[line] = writer.answer(outcome, *line)
+            else:
+                data = writer.answer(outcome, *line)
+            block.append({"ref": ref, "answer": data, "error": None})
         else:
-            assert result.error is not None
-            summary["errors"] += 1
-            results.append(
-                {"ref": result.ref, "answer": None, "error": _line_problem(result.error)}
-            )
-    return orjson.dumps({"results": results, "summary": summary})
+            errors += 1
+            block.append({"ref": ref, "answer": None, "error": _line_problem(outcome)})
+    if block:
+        blocks.append(dumps(block)[1:-1])
+    summary = {
+        "lines": count,
+        "recognized": recognized,
+        "not_recognized": not_recognized,
+        "errors": errors,
+    }
+    return b"".join((b'{"results":[', b",".join(blocks), b'],"summary":', dumps(summary), b"}"))
+
+
+def _checked_line(
+    raw: Any, day: dt.date, dates: dict[str, dt.date]
+) -> tuple[str | None, Line] | None:
+    """A well-formed line's ref and question, checked cheaply; None sends it to `_question`.
+
+    Accepts only what `_question` accepts, with the same values: any doubt (a wrong type, a
+    length or NUL, an unknown field, a date not yet seen) is left to `_question`, which then
+    also writes the line's error.
+    """
+    if type(raw) is not dict or not raw.keys() <= _LINE_FIELDS:
+        return None
+    scheme = raw.get("scheme")
+    number = raw.get("certificate")
+    target = raw.get("target")
+    if (
+        type(scheme) is not str
+        or not 0 < len(scheme) <= 64
+        or type(number) is not str
+        or not 0 < len(number) <= 100
+        or type(target) is not str
+        or not 0 < len(target) <= 10
+    ):
+        return None
+    if "\x00" in scheme or "\x00" in number or "\x00" in target:
+        return None
+    hs_code = raw.get("hs_code")
+    if hs_code is not None and (
+        type(hs_code) is not str or not 0 < len(hs_code) <= 10 or "\x00" in hs_code
+    ):
+        return None
+    ref = raw.get("ref")
+    if ref is not None and (type(ref) is not str or len(ref) > 200 or "\x00" in ref):
+        return None
+    text = raw.get("on")
+    if text is None:
+        on = day
+    else:
+        if type(text) is not str:
+            return None
+        found = dates.get(text)
+        if found is None:
+            if not 0 < len(text) <= 10 or "\x00" in text or not _DATE.match(text):
+                return None
+            try:
+                found = dt.date.fromisoformat(text)
+            except ValueError:
+                return None
+            dates[text] = found
+        on = found
+    return ref, (scheme, number, target, on, hs_code)
 
 
 def _parse_batch(body: bytes) -> list[Any]:

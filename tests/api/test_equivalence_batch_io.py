@@ -1,0 +1,162 @@
+"""The batch's fast paths write exactly what the plain per-line path writes, byte for byte."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from ecolabel_registry.api.deps import today
+from ecolabel_registry.api.equivalence_io import AnswerWriter, answer_dict
+from ecolabel_registry.api.routers.equivalence import (
+    _checked_line,
+    _line_problem,
+    _question,
+    _ref,
+)
+from ecolabel_registry.persistence.hot import HotFacts
+from ecolabel_registry.services import equivalence as equivalence_service
+from ecolabel_registry.services.equivalence import EquivalenceService
+from tests.api.test_equivalence import Q, world  # noqa: F401 (a fixture)
+
+GOOD = {**Q, "target": "JP", "on": "2025-03-01", "hs_code": "320810"}
+LINES: list[Any] = [
+    {"ref": "a", **GOOD},
+    {"ref": "a2", **GOOD},  # the same question again
+    {"ref": 7, **GOOD},
+    {**GOOD},
+    {"ref": "n", **Q, "target": "JP", "on": "2025-03-01"},
+    {"ref": "kr", **Q, "target": "KR", "on": "2025-03-01"},
+    {"ref": "cn", **Q, "target": "CN", "on": "2025-03-01"},
+    {"ref": "old", **Q, "target": "JP", "on": "2001-01-01"},
+    {"ref": "today", **Q, "target": "JP"},
+    {"ref": "hs-out", **Q, "target": "JP", "on": "2025-03-01", "hs_code": "9403"},
+    {"ref": "hs-bad", **Q, "target": "JP", "hs_code": "32a"},
+    {"ref": "xx", **Q, "target": "XX"},
+    {"ref": "nope", **Q, "certificate": "NOPE", "target": "JP"},
+    {"ref": "no-scheme", **Q, "scheme": "no-such-scheme", "target": "JP"},
+    {"ref": "missing", "scheme": "korea-eco-label", "target": "JP"},
+    {"ref": "date", **Q, "target": "KR", "on": "not a date"},
+    {"ref": "date2", **Q, "target": "KR", "on": "2025-02-30"},
+    {"ref": "date3", **Q, "target": "KR", "on": 20250301},
+    {"ref": "extra", **GOOD, "zz": 1, "aa": 2},
+    {"ref": "nul\x00", **GOOD},
+    {"ref": "x" * 201, **GOOD},
+    {"ref": True, **GOOD},
+    {**GOOD, "scheme": "s\x00"},
+    {**GOOD, "certificate": ""},
+    {**GOOD, "certificate": "x" * 101},
+    {**GOOD, "target": None},
+    {**GOOD, "hs_code": None, "on": None, "ref": None},
+    {},
+    [],
+    "line",
+    5,
+    None,
+]
+
+
+def reference_body(service: EquivalenceService, lines: list[Any], day: dt.date) -> bytes:
+    """The batch's body as the plain path writes it: `_question`, `batch`, `answer_dict`."""
+    questions, problems = [], {}
+    for i, raw in enumerate(lines):
+        question, problem = _question(raw, day)
+        if question is None:
+            problems[i] = {"ref": _ref(raw), "answer": None, "error": problem}
+        else:
+            questions.append(question)
+    answered = iter(service.batch(questions))
+    results: list[dict[str, Any]] = []
+    summary = {"lines": len(lines), "recognized": 0, "not_recognized": 0, "errors": 0}
+    for i in range(len(lines)):
+        if i in problems:
+            results.append(problems[i])
+            summary["errors"] += 1
+            continue
+        result = next(answered)
+        q = result.question
+        if result.answer is not None:
+            summary["recognized" if result.answer.recognized else "not_recognized"] += 1
+            data = answer_dict(result.answer, q.scheme, q.certificate, q.target, q.on, q.hs_code)
+            results.append({"ref": result.ref, "answer": data, "error": None})
+        else:
+            assert result.error is not None
+            summary["errors"] += 1
+            results.append(
+                {"ref": result.ref, "answer": None, "error": _line_problem(result.error)}
+            )
+    return orjson.dumps({"results": results, "summary": summary})
+
+
+def post(client: TestClient, lines: list[Any]) -> bytes:
+    response = client.post(
+        "/v1/equivalence/batch",
+        content=orjson.dumps({"lines": lines}),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    return response.content
+
+
+def service_of(app: FastAPI) -> EquivalenceService:
+    return EquivalenceService(HotFacts(app.state.batch_reads), app.state.resolver_cache)
+
+
+@pytest.mark.usefixtures("world")
+def test_the_batch_body_is_byte_for_byte_the_plain_one(client: TestClient, app: FastAPI) -> None:
+    body = post(client, LINES)
+    assert body == reference_body(service_of(app), LINES, today())
+    assert orjson.loads(body)["summary"]["errors"] > 10
+
+
+@pytest.mark.usefixtures("world")
+def test_an_empty_batch_and_a_batch_of_errors_only(client: TestClient, app: FastAPI) -> None:
+    assert post(client, []) == reference_body(service_of(app), [], today())
+    assert post(client, [5, {}]) == reference_body(service_of(app), [5, {}], today())
+
+
+@pytest.mark.usefixtures("world")
+def test_certificates_read_on_a_second_thread_give_the_same_body(
+    client: TestClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [*LINES, {**GOOD, "certificate": "NOPE-2"}, {**GOOD, "ref": "last"}]
+    expected = post(client, lines)
+    monkeypatch.setattr(equivalence_service, "FIRST_READ", 1)
+    assert post(client, lines) == expected
+
+
+@pytest.mark.usefixtures("world")
+def test_a_long_batch_writes_its_blocks_as_one_document(client: TestClient, app: FastAPI) -> None:
+    lines = [{**line, "ref": f"L{i}"} if isinstance(line, dict) else line for i, line in
+             enumerate(LINES * 30)]  # fmt: skip
+    assert post(client, lines) == reference_body(service_of(app), lines, today())
+
+
+@pytest.mark.parametrize("raw", LINES)
+def test_the_quick_line_check_agrees_with_the_full_one(raw: Any) -> None:
+    day = dt.date(2025, 6, 1)
+    question, _problem = _question(raw, day)
+    checked = _checked_line(raw, day, {})
+    if checked is not None:  # accepted quickly: the full check accepts the same question
+        assert question is not None
+        assert checked == (
+            question.ref,
+            (question.scheme, question.certificate, question.target, question.on, question.hs_code),
+        )
+
+
+@pytest.mark.usefixtures("world")
+def test_the_answer_writer_writes_answer_dict(app: FastAPI) -> None:
+    service = service_of(app)
+    writer = AnswerWriter()
+    for target, hs_code in (("JP", "320810"), ("KR", None), ("CN", None), ("JP", "9403")):
+        on = dt.date(2025, 3, 1)
+        answer = service.resolve(Q["scheme"], Q["certificate"], target, on, hs_code)
+        args = (Q["scheme"], Q["certificate"], target, on, hs_code)
+        assert orjson.dumps(writer.answer(answer, *args)) == orjson.dumps(
+            answer_dict(answer, *args)
+        )
