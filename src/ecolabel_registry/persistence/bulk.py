@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import Certificate, StatusEvent
 from ecolabel_registry.persistence.csv_stage import stage_csv
+from ecolabel_registry.persistence.repositories import certificate_from_row
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
 from ecolabel_registry.services.imports import ExistingMatch, StagedCertificate
 from ecolabel_registry.services.ports import CertificateFilter
@@ -533,7 +534,7 @@ class SqlCertificateBulkStore:
                     StatusEvent(ev.status, ev.effective_date, ev.reason, str(ev.id), ev.recorded_at)
                 )
             for r in rows:
-                yield _certificate(r, tuple(events[r.id]))
+                yield certificate_from_row(r, tuple(events[r.id]))
             if len(rows) < EXPORT_PAGE:
                 return
 
@@ -621,24 +622,4 @@ def _match(r: Row[Any], history: tuple[StatusEvent, ...]) -> ExistingMatch:
         status=None
         if status is None
         else StatusEvent(status, _date(status_date), status_reason or ""),
-    )
-
-
-def _certificate(r: Row[Any], events: tuple[StatusEvent, ...]) -> Certificate:
-    return Certificate(
-        scheme_id=r.scheme_id,
-        number=r.number,
-        category_code=r.category_code,
-        holder_name=r.holder_name,
-        holder_economy=r.holder_economy,
-        product_name=r.product_name,
-        valid_from=r.valid_from,
-        valid_to=r.valid_to,
-        brand=r.brand,
-        model=r.model,
-        gtins=tuple(r.gtins),
-        hs_codes=tuple(r.hs_codes),
-        certification_body_id=r.certification_body_id,
-        status_events=events,
-        version=r.version,
     )

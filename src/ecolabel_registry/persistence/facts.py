@@ -15,6 +15,7 @@ from ecolabel_registry.persistence.repositories import (
     SqlEconomyRepository,
     SqlSchemeRepository,
     category_from_row,
+    certificate_from_row,
 )
 from ecolabel_registry.persistence.tables import (
     CertificateRow,
@@ -165,21 +166,5 @@ def _assemble(rows: Iterable[Row[tuple[object, ...]]]) -> dict[tuple[str, str], 
     out: dict[tuple[str, str], Certificate] = {}
     for cid, row in heads.items():
         m = row._mapping
-        out[(m["scheme_id"], m["number"])] = Certificate(
-            scheme_id=m["scheme_id"],
-            number=m["number"],
-            category_code=m["category_code"],
-            holder_name=m["holder_name"],
-            holder_economy=m["holder_economy"],
-            product_name=m["product_name"],
-            valid_from=m["valid_from"],
-            valid_to=m["valid_to"],
-            brand=m["brand"],
-            model=m["model"],
-            gtins=tuple(m["gtins"]),
-            hs_codes=tuple(m["hs_codes"]),
-            certification_body_id=m["certification_body_id"],
-            status_events=tuple(events[cid]),
-            version=m["version"],
-        )
+        out[(m["scheme_id"], m["number"])] = certificate_from_row(row, tuple(events[cid]))
     return out

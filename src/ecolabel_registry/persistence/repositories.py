@@ -492,6 +492,32 @@ class SqlBodyRepository:
         return saved
 
 
+def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certificate:
+    """A certificate from a row holding the `certificate` table's columns by name (an ORM
+    row or a Core row) and its status history, in recording order.
+
+    The one mapping of a stored certificate for the ORM and Core readers; the hot read path
+    (`persistence.hot`) builds certificates from plain driver tuples on its own, for speed.
+    """
+    return Certificate(
+        scheme_id=row.scheme_id,
+        number=row.number,
+        category_code=row.category_code,
+        holder_name=row.holder_name,
+        holder_economy=row.holder_economy,
+        product_name=row.product_name,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        brand=row.brand,
+        model=row.model,
+        gtins=tuple(row.gtins),
+        hs_codes=tuple(row.hs_codes),
+        certification_body_id=row.certification_body_id,
+        status_events=events,
+        version=row.version,
+    )
+
+
 class SqlCertificateRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
@@ -505,26 +531,7 @@ class SqlCertificateRepository:
                 )
             ).scalars():
                 events[e.certificate_id].append(e)
-        return [
-            Certificate(
-                scheme_id=r.scheme_id,
-                number=r.number,
-                category_code=r.category_code,
-                holder_name=r.holder_name,
-                holder_economy=r.holder_economy,
-                product_name=r.product_name,
-                valid_from=r.valid_from,
-                valid_to=r.valid_to,
-                brand=r.brand,
-                model=r.model,
-                gtins=tuple(r.gtins),
-                hs_codes=tuple(r.hs_codes),
-                certification_body_id=r.certification_body_id,
-                status_events=_ordered_events(events[r.id]),
-                version=r.version,
-            )
-            for r in rows
-        ]
+        return [certificate_from_row(r, _ordered_events(events[r.id])) for r in rows]
 
     def _row(self, scheme_id: str, number: str) -> CertificateRow | None:
         return self._s.execute(
