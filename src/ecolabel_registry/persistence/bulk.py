@@ -248,6 +248,10 @@ class SqlCertificateBulkStore:
             )
         self._staged += len(rows)
 
+    @property
+    def stages_csv(self) -> bool:
+        return self._d.postgres
+
     def stage_csv(
         self,
         names: Sequence[str],

@@ -28,33 +28,20 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ecolabel_registry.services.imports import COLUMNS
+
 _CHUNK_RECORDS = 5000
 
-# Python's str.strip() removes exactly these characters; btrim() given the same set agrees.
-WHITESPACE = "".join(c for c in map(chr, range(0x110000)) if c.isspace())
-
-_RAW_COLUMNS = (
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
-    "status",
-    "status_effective_date",
-    "status_reason",
-    "status_events",
+# Python's str.strip() removes exactly these characters (str.isspace); btrim() given the
+# same set agrees. tests/unit/test_csv_stage_whitespace.py checks the list against Python.
+WHITESPACE = (
+    "\x09\x0a\x0b\x0c\x0d\x1c\x1d\x1e\x1f\x20\x85\xa0\u1680\u2000"
+    "\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 
 _RAW_DDL = (
     "CREATE TEMPORARY TABLE import_raw (row_no BIGINT GENERATED ALWAYS AS IDENTITY, "
-    + ", ".join(f"{c} TEXT" for c in _RAW_COLUMNS)
+    + ", ".join(f"{c} TEXT" for c in COLUMNS)
     + ") ON COMMIT DROP"
 )
 

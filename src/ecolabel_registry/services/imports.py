@@ -177,6 +177,10 @@ class CertificateBulkStore(Protocol):
     def stage(self, rows: Sequence[StagedCertificate]) -> None:
         """Append valid rows to the staging area."""
 
+    @property
+    def stages_csv(self) -> bool:
+        """Whether `stage_csv` can stage a file at all (else it always returns None)."""
+
     def stage_csv(
         self,
         names: Sequence[str],
@@ -916,7 +920,7 @@ class CertificateImportService:
         on_row: Callable[[int], None] | None,
     ) -> int:
         own_body = actor.certification_body_id if actor.role is Role.CERTIFICATION_BODY else None
-        if fmt is ImportFormat.CSV:
+        if fmt is ImportFormat.CSV and self._bulk.stages_csv:
             with _Spool(chunks) as spool:
                 staged = self._stage_set_based(spool, own_body, on_row)
                 if staged is not None:
