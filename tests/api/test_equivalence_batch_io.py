@@ -9,12 +9,16 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ecolabel_registry.api.deps import today
 from ecolabel_registry.api.equivalence_io import AnswerWriter, answer_dict
 from ecolabel_registry.api.routers.equivalence import (
     _checked_line,
+    _fast_lines,
     _line_problem,
+    _lines_one_by_one,
     _question,
     _ref,
 )
@@ -160,3 +164,103 @@ def test_the_answer_writer_writes_answer_dict(app: FastAPI) -> None:
         assert orjson.dumps(writer.answer(answer, *args)) == orjson.dumps(
             answer_dict(answer, *args)
         )
+
+
+VALID = [line for line in LINES if _question(line, today())[0] is not None]
+
+
+@pytest.mark.usefixtures("world")
+def test_a_batch_of_valid_lines_takes_the_decoded_path_and_writes_the_same_body(
+    client: TestClient, app: FastAPI
+) -> None:
+    lines = [*VALID, {**GOOD, "ref": "é😀" * 50, "certificate": "NOPE-é"}]
+    assert _fast_lines(orjson.dumps({"lines": lines}), today()) is not None
+    assert post(client, lines) == reference_body(service_of(app), lines, today())
+
+
+@pytest.mark.parametrize("bad", [line for line in LINES if line not in VALID])
+def test_one_bad_line_sends_the_whole_batch_to_the_line_by_line_check(bad: Any) -> None:
+    body = orjson.dumps({"lines": [*VALID, bad, *VALID]})
+    assert _fast_lines(body, today()) is None
+    _count, _refs, _lines, errors = _lines_one_by_one(body, today())
+    assert errors is not None
+    assert sum(e is not None for e in errors) == 1
+
+
+def test_a_body_the_decoded_path_refuses_is_checked_line_by_line() -> None:
+    day = dt.date(2025, 6, 1)
+    for body in (
+        b'{"lines": [], "more": 1}',
+        b'{"lines": {}}',
+        b'{"lines": [{"scheme": "a", "certificate": "b", "target": "JP", "on": "2025-06-01"}',
+        b'{"lines": [{"scheme": "a", "certificate": "b\\u0000", "target": "JP"}]}',
+        orjson.dumps({"lines": [{"scheme": "a", "certificate": "b", "target": "JP"}] * 10_001}),
+    ):
+        assert _fast_lines(body, day) is None
+
+
+_LIMITS = {"ref": 200, "scheme": 64, "certificate": 100, "target": 10, "hs_code": 10}
+_EDGES = [
+    (name, value)
+    for name, limit in _LIMITS.items()
+    for value in ("", "x" * limit, "é" * limit, "😀" * limit, "x" * (limit + 1), None, 1, [])
+] + [
+    ("on", value)
+    for value in ("2024-02-29", "2025-02-29", "20250301", "2025-W01-1", "0000-01-01", None, 1)
+]
+
+
+@pytest.mark.parametrize(("name", "value"), _EDGES)
+def test_the_decoded_path_agrees_at_the_edges_of_each_field(name: str, value: Any) -> None:
+    day = dt.date(2025, 6, 1)
+    body = orjson.dumps({"lines": [{**GOOD, "ref": "r", name: value}]})
+    fast = _fast_lines(body, day)
+    count, refs, questions, errors = _lines_one_by_one(body, day)
+    assert errors is not None
+    if errors[0] is None:
+        assert fast == (count, refs, questions, None)
+    else:
+        assert fast is None
+
+
+_TEXT = st.one_of(
+    st.text(max_size=12),
+    st.sampled_from(["", "x" * 64, "x" * 65, "x" * 100, "x" * 101, "x" * 201, "a\x00b"]),
+    st.integers(-(2**40), 2**40),
+    st.booleans(),
+    st.none(),
+)
+_DAY = st.one_of(
+    st.dates().map(dt.date.isoformat),
+    st.sampled_from(["2025-02-30", "20250301", "2025-3-1", " 2025-03-01", "2025-03-01T00:00"]),
+    _TEXT,
+)
+_FIELD = st.sampled_from(["ref", "scheme", "certificate", "target", "on", "hs_code", "zz"])
+
+
+@st.composite
+def _line(draw: st.DrawFn) -> Any:
+    line: dict[str, Any] = {"scheme": "s", "certificate": "c", "target": "JP"}
+    for name in draw(st.lists(_FIELD, max_size=4)):
+        line[name] = draw(_DAY if name == "on" else _TEXT)
+    for name in draw(st.lists(_FIELD, max_size=2)):
+        line.pop(name, None)
+    return line if draw(st.integers(0, 20)) else draw(st.sampled_from([[], "x", 5, None]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_line(), max_size=6))
+def test_what_the_decoded_path_accepts_the_line_by_line_check_accepts_alike(
+    lines: list[Any],
+) -> None:
+    day = dt.date(2025, 6, 1)
+    body = orjson.dumps({"lines": lines})
+    fast = _fast_lines(body, day)
+    count, refs, questions, errors = _lines_one_by_one(body, day)
+    if fast is not None:
+        assert errors is not None
+        assert not any(errors)
+        assert fast == (count, refs, questions, None)
+    elif errors is not None and not any(errors):
+        # Refused although every line is valid: only for a NUL, which no valid line has.
+        raise AssertionError(f"valid lines refused by the decoded path: {lines!r}")

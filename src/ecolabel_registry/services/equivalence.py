@@ -168,14 +168,17 @@ class EquivalenceService:
             for q, outcome in zip(questions, outcomes, strict=True)
         ]
 
-    def answer_lines(self, lines: Sequence[Line]) -> Iterator[Answer | DomainError]:
+    def answer_lines(
+        self, lines: Sequence[Line], repeated: frozenset[Line] | None = None
+    ) -> Iterator[Answer | DomainError]:
         """`batch` without the line objects: an answer or the line's own error, line by line.
 
         The snapshot and the certificates of all lines are read at once, here; the lines are
         then resolved one at a time as the iterator is consumed, so that a caller that writes
         each answer out at once holds only one answer at a time (fewer live objects for the
         garbage collector to walk). A line asked more than once in the batch (same
-        certificate, target, date and HS code) is resolved once and shares its outcome.
+        certificate, target, date and HS code) is resolved once and shares its outcome;
+        `repeated` is `repeated_lines(lines)` when the caller has it already.
         """
         if len(lines) > MAX_BATCH_LINES:
             raise InvalidInput.single(
@@ -193,7 +196,9 @@ class EquivalenceService:
             rest = _Background(self._source.certificates, keys[FIRST_READ:])
         else:
             certificates = self._source.certificates(keys)
-        return self._outcomes(snapshot, certificates, lines, rest)
+        if repeated is None:
+            repeated = repeated_lines(lines)
+        return self._outcomes(snapshot, certificates, lines, rest, repeated)
 
     def _outcomes(
         self,
@@ -201,11 +206,11 @@ class EquivalenceService:
         certificates: dict[tuple[str, str], Certificate],
         lines: Sequence[Line],
         rest: _Background | None,
+        repeated: frozenset[Line],
     ) -> Iterator[Answer | DomainError]:
         resolve = snapshot.resolver.resolve
         categories = snapshot.categories
         codes = snapshot.economy_codes
-        repeated = repeated_lines(lines)
         done: dict[Line, Answer | DomainError] = {}
         hs_ok: dict[str, bool] = {}
         for line in lines:
