@@ -200,10 +200,14 @@ def test_a_body_the_decoded_path_refuses_is_checked_line_by_line() -> None:
 
 
 _LIMITS = {"ref": 200, "scheme": 64, "certificate": 100, "target": 10, "hs_code": 10}
+
+
+def _edge_values(limit: int) -> list[Any]:
+    return ["", "x" * limit, "é" * limit, "😀" * limit, "x" * (limit + 1), None, 1, []]
+
+
 _EDGES: list[tuple[str, Any]] = [
-    (name, value)
-    for name, limit in _LIMITS.items()
-    for value in ["", "x" * limit, "é" * limit, "😀" * limit, "x" * (limit + 1), None, 1, []]
+    (name, value) for name, limit in _LIMITS.items() for value in _edge_values(limit)
 ] + [
     ("on", value)
     for value in ("2024-02-29", "2025-02-29", "20250301", "2025-W01-1", "0000-01-01", None, 1)
