@@ -25,6 +25,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from common import serve, table, verdict, write_result
+from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
 from generate import ensure
@@ -77,7 +78,10 @@ def measure(
     facts = HotFacts(reads)
     cache = ResolverCache()
     snapshot = cache.get(facts)
-    certificates = facts.certificates([(q.scheme, q.certificate) for q in questions])
+    with reads.sessions() as session:  # whole certificates, as the domain holds them
+        certificates = SqlFacts(session).certificates(
+            [(q.scheme, q.certificate) for q in questions]
+        )
     resolver, categories = snapshot.resolver, snapshot.categories
     service = EquivalenceService(facts, cache)
     best_pure = best_service = best_http = float("inf")

@@ -138,8 +138,11 @@ def test_the_hot_path_reads_what_the_orm_path_reads(
     )
     assert hot.certificate_and_revision("label-a", "NO-SUCH") == (orm.revision(), None)
     keys = [("label-a", "A-0"), ("label-a", "A-1"), ("label-a", "NO"), ("label-b", "A-2")]
-    assert hot.certificates(keys) == orm.certificates(keys)
-    assert len(hot.certificates(keys)) == 2
+    terms = hot.certificate_terms(keys)
+    assert terms == orm.certificate_terms(keys)
+    assert terms == {key: c.terms() for key, c in orm.certificates(keys).items()}
+    assert len(terms) == 2
+    assert [e.status for e in terms[("label-a", "A-1")].status_events] == ["active", "suspended"]
 
 
 def test_a_batch_gathers_certificates_together(session: Session) -> None:

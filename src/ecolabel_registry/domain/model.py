@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 __all__ = [
     "Agreement",
@@ -15,6 +15,7 @@ __all__ = [
     "Authorization",
     "Certificate",
     "CertificateStatus",
+    "CertificateTerms",
     "CertificationBody",
     "Chaining",
     "Condition",
@@ -29,7 +30,9 @@ __all__ = [
     "Scheme",
     "SchemeType",
     "ScopeEntry",
+    "StatusChange",
     "StatusEvent",
+    "StatusRecord",
     "status_on",
     "window_contains",
     "windows_overlap",
@@ -135,16 +138,33 @@ class StatusEvent:
     recorded_at: dt.datetime | None = None
 
 
+class StatusRecord(Protocol):
+    """What a status timeline reads of an event: a `StatusEvent` or a `StatusChange`."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def effective_date(self) -> dt.date: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A status and the day it takes effect: a `StatusEvent` without its record keeping."""
+
+    status: str
+    effective_date: dt.date
+
+
 _S = TypeVar("_S", bound=StrEnum)
 
 
-def status_on(events: Sequence[StatusEvent], on: dt.date, kind: type[_S]) -> _S | None:
+def status_on(events: Sequence[StatusRecord], on: dt.date, kind: type[_S]) -> _S | None:
     """The status in force on `on`: the latest event effective on or before it.
 
     Among events with the same effective date the one recorded last wins (the input order
     is the recording order). None when no event is effective yet.
     """
-    current: StatusEvent | None = None
+    current: StatusRecord | None = None
     for event in events:
         if event.effective_date <= on and (
             current is None or event.effective_date >= current.effective_date
@@ -249,6 +269,33 @@ class Certificate:
     certification_body_id: str | None = None
     status_events: tuple[StatusEvent, ...] = ()
     version: int = 1
+
+    def terms(self) -> CertificateTerms:
+        """What recognition depends on in this certificate."""
+        return CertificateTerms(
+            self.scheme_id,
+            self.number,
+            self.category_code,
+            self.valid_from,
+            self.valid_to,
+            self.hs_codes,
+            tuple(StatusChange(e.status, e.effective_date) for e in self.status_events),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateTerms:
+    """What recognition depends on in a certificate, and all that the resolver reads of one:
+    its scheme, number, category, validity window, HS codes and status changes. The batch
+    reads only these; holder, product, GTINs and the events' record keeping stay unread."""
+
+    scheme_id: str
+    number: str
+    category_code: str
+    valid_from: dt.date
+    valid_to: dt.date
+    hs_codes: tuple[str, ...]
+    status_events: tuple[StatusChange, ...]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from ecolabel_registry.domain.model import (
     AgreementStatus,
     Certificate,
     CertificateStatus,
+    CertificateTerms,
     Chaining,
     Condition,
     Direction,
@@ -25,7 +26,7 @@ from ecolabel_registry.domain.model import (
     ProductCategory,
     Scheme,
     ScopeEntry,
-    StatusEvent,
+    StatusRecord,
     status_on,
     window_contains,
 )
@@ -189,7 +190,7 @@ class _Timeline(Generic[_E]):
 
     __slots__ = ("_dates", "_initial", "_states")
 
-    def __init__(self, events: Sequence[StatusEvent], kind: type[_E], initial: _E) -> None:
+    def __init__(self, events: Sequence[StatusRecord], kind: type[_E], initial: _E) -> None:
         dates: list[dt.date] = []
         states: list[_E] = []
         current = initial
@@ -274,7 +275,7 @@ class _Reach:
 class _Query:
     """A certificate that holds on the query date, with what the resolver needs of it."""
 
-    certificate: Certificate
+    certificate: Certificate | CertificateTerms
     category: ProductCategory
     on: dt.date
     hs_code: str | None
@@ -484,7 +485,7 @@ class Resolver:
 
     def resolve(
         self,
-        certificate: Certificate,
+        certificate: Certificate | CertificateTerms,
         category: ProductCategory,
         target: str,
         on: dt.date,
@@ -508,7 +509,7 @@ class Resolver:
 
     def markets(
         self,
-        certificate: Certificate,
+        certificate: Certificate | CertificateTerms,
         category: ProductCategory,
         on: dt.date,
         targets: Iterable[str],
@@ -597,7 +598,7 @@ class Resolver:
 
     def _check_certificate(
         self,
-        certificate: Certificate,
+        certificate: Certificate | CertificateTerms,
         category: ProductCategory,
         target: str,
         on: dt.date,

@@ -8,7 +8,12 @@ from collections.abc import Iterable
 from sqlalchemy import Row, and_, select
 from sqlalchemy.orm import Session
 
-from ecolabel_registry.domain.model import Certificate, ProductCategory, StatusEvent
+from ecolabel_registry.domain.model import (
+    Certificate,
+    CertificateTerms,
+    ProductCategory,
+    StatusEvent,
+)
 from ecolabel_registry.domain.resolver import RegistryFacts
 from ecolabel_registry.persistence.repositories import (
     SqlAgreementRepository,
@@ -121,6 +126,12 @@ class SqlFacts:
         value = int(rows[0]._mapping["revision"] or 0)
         found = _assemble(r for r in rows if r._mapping["id"] is not None)
         return value, found.get((scheme_id, number))
+
+    def certificate_terms(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], CertificateTerms]:
+        """What the resolver reads of many certificates (see `certificates`)."""
+        return {key: certificate.terms() for key, certificate in self.certificates(keys).items()}
 
     def certificates(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
         """Many certificates with their histories: one query per scheme and 500 numbers."""

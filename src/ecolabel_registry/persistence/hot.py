@@ -24,7 +24,13 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ecolabel_registry.domain.model import Certificate, ProductCategory, StatusEvent
+from ecolabel_registry.domain.model import (
+    Certificate,
+    CertificateTerms,
+    ProductCategory,
+    StatusChange,
+    StatusEvent,
+)
 from ecolabel_registry.domain.resolver import RegistryFacts
 from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.services.equivalence import ResolverCache
@@ -299,17 +305,20 @@ class HotFacts:
     def certificate(self, scheme_id: str, number: str) -> Certificate | None:
         return self.certificate_and_revision(scheme_id, number)[1]
 
-    def certificates(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
-        """Many certificates with their histories: one statement per 10,000 keys.
+    def certificate_terms(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], CertificateTerms]:
+        """What the resolver reads of many certificates: one statement per 10,000 keys.
 
-        The keys go in as two JSON lists (one parameter each, whatever their number) and each
-        certificate comes back as one row, its status events aggregated as JSON text that
-        orjson decodes (far fewer rows and driver conversions than a row per event).
+        The keys go in as JSON lists (one parameter each, whatever their number) and each
+        certificate comes back as one row of only the columns recognition depends on, its
+        status changes aggregated as JSON text that orjson decodes (far fewer rows, bytes and
+        driver conversions than whole certificates with a row per event).
         """
         unique = list(set(keys))
-        found: dict[tuple[str, str], Certificate] = {}
-        sql = _PG_MANY if not self._sqlite else _SQLITE_MANY
-        build = _Builder(self._sqlite)
+        found: dict[tuple[str, str], CertificateTerms] = {}
+        sql = _PG_TERMS if not self._sqlite else _SQLITE_TERMS
+        build = _TermsBuilder(self._sqlite)
         with self._r.connection() as conn:
             for start in range(0, len(unique), _MANY_CHUNK):
                 chunk = unique[start : start + _MANY_CHUNK]
@@ -321,7 +330,7 @@ class HotFacts:
                     if not self._sqlite
                     else (orjson.dumps(chunk).decode(),)
                 )
-                found.update(build.certificates(conn.fetch(sql, params)))
+                found.update(build.terms(conn.fetch(sql, params)))
         return found
 
     def _assemble(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Certificate]:
@@ -374,28 +383,27 @@ class HotFacts:
         return out
 
 
-_CERT_AGG = (
-    "c.id, c.scheme_id, c.number, c.category_code, c.holder_name, c.holder_economy, "
-    "c.product_name, c.brand, c.model, CAST(c.gtins AS TEXT), CAST(c.hs_codes AS TEXT), "
-    "c.certification_body_id, c.valid_from, c.valid_to, c.version, "
+_TERMS = (
+    "c.scheme_id, c.number, c.category_code, c.valid_from, c.valid_to, CAST(c.hs_codes AS TEXT), "
 )
-# PostgreSQL: the keys as two JSON lists zipped into rows; the events of each certificate as
-# a scalar subquery (always an index lookup per certificate, whatever the statistics say).
-_PG_MANY = (
-    f"SELECT {_CERT_AGG}"
-    "(SELECT json_agg(json_build_array(e.id, e.status, e.effective_date, e.reason, "
-    "e.recorded_at) ORDER BY e.id)::text FROM certificate_status_event e "
-    "WHERE e.certificate_id = c.id) "
+# PostgreSQL: the keys as two JSON lists zipped into rows; the status changes of each
+# certificate as a scalar subquery (always an index lookup per certificate, whatever the
+# statistics say).
+_PG_TERMS = (
+    f"SELECT {_TERMS}"
+    "(SELECT json_agg(json_build_array(e.status, e.effective_date) ORDER BY e.id)::text "
+    "FROM certificate_status_event e WHERE e.certificate_id = c.id) "
     "FROM ROWS FROM (json_array_elements_text(%s::json), json_array_elements_text(%s::json)) "
     "AS k(scheme_id, number) "
     "JOIN certificate c ON c.scheme_id = k.scheme_id AND c.number = k.number"
 )
 # SQLite: the keys as one JSON list of pairs, looked up one by one in the unique index.
-# json_group_array has no ORDER BY before SQLite 3.44: the events are sorted by id here.
-_SQLITE_MANY = (
-    f"SELECT {_CERT_AGG}"
-    "(SELECT json_group_array(json_array(e.id, e.status, e.effective_date, e.reason, "
-    "e.recorded_at)) FROM certificate_status_event e WHERE e.certificate_id = c.id) "
+# json_group_array has no ORDER BY before SQLite 3.44: the events carry their id and are
+# sorted by it here.
+_SQLITE_TERMS = (
+    f"SELECT {_TERMS}"
+    "(SELECT json_group_array(json_array(e.id, e.status, e.effective_date)) "
+    "FROM certificate_status_event e WHERE e.certificate_id = c.id) "
     "FROM json_each(?) AS k CROSS JOIN certificate c "
     "WHERE c.scheme_id = json_extract(k.value, '$[0]') "
     "AND c.number = json_extract(k.value, '$[1]')"
@@ -403,24 +411,15 @@ _SQLITE_MANY = (
 _MANY_CHUNK = 10_000
 
 
-_CERTIFICATE_FIELDS = (
+_TERMS_FIELDS = (
     "scheme_id",
     "number",
     "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
     "valid_from",
     "valid_to",
-    "brand",
-    "model",
-    "gtins",
     "hs_codes",
-    "certification_body_id",
     "status_events",
-    "version",
 )
-_EVENT_FIELDS = ("status", "effective_date", "reason", "id", "recorded_at")
 
 
 def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
@@ -431,62 +430,54 @@ def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
     return tuple(getattr(cls, name).__set__ for name in names)
 
 
-def _certificate_factory() -> Any:
-    """`Certificate(*fields)`, at half the cost: the frozen dataclass's `__init__` pays an
-    `object.__setattr__` call per field; this fills the slots directly. Falls back to the
-    class itself if its fields ever differ from `_CERTIFICATE_FIELDS`."""
-    setters = _slot_setters(Certificate, _CERTIFICATE_FIELDS)
+def _terms_factory() -> Any:
+    """`CertificateTerms(*fields)`, at half the cost: the frozen dataclass's `__init__` pays
+    an `object.__setattr__` call per field; this fills the slots directly. Falls back to the
+    class itself if its fields ever differ from `_TERMS_FIELDS`."""
+    setters = _slot_setters(CertificateTerms, _TERMS_FIELDS)
     if setters is None:  # pragma: no cover - the model changed: the plain constructor
-        return Certificate
-    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13, s14 = setters
+        return CertificateTerms
+    s0, s1, s2, s3, s4, s5, s6 = setters
     new = object.__new__
 
-    def make(
-        a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any, a7: Any,
-        a8: Any, a9: Any, a10: Any, a11: Any, a12: Any, a13: Any, a14: Any,
-    ) -> Certificate:  # fmt: skip
-        c = new(Certificate)
+    def make(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any) -> CertificateTerms:
+        c = new(CertificateTerms)
         s0(c, a0), s1(c, a1), s2(c, a2), s3(c, a3), s4(c, a4), s5(c, a5), s6(c, a6)
-        s7(c, a7), s8(c, a8), s9(c, a9), s10(c, a10), s11(c, a11), s12(c, a12)
-        s13(c, a13), s14(c, a14)
         return c
 
     return make
 
 
-def _event_factory() -> Any:
-    """`StatusEvent(*fields)` without the frozen `__init__` (see `_certificate_factory`)."""
-    setters = _slot_setters(StatusEvent, _EVENT_FIELDS)
+def _change_factory() -> Any:
+    """`StatusChange(status, effective_date)` without the frozen `__init__`."""
+    setters = _slot_setters(StatusChange, ("status", "effective_date"))
     if setters is None:  # pragma: no cover - the model changed: the plain constructor
-        return StatusEvent
-    s0, s1, s2, s3, s4 = setters
+        return StatusChange
+    s0, s1 = setters
     new = object.__new__
 
-    def make(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any) -> StatusEvent:
-        e = new(StatusEvent)
-        s0(e, a0), s1(e, a1), s2(e, a2), s3(e, a3), s4(e, a4)
+    def make(a0: Any, a1: Any) -> StatusChange:
+        e = new(StatusChange)
+        s0(e, a0), s1(e, a1)
         return e
 
     return make
 
 
-_new_certificate = _certificate_factory()
-_new_event = _event_factory()
+_new_terms = _terms_factory()
+_new_change = _change_factory()
 
 
-def _event_id(event: list[Any]) -> int:
-    return int(event[0])
-
-
-class _Builder:
-    """Certificates from rows of `_PG_MANY` / `_SQLITE_MANY`, with the repeated values
-    (dates, timestamps, JSON lists) converted once per read, not once per row."""
+class _TermsBuilder:
+    """`CertificateTerms` from rows of `_PG_TERMS` / `_SQLITE_TERMS`, with the repeated
+    values (dates, JSON lists, status changes) converted once per read, not once per row."""
 
     def __init__(self, sqlite: bool) -> None:
         self._sqlite = sqlite
         self._dates: dict[str, dt.date] = {}
-        self._stamps: dict[str | None, dt.datetime | None] = {None: None}
         self._lists: dict[str | None, tuple[str, ...]] = {"[]": (), None: (), "": ()}
+        self._changes: dict[tuple[str, str], StatusChange] = {}
+        self._histories: dict[str | None, tuple[StatusChange, ...]] = {None: (), "[]": ()}
 
     def _date(self, text: str) -> dt.date:
         day = self._dates.get(text)
@@ -494,82 +485,45 @@ class _Builder:
             day = self._dates[text] = dt.date.fromisoformat(text)
         return day
 
-    def _stamp(self, text: str) -> dt.datetime | None:
-        stamp = self._stamps[text] = dt.datetime.fromisoformat(text)
-        return stamp
-
     def _list(self, text: str) -> tuple[str, ...]:
         value = self._lists[text] = tuple(orjson.loads(text) or ())
         return value
 
-    def _events(self, text: str) -> tuple[StatusEvent, ...]:
+    def _history(self, text: str) -> tuple[StatusChange, ...]:
+        changes, out = self._changes, []
         events = orjson.loads(text)
-        if len(events) > 1:
-            events.sort(key=_event_id)
-        dates, stamps, event = self._dates, self._stamps, _new_event
-        out = []
-        for eid, status, effective, reason, recorded in events:
-            day = dates.get(effective)
-            if day is None:
-                day = self._date(effective)
-            stamp = stamps.get(recorded, _MISSING)
-            if stamp is _MISSING:
-                stamp = self._stamp(recorded)
-            out.append(event(status, day, reason, str(eid), stamp))
-        return tuple(out)
+        if self._sqlite:  # [id, status, day]: in id order, then as on PostgreSQL
+            events = [event[1:] for event in sorted(events, key=_event_id)]
+        for status, effective in events:
+            change = changes.get((status, effective))
+            if change is None:
+                change = changes[(status, effective)] = _new_change(status, self._date(effective))
+            out.append(change)
+        history = self._histories[text] = tuple(out)
+        return history
 
-    def certificates(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Certificate]:
-        out: dict[tuple[str, str], Certificate] = {}
-        lists, dates, new = self._lists, self._dates, _new_certificate
+    def terms(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], CertificateTerms]:
+        out: dict[tuple[str, str], CertificateTerms] = {}
+        lists, dates, histories, new = self._lists, self._dates, self._histories, _new_terms
         sqlite = self._sqlite
-        for (
-            _cid,
-            scheme_id,
-            number,
-            category_code,
-            holder_name,
-            holder_economy,
-            product_name,
-            brand,
-            model,
-            gtins,
-            hs_codes,
-            body_id,
-            valid_from,
-            valid_to,
-            version,
-            history,
-        ) in rows:
+        for scheme_id, number, category_code, valid_from, valid_to, hs_codes, history in rows:
             if sqlite:
                 valid_from = dates.get(valid_from) or self._date(valid_from)
                 valid_to = dates.get(valid_to) or self._date(valid_to)
-            gtin_codes = lists.get(gtins)
-            if gtin_codes is None:
-                gtin_codes = self._list(gtins)
             hs = lists.get(hs_codes)
             if hs is None:
                 hs = self._list(hs_codes)
+            changes = histories.get(history)
+            if changes is None:
+                changes = self._history(history)
             out[(scheme_id, number)] = new(
-                scheme_id,
-                number,
-                category_code,
-                holder_name,
-                holder_economy,
-                product_name,
-                valid_from,
-                valid_to,
-                brand,
-                model,
-                gtin_codes,
-                hs,
-                body_id,
-                () if history is None or history == "[]" else self._events(history),
-                version,
+                scheme_id, number, category_code, valid_from, valid_to, hs, changes
             )
         return out
 
 
-_MISSING: Any = object()
+def _event_id(event: list[Any]) -> int:
+    return int(event[0])
 
 
 async def warm_resolver_cache(cache: ResolverCache, reads: HotReads) -> None:

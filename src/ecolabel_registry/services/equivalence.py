@@ -11,7 +11,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
-from ecolabel_registry.domain.model import Certificate, Coverage, ProductCategory
+from ecolabel_registry.domain.model import (
+    Certificate,
+    CertificateTerms,
+    Coverage,
+    ProductCategory,
+)
 from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts, Resolver
 from ecolabel_registry.domain.validation import is_hs_code
 
@@ -29,9 +34,9 @@ class FactsSource(Protocol):
     def certificate_and_revision(
         self, scheme_id: str, number: str
     ) -> tuple[int, Certificate | None]: ...
-    def certificates(
+    def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], Certificate]: ...
+    ) -> dict[tuple[str, str], CertificateTerms]: ...
 
 
 @dataclass(frozen=True)
@@ -192,10 +197,10 @@ class EquivalenceService:
             # The first certificates are read here; the others on a second thread while the
             # first lines are answered (the database works, or the driver waits, meanwhile).
             # Only that thread touches the source until it is joined.
-            certificates = self._source.certificates(keys[:FIRST_READ])
-            rest = _Background(self._source.certificates, keys[FIRST_READ:])
+            certificates = self._source.certificate_terms(keys[:FIRST_READ])
+            rest = _Background(self._source.certificate_terms, keys[FIRST_READ:])
         else:
-            certificates = self._source.certificates(keys)
+            certificates = self._source.certificate_terms(keys)
         if repeated is None:
             repeated = repeated_lines(lines)
         return self._outcomes(snapshot, certificates, lines, rest, repeated)
@@ -203,7 +208,7 @@ class EquivalenceService:
     def _outcomes(
         self,
         snapshot: Snapshot,
-        certificates: dict[tuple[str, str], Certificate],
+        certificates: dict[tuple[str, str], CertificateTerms],
         lines: Sequence[Line],
         rest: _Background | None,
         repeated: frozenset[Line],
@@ -280,10 +285,10 @@ class _Background:
 
     def __init__(
         self,
-        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], Certificate]],
+        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], CertificateTerms]],
         keys: list[tuple[str, str]],
     ) -> None:
-        self._result: dict[tuple[str, str], Certificate] = {}
+        self._result: dict[tuple[str, str], CertificateTerms] = {}
         self._error: BaseException | None = None
         self._thread = threading.Thread(
             target=self._run, args=(call, keys), name="batch-certificates", daemon=True
@@ -292,7 +297,7 @@ class _Background:
 
     def _run(
         self,
-        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], Certificate]],
+        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], CertificateTerms]],
         keys: list[tuple[str, str]],
     ) -> None:
         try:
@@ -300,7 +305,7 @@ class _Background:
         except BaseException as exc:  # handed to the waiting thread
             self._error = exc
 
-    def result(self) -> dict[tuple[str, str], Certificate]:
+    def result(self) -> dict[tuple[str, str], CertificateTerms]:
         self._thread.join()
         if self._error is not None:
             raise self._error
@@ -341,7 +346,7 @@ def unknown_certificate(snapshot: Snapshot, scheme_id: str, number: str) -> Unkn
     return UnknownCertificate(detail, scheme_id, scheme.certificate_coverage)
 
 
-def _category(snapshot: Snapshot, certificate: Certificate) -> ProductCategory:
+def _category(snapshot: Snapshot, certificate: Certificate | CertificateTerms) -> ProductCategory:
     category = snapshot.categories.get((certificate.scheme_id, certificate.category_code))
     if category is None:  # the database's foreign key makes this a stale cache
         raise NotFound(
