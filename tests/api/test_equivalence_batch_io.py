@@ -131,6 +131,32 @@ def test_certificates_read_on_a_second_thread_give_the_same_body(
     expected = post(client, lines)
     monkeypatch.setattr(equivalence_service, "FIRST_READ", 1)
     assert post(client, lines) == expected
+    monkeypatch.setattr(equivalence_service, "READ_CHUNK", 1)  # a chunk a certificate
+    assert post(client, lines) == expected
+
+
+@pytest.mark.usefixtures("world")
+def test_an_error_reading_a_later_chunk_fails_the_batch(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = service_of(app)
+    source = service._source
+    assert isinstance(source, HotFacts)
+    reads = source.certificate_terms_chunks
+
+    def failing(keys: list[tuple[str, str]], size: int) -> Any:
+        chunks = reads(keys, size)
+        yield next(chunks)
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(source, "certificate_terms_chunks", failing)
+    monkeypatch.setattr(equivalence_service, "FIRST_READ", 1)
+    monkeypatch.setattr(equivalence_service, "READ_CHUNK", 1)
+    day = dt.date(2025, 3, 1)
+    lines = [("korea-eco-label", n, "JP", day, None) for n in ("NOPE-1", "NOPE-2", "NOPE-3")]
+    lines.insert(0, (Q["scheme"], Q["certificate"], "JP", day, None))
+    with pytest.raises(RuntimeError, match="connection lost"):
+        list(service.answer_lines(lines))
 
 
 @pytest.mark.usefixtures("world")

@@ -315,13 +315,21 @@ class HotFacts:
         status changes aggregated as JSON text that orjson decodes (far fewer rows, bytes and
         driver conversions than whole certificates with a row per event).
         """
-        unique = list(set(keys))
         found: dict[tuple[str, str], CertificateTerms] = {}
+        for chunk in self.certificate_terms_chunks(list(set(keys)), _MANY_CHUNK):
+            found.update(chunk)
+        return found
+
+    def certificate_terms_chunks(
+        self, keys: Sequence[tuple[str, str]], size: int
+    ) -> Iterator[dict[tuple[str, str], CertificateTerms]]:
+        """`certificate_terms` of `keys`, `size` keys at a time in their order, on one
+        connection (a thread that reads them all holds it until the last chunk)."""
         sql = _PG_TERMS if not self._sqlite else _SQLITE_TERMS
         build = _TermsBuilder(self._sqlite)
         with self._r.connection() as conn:
-            for start in range(0, len(unique), _MANY_CHUNK):
-                chunk = unique[start : start + _MANY_CHUNK]
+            for start in range(0, len(keys), size):
+                chunk = keys[start : start + size]
                 params = (
                     (
                         orjson.dumps([k[0] for k in chunk]).decode(),
@@ -330,8 +338,7 @@ class HotFacts:
                     if not self._sqlite
                     else (orjson.dumps(chunk).decode(),)
                 )
-                found.update(build.terms(conn.fetch(sql, params)))
-        return found
+                yield build.terms(conn.fetch(sql, params))
 
     def _assemble(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Certificate]:
         heads: dict[int, Sequence[Any]] = {}

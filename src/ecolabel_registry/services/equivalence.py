@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
@@ -21,8 +22,10 @@ from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts,
 from ecolabel_registry.domain.validation import is_hs_code
 
 MAX_BATCH_LINES = 10_000
-FIRST_READ = 2_000
+FIRST_READ = 500
 """Certificates a batch reads before answering; the rest are read meanwhile (see `batch`)."""
+READ_CHUNK = 1_000
+"""Certificates read together while a batch is being answered."""
 
 
 class FactsSource(Protocol):
@@ -37,6 +40,14 @@ class FactsSource(Protocol):
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], CertificateTerms]: ...
+
+
+class ChunkedSource(FactsSource, Protocol):
+    """A source that can read certificates chunk by chunk on a thread of their own."""
+
+    def certificate_terms_chunks(
+        self, keys: Sequence[tuple[str, str]], size: int
+    ) -> Iterator[dict[tuple[str, str], CertificateTerms]]: ...
 
 
 @dataclass(frozen=True)
@@ -192,15 +203,18 @@ class EquivalenceService:
         snapshot = self._snapshot()
         # The keys in order of first use: the certificates of the first lines come first.
         keys = list(dict.fromkeys((line[0], line[1]) for line in lines))
-        rest: _Background | None = None
-        if len(keys) > FIRST_READ and getattr(self._source, "reads_in_background", False):
-            # The first certificates are read here; the others on a second thread while the
-            # first lines are answered (the database works, or the driver waits, meanwhile).
-            # Only that thread touches the source until it is joined.
-            certificates = self._source.certificate_terms(keys[:FIRST_READ])
-            rest = _Background(self._source.certificate_terms, keys[FIRST_READ:])
+        rest: _Reader | None = None
+        source = self._source
+        if len(keys) > FIRST_READ and getattr(source, "reads_in_background", False):
+            # The first certificates are read here; the others, chunk by chunk in the order
+            # the lines need them, on a second thread while the lines are answered (the
+            # database works, or the driver waits, meanwhile). Only that thread touches the
+            # source until it is done.
+            certificates = source.certificate_terms(keys[:FIRST_READ])
+            chunked = cast(ChunkedSource, source)
+            rest = _Reader(lambda: chunked.certificate_terms_chunks(keys[FIRST_READ:], READ_CHUNK))
         else:
-            certificates = self._source.certificate_terms(keys)
+            certificates = source.certificate_terms(keys)
         if repeated is None:
             repeated = repeated_lines(lines)
         return self._outcomes(snapshot, certificates, lines, rest, repeated)
@@ -210,7 +224,7 @@ class EquivalenceService:
         snapshot: Snapshot,
         certificates: dict[tuple[str, str], CertificateTerms],
         lines: Sequence[Line],
-        rest: _Background | None,
+        rest: _Reader | None,
         repeated: frozenset[Line],
     ) -> Iterator[Answer | DomainError]:
         resolve = snapshot.resolver.resolve
@@ -236,10 +250,13 @@ class EquivalenceService:
                     if not valid:
                         _check_hs(hs_code, ("hs_code",))
                 certificate = certificates.get((scheme_id, number))
-                if certificate is None and rest is not None:
-                    certificates.update(rest.result())
-                    rest = None
-                    certificate = certificates.get((scheme_id, number))
+                while certificate is None and rest is not None:
+                    chunk = rest.next_chunk()
+                    if chunk is None:
+                        rest = None
+                    else:
+                        certificates.update(chunk)
+                        certificate = certificates.get((scheme_id, number))
                 if certificate is None:
                     raise unknown_certificate(snapshot, scheme_id, number)
                 category = categories.get((certificate.scheme_id, certificate.category_code))
@@ -280,36 +297,36 @@ class EquivalenceService:
         return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
 
 
-class _Background:
-    """One call run on its own thread; `result()` waits for it (and re-raises its error)."""
+class _Reader:
+    """Chunks of certificates read on a thread of their own; `next_chunk` waits for one.
 
-    def __init__(
-        self,
-        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], CertificateTerms]],
-        keys: list[tuple[str, str]],
-    ) -> None:
-        self._result: dict[tuple[str, str], CertificateTerms] = {}
-        self._error: BaseException | None = None
+    The thread reads to the end whether or not the chunks are taken; an error it meets is
+    raised by the `next_chunk` call that would have returned the chunk.
+    """
+
+    def __init__(self, chunks: Callable[[], Iterator[dict[tuple[str, str], CertificateTerms]]]):
+        self._queue: queue.SimpleQueue[
+            dict[tuple[str, str], CertificateTerms] | BaseException | None
+        ] = queue.SimpleQueue()
         self._thread = threading.Thread(
-            target=self._run, args=(call, keys), name="batch-certificates", daemon=True
+            target=self._run, args=(chunks,), name="batch-certificates", daemon=True
         )
         self._thread.start()
 
-    def _run(
-        self,
-        call: Callable[[list[tuple[str, str]]], dict[tuple[str, str], CertificateTerms]],
-        keys: list[tuple[str, str]],
-    ) -> None:
+    def _run(self, chunks: Callable[[], Iterator[dict[tuple[str, str], CertificateTerms]]]) -> None:
         try:
-            self._result = call(keys)
+            for chunk in chunks():
+                self._queue.put(chunk)
         except BaseException as exc:  # handed to the waiting thread
-            self._error = exc
+            self._queue.put(exc)
+        self._queue.put(None)
 
-    def result(self) -> dict[tuple[str, str], CertificateTerms]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
+    def next_chunk(self) -> dict[tuple[str, str], CertificateTerms] | None:
+        """The next chunk read; None when there are no more."""
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
 
 def repeated_lines(lines: Iterable[Line]) -> frozenset[Line]:
