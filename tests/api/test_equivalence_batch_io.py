@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from fastapi import FastAPI
@@ -187,7 +188,7 @@ def test_the_answer_writer_writes_answer_dict(app: FastAPI) -> None:
         on = dt.date(2025, 3, 1)
         answer = service.resolve(Q["scheme"], Q["certificate"], target, on, hs_code)
         args = (Q["scheme"], Q["certificate"], target, on, hs_code)
-        assert orjson.dumps(writer.answer(answer, *args)) == orjson.dumps(
+        assert msgspec.json.encode(writer.answer(answer, *args)) == orjson.dumps(
             answer_dict(answer, *args)
         )
 
@@ -294,3 +295,10 @@ def test_what_the_decoded_path_accepts_the_line_by_line_check_accepts_alike(
     elif errors is not None and not any(errors):
         # Refused although every line is valid: only for a NUL, which no valid line has.
         raise AssertionError(f"valid lines refused by the decoded path: {lines!r}")
+
+
+def test_msgspec_writes_every_character_as_orjson_does() -> None:
+    text = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert msgspec.json.encode([text, None, dt.date(2025, 3, 1)]) == orjson.dumps(
+        [text, None, dt.date(2025, 3, 1)]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+import msgspec
 from pydantic import BaseModel, Field
 
 from ecolabel_registry.domain.model import Condition
@@ -210,14 +211,50 @@ def plan_option_dict(o: PlanOption) -> dict[str, Any]:
     }
 
 
+class _QueryWire(msgspec.Struct):
+    scheme: str
+    certificate: str
+    target: str
+    on: dt.date
+    hs_code: str | None
+
+
+class _ReasonWire(msgspec.Struct):
+    code: str
+    message: str
+    agreement_id: str | None
+    scheme: str | None
+
+
+class AnswerWire(msgspec.Struct):
+    """`EquivalenceAnswer` as msgspec writes it: the same keys in the same order."""
+
+    query: _QueryWire
+    recognized: bool
+    level: str | None
+    routes: list[dict[str, Any]]
+    conditions: list[dict[str, Any]]
+    reasons: list[_ReasonWire]
+    valid_until: dt.date | None
+    explanation: str
+
+
+class LineWire(msgspec.Struct):
+    """`BatchLineOut` as msgspec writes it."""
+
+    ref: str | None
+    answer: AnswerWire | None
+    error: dict[str, Any] | None
+
+
 class AnswerWriter:
     """`answer_dict` for the many answers of a batch, with less work per answer.
 
-    The same JSON as `answer_dict`, key for key, byte for byte once dumped by orjson. Enum
-    members go in as they are (orjson writes a `StrEnum` as its value, as `.value` would).
-    Conditions are objects of the cached facts that many answers share: each one's dict is
-    made once and shared (by identity; the objects are held here, so an id is never reused
-    while the writer lives).
+    Answers come out as msgspec structs, which msgspec writes as the JSON of `answer_dict`,
+    key for key and byte for byte (dates as YYYY-MM-DD, a `StrEnum` as its value), at about
+    half the cost of building and dumping the dicts. Conditions are objects of the cached
+    facts that many answers share: each one's dict is made once and shared (by identity; the
+    objects are held here, so an id is never reused while the writer lives).
     """
 
     __slots__ = ("_conditions",)
@@ -241,7 +278,7 @@ class AnswerWriter:
             "equivalent_category": r.equivalent_category_code,
             "level": r.level,
             "conditions": [condition(c) for c in r.conditions],
-            "valid_until": None if r.valid_until is None else r.valid_until.isoformat(),
+            "valid_until": r.valid_until,
             "path": [
                 {
                     "agreement_id": s.agreement_id,
@@ -262,31 +299,16 @@ class AnswerWriter:
         target: str,
         on: dt.date,
         hs_code: str | None,
-    ) -> dict[str, Any]:
+    ) -> AnswerWire:
         """What `answer_dict` returns for the same arguments (as JSON)."""
-        valid_until = answer.valid_until
         routes, conditions = answer.routes, answer.conditions
-        return {
-            "query": {
-                "scheme": scheme,
-                "certificate": certificate,
-                "target": target,
-                "on": on.isoformat(),
-                "hs_code": hs_code,
-            },
-            "recognized": answer.recognized,
-            "level": answer.level,
-            "routes": [self._route(r) for r in routes] if routes else [],
-            "conditions": [self._condition(c) for c in conditions] if conditions else [],
-            "reasons": [
-                {
-                    "code": r.code,
-                    "message": r.message,
-                    "agreement_id": r.agreement_id,
-                    "scheme": r.scheme_id,
-                }
-                for r in answer.reasons
-            ],
-            "valid_until": None if valid_until is None else valid_until.isoformat(),
-            "explanation": answer.explanation,
-        }
+        return AnswerWire(
+            _QueryWire(scheme, certificate, target, on, hs_code),
+            answer.recognized,
+            answer.level,
+            [self._route(r) for r in routes] if routes else [],
+            [self._condition(c) for c in conditions] if conditions else [],
+            [_ReasonWire(r.code, r.message, r.agreement_id, r.scheme_id) for r in answer.reasons],
+            answer.valid_until,
+            answer.explanation,
+        )

@@ -16,10 +16,12 @@ from starlette.responses import Response
 
 from ecolabel_registry.api.deps import RegistryDep, require_reader, today
 from ecolabel_registry.api.equivalence_io import (
+    AnswerWire,
     AnswerWriter,
     BatchIn,
     BatchOut,
     EquivalenceAnswer,
+    LineWire,
     MarketsOut,
     PlanOut,
     answer_dict,
@@ -63,6 +65,7 @@ class _FastBatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _fast_batch = msgspec.json.Decoder(_FastBatch)
+_encoder = msgspec.json.Encoder()
 
 
 def equivalence_service(request: Request, registry: RegistryDep) -> EquivalenceService:
@@ -179,17 +182,17 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     if checked is None:
         checked = _lines_one_by_one(body, today())
     count, refs, lines, line_errors = checked
-    # The lines are written out in blocks as they are answered, so that their answers and
-    # dicts are freed block by block (10,000 answers held together cost more in garbage
-    # collection than their writing). orjson writes compact JSON: the blocks joined are
-    # exactly the bytes of the whole document dumped at once.
+    # The lines are written out in blocks as they are answered, so that their answers are
+    # freed block by block (10,000 answers held together cost more in garbage collection
+    # than their writing). msgspec writes compact JSON: the blocks joined are exactly the
+    # bytes of the whole document written at once.
     repeated = repeated_lines(lines)
     answered = zip(refs, lines, service.answer_lines(lines, repeated), strict=True)
-    shared: dict[Line, dict[str, Any]] = {}  # the answer dicts of lines asked again
+    shared: dict[Line, AnswerWire] = {}  # the answers of lines asked again
     writer = AnswerWriter()
-    dumps = orjson.dumps
+    dumps = _encoder.encode
     blocks: list[bytes] = []
-    block: list[dict[str, Any]] = []
+    block: list[LineWire | dict[str, Any]] = []
     recognized = not_recognized = errors = 0
     for line_error in repeat(None, count) if line_errors is None else line_errors:
         if len(block) == _BLOCK:
@@ -211,10 +214,10 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
                     data = shared[line] = writer.answer(outcome, *line)
             else:
                 data = writer.answer(outcome, *line)
-            block.append({"ref": ref, "answer": data, "error": None})
+            block.append(LineWire(ref, data, None))
         else:
             errors += 1
-            block.append({"ref": ref, "answer": None, "error": _line_problem(outcome)})
+            block.append(LineWire(ref, None, _line_problem(outcome)))
     if block:
         blocks.append(dumps(block)[1:-1])
     summary = {
