@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -67,9 +68,16 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if own_engine and settings.check_migrations and engine is not None:
             ensure_migrated(engine)
+        thresholds = gc.get_threshold()
         if own_engine:
             await warm_resolver_cache(app.state.resolver_cache, hot_reads)
+            if settings.gc_young_threshold:
+                # A served process allocates in bursts (a batch makes ~100,000 objects that
+                # die together): fewer young collections, and fewer objects promoted to be
+                # scanned again by the older ones.
+                gc.set_threshold(settings.gc_young_threshold, *thresholds[1:])
         yield
+        gc.set_threshold(*thresholds)
         await hot_reads.aclose()
         if own_engine and engine is not None:
             engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,3 +87,12 @@ def test_seed_demo_loads_real_schemes_and_marks_invented_data(database: str) -> 
             },
         ).json()
         assert answer["level"] == "conditional"
+
+
+@pytest.mark.parametrize("young", [0, 30_000])
+def test_a_served_app_collects_young_garbage_less_often(database: str, young: int) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    before = gc.get_threshold()
+    with TestClient(create_app(Settings(database_url=database, gc_young_threshold=young))):
+        assert gc.get_threshold() == ((young or before[0]), *before[1:])
+    assert gc.get_threshold() == before
