@@ -111,18 +111,23 @@ def serve(database_url: str, workers: int = 1, **env_extra: str) -> Iterator[Ser
 
 def ensure_wrk() -> str:
     """The wrk binary; installed with apt-get (Debian package `wrk`) when missing."""
-    found = shutil.which("wrk")
+    return ensure_tool("wrk")
+
+
+def ensure_tool(name: str) -> str:
+    """A command from the Debian package of the same name, installed with apt-get if missing."""
+    found = shutil.which(name)
     if found:
         return found
-    console.print("wrk is missing: apt-get install -y wrk")
-    subprocess.run(["apt-get", "install", "-y", "wrk"], check=False, capture_output=True)
-    found = shutil.which("wrk")
+    console.print(f"{name} is missing: apt-get install -y {name}")
+    subprocess.run(["apt-get", "install", "-y", name], check=False, capture_output=True)
+    found = shutil.which(name)
     if not found:
         subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, capture_output=True)
-        found = shutil.which("wrk")
+        subprocess.run(["apt-get", "install", "-y", name], check=True, capture_output=True)
+        found = shutil.which(name)
     if not found:
-        raise RuntimeError("wrk is not installed and apt-get could not install it")
+        raise RuntimeError(f"{name} is not installed and apt-get could not install it")
     return found
 
 

@@ -18,11 +18,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.app import create_app
 from ecolabel_registry.domain.access import Role
+from ecolabel_registry.persistence import status_changes
 from ecolabel_registry.persistence.engine import configure_sqlite_connection
 from ecolabel_registry.persistence.migrate import upgrade
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
@@ -112,12 +113,36 @@ def engine(database_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def connection(engine: Engine) -> Iterator[Connection]:
-    """One connection in a transaction that is rolled back after the test."""
+    """One connection in a transaction that is rolled back after the test.
+
+    Before the rollback, every certificate's `status_changes` must still be its status
+    events (whatever wrote them during the test).
+    """
     with engine.connect() as conn:
         transaction = conn.begin()
         yield conn
         if transaction.is_active:
+            stale = stale_status_changes(conn)
             transaction.rollback()
+            assert not stale, f"status_changes not kept with the status events: {stale}"
+
+
+def stale_status_changes(conn: Connection) -> list[tuple[str, str]]:
+    """Certificates whose `status_changes` differ from their events (none, if the test's
+    transaction can still be read)."""
+    postgres = conn.dialect.name == "postgresql"
+    events = status_changes.aggregate(postgres, "c.id")
+    differ = (
+        f"CAST(c.status_changes AS jsonb) <> CAST({events} AS jsonb)"
+        if postgres
+        else f"json(c.status_changes) <> json({events})"
+    )
+    try:
+        with conn.begin_nested():
+            rows = conn.execute(text(f"SELECT scheme_id, number FROM certificate c WHERE {differ}"))
+            return [(r[0], r[1]) for r in rows]
+    except DBAPIError:  # a transaction the test left failed: nothing to read
+        return []
 
 
 @pytest.fixture

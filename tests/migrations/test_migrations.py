@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from ecolabel_registry.persistence.engine import make_engine
 from ecolabel_registry.persistence.migrate import (
@@ -85,3 +87,61 @@ def test_a_database_behind_the_migrations_is_refused_with_what_to_run(empty_engi
         upgrade(conn)
     ensure_migrated(empty_engine)
     assert head_revision() is not None
+
+
+def test_upgrading_copies_each_certificates_events_to_its_row(empty_engine: Engine) -> None:
+    with empty_engine.begin() as conn:
+        upgrade(conn, "0002")
+    with empty_engine.begin() as conn:
+        _certificates_at_0002(conn)
+        upgrade(conn)
+    with empty_engine.connect() as conn:
+        rows = dict(
+            conn.execute(text("SELECT number, status_changes FROM certificate")).tuples().all()
+        )
+    assert {number: orjson.loads(changes) for number, changes in rows.items()} == {
+        # In recording order (the ids), not by date.
+        "C-1": [["active", "2024-01-01"], ["withdrawn", "2024-06-01"], ["suspended", "2024-03-01"]],
+        "C-2": [["active", "2024-02-01"]],
+        "C-3": [],
+    }
+
+
+def _certificates_at_0002(conn: Connection) -> None:
+    """Three certificates as revision 0002 stored them: events only in their own table."""
+    conn.execute(
+        text(
+            "INSERT INTO scheme (id, name, operator, type, certificate_coverage, version) "
+            "VALUES ('s', 'S', 'Op', 'iso14024', 'partial', 1)"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO product_category (scheme_id, code, name, criteria_version, valid_from, "
+            "hs_codes, criteria, version) VALUES ('s', 'c', 'C', '1', '2020-01-01', '[]', "
+            "'[]', 1)"
+        )
+    )
+    for n in (1, 2, 3):
+        conn.execute(
+            text(
+                "INSERT INTO certificate (id, scheme_id, number, category_code, holder_name, "
+                "holder_economy, product_name, gtins, hs_codes, valid_from, valid_to, version) "
+                "VALUES (:n, 's', :number, 'c', 'H', 'DE', 'P', '[]', '[]', '2024-01-01', "
+                "'2026-01-01', 1)"
+            ),
+            {"n": n, "number": f"C-{n}"},
+        )
+    for event_id, certificate_id, status, day in (
+        (1, 1, "active", "2024-01-01"),
+        (2, 2, "active", "2024-02-01"),
+        (3, 1, "withdrawn", "2024-06-01"),
+        (4, 1, "suspended", "2024-03-01"),
+    ):
+        conn.execute(
+            text(
+                "INSERT INTO certificate_status_event (id, certificate_id, status, "
+                "effective_date, reason) VALUES (:id, :c, :s, :d, '')"
+            ),
+            {"id": event_id, "c": certificate_id, "s": status, "d": dt.date.fromisoformat(day)},
+        )

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import Certificate, StatusEvent
+from ecolabel_registry.persistence import status_changes
 from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
@@ -411,6 +412,11 @@ class SqlCertificateBulkStore:
                 "SELECT certificate_id, status, effective_date, reason FROM import_event "
                 "ORDER BY seq"
             )
+            self._sql(
+                status_changes.refresh(
+                    d.postgres, "certificate.id IN (SELECT certificate_id FROM import_event)"
+                )
+            )
 
     def _insert_new(self) -> None:
         if self._staged == self._matched:
@@ -477,11 +483,12 @@ class SqlCertificateBulkStore:
         self._sql(
             "INSERT INTO certificate (id, scheme_id, number, category_code, holder_name, "
             "holder_economy, product_name, brand, model, gtins, hs_codes, "
-            "certification_body_id, valid_from, valid_to, version) "
+            "certification_body_id, valid_from, valid_to, status_changes, version) "
             "SELECT s.new_id, :scheme, s.number, s.category_code, s.holder_name, "
             "s.holder_economy, s.product_name, s.brand, s.model, "
             f"{d.json('s.gtins')}, {d.json('s.hs_codes')}, s.certification_body_id, "
-            f"s.valid_from, s.valid_to, 1 FROM import_certificate s WHERE {new}",
+            f"s.valid_from, s.valid_to, {self._new_status_changes()}, 1 "
+            f"FROM import_certificate s WHERE {new}",
             {"scheme": self._scheme_id},
         )
         for table, column, field in (
@@ -504,6 +511,29 @@ class SqlCertificateBulkStore:
             f"SELECT s.new_id, {status}, {day}, {reason} FROM import_certificate s, {source} "
             f"WHERE s.extra_events IS NOT NULL AND {new} ORDER BY s.new_id, {position}"
         )
+
+    def _new_status_changes(self) -> str:
+        """`status_changes` of a staged new certificate: its first status, then its extra
+        events in file order (the order `_insert_new_rows` records them in)."""
+        d = self._d
+        source, status, day, _reason, position = d.objects("s.extra_events", "e")
+        changes = (
+            "SELECT s.first_status AS status, s.first_date AS day, -1 AS pos UNION ALL "
+            f"SELECT {status}, {day}, {position} FROM {source}"
+        )
+        if d.postgres:
+            first = "json_build_array(json_build_array(s.first_status, s.first_date))::text"
+            many = (
+                "SELECT json_agg(json_build_array(x.status, x.day) ORDER BY x.pos)::text "
+                f"FROM ({changes}) x"
+            )
+        else:  # the aggregate takes the rows in the order given (see status_changes)
+            first = "json_array(json_array(s.first_status, s.first_date))"
+            many = (
+                "SELECT json_group_array(json_array(x.status, x.day)) "
+                f"FROM (SELECT * FROM ({changes}) ORDER BY pos) x"
+            )
+        return f"CASE WHEN s.extra_events IS NULL THEN {first} ELSE ({many}) END"
 
     def close(self) -> None:
         for table in ("import_certificate", "import_match", "import_event"):

@@ -312,8 +312,9 @@ class HotFacts:
 
         The keys go in as JSON lists (one parameter each, whatever their number) and each
         certificate comes back as one row of only the columns recognition depends on, its
-        status changes aggregated as JSON text that orjson decodes (far fewer rows, bytes and
-        driver conversions than whole certificates with a row per event).
+        status history as the JSON text of its own `status_changes` column, which orjson
+        decodes (far fewer rows, bytes and look-ups than whole certificates with their
+        events).
         """
         found: dict[tuple[str, str], CertificateTerms] = {}
         for chunk in self.certificate_terms_chunks(list(set(keys)), _MANY_CHUNK):
@@ -390,27 +391,23 @@ class HotFacts:
         return out
 
 
+# Only the columns recognition depends on; the status history comes from the certificate's
+# own row (`status_changes`, kept by every write of events), so that each certificate is one
+# index lookup and one heap row, with no look-up of its events.
 _TERMS = (
-    "c.scheme_id, c.number, c.category_code, c.valid_from, c.valid_to, CAST(c.hs_codes AS TEXT), "
+    "c.scheme_id, c.number, c.category_code, c.valid_from, c.valid_to, "
+    "CAST(c.hs_codes AS TEXT), c.status_changes"
 )
-# PostgreSQL: the keys as two JSON lists zipped into rows; the status changes of each
-# certificate as a scalar subquery (always an index lookup per certificate, whatever the
-# statistics say).
+# PostgreSQL: the keys as two JSON lists zipped into rows.
 _PG_TERMS = (
-    f"SELECT {_TERMS}"
-    "(SELECT json_agg(json_build_array(e.status, e.effective_date) ORDER BY e.id)::text "
-    "FROM certificate_status_event e WHERE e.certificate_id = c.id) "
+    f"SELECT {_TERMS} "
     "FROM ROWS FROM (json_array_elements_text(%s::json), json_array_elements_text(%s::json)) "
     "AS k(scheme_id, number) "
     "JOIN certificate c ON c.scheme_id = k.scheme_id AND c.number = k.number"
 )
 # SQLite: the keys as one JSON list of pairs, looked up one by one in the unique index.
-# json_group_array has no ORDER BY before SQLite 3.44: the events carry their id and are
-# sorted by it here.
 _SQLITE_TERMS = (
-    f"SELECT {_TERMS}"
-    "(SELECT json_group_array(json_array(e.id, e.status, e.effective_date)) "
-    "FROM certificate_status_event e WHERE e.certificate_id = c.id) "
+    f"SELECT {_TERMS} "
     "FROM json_each(?) AS k CROSS JOIN certificate c "
     "WHERE c.scheme_id = json_extract(k.value, '$[0]') "
     "AND c.number = json_extract(k.value, '$[1]')"
@@ -477,7 +474,7 @@ _new_change = _change_factory()
 
 class _TermsBuilder:
     """`CertificateTerms` from rows of `_PG_TERMS` / `_SQLITE_TERMS`, with the repeated
-    values (dates, JSON lists, status changes) converted once per read, not once per row."""
+    values (dates, JSON lists, status histories) converted once per read, not once per row."""
 
     def __init__(self, sqlite: bool) -> None:
         self._sqlite = sqlite
@@ -498,10 +495,7 @@ class _TermsBuilder:
 
     def _history(self, text: str) -> tuple[StatusChange, ...]:
         changes, out = self._changes, []
-        events = orjson.loads(text)
-        if self._sqlite:  # [id, status, day]: in id order, then as on PostgreSQL
-            events = [event[1:] for event in sorted(events, key=_event_id)]
-        for status, effective in events:
+        for status, effective in orjson.loads(text):
             change = changes.get((status, effective))
             if change is None:
                 change = changes[(status, effective)] = _new_change(status, self._date(effective))
@@ -527,10 +521,6 @@ class _TermsBuilder:
                 scheme_id, number, category_code, valid_from, valid_to, hs, changes
             )
         return out
-
-
-def _event_id(event: list[Any]) -> int:
-    return int(event[0])
 
 
 async def warm_resolver_cache(cache: ResolverCache, reads: HotReads) -> None:

@@ -7,7 +7,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +44,7 @@ from ecolabel_registry.domain.model import (
     ScopeEntry,
     StatusEvent,
 )
+from ecolabel_registry.persistence import status_changes
 from ecolabel_registry.persistence.tables import (
     AgreementPartyRow,
     AgreementRow,
@@ -656,6 +668,7 @@ class SqlCertificateRepository:
         self._index(row.id, certificate, replace=False)
         for event in certificate.status_events:
             self._insert_event(row.id, event)
+        self._refresh_status_changes(row.id)
         saved = self.get(certificate.scheme_id, certificate.number)
         assert saved is not None
         return saved
@@ -699,8 +712,15 @@ class SqlCertificateRepository:
             .values(version=CertificateRow.version + 1, updated_at=func.now())
             .execution_options(synchronize_session=False)
         )
+        self._refresh_status_changes(row.id)
         self._s.expire_all()
         return saved
+
+    def _refresh_status_changes(self, certificate_id: int) -> None:
+        postgres = self._s.get_bind().dialect.name == "postgresql"
+        self._s.execute(
+            text(status_changes.refresh(postgres, "certificate.id = :id")), {"id": certificate_id}
+        )
 
 
 def _scope_entry(r: ScopeEntryRow) -> ScopeEntry:

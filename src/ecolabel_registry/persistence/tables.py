@@ -184,6 +184,9 @@ class CertificateRow(Base):
     )
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date] = mapped_column(Date)
+    # The status events as [[status, effective_date], ...] JSON text, in recording order:
+    # what the resolver reads of them, kept by every write (see persistence.status_changes).
+    status_changes: Mapped[str] = mapped_column(Text, server_default="[]")
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
