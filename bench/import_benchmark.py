@@ -9,6 +9,10 @@ categories and body the generated file refers to, times the import through the c
 line, then times `\\copy` of the same file into a bare table (same columns, no index, no
 constraint) with psql, and drops the database. Prints both times and the ratio (the bar:
 import <= 3 x COPY) and writes them to bench/results/import.json.
+
+It also times the floor of any import into this schema: `\\copy` of the rows the import
+wrote (dumped first) into empty copies of the registry's four certificate tables, then
+building those tables' keys and indexes, with no checking and no foreign keys at all.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -81,6 +86,43 @@ def seed(url: str) -> None:
     engine.dispose()
 
 
+_TABLES = ("certificate", "certificate_gtin", "certificate_hs_code", "certificate_status_event")
+
+
+def floor_seconds(url: str, work: Path) -> float:
+    """Seconds to COPY the imported rows into bare copies of the four certificate tables
+    and build their keys and indexes: what any import into this schema costs at least."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        indexes = [
+            conn.execute(
+                text("SELECT indexdef FROM pg_indexes WHERE tablename = :t"), {"t": table}
+            ).scalars()
+            for table in _TABLES
+        ]
+        builds = [
+            definition.replace(f" ON public.{table} ", f" ON public.floor_{table} ").replace(
+                "INDEX ", "INDEX floor_", 1
+            )
+            for table, defs in zip(_TABLES, indexes, strict=True)
+            for definition in defs
+        ]
+        for table in _TABLES:
+            conn.execute(text(f"CREATE TABLE floor_{table} (LIKE {table} INCLUDING DEFAULTS)"))
+    engine.dispose()
+    for table in _TABLES:
+        dump = f"\\copy {table} TO '{work / table}'"
+        subprocess.run(["psql", psql_url(url), "-q", "-c", dump], check=True)
+    script = work / "floor.sql"
+    lines = [f"\\copy floor_{table} FROM '{work / table}'" for table in _TABLES]
+    script.write_text("\n".join([*lines, *(f"{b};" for b in builds)]) + "\n", "utf-8")
+    started = time.perf_counter()
+    subprocess.run(
+        ["psql", psql_url(url), "-q", "-v", "ON_ERROR_STOP=1", "-f", str(script)], check=True
+    )
+    return time.perf_counter() - started
+
+
 def psql_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -139,6 +181,8 @@ def main() -> None:
             check=True,
         )
         copy_seconds = time.perf_counter() - started
+        with tempfile.TemporaryDirectory() as work:
+            floor = floor_seconds(url, Path(work))
     finally:
         if not args.keep:
             with admin.connect() as conn:
@@ -149,6 +193,8 @@ def main() -> None:
         "import_seconds": round(import_seconds, 2),
         "copy_seconds": round(copy_seconds, 2),
         "ratio": round(import_seconds / copy_seconds, 2),
+        "floor_seconds": round(floor, 2),
+        "floor_ratio": round(floor / copy_seconds, 2),
         "import_phases_seconds": phases,
         "target_ratio": 3.0,
         "written": counts,
@@ -158,6 +204,8 @@ def main() -> None:
     print(f"{'import (CLI), seconds':<28}{import_seconds:>14.2f}")
     print(f"{'COPY into bare table, s':<28}{copy_seconds:>14.2f}")
     print(f"{'ratio (target <= 3)':<28}{result['ratio']:>14.2f}")
+    print(f"{'floor: COPY + indexes, s':<28}{floor:>14.2f}")
+    print(f"{'floor / COPY':<28}{result['floor_ratio']:>14.2f}")
     for phase, seconds in phases.items():
         print(f"{'  ' + phase + ', s':<28}{seconds:>14.2f}")
     for table, n in counts.items():
