@@ -118,7 +118,7 @@ def test_one_question_costs_one_query_with_many_agreements(session: Session) -> 
 
 def test_an_unknown_certificate_still_reads_the_revision(session: Session) -> None:
     arrange(SqlRegistry(session), agreements=1, certificates=1)
-    revision, certificate = SqlFacts(session).certificate_and_revision("label-a", "NO-SUCH")
+    revision, certificate = SqlFacts(session).terms_and_revision("label-a", "NO-SUCH")
     assert certificate is None
     assert revision == SqlFacts(session).revision() > 0
 
@@ -133,10 +133,12 @@ def test_the_hot_path_reads_what_the_orm_path_reads(
     )
     session.flush()
     orm, hot = SqlFacts(session), HotFacts(HotReads(session_factory, None))
-    assert hot.certificate_and_revision("label-a", "A-1") == orm.certificate_and_revision(
-        "label-a", "A-1"
-    )
-    assert hot.certificate_and_revision("label-a", "NO-SUCH") == (orm.revision(), None)
+    assert hot.terms_and_revision("label-a", "A-1") == orm.terms_and_revision("label-a", "A-1")
+    revision, one = hot.terms_and_revision("label-a", "A-1")
+    assert revision == orm.revision()
+    assert one == orm.certificates([("label-a", "A-1")])[("label-a", "A-1")].terms()
+    assert hot.terms("label-a", "A-1") == one
+    assert hot.terms_and_revision("label-a", "NO-SUCH") == (orm.revision(), None)
     keys = [("label-a", "A-0"), ("label-a", "A-1"), ("label-a", "NO"), ("label-b", "A-2")]
     terms = hot.certificate_terms(keys)
     assert terms == orm.certificate_terms(keys)

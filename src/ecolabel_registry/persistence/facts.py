@@ -89,8 +89,8 @@ class SqlFacts:
             codes,
         )
 
-    def certificate(self, scheme_id: str, number: str) -> Certificate | None:
-        """One certificate with its status history, in one query."""
+    def terms(self, scheme_id: str, number: str) -> CertificateTerms | None:
+        """What the resolver reads of one certificate, in one query."""
         rows = self._s.execute(
             select(*_CERTIFICATE_COLUMNS, *_EVENT_COLUMNS)
             .outerjoin(
@@ -100,12 +100,13 @@ class SqlFacts:
             .where(CertificateRow.scheme_id == scheme_id, CertificateRow.number == number)
             .order_by(CertificateStatusEventRow.id)
         ).all()
-        return _assemble(rows).get((scheme_id, number))
+        found = _assemble(rows).get((scheme_id, number))
+        return None if found is None else found.terms()
 
-    def certificate_and_revision(
+    def terms_and_revision(
         self, scheme_id: str, number: str
-    ) -> tuple[int, Certificate | None]:
-        """The revision counter and one certificate with its history, in one query."""
+    ) -> tuple[int, CertificateTerms | None]:
+        """The revision counter and one certificate's terms, from its events, in one query."""
         revision = RegistryRevisionRow.__table__
         rows = self._s.execute(
             select(RegistryRevisionRow.revision, *_CERTIFICATE_COLUMNS, *_EVENT_COLUMNS)
@@ -125,7 +126,8 @@ class SqlFacts:
             return 0, None
         value = int(rows[0]._mapping["revision"] or 0)
         found = _assemble(r for r in rows if r._mapping["id"] is not None)
-        return value, found.get((scheme_id, number))
+        certificate = found.get((scheme_id, number))
+        return value, None if certificate is None else certificate.terms()
 
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]

@@ -1,10 +1,11 @@
 """The hot read path of the equivalence resolver: plain SQL on one held DBAPI connection.
 
-A single question is one statement that returns the registry's revision counter and the
-certificate with its status history together, so the cache check costs no round trip of its
-own and sees exactly the same database snapshot as the certificate. No ORM, no SQLAlchemy
-statement compilation, no pool checkout per request: the `async def` handlers call this
-synchronously on the event loop (a primary-key lookup is shorter than a threadpool hop).
+A single question is one statement that returns the registry's revision counter and what
+the resolver reads of the certificate (its terms) together, so the cache check costs no
+round trip of its own and sees exactly the same database snapshot as the certificate. No
+ORM, no SQLAlchemy statement compilation, no pool checkout per request: the `async def`
+handlers call this synchronously on the event loop (a primary-key lookup is shorter than a
+threadpool hop).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,11 +25,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.domain.model import (
-    Certificate,
     CertificateTerms,
     ProductCategory,
     StatusChange,
-    StatusEvent,
 )
 from ecolabel_registry.domain.resolver import RegistryFacts
 from ecolabel_registry.persistence.facts import SqlFacts
@@ -37,34 +35,9 @@ from ecolabel_registry.services.equivalence import ResolverCache
 
 log = structlog.get_logger("ecolabel_registry.resolver_cache")
 
-# The JSON lists come as text (a cast on PostgreSQL, stored so on SQLite): orjson reads them
-# several times faster than the driver's json loader.
-_CERT = (
-    "c.id, c.scheme_id, c.number, c.category_code, c.holder_name, c.holder_economy, "
-    "c.product_name, c.brand, c.model, CAST(c.gtins AS TEXT), CAST(c.hs_codes AS TEXT), "
-    "c.certification_body_id, c.valid_from, c.valid_to, c.version"
-)
-_EVENT = "e.id, e.status, e.effective_date, e.reason, e.recorded_at"
 # Point lookups never gain from JIT compilation, and without fresh statistics (a bulk load
 # not yet analyzed) the planner's cost estimates can make it compile one for tens of ms.
 _NO_JIT = "SET jit = off"
-
-
-def _single_sql(mark: str, dialect: str) -> str:
-    # PostgreSQL: the events through LATERAL, so that the plan is an index lookup per
-    # certificate even on tables never analyzed (after a bulk load, with autovacuum off a
-    # plain join was planned as a hash join over every status event: 250 ms, not 0.1 ms).
-    events = (
-        "LEFT JOIN LATERAL (SELECT id, status, effective_date, reason, recorded_at "
-        "FROM certificate_status_event WHERE certificate_id = c.id OFFSET 0) e ON true "
-        if dialect == "postgresql"
-        else "LEFT JOIN certificate_status_event e ON e.certificate_id = c.id "
-    )
-    return (
-        f"SELECT r.revision, {_CERT}, {_EVENT} FROM registry_revision r "
-        f"LEFT JOIN certificate c ON c.scheme_id = {mark} AND c.number = {mark} "
-        f"{events}WHERE r.id = 1 ORDER BY e.id"
-    )
 
 
 class HotReads:
@@ -89,7 +62,11 @@ class HotReads:
         self._lock = threading.Lock()
         self.dialect = engine.dialect.name if engine is not None else _dialect_of_factory(sessions)
         self.mark = "?" if self.dialect == "sqlite" else "%s"
-        self.single_sql = _single_sql(self.mark, self.dialect)
+        self.single_sql = (
+            f"SELECT r.revision, {_TERMS} FROM registry_revision r "
+            f"LEFT JOIN certificate c ON c.scheme_id = {self.mark} AND c.number = {self.mark} "
+            "WHERE r.id = 1"
+        )
         self._pool: _AsyncPostgresPool | None = None
         if engine is not None and self.dialect == "postgresql" and async_pool_size > 0:
             self._pool = _AsyncPostgresPool(engine, async_pool_size, connect_timeout)
@@ -275,35 +252,32 @@ class HotFacts:
         with self._r.sessions() as session:
             return SqlFacts(session).load()
 
-    def certificate_and_revision(
+    def terms_and_revision(
         self, scheme_id: str, number: str
-    ) -> tuple[int, Certificate | None]:
-        """The revision counter and one certificate with its history: one statement."""
+    ) -> tuple[int, CertificateTerms | None]:
+        """The revision counter and what the resolver reads of one certificate: one
+        statement, one index lookup (the status history is on the certificate's row)."""
         with self._r.connection() as conn:
             rows = conn.fetch(self._r.single_sql, (scheme_id, number))
-        return self._single(rows, scheme_id, number)
+        return self._single(rows)
 
-    async def certificate_and_revision_async(
+    async def terms_and_revision_async(
         self, scheme_id: str, number: str
-    ) -> tuple[int, Certificate | None]:
-        """`certificate_and_revision` without blocking the event loop on PostgreSQL."""
-        return self._single(
-            await self._r.fetch(self._r.single_sql, (scheme_id, number)), scheme_id, number
-        )
+    ) -> tuple[int, CertificateTerms | None]:
+        """`terms_and_revision` without blocking the event loop on PostgreSQL."""
+        return self._single(await self._r.fetch(self._r.single_sql, (scheme_id, number)))
 
-    def _single(
-        self, rows: list[tuple[Any, ...]], scheme_id: str, number: str
-    ) -> tuple[int, Certificate | None]:
+    def _single(self, rows: list[tuple[Any, ...]]) -> tuple[int, CertificateTerms | None]:
         if not rows:
             return 0, None
         revision = int(rows[0][0] or 0)
         if rows[0][1] is None:
             return revision, None
-        found = self._assemble([row[1:] for row in rows])
-        return revision, found.get((scheme_id, number))
+        found = _TermsBuilder(self._sqlite).terms([rows[0][1:]])
+        return revision, next(iter(found.values()))
 
-    def certificate(self, scheme_id: str, number: str) -> Certificate | None:
-        return self.certificate_and_revision(scheme_id, number)[1]
+    def terms(self, scheme_id: str, number: str) -> CertificateTerms | None:
+        return self.terms_and_revision(scheme_id, number)[1]
 
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
@@ -340,55 +314,6 @@ class HotFacts:
                     else (orjson.dumps(chunk).decode(),)
                 )
                 yield build.terms(conn.fetch(sql, params))
-
-    def _assemble(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], Certificate]:
-        heads: dict[int, Sequence[Any]] = {}
-        events: dict[int, list[StatusEvent]] = defaultdict(list)
-        sqlite = self._sqlite
-        for row in rows:
-            cid = row[0]
-            if cid not in heads:
-                heads[cid] = row
-            if row[15] is not None:
-                effective, recorded = row[17], row[19]
-                if sqlite:
-                    effective = dt.date.fromisoformat(effective)
-                    recorded = None if recorded is None else dt.datetime.fromisoformat(recorded)
-                events[cid].append(
-                    StatusEvent(
-                        status=row[16],
-                        effective_date=effective,
-                        reason=row[18],
-                        id=str(row[15]),
-                        recorded_at=recorded,
-                    )
-                )
-        out: dict[tuple[str, str], Certificate] = {}
-        for cid, h in heads.items():
-            gtins, hs_codes, valid_from, valid_to = h[9], h[10], h[12], h[13]
-            gtins = orjson.loads(gtins) if gtins else ()
-            hs_codes = orjson.loads(hs_codes) if hs_codes else ()
-            if sqlite:
-                valid_from = dt.date.fromisoformat(valid_from)
-                valid_to = dt.date.fromisoformat(valid_to)
-            out[(h[1], h[2])] = Certificate(
-                scheme_id=h[1],
-                number=h[2],
-                category_code=h[3],
-                holder_name=h[4],
-                holder_economy=h[5],
-                product_name=h[6],
-                brand=h[7],
-                model=h[8],
-                gtins=tuple(gtins or ()),
-                hs_codes=tuple(hs_codes or ()),
-                certification_body_id=h[11],
-                valid_from=valid_from,
-                valid_to=valid_to,
-                status_events=tuple(events[cid]),
-                version=h[14],
-            )
-        return out
 
 
 # Only the columns recognition depends on; the status history comes from the certificate's

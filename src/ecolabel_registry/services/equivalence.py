@@ -33,10 +33,10 @@ class FactsSource(Protocol):
     def load(
         self,
     ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]: ...
-    def certificate(self, scheme_id: str, number: str) -> Certificate | None: ...
-    def certificate_and_revision(
+    def terms(self, scheme_id: str, number: str) -> CertificateTerms | None: ...
+    def terms_and_revision(
         self, scheme_id: str, number: str
-    ) -> tuple[int, Certificate | None]: ...
+    ) -> tuple[int, CertificateTerms | None]: ...
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], CertificateTerms]: ...
@@ -145,20 +145,20 @@ class EquivalenceService:
     ) -> Answer:
         """Is certificate `number` of `scheme_id` recognized in `target` on `on`?"""
         # The revision comes with the certificate, in the same statement and snapshot.
-        revision, certificate = self._source.certificate_and_revision(scheme_id, number)
+        revision, certificate = self._source.terms_and_revision(scheme_id, number)
         snapshot = self._cache.at(self._source, revision)
         return self.answer(snapshot, scheme_id, number, certificate, target, on, hs_code)
 
-    def lookup(self, scheme_id: str, number: str) -> tuple[int, Certificate | None]:
-        """The first half of `resolve`: the registry's revision and the certificate."""
-        return self._source.certificate_and_revision(scheme_id, number)
+    def lookup(self, scheme_id: str, number: str) -> tuple[int, CertificateTerms | None]:
+        """The first half of `resolve`: the registry's revision and the certificate's terms."""
+        return self._source.terms_and_revision(scheme_id, number)
 
     def answer(
         self,
         snapshot: Snapshot,
         scheme_id: str,
         number: str,
-        certificate: Certificate | None,
+        certificate: Certificate | CertificateTerms | None,
         target: str,
         on: dt.date,
         hs_code: str | None,
@@ -272,7 +272,7 @@ class EquivalenceService:
     def markets(self, scheme_id: str, number: str, on: dt.date) -> list[tuple[str, Answer]]:
         """Every economy and group where the certificate is recognized (or facilitated) on `on`."""
         snapshot = self._snapshot()
-        certificate = self._source.certificate(scheme_id, number)
+        certificate = self._source.terms(scheme_id, number)
         if certificate is None:
             raise unknown_certificate(snapshot, scheme_id, number)
         return snapshot.resolver.markets(

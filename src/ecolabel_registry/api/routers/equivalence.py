@@ -142,7 +142,7 @@ async def get_equivalence(
     cache: ResolverCache = request.app.state.resolver_cache
     facts = HotFacts(request.app.state.hot_reads)
     service = EquivalenceService(facts, cache)
-    revision, found = await facts.certificate_and_revision_async(scheme, certificate)
+    revision, found = await facts.terms_and_revision_async(scheme, certificate)
     snapshot = cache.current(revision)
     if snapshot is None:
         snapshot = await run_in_threadpool(cache.at, facts, revision)
