@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -68,7 +69,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if own_engine and settings.check_migrations and engine is not None:
             ensure_migrated(engine)
-        thresholds = gc.get_threshold()
+        thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
         if own_engine:
             await warm_resolver_cache(app.state.resolver_cache, hot_reads)
             if settings.gc_young_threshold:
@@ -76,8 +77,13 @@ def create_app(
                 # die together): fewer young collections, and fewer objects promoted to be
                 # scanned again by the older ones.
                 gc.set_threshold(settings.gc_young_threshold, *thresholds[1:])
+            if settings.switch_interval_ms:
+                # A batch reads certificates on a second thread while it answers on the first;
+                # the reader needs the GIL back each time data arrives.
+                sys.setswitchinterval(settings.switch_interval_ms / 1000)
         yield
         gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
         await hot_reads.aclose()
         if own_engine and engine is not None:
             engine.dispose()

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         "garbage generation (Python's default, 700, costs a 10,000-line batch ~10% in "
         "collections; 0 leaves the default).",
     )
+    switch_interval_ms: float = Field(
+        default=1.0,
+        ge=0,
+        description="Served processes: how long a thread may hold the GIL while another waits "
+        "for it (Python's default is 5 ms, which a batch's reading thread waits at every "
+        "hand-off; 0 leaves the default).",
+    )
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     check_migrations: bool = Field(
         default=True, description="Refuse to start on a database behind the migrations."

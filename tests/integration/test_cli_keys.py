@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -89,10 +90,17 @@ def test_seed_demo_loads_real_schemes_and_marks_invented_data(database: str) -> 
         assert answer["level"] == "conditional"
 
 
-@pytest.mark.parametrize("young", [0, 30_000])
-def test_a_served_app_collects_young_garbage_less_often(database: str, young: int) -> None:
+@pytest.mark.parametrize(("young", "interval_ms"), [(0, 0), (30_000, 0.5)])
+def test_a_served_app_tunes_garbage_collection_and_thread_switches(
+    database: str, young: int, interval_ms: float
+) -> None:
     assert runner.invoke(cli, ["migrate"]).exit_code == 0
-    before = gc.get_threshold()
-    with TestClient(create_app(Settings(database_url=database, gc_young_threshold=young))):
+    before, interval = gc.get_threshold(), sys.getswitchinterval()
+    settings = Settings(
+        database_url=database, gc_young_threshold=young, switch_interval_ms=interval_ms
+    )
+    with TestClient(create_app(settings)):
         assert gc.get_threshold() == ((young or before[0]), *before[1:])
+        assert sys.getswitchinterval() == pytest.approx(interval_ms / 1000 or interval)
     assert gc.get_threshold() == before
+    assert sys.getswitchinterval() == interval
