@@ -116,6 +116,7 @@ def create_app(
     for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
         reader = equivalence.require_reader_fast if module is equivalence else require_reader
         app.include_router(module.router, dependencies=[Depends(reader)])
+    equivalence.install_quick_route(app)
     if settings.bench_endpoints:
         app.include_router(bench.router)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
