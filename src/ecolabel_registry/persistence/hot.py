@@ -235,9 +235,6 @@ def _dialect_of_factory(sessions: sessionmaker[Session]) -> str:
 class HotFacts:
     """The resolver's facts read with plain SQL (FactsSource of services.equivalence)."""
 
-    # Each read takes its own connection (or session): a batch may read on a second thread.
-    reads_in_background = True
-
     def __init__(self, reads: HotReads) -> None:
         self._r = reads
         self._sqlite = reads.dialect == "sqlite"

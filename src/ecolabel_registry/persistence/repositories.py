@@ -509,7 +509,8 @@ def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certifica
     row or a Core row) and its status history, in recording order.
 
     The one mapping of a stored certificate for the ORM and Core readers; the hot read path
-    (`persistence.hot`) builds certificates from plain driver tuples on its own, for speed.
+    (`persistence.hot`) reads only a certificate's terms (`CertificateTerms`), not whole
+    certificates.
     """
     return Certificate(
         scheme_id=row.scheme_id,

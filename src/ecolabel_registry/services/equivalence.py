@@ -9,7 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Protocol, runtime_checkable
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
@@ -42,8 +42,10 @@ class FactsSource(Protocol):
     ) -> dict[tuple[str, str], CertificateTerms]: ...
 
 
+@runtime_checkable
 class ChunkedSource(FactsSource, Protocol):
-    """A source that can read certificates chunk by chunk on a thread of their own."""
+    """A source that can read certificates chunk by chunk on a thread of their own (each
+    read takes its own connection, so a batch may read on a second thread)."""
 
     def certificate_terms_chunks(
         self, keys: Sequence[tuple[str, str]], size: int
@@ -205,14 +207,13 @@ class EquivalenceService:
         keys = list(dict.fromkeys((line[0], line[1]) for line in lines))
         rest: _Reader | None = None
         source = self._source
-        if len(keys) > FIRST_READ and getattr(source, "reads_in_background", False):
+        if len(keys) > FIRST_READ and isinstance(source, ChunkedSource):
             # The first certificates are read here; the others, chunk by chunk in the order
             # the lines need them, on a second thread while the lines are answered (the
             # database works, or the driver waits, meanwhile). Only that thread touches the
             # source until it is done.
             certificates = source.certificate_terms(keys[:FIRST_READ])
-            chunked = cast(ChunkedSource, source)
-            rest = _Reader(lambda: chunked.certificate_terms_chunks(keys[FIRST_READ:], READ_CHUNK))
+            rest = _Reader(lambda: source.certificate_terms_chunks(keys[FIRST_READ:], READ_CHUNK))
         else:
             certificates = source.certificate_terms(keys)
         if repeated is None:

@@ -269,9 +269,10 @@ async def post_equivalence_batch(
 
 
 def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
-    checked = _fast_lines(body, today())
+    day = today()
+    checked = _fast_lines(body, day)
     if checked is None:
-        checked = _lines_one_by_one(body, today())
+        checked = _lines_one_by_one(body, day)
     count, refs, lines, line_errors = checked
     # The lines are written out in blocks as they are answered, so that their answers are
     # freed block by block (10,000 answers held together cost more in garbage collection
