@@ -44,7 +44,7 @@ SOAK_SECONDS ?= 300
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --seconds $(SOAK_SECONDS)
 
-## Every speed bar of quality.md at the small size (10k certificates), PostgreSQL and SQLite;
+## Every speed bar of docs/quality.md at the small size (10k certificates), PostgreSQL and SQLite;
 ## tables on screen, JSON in bench/results/. The large run: $(BIN)/python bench/run_all.py --large
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

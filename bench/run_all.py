@@ -1,4 +1,4 @@
-"""Every speed bar of quality.md in one run, then one summary table.
+"""Every speed bar of docs/quality.md in one run, then one summary table.
 
     python bench/run_all.py                 # make bench: the small size, a few minutes
     python bench/run_all.py --smoke         # CI: a tiny registry, about a minute, no verdicts

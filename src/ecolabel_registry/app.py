@@ -94,6 +94,11 @@ def create_app(
         description=DESCRIPTION,
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
+        # The API description is public unless the operator closes it (ECOLABEL_API_DOCS).
+        openapi_url="/openapi.json" if settings.api_docs else None,
+        # No redirect to the path without (or with) a trailing slash: Starlette builds its
+        # absolute Location from the client's Host header. Such a path is a 404 problem.
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.sessionmaker = session_factory

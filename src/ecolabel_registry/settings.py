@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db.",
     )
     public_reads: bool = Field(default=True, description="Whether reads need no API key.")
+    api_docs: bool = Field(
+        default=True,
+        description="Serve the OpenAPI document and the interactive docs (/openapi.json, "
+        "/docs, /redoc) to anyone; false: those paths answer 404.",
+    )
     max_body_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="Largest request body accepted."
     )

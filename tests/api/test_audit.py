@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Role
+from ecolabel_registry.persistence.repositories import SqlApiKeyRepository
+from ecolabel_registry.services.keys import ApiKeyService, hash_key
 from tests.api.data import created, scheme_body, setup_registry
 from tests.conftest import make_key
 
@@ -81,9 +86,10 @@ def test_audit_trail_is_paginated_and_only_for_operators(
 ) -> None:
     for i in range(3):
         created(client.post("/v1/schemes", json=scheme_body(id=f"s-{i}"), headers=operator))
-    first = client.get("/v1/audit-events", params={"limit": 2}, headers=operator).json()
+    params: dict[str, str | int] = {"limit": 2, "entity_type": "scheme"}
+    first = client.get("/v1/audit-events", params=params, headers=operator).json()
     second = client.get(
-        "/v1/audit-events", params={"limit": 2, "cursor": first["next_cursor"]}, headers=operator
+        "/v1/audit-events", params={**params, "cursor": first["next_cursor"]}, headers=operator
     ).json()
     ids = [e["entity_id"] for e in first["items"] + second["items"]]
     assert ids == ["s-0", "s-1", "s-2"]
@@ -106,3 +112,55 @@ def test_api_keys_never_appear_in_the_audit_trail(
     secret = operator["Authorization"].removeprefix("Bearer ")
     response = client.get("/v1/audit-events", headers=operator)
     assert secret not in response.text
+
+
+@pytest.mark.parametrize("hours", [2, -5])
+def test_since_and_until_compare_instants_whatever_their_offset(
+    client: TestClient, operator: dict[str, str], hours: int
+) -> None:
+    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
+    [event] = events(client, operator, entity_type="scheme")
+    at = dt.datetime.fromisoformat(str(event["occurred_at"]))
+    assert at.utcoffset() == dt.timedelta(0)
+    zone = dt.timezone(dt.timedelta(hours=hours))
+    second = dt.timedelta(seconds=1)
+
+    def listed(**bounds: dt.datetime) -> bool:
+        params = {name: moment.isoformat() for name, moment in bounds.items()}
+        return event in events(client, operator, entity_type="scheme", **params)
+
+    assert listed(since=(at - second).astimezone(zone))
+    assert listed(since=at.astimezone(zone)), "since is 'at or after'"
+    assert not listed(since=(at + second).astimezone(zone))
+    assert listed(until=(at + second).astimezone(zone))
+    assert not listed(until=at.astimezone(zone)), "until is 'before'"
+    assert not listed(until=(at - second).astimezone(zone))
+    assert listed(since=at - second, until=at + second)
+    # A time without an offset is UTC.
+    assert listed(since=(at - second).replace(tzinfo=None))
+    assert not listed(until=at.replace(tzinfo=None))
+
+
+def test_creating_and_revoking_a_key_is_audited_without_the_secret(
+    client: TestClient, operator: dict[str, str], session: Session
+) -> None:
+    keys = ApiKeyService(SqlApiKeyRepository(session))
+    key, secret = keys.create("Customs portal", Role.OPERATOR)
+    keys.revoke(key.id)
+    keys.revoke(key.id)  # already revoked: nothing changes, nothing is recorded
+    session.commit()
+    response = client.get("/v1/audit-events", params={"entity_type": "api_key"}, headers=operator)
+    assert secret not in response.text
+    assert hash_key(secret) not in response.text
+    create, revoke = [e for e in response.json()["items"] if e["entity_id"] == key.id]
+    assert create["operation"] == "api_key.create"
+    assert create["actor_name"] == "command line"
+    assert create["before"] is None
+    assert create["after"]["name"] == "Customs portal"
+    assert create["after"]["role"] == "operator"
+    assert create["after"]["revoked_at"] is None
+    assert revoke["operation"] == "api_key.revoke"
+    assert revoke["before"]["revoked_at"] is None
+    assert revoke["after"]["revoked_at"]
+    # The fixture's own operator key was recorded when it was made, too.
+    assert len(response.json()["items"]) == 3

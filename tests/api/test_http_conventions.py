@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.access import Role
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository
 from ecolabel_registry.services.keys import ApiKeyService
-from tests.api.data import created, scheme_body
+from tests.api.data import certificate_body, created, scheme_body, setup_registry
 
 PROBLEM = "application/problem+json"
 LIMIT = 1024 * 1024  # the `settings` fixture's max_body_bytes
@@ -333,3 +333,83 @@ def test_scheme_operator_key_is_not_echoed_when_refused(
     )
     assert_problem(response, 403)
     assert_secret_absent(response, secret)
+
+
+# Hostile and unlucky clients: methods, preconditions, redirects
+
+CERTIFICATES = "/v1/schemes/korea-eco-label/certificates"
+
+
+def allowed(response: httpx.Response) -> set[str]:
+    assert_problem(response, 405)
+    return {m.strip() for m in response.headers["Allow"].split(",")}
+
+
+def test_method_not_allowed_names_every_method_the_resource_has(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    assert allowed(client.delete("/v1/schemes", headers=operator)) == {"GET", "POST"}
+    assert allowed(client.delete(SCHEME_URL, headers=operator)) == {"GET", "PATCH"}
+    events = f"{CERTIFICATES}/FR/044/017/status-events"
+    assert allowed(client.put(events, json={}, headers=operator)) == {"GET", "POST"}
+    assert allowed(client.delete(f"{CERTIFICATES}/FR/044/017/markets")) == {"GET"}
+
+
+@pytest.mark.parametrize("suffix", ["markets", "status-events"])
+def test_patch_on_a_certificate_sub_resource_is_not_an_update(
+    client: TestClient, operator: dict[str, str], suffix: str
+) -> None:
+    setup_registry(client, operator)
+    created(client.post(CERTIFICATES, json=certificate_body(number="FR/044/017"), headers=operator))
+    response = client.patch(
+        f"{CERTIFICATES}/FR/044/017/{suffix}",
+        json={"product_name": "Changed through the wrong path"},
+        headers={**operator, "If-Match": '"1"'},
+    )
+    assert "PATCH" not in allowed(response)
+    got = client.get(f"{CERTIFICATES}/FR/044/017")
+    assert got.json()["product_name"] == "Water-based enamel"
+    assert got.headers["ETag"] == '"1"'
+
+
+@pytest.mark.parametrize("number", ["FR/044/017/markets", "KR-7/status-events"])
+def test_a_certificate_number_cannot_end_in_a_sub_resource_segment(
+    client: TestClient, operator: dict[str, str], number: str
+) -> None:
+    setup_registry(client, operator)
+    response = client.post(CERTIFICATES, json=certificate_body(number=number), headers=operator)
+    problem = assert_problem(response, 422)
+    assert [e["field"] for e in problem["errors"]] == ["number"]
+    assert "FR/044/017" in problem["errors"][0]["message"]
+    # Numbers holding "/" or the words elsewhere stay legal.
+    for fine in ("FR/044/017", "markets", "KR-7/markets-2024", "status-events/7"):
+        created(client.post(CERTIFICATES, json=certificate_body(number=fine), headers=operator))
+        got = client.get(f"{CERTIFICATES}/{fine}")
+        assert got.status_code == 200, (fine, got.text)
+        assert got.json()["number"] == fine
+
+
+def test_a_weak_etag_in_if_match_never_matches(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
+    response = client.patch(
+        SCHEME_URL, json={"name": "Renamed"}, headers={**operator, "If-Match": 'W/"1"'}
+    )
+    problem = assert_problem(response, 412)
+    assert "weak" in problem["detail"]
+    assert client.get(SCHEME_URL).json()["name"] == "Korea Eco-label"
+    strong = client.patch(
+        SCHEME_URL, json={"name": "Renamed"}, headers={**operator, "If-Match": '"1"'}
+    )
+    assert strong.status_code == 200, strong.text
+
+
+@pytest.mark.parametrize("path", ["/v1/schemes/", f"{SCHEME_URL}/", "/healthz/"])
+def test_a_trailing_slash_is_not_found_and_never_redirected_to_the_host_header(
+    client: TestClient, operator: dict[str, str], path: str
+) -> None:
+    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
+    response = client.get(path, headers={"Host": "evil.example"}, follow_redirects=False)
+    assert_problem(response, 404)
+    assert "location" not in response.headers

@@ -633,3 +633,17 @@ def test_nul_character_in_a_row_is_a_row_error_not_a_server_error(
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "rows.1.holder_name"
     assert client.get("/v1/schemes/korea-eco-label/certificates/KR-0100").status_code == 404
+
+
+def test_an_imported_number_cannot_end_in_a_sub_resource_segment(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    arrange(client, operator)
+    rows = [
+        row(1, number="FR/044/017"),
+        row(2, number="FR/044/018/markets"),
+        row(3, number="KR-3/status-events"),
+    ]
+    response = client.post(IMPORT, content=csv_bytes(rows), headers={**operator, **CSV})
+    assert bad_rows(response) == [(2, "number"), (3, "number")]
+    assert numbers(client) == []

@@ -104,3 +104,29 @@ def test_a_served_app_tunes_garbage_collection_and_thread_switches(
         assert sys.getswitchinterval() == pytest.approx(interval_ms / 1000 or interval)
     assert gc.get_threshold() == before
     assert sys.getswitchinterval() == interval
+
+
+def test_key_creation_and_revocation_are_in_the_audit_trail(database: str) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    made = [
+        runner.invoke(cli, ["keys", "create", "--role", "operator", "--name", name])
+        for name in ("Auditor", "Leaver")
+    ]
+    assert all(m.exit_code == 0 for m in made), [m.output for m in made]
+    auditor, leaver = (m.stdout.strip().splitlines()[-1] for m in made)
+    with TestClient(create_app(Settings(database_url=database))) as client:
+        headers = {"Authorization": f"Bearer {auditor}"}
+        leaver_id = client.get("/v1/audit-events", headers=headers).json()["items"][1]["entity_id"]
+        assert runner.invoke(cli, ["keys", "revoke", leaver_id]).exit_code == 0
+        response = client.get(
+            "/v1/audit-events", params={"entity_type": "api_key"}, headers=headers
+        )
+    items = response.json()["items"]
+    assert [(e["operation"], e["after"]["name"]) for e in items] == [
+        ("api_key.create", "Auditor"),
+        ("api_key.create", "Leaver"),
+        ("api_key.revoke", "Leaver"),
+    ]
+    assert {e["actor_name"] for e in items} == {"command line"}
+    assert auditor not in response.text
+    assert leaver not in response.text

@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import InvalidInput, Unauthenticated
+from ecolabel_registry.domain.errors import InvalidInput, StaleVersion, Unauthenticated
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.bodies import CertificationBodyService
@@ -96,10 +96,20 @@ _VERSION = re.compile(r"^[0-9]{1,9}$")
 
 
 def parse_if_match(if_match: str | None) -> int | None:
-    """The version named by an If-Match header (`"3"` or `W/"3"`), None when absent."""
+    """The version named by an If-Match header (`"3"`), None when absent.
+
+    If-Match compares entity tags strongly (RFC 9110, 13.1.1): a weak tag (`W/"3"`) never
+    matches, so it is a failed precondition (412), never an update.
+    """
     if if_match is None:
         return None
-    value = if_match.strip().removeprefix("W/").strip('"')
+    value = if_match.strip()
+    if value.startswith("W/"):
+        raise StaleVersion(
+            'If-Match compares ETags strongly: a weak ETag (W/"...") never matches; '
+            'send the ETag as this registry gave it, e.g. "3"'
+        )
+    value = value.strip('"')
     if not _VERSION.match(value):
         raise InvalidInput.single(("header", "If-Match"), "must be the ETag this registry gave out")
     return int(value)

@@ -10,11 +10,13 @@ import orjson
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from ecolabel_registry.domain.errors import (
     Conflict,
@@ -209,14 +211,31 @@ def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
         # FastAPI's "There was an error parsing the body", raised from the decoding error.
         return body_problem(request, exc.__cause__)
     slug, title = HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         exc.status_code,
         slug,
         title,
         str(exc.detail),
         instance=request.url.path,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=headers or None,
     )
+
+
+def allowed_methods(request: Request) -> str:
+    """The `Allow` of a 405 (RFC 9110, 15.5.6): the methods of every route taking the path.
+
+    Starlette names only the methods of the first route whose path matched; a resource
+    served by several routes (GET and PATCH, GET and POST) has them all.
+    """
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods.update(route.methods or ())
+    return ", ".join(sorted(methods))
 
 
 def unavailable_problem(request: Request, exc: Exception) -> Response:

@@ -1,4 +1,4 @@
-"""The equivalence resolver: the rules of domain.md ("The resolver") over in-memory facts."""
+"""The equivalence resolver: the rules of docs/resolution.md over in-memory facts."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 MAX_CHAIN_LENGTH = 3
-"""The most agreements a chained route may pass through (domain.md, rule 5)."""
+"""The most agreements a chained route may pass through (docs/domain.md, rule 5)."""
 
 
 class ReasonCode(StrEnum):
@@ -493,7 +493,7 @@ class Resolver:
     ) -> Answer:
         """Whether `certificate` (of `category`) is recognized in `target` on `on`.
 
-        Applies the rules of domain.md in order; see docs/resolution.md. Raises ValueError
+        Applies the rules of docs/domain.md in order; see docs/resolution.md. Raises ValueError
         when `category` is not the certificate's category.
         """
         checked = self._check_certificate(certificate, category, target, on, hs_code)

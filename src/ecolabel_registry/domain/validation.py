@@ -15,6 +15,11 @@ ECONOMY_CODE_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 CRITERION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 
+# A certificate's path is /v1/schemes/{scheme}/certificates/{number}, and numbers may hold
+# "/" (FR/044/017); a path ending in one of these segments names the certificate's markets
+# or its status history, so no number may end in "/<segment>".
+CERTIFICATE_SUB_RESOURCES = ("markets", "status-events")
+
 _HS = re.compile(HS_CODE_PATTERN)
 _SLUG = re.compile(SLUG_PATTERN)
 _CRITERION = re.compile(CRITERION_PATTERN)
@@ -34,6 +39,13 @@ def hs_match(a: str, b: str) -> bool:
 def is_slug(value: str) -> bool:
     """Lower-case letters, digits and inner hyphens, at most 64 characters."""
     return bool(_SLUG.match(value))
+
+
+def sub_resource_suffix(number: str) -> str | None:
+    """The sub-resource path ("/markets") a certificate number ends in, if any."""
+    return next(
+        (f"/{name}" for name in CERTIFICATE_SUB_RESOURCES if number.endswith(f"/{name}")), None
+    )
 
 
 def gtin_check_digit_ok(value: str) -> bool:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.persistence.tables import AuditEventRow
@@ -24,9 +27,11 @@ class SqlAuditReader:
         if filters.actor_key_id is not None:
             query = query.where(AuditEventRow.actor_key_id == filters.actor_key_id)
         if filters.since is not None:
-            query = query.where(AuditEventRow.occurred_at >= filters.since)
+            column, moment = self._instant(filters.since)
+            query = query.where(column >= moment)
         if filters.until is not None:
-            query = query.where(AuditEventRow.occurred_at < filters.until)
+            column, moment = self._instant(filters.until)
+            query = query.where(column < moment)
         return [
             AuditEvent(
                 id=r.id,
@@ -41,3 +46,18 @@ class SqlAuditReader:
             )
             for r in self._s.execute(query).scalars()
         ]
+
+    def _instant(self, moment: dt.datetime) -> tuple[Any, Any]:
+        """`occurred_at` and a UTC instant, in forms the engine compares as instants.
+
+        PostgreSQL compares timestamptz values. SQLite keeps `occurred_at` as the text of
+        CURRENT_TIMESTAMP ("2025-03-01 10:00:00", UTC, whole seconds) and compares text:
+        the instant is written the same way (SQLAlchemy would drop its offset and always add
+        microseconds, so that 10:00:00 would sort after the stored 10:00:00).
+        """
+        if self._s.get_bind().dialect.name != "sqlite":
+            return AuditEventRow.occurred_at, moment
+        written = moment.strftime("%Y-%m-%d %H:%M:%S")
+        if moment.microsecond:
+            written += f".{moment.microsecond:06d}"
+        return type_coerce(AuditEventRow.occurred_at, String), written

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ecolabel_registry.domain.validation import CERTIFICATE_SUB_RESOURCES
 from ecolabel_registry.services.imports import COLUMNS
 
 _CHUNK_RECORDS = 5000
@@ -180,7 +181,7 @@ OFFSET 0
 
 _PASSES = f"""
 v.number !~ '[^ -~]' AND left(v.number, 1) <> ' ' AND right(v.number, 1) <> ' '
-AND char_length(v.number) <= 100
+AND char_length(v.number) <= 100 AND v.number !~ '/({"|".join(CERTIFICATE_SUB_RESOURCES)})$'
 AND v.holder_name <> '' AND char_length(v.holder_name) <= 300
 AND v.holder_economy IN (SELECT code FROM economy)
 AND v.product_name <> '' AND char_length(v.product_name) <= 300

@@ -1020,6 +1020,7 @@ class SqlRegistry:
 class SqlApiKeyRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
+        self.audit = SqlAuditLog(session)
 
     @staticmethod
     def _key(r: ApiKeyRow) -> ApiKey:

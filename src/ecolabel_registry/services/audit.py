@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +30,8 @@ class AuditEvent:
 
 @dataclass(frozen=True, slots=True)
 class AuditFilter:
+    """What to list; `since` and `until` are instants, given to the reader in UTC."""
+
     entity_type: str | None = None
     entity_id: str | None = None
     actor_key_id: str | None = None
@@ -56,6 +59,18 @@ class AuditService:
             if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
                 raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
             after = int(cursor)
+        filters = dataclasses.replace(
+            filters, since=as_utc(filters.since), until=as_utc(filters.until)
+        )
         rows = self._reader.find(filters, after, limit + 1)
         items = rows[:limit]
         return Page(items, str(items[-1].id) if len(rows) > limit else None)
+
+
+def as_utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """The same instant in UTC; a time given without an offset is taken to be UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)

@@ -1,4 +1,4 @@
-"""Who may write what: the roles of domain.md ("What never happens")."""
+"""Who may write what: the roles of docs/domain.md ("What the registry never does")."""
 
 from __future__ import annotations
 

@@ -15,7 +15,13 @@ from ecolabel_registry.domain.model import (
     ProductCategory,
     StatusEvent,
 )
-from ecolabel_registry.domain.validation import check_gtins, check_hs_codes, check_window, hs_match
+from ecolabel_registry.domain.validation import (
+    check_gtins,
+    check_hs_codes,
+    check_window,
+    hs_match,
+    sub_resource_suffix,
+)
 from ecolabel_registry.services._common import audit, raise_if
 from ecolabel_registry.services.authz import require_issuing_body
 from ecolabel_registry.services.ports import CertificateFilter, Page, Registry
@@ -161,6 +167,15 @@ class CertificateService:
         b = ("body",)
         if not certificate.number.strip():
             errors.append(FieldError((*b, "number"), "must not be blank"))
+        suffix = sub_resource_suffix(certificate.number)
+        if suffix is not None:
+            errors.append(
+                FieldError(
+                    (*b, "number"),
+                    f"a certificate number may not end in {suffix!r}: the certificate's path "
+                    f"would name its {suffix[1:]}; FR/044/017 is fine",
+                )
+            )
         category = self._r.categories.get(certificate.scheme_id, certificate.category_code)
         if category is None:
             errors.append(

@@ -9,8 +9,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from ecolabel_registry.domain.access import Actor, Role
+from ecolabel_registry.domain.access import SYSTEM, Actor, Role
 from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound, Unauthenticated
+from ecolabel_registry.services._common import snapshot
+from ecolabel_registry.services.ports import AuditLog
 
 KEY_PREFIX = "erk_"
 
@@ -39,6 +41,11 @@ class ApiKey:
 
 
 class ApiKeyRepository(Protocol):
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail, written in the same transaction as the keys."""
+        ...
+
     def by_hash(self, key_hash: str) -> ApiKey | None: ...
     def get(self, key_id: str) -> ApiKey | None: ...
     def add(self, key: ApiKey, key_hash: str) -> None: ...
@@ -65,8 +72,14 @@ class ApiKeyService:
         role: Role,
         scheme_ids: tuple[str, ...] = (),
         certification_body_id: str | None = None,
+        *,
+        actor: Actor = SYSTEM,
     ) -> tuple[ApiKey, str]:
-        """A new key and its secret, which is never stored and cannot be shown again."""
+        """A new key and its secret, which is never stored and cannot be shown again.
+
+        The audit trail records the key (its id, name, role and bindings; never the secret nor
+        its hash). Keys are made on the server itself: the actor is the command line.
+        """
         errors: list[FieldError] = []
         if not name.strip():
             errors.append(FieldError(("name",), "a key needs a name"))
@@ -108,17 +121,41 @@ class ApiKeyService:
             revoked_at=None,
         )
         self._keys.add(key, hash_key(secret))
-        return key, secret
+        saved = self._keys.get(key.id) or key
+        self._record(actor, "api_key.create", key.id, None, saved)
+        return saved, secret
 
     def find(self) -> list[ApiKey]:
         """Every key, revoked ones included."""
         return self._keys.find()
 
-    def revoke(self, key_id: str) -> None:
-        """Revoke a key; it is refused from then on."""
-        if self._keys.get(key_id) is None:
+    def revoke(self, key_id: str, *, actor: Actor = SYSTEM) -> None:
+        """Revoke a key; it is refused from then on. Revoking it again changes nothing."""
+        current = self._keys.get(key_id)
+        if current is None:
             raise NotFound(f"no API key {key_id!r}")
+        if current.revoked_at is not None:
+            return
         self._keys.revoke(key_id)
+        self._record(actor, "api_key.revoke", key_id, current, self._keys.get(key_id))
+
+    def _record(
+        self,
+        actor: Actor,
+        operation: str,
+        key_id: str,
+        before: ApiKey | None,
+        after: ApiKey | None,
+    ) -> None:
+        self._keys.audit.record(
+            actor_key_id=actor.key_id,
+            actor_name=actor.name,
+            operation=operation,
+            entity_type="api_key",
+            entity_id=key_id,
+            before=None if before is None else snapshot(before),
+            after=None if after is None else snapshot(after),
+        )
 
     def authenticate(self, secret: str) -> Actor:
         """The actor of a presented key, or Unauthenticated."""

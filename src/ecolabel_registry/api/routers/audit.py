@@ -24,6 +24,7 @@ EntityType = Literal[
     "certificate",
     "agreement",
     "scope_entry",
+    "api_key",
 ]
 
 

@@ -1,7 +1,7 @@
 """The benchmarks' yardstick: a constant answer through a response model (`/bench/trivial`).
 
 Mounted only when `ECOLABEL_BENCH_ENDPOINTS=true`; never part of the OpenAPI document.
-quality.md measures the hot endpoints against this one, on the same server and load.
+docs/quality.md measures the hot endpoints against this one, on the same server and load.
 """
 
 from __future__ import annotations

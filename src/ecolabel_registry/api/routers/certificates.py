@@ -9,6 +9,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from ecolabel_registry.api.deps import (
     ActorDep,
@@ -29,14 +30,30 @@ from ecolabel_registry.api.schemas import (
     StatusEventRead,
     changes,
 )
-from ecolabel_registry.domain.validation import HS_CODE_PATTERN
+from ecolabel_registry.domain.validation import CERTIFICATE_SUB_RESOURCES, HS_CODE_PATTERN
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
 from ecolabel_registry.services.ports import CertificateFilter
 
+
+class CertificateNumberConvertor(PathConvertor):
+    """A certificate number in a path: may hold "/", never ends in a sub-resource's segment.
+
+    So `…/{number}/markets` and `…/{number}/status-events` only ever reach their own routes,
+    whatever the method (a PATCH there is a 405, never an update of a certificate numbered
+    "…/markets"); the registry refuses such numbers when a certificate is created.
+    """
+
+    # At no position inside the number: "/markets" or "/status-events" ending the path.
+    regex = f"(?:(?!/(?:{'|'.join(CERTIFICATE_SUB_RESOURCES)})$).)+"
+
+
+register_url_convertor("certificate_number", CertificateNumberConvertor())
+
 router = APIRouter(tags=["certificates"])
-# Certificate numbers may hold "/" (FR/044/017): routes ending in a fixed suffix come first.
+# Certificate numbers may hold "/" (FR/044/017): a path ending in a sub-resource's segment is
+# that sub-resource's (see CertificateNumberConvertor).
 SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
 NumberPath = Annotated[
     str, Path(max_length=100, description="The certificate number within the scheme.")
@@ -160,7 +177,7 @@ def add_certificate_status_event(
     return StatusEventRead.of(event)
 
 
-@router.get(BASE + "/{number:path}", responses=responses(404, 422))
+@router.get(BASE + "/{number:certificate_number}", responses=responses(404, 422))
 def get_certificate(
     scheme_id: SchemePath, number: NumberPath, service: CertificatesDep, response: Response
 ) -> CertificateRead:
@@ -170,7 +187,9 @@ def get_certificate(
     return CertificateRead.of(saved, today())
 
 
-@router.patch(BASE + "/{number:path}", responses=responses(401, 403, 404, 412, 422, 428))
+@router.patch(
+    BASE + "/{number:certificate_number}", responses=responses(401, 403, 404, 412, 422, 428)
+)
 def update_certificate(
     scheme_id: SchemePath,
     number: NumberPath,
