@@ -14,11 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run the service on SQLite (var/ecolabel-registry.sqlite3) with the demo data.
+## Run the service on SQLite (var/ecolabel-registry.sqlite3) with the demo data, on port PORT.
+PORT ?= 8000
 run: $(STAMP)
 	$(BIN)/ecolabel-registry migrate
 	$(BIN)/ecolabel-registry seed --demo
-	$(BIN)/ecolabel-registry serve --host 127.0.0.1 --port 8000
+	$(BIN)/ecolabel-registry serve --host 127.0.0.1 --port $(PORT)
 
 ## Lint, types, import contracts, OpenAPI drift, then the whole suite (SQLite by default).
 test: lint

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry import __version__
-from ecolabel_registry.api import problems
+from ecolabel_registry.api import docs, problems
 from ecolabel_registry.api.deps import require_reader
 from ecolabel_registry.api.middleware import RequestGuard
 from ecolabel_registry.api.routers import (
@@ -25,6 +25,7 @@ from ecolabel_registry.api.routers import (
     economies,
     equivalence,
     health,
+    home,
     imports,
     schemes,
 )
@@ -99,6 +100,8 @@ def create_app(
         # No redirect to the path without (or with) a trailing slash: Starlette builds its
         # absolute Location from the client's Host header. Such a path is a 404 problem.
         redirect_slashes=False,
+        docs_url=None,  # served by docs.install, with no other host
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.sessionmaker = session_factory
@@ -117,6 +120,9 @@ def create_app(
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
+    app.include_router(home.router)
+    if app.openapi_url is not None:
+        docs.install(app)
     app.include_router(imports.router, dependencies=[Depends(require_reader)])
     for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
         reader = equivalence.require_reader_fast if module is equivalence else require_reader

@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import SYSTEM, Role
@@ -43,15 +45,52 @@ DEFAULT_OPENAPI = Path("openapi") / "openapi.json"
 REBUILD_THRESHOLD = 100_000
 
 
+def _database(settings: Settings) -> str:
+    """The database the settings resolve to, for people: a SQLite file's absolute path or a
+    server's URL without its password, and where the URL came from."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        shown = f"SQLite file {Path(str(url.database)).resolve()}"
+    else:
+        shown = url.render_as_string(hide_password=True)
+    if "database_url" in settings.model_fields_set:
+        return f"{shown} (from ECOLABEL_DATABASE_URL)"
+    return f"{shown} (the default; set ECOLABEL_DATABASE_URL to use another)"
+
+
+def _engine(settings: Settings) -> Engine:
+    """The configured database's engine; exit 2 when its URL is no database URL."""
+    try:
+        return make_engine(settings)
+    except ArgumentError:
+        console.print(
+            f"[red]ECOLABEL_DATABASE_URL {settings.database_url!r} is not a database URL[/red] "
+            "(e.g. sqlite:///var/ecolabel-registry.sqlite3 or "
+            "postgresql+psycopg://user@127.0.0.1:5432/ecolabel)",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
+
+
+def _require_migrated(settings: Settings, engine: Engine) -> None:
+    """Exit 2, naming the database, when it is behind the migrations or cannot be reached."""
+    try:
+        ensure_migrated(engine)
+    except SchemaBehind as exc:
+        console.print(f"[red]{exc}[/red]", soft_wrap=True)
+    except OperationalError as exc:
+        console.print(f"[red]cannot open the database: {exc.orig}[/red]", soft_wrap=True)
+    else:
+        return
+    console.print(f"database: {_database(settings)}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings)
+    engine = _engine(settings)
     try:
-        try:
-            ensure_migrated(engine)
-        except SchemaBehind as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
+        _require_migrated(settings, engine)
         with Session(engine) as session:
             try:
                 yield session
@@ -63,11 +102,24 @@ def _session(settings: Settings) -> Iterator[Session]:
         engine.dispose()
 
 
-def _fail(exc: DomainError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc.detail}")
-    if isinstance(exc, InvalidInput):
-        for e in exc.errors:
-            console.print(f"  {'.'.join(map(str, e.loc))}: {e.message}")
+def _fail(exc: DomainError, options: bool = False) -> typer.Exit:
+    """Print the error once; each field error on its own line. With `options`, the fields
+    are the command's options and are named as typed (`certification_body` as
+    `--certification-body`)."""
+    if not isinstance(exc, InvalidInput) or not exc.errors:
+        console.print(f"[red]error:[/red] {exc.detail}", soft_wrap=True)
+        return typer.Exit(1)
+    # A summary of its own (an import's counts) comes first; one made of the errors does not.
+    if exc.detail != InvalidInput(exc.errors).detail:
+        console.print(f"[red]error:[/red] {exc.detail}", soft_wrap=True)
+        indent = "  "
+    else:
+        indent = "[red]error:[/red] "
+    for e in exc.errors:
+        field = ".".join(map(str, e.loc))
+        if options:
+            field = "--" + field.replace("_", "-")
+        console.print(f"{indent}{field}: {e.message}", soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -75,7 +127,7 @@ def _fail(exc: DomainError) -> typer.Exit:
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
     """Bring the database schema up to date (creates the SQLite file when needed)."""
     settings = get_settings()
-    engine = make_engine(settings)
+    engine = _engine(settings)
     try:
         with engine.begin() as conn:
             upgrade(conn, revision)
@@ -97,12 +149,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    engine = make_engine(settings)
+    engine = _engine(settings)
     try:
-        ensure_migrated(engine)
-    except SchemaBehind as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from None
+        _require_migrated(settings, engine)
     finally:
         engine.dispose()
     uvicorn.run(
@@ -137,12 +186,7 @@ def seed(
             report = load_demo(registry) if demo else load_reference(registry)
         except DomainError as exc:
             raise _fail(exc) from None
-    table = Table("added", "count")
-    for what, n in sorted(report.added.items()):
-        table.add_row(what, str(n))
-    console.print(table)
-    for line in report.skipped:
-        console.print(f"[dim]skipped {line}[/dim]")
+    console.print(f"seed {'--demo' if demo else '--reference'}: {report.summary()}", soft_wrap=True)
 
 
 @app.command()
@@ -189,7 +233,7 @@ def keys_create(
                 name, role, tuple(scheme or ()), certification_body
             )
         except DomainError as exc:
-            raise _fail(exc) from None
+            raise _fail(exc, options=True) from None
     console.print(f"created key {key.id} ({key.role.value}) for {key.name}; it is shown only once:")
     sys.stdout.write(secret + "\n")
 

@@ -664,6 +664,33 @@ def test_invalid_agreement_is_rejected_naming_the_field_and_nothing_is_written(
     assert client.get("/v1/agreements").json()["items"] == []
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        pytest.param("status-events", status_event("suspended", "2023-06-30"), "effective_date"),
+        pytest.param("status-events", status_event("terminated", "2023-01-01"), "effective_date"),
+        pytest.param(
+            f"parties/{JP}/status-events", status_event("suspended", "2023-06-30"), "effective_date"
+        ),
+        pytest.param("scope-entries", entry(valid_from="2023-06-30"), "valid_from"),
+    ],
+    ids=["agreement-suspension", "agreement-termination", "party-suspension", "scope-entry"],
+)
+def test_what_starts_before_the_agreement_is_refused_naming_the_field(
+    client: TestClient, operator: dict[str, str], path: str, body: dict[str, Any], field: str
+) -> None:
+    setup_registry(client, operator)
+    agreement = create_agreement(client, operator)  # effective from 2023-07-01
+    url = f"/v1/agreements/{agreement['id']}/{path}"
+    response = client.post(url, json=body, headers=operator)
+    assert fields(response) == [field]
+    assert "effective_from 2023-07-01" in response.json()["errors"][0]["message"]
+    got = client.get(f"/v1/agreements/{agreement['id']}")
+    assert got.headers["ETag"] == '"1"'
+    assert got.json() == agreement
+    created(client.post(url, json={**body, field: "2023-07-01"}, headers=operator))
+
+
 # Who may write
 
 

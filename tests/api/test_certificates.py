@@ -84,7 +84,7 @@ def test_registered_certificate_is_readable_at_its_location_with_an_etag(
     assert body["number"] == "FR/044/017"
     assert body["scheme_id"] == "korea-eco-label"
     assert body["hs_codes"] == ["320810"]
-    assert body["gtins"] == ["4006381333931"]
+    assert body["gtins"] == ["04006381333931"]  # GS1's 14-digit form
     assert body["status"] == "active"
     assert [(e["status"], e["effective_date"]) for e in body["status_events"]] == [
         ("active", "2023-01-01")
@@ -256,6 +256,60 @@ def test_search_by_gtin_and_scheme(client: TestClient, operator: dict[str, str])
     assert search(client, gtin="4006381333931", scheme="japan-eco-mark") == ["JP-0001"]
     assert search(client, scheme="korea-eco-label") == ["KR-0001", "KR-0002"]
     assert search(client, gtin="96385074") == []
+
+
+def test_gtins_are_stored_in_their_14_digit_form_and_found_by_any_form(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    setup_registry(client, operator)  # KR-0001 carries GTIN 4006381333931 (GTIN-13)
+    created(
+        client.post(
+            KR,
+            json=certificate_body(
+                number="KR-0002", gtins=["96385074", "614141000036", "00012345600012"]
+            ),
+            headers=operator,
+        )
+    )
+    assert client.get(f"{KR}/KR-0001").json()["gtins"] == ["04006381333931"]
+    assert client.get(f"{KR}/KR-0002").json()["gtins"] == [
+        "00000096385074",
+        "00614141000036",
+        "00012345600012",
+    ]
+    assert search(client, gtin="04006381333931") == ["KR-0001"]
+    assert search(client, gtin="4006381333931") == ["KR-0001"]
+    assert search(client, gtin="96385074") == ["KR-0002"]
+    assert search(client, gtin="000096385074") == ["KR-0002"]
+    assert search(client, gtin="614141000036") == ["KR-0002"]
+    assert search(client, gtin="12345600012") == []  # 11 digits: no GTIN length
+
+
+def test_one_gtin_in_two_forms_is_listed_twice(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    setup_registry(client, operator)
+    response = client.post(
+        KR,
+        json=certificate_body(number="KR-0002", gtins=["4006381333931", "04006381333931"]),
+        headers=operator,
+    )
+    errors = problem(response, 422)["errors"]
+    assert [e["field"] for e in errors] == ["gtins.1"]
+    assert "listed twice" in errors[0]["message"]
+
+
+def test_a_gtin_changed_by_patch_is_stored_in_its_14_digit_form(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    setup_registry(client, operator)
+    response = client.patch(
+        f"{KR}/KR-0001", json={"gtins": ["5901234123457"]}, headers=if_match(operator, 1)
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["gtins"] == ["05901234123457"]
+    assert search(client, gtin="5901234123457") == ["KR-0001"]
+    assert search(client, gtin="4006381333931") == []
 
 
 def test_search_filters_combine(client: TestClient, operator: dict[str, str]) -> None:
@@ -443,6 +497,22 @@ def test_invalid_status_event_is_rejected_and_not_recorded(
     got = client.get(url).json()
     assert [e["status"] for e in got["status_events"]] == ["active"]
     assert got["version"] == 1
+
+
+@pytest.mark.parametrize("status", ["suspended", "withdrawn", "active"])
+def test_status_event_before_the_certificate_starts_is_refused_naming_the_field(
+    client: TestClient, operator: dict[str, str], status: str
+) -> None:
+    setup_registry(client, operator)  # KR-0001 is valid from 2023-01-01
+    url = f"{KR}/KR-0001"
+    response = post_event(client, url, operator, status, "2022-12-31")
+    errors = problem(response, 422)["errors"]
+    assert [e["field"] for e in errors] == ["effective_date"]
+    assert "valid_from 2023-01-01" in errors[0]["message"]
+    got = client.get(url).json()
+    assert [e["status"] for e in got["status_events"]] == ["active"]
+    assert got["version"] == 1
+    created(post_event(client, url, operator, status, "2023-01-01"))
 
 
 def test_status_event_for_an_unknown_certificate_is_not_found(

@@ -170,7 +170,7 @@ def test_csv_import_creates_every_row_with_its_fields_and_status(
     assert numbers(client) == ["KR-IMP-0001", "KR-IMP-0002", "KR-IMP-0003"]
     first = certificate(client, "KR-IMP-0001")
     assert first["holder_name"] == "Holder 1"
-    assert first["gtins"] == [gtin(1)]
+    assert first["gtins"] == ["0" + gtin(1)]  # stored in its 14-digit form
     assert first["hs_codes"] == ["320810", "320890"]
     assert first["certification_body_id"] == "kr-test-body"
     assert first["version"] == 1
@@ -302,6 +302,54 @@ def test_every_bad_row_is_reported_not_just_the_first(
         (10, "holder_name"),
     ]
     assert numbers(client) == []
+
+
+def test_a_status_before_the_certificate_starts_is_refused_naming_the_field(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    arrange(client, operator)
+    rows = [
+        row(1, status="suspended", status_effective_date="2022-12-31"),
+        row(2, status="withdrawn", status_effective_date="2022-06-01"),
+        row(3, status="active", status_effective_date="2022-12-31"),
+        row(4, status="suspended", status_effective_date="2023-01-01"),
+    ]
+    response = client.post(IMPORT, content=csv_bytes(rows), headers={**operator, **CSV})
+    assert bad_rows(response) == [
+        (1, "status_effective_date"),
+        (2, "status_effective_date"),
+        (3, "status_effective_date"),
+    ]
+    message = problem(response, 422)["errors"][0]["message"]
+    assert "valid_from 2023-01-01" in message
+    assert numbers(client) == []
+
+    record = {**row(1), "gtins": [gtin(1)], "hs_codes": ["320810"]}
+    for name in ("status", "status_effective_date", "status_reason"):
+        del record[name]
+    record["status_events"] = [
+        {"status": "active", "effective_date": "2023-01-01", "reason": "issued"},
+        {"status": "suspended", "effective_date": "2022-12-31", "reason": "audit"},
+    ]
+    response = client.post(IMPORT, content=jsonl_bytes([record]), headers={**operator, **JSONL})
+    errors = problem(response, 422)["errors"]
+    assert [e["loc"] for e in errors] == [["body", "rows", 1, "status_events", 1, "effective_date"]]
+    assert numbers(client) == []
+
+
+def test_gtins_of_any_form_are_imported_in_their_14_digit_form(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    arrange(client, operator)
+    rows = [row(1, gtins="96385074;614141000036"), row(2, gtins="0" + gtin(2))]
+    imported(client.post(IMPORT, content=csv_bytes(rows), headers={**operator, **CSV}))
+    assert certificate(client, "KR-IMP-0001")["gtins"] == ["00000096385074", "00614141000036"]
+    assert certificate(client, "KR-IMP-0002")["gtins"] == ["0" + gtin(2)]
+    found = client.get("/v1/certificates", params={"gtin": gtin(2)}).json()["items"]
+    assert [c["number"] for c in found] == ["KR-IMP-0002"]
+    twice = [row(3, gtins=f"{gtin(3)};0{gtin(3)}")]
+    response = client.post(IMPORT, content=csv_bytes(twice), headers={**operator, **CSV})
+    assert bad_rows(response) == [(1, "gtins")]
 
 
 def test_duplicate_numbers_inside_one_file_are_rejected(
@@ -457,7 +505,7 @@ def test_a_changed_row_updates_the_certificate_and_its_look_ups(
     saved = certificate(client, "KR-IMP-0001")
     assert (saved["product_name"], saved["gtins"], saved["hs_codes"]) == (
         "Satin enamel",
-        [gtin(99)],
+        ["0" + gtin(99)],
         ["3209"],
     )
     assert saved["version"] == 2

@@ -166,7 +166,7 @@ def test_a_multi_chunk_import_writes_every_table(arranged: Session) -> None:
     saved = SqlRegistry(arranged).certificates.get(SCHEME, "B-000010")
     assert saved is not None
     assert saved.hs_codes == ("320810",)
-    assert saved.gtins == (gtin(20), gtin(21))
+    assert saved.gtins == ("0" + gtin(20), "0" + gtin(21))  # their 14-digit form
     assert [(e.status, e.effective_date) for e in saved.status_events] == [
         ("active", dt.date(2023, 1, 1)),
         ("suspended", dt.date(2024, 3, 1)),

@@ -122,7 +122,7 @@ FAST: dict[str, bytes] = {
     "status columns": csv_file(
         {"status": "active", "status_effective_date": "2023-01-01"},
         {"status": "active", "status_effective_date": "2024-05-01", "status_reason": "ok"},
-        {"status": "suspended", "status_effective_date": "2022-06-01", "status_reason": " a "},
+        {"status": "suspended", "status_effective_date": "2023-06-01", "status_reason": " a "},
         {"status": "withdrawn", "status_effective_date": "2025-02-28", "status_reason": "gone"},
         {"status": "withdrawn", "status_effective_date": "2023-01-01", "status_reason": "\u3000"},
     ),
@@ -153,6 +153,8 @@ OTHER: dict[str, bytes] = {
     "GTIN check digit": csv_file({"gtins": bad_check_digit(gtin(7))}),
     "GTIN twice": csv_file({"gtins": f"{gtin(7)};{gtin(7)}"}),
     "GTIN twice among three": csv_file({"gtins": f"{gtin(7)};{gtin(8)};{gtin(7)}"}),
+    "GTIN twice in two forms": csv_file({"gtins": f"{gtin(7)};0{gtin(7)}"}),
+    "GTIN twice in two forms among three": csv_file({"gtins": f"0{gtin(7)};{gtin(8)};{gtin(7)}"}),
     "GTIN of 9 digits": csv_file({"gtins": "123456789"}),
     "GTIN with a letter": csv_file({"gtins": "400600100001X"}),
     "GTIN with inner space": csv_file({"gtins": "4006 00100001"}),
@@ -175,6 +177,12 @@ OTHER: dict[str, bytes] = {
     "blank reason without a status": csv_file({"status_reason": "  "}),
     "withdrawn before it was valid": csv_file(
         {"status": "withdrawn", "status_effective_date": "2022-12-31"}
+    ),
+    "suspended before it was valid": csv_file(
+        {"status": "suspended", "status_effective_date": "2022-12-31"}
+    ),
+    "active before it was valid": csv_file(
+        {"status": "active", "status_effective_date": "2022-12-31"}
     ),
     "brand of 201 characters": csv_file({"brand": "b" * 201}),
     "number twice": csv_file({}, {"number": "S-0001"}),

@@ -145,3 +145,47 @@ def _certificates_at_0002(conn: Connection) -> None:
             ),
             {"id": event_id, "c": certificate_id, "s": status, "d": dt.date.fromisoformat(day)},
         )
+
+
+def test_upgrading_stores_every_gtin_in_its_14_digit_form(empty_engine: Engine) -> None:
+    with empty_engine.begin() as conn:
+        upgrade(conn, "0003")
+    with empty_engine.begin() as conn:
+        _certificates_at_0002(conn)
+        stored = {
+            1: ["4006381333931", "04006381333931", "96385074"],
+            # Not a GTIN (check digit): kept as it was, next to a valid one that is normalized.
+            2: ["4006381333932", "5901234123457"],
+            3: ["00000096385074"],
+        }
+        for certificate_id, gtins in stored.items():
+            conn.execute(
+                text("UPDATE certificate SET gtins = :g WHERE id = :id"),
+                {"g": orjson.dumps(gtins).decode(), "id": certificate_id},
+            )
+            for gtin in dict.fromkeys(gtins):
+                conn.execute(
+                    text("INSERT INTO certificate_gtin (certificate_id, gtin) VALUES (:id, :g)"),
+                    {"id": certificate_id, "g": gtin},
+                )
+        upgrade(conn)
+    with empty_engine.connect() as conn:
+        stored_now = {
+            number: orjson.loads(value) if isinstance(value, str) else value
+            for number, value in conn.execute(text("SELECT number, gtins FROM certificate"))
+        }
+        index = sorted(
+            conn.execute(text("SELECT certificate_id, gtin FROM certificate_gtin")).tuples()
+        )
+    assert stored_now == {
+        "C-1": ["04006381333931", "00000096385074"],
+        "C-2": ["4006381333932", "05901234123457"],
+        "C-3": ["00000096385074"],
+    }
+    assert index == [
+        (1, "00000096385074"),
+        (1, "04006381333931"),
+        (2, "05901234123457"),
+        (2, "4006381333932"),
+        (3, "00000096385074"),
+    ]

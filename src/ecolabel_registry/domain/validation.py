@@ -58,6 +58,46 @@ def gtin_check_digit_ok(value: str) -> bool:
     return (10 - total % 10) % 10 == check
 
 
+def normal_gtin(value: str) -> str:
+    """A GTIN in the registry's normal form: 14 digits, zero-filled on the left.
+
+    GS1 compares GTIN-8, -12, -13 and -14 in this 14-digit form (GS1 General
+    Specifications, the GTIN data structures: a GTIN is right-justified in a 14-digit field,
+    zero-filled), so `4006381333931` and `04006381333931` are one GTIN. A value that is not
+    a GTIN (wrong length or check digit) is returned unchanged, for its error to quote.
+    """
+    return value.zfill(14) if gtin_check_digit_ok(value) else value
+
+
+def normal_gtins(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each GTIN in its normal form (`normal_gtin`), in the given order."""
+    return tuple(normal_gtin(v) for v in values)
+
+
+def check_starts_within(
+    errors: list[FieldError],
+    loc: Loc,
+    starts: dt.date,
+    owner: str,
+    owner_field: str,
+    owner_starts: dt.date,
+) -> None:
+    """Record an error when something starts before the thing it belongs to does.
+
+    A status event, a party status or a scope entry never starts before its certificate
+    or agreement: a suspension effective before the certificate's valid_from would never
+    have any effect, so it is refused rather than silently kept.
+    """
+    if starts < owner_starts:
+        errors.append(
+            FieldError(
+                loc,
+                f"{loc[-1]} {starts} is before the {owner}'s {owner_field} {owner_starts}: "
+                f"nothing takes effect before the {owner} does (use {owner_starts} or later)",
+            )
+        )
+
+
 def check_window(
     errors: list[FieldError],
     loc: Loc,
@@ -85,18 +125,20 @@ def check_hs_codes(errors: list[FieldError], loc: Loc, codes: tuple[str, ...]) -
 
 
 def check_gtins(errors: list[FieldError], loc: Loc, gtins: tuple[str, ...]) -> None:
-    """Record an error for each GTIN with a wrong length or check digit, or repeated."""
+    """Record an error for each GTIN with a wrong length or check digit, or repeated
+    (in any of its forms: `4006381333931` and `04006381333931` are the same GTIN)."""
     seen: set[str] = set()
-    for i, gtin in enumerate(gtins):
-        if not gtin_check_digit_ok(gtin):
+    for i, value in enumerate(gtins):
+        gtin = normal_gtin(value)
+        if not gtin_check_digit_ok(value):
             errors.append(
                 FieldError(
                     (*loc, i),
-                    f"GTIN {gtin!r} is not 8, 12, 13 or 14 digits with a valid check digit",
+                    f"GTIN {value!r} is not 8, 12, 13 or 14 digits with a valid check digit",
                 )
             )
         elif gtin in seen:
-            errors.append(FieldError((*loc, i), f"GTIN {gtin} is listed twice"))
+            errors.append(FieldError((*loc, i), f"GTIN {value} is listed twice"))
         seen.add(gtin)
 
 

@@ -112,9 +112,13 @@ def _hs_ok(item: str) -> str:
 
 
 def _every(
-    array: str, ok: Callable[[str], str], first: str | None = None, second: str | None = None
+    array: str,
+    ok: Callable[[str], str],
+    first: str | None = None,
+    second: str | None = None,
+    key: Callable[[str], str] = lambda item: item,
 ) -> str:
-    """Every item of `array` passes `ok` and no item repeats.
+    """Every item of `array` passes `ok` and no two items have the same `key`.
 
     Lists of up to two items, by far the most common, are checked inline (with `first`
     and `second` as their checks when given); longer ones with a subquery, which costs
@@ -124,10 +128,16 @@ def _every(
     second = second or ok(f"{array}[2]")
     return (
         f"CASE cardinality({array}) WHEN 0 THEN true WHEN 1 THEN {first} "
-        f"WHEN 2 THEN {first} AND {second} AND {array}[1] <> {array}[2] "
-        f"ELSE (SELECT bool_and({ok('x.item')}) AND count(DISTINCT x.item) = count(*) "
+        f"WHEN 2 THEN {first} AND {second} AND {key(f'{array}[1]')} <> {key(f'{array}[2]')} "
+        f"ELSE (SELECT bool_and({ok('x.item')}) AND count(DISTINCT {key('x.item')}) = count(*) "
         f"FROM unnest({array}) AS x(item)) END"
     )
+
+
+def _normal_gtin(item: str) -> str:
+    """A GTIN that passed `_gtin_ok` in its normal form, as `domain.validation.normal_gtin`
+    gives it: 14 digits, zero-filled on the left."""
+    return f"lpad({item}, 14, '0')"
 
 
 # What a category allows, looked up once per category: `likes` holds a LIKE pattern per HS
@@ -193,6 +203,7 @@ AND cardinality(v.gtins) <= 1000 AND {
         _gtin_ok,
         _gtin_ok("v.gtins[1]", "v.gtin1"),
         _gtin_ok("v.gtins[2]", "v.gtin2"),
+        _normal_gtin,
     )
 }
 AND cardinality(v.hs_codes) <= 100 AND {_every("v.hs_codes", _hs_ok)}
@@ -209,7 +220,7 @@ AND CASE WHEN v.status IS NULL
     ELSE v.status IN ('active', 'suspended', 'withdrawn')
          AND {_is_date("v.status_date", "v.status_date_text")}
          AND char_length(v.status_reason) <= 2000
-         AND NOT (v.status = 'withdrawn' AND v.status_date < v.valid_from)
+         AND v.status_date >= v.valid_from
     END
 """
 
@@ -222,6 +233,20 @@ def _codes_json(column: str) -> str:
     )
 
 
+def _gtins_json(column: str) -> str:
+    """The GTINs in their normal form (`_normal_gtin`) as the JSON text `bulk._codes` writes;
+    lists of up to two items inline, longer ones with a subquery."""
+    one, two = _normal_gtin(f"{column}[1]"), _normal_gtin(f"{column}[2]")
+    return (
+        f"CASE cardinality({column}) WHEN 0 THEN '[]' "
+        f"""WHEN 1 THEN '["' || {one} || '"]' """
+        f"""WHEN 2 THEN '["' || {one} || '", "' || {two} || '"]' """
+        f"""ELSE '["' || array_to_string(ARRAY(SELECT {_normal_gtin("x.item")} """
+        f"""FROM unnest({column}) WITH ORDINALITY AS x(item, n) ORDER BY x.n), '", "') """
+        """|| '"]' END"""
+    )
+
+
 _STAGE = f"""
 INSERT INTO import_certificate (row_no, new_id, number, category_code, holder_name,
     holder_economy, product_name, brand, model, gtins, hs_codes, certification_body_id,
@@ -229,7 +254,7 @@ INSERT INTO import_certificate (row_no, new_id, number, category_code, holder_na
     status, status_date, status_reason)
 SELECT v.row_no, nextval({{sequence}}), v.number,
     v.category_code, v.holder_name, v.holder_economy, v.product_name, v.brand, v.model,
-    {_codes_json("v.gtins")}, {_codes_json("v.hs_codes")}, v.body, v.valid_from, v.valid_to,
+    {_gtins_json("v.gtins")}, {_codes_json("v.hs_codes")}, v.body, v.valid_from, v.valid_to,
     'active', v.valid_from,
     CASE WHEN v.status = 'active' AND v.status_date = v.valid_from
          THEN v.status_reason ELSE 'issued' END,

@@ -37,13 +37,36 @@ from ecolabel_registry.services.schemes import SchemeService
 
 @dataclass
 class SeedReport:
-    """What a seed run added and what it passed over (and why)."""
+    """What a seed run added, what was there already and what it never loads (and why)."""
 
     added: dict[str, int] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
+    present: dict[str, int] = field(default_factory=dict)
+    left_out: dict[str, int] = field(default_factory=dict)
 
     def count(self, what: str) -> None:
+        """One `what` added."""
         self.added[what] = self.added.get(what, 0) + 1
+
+    def keep(self, what: str) -> None:
+        """One `what` already registered, left as it is."""
+        self.present[what] = self.present.get(what, 0) + 1
+
+    def leave_out(self, why: str) -> None:
+        """One fact of the reference file that is never loaded, for the reason `why`."""
+        self.left_out[why] = self.left_out.get(why, 0) + 1
+
+    def summary(self) -> str:
+        """The run in one line, e.g. `added 40 schemes; already there: 3 groups`."""
+
+        def items(counts: dict[str, int]) -> str:
+            return ", ".join(f"{n} {what}" for what, n in counts.items())
+
+        parts = [f"added {items(self.added)}" if self.added else "nothing new to add"]
+        if self.present:
+            parts.append(f"already there: {items(self.present)}")
+        if self.left_out:
+            parts.append(f"left out: {items(self.left_out)}")
+        return "; ".join(parts)
 
 
 def reference_data() -> dict[str, Any]:
@@ -64,7 +87,7 @@ def load_reference(registry: Registry, report: SeedReport | None = None) -> Seed
     economies = EconomyService(registry)
     for group in data["groups"]:
         if registry.economies.get(group["code"]) is not None:
-            report.skipped.append(f"group {group['code']}: already registered")
+            report.keep("groups")
             continue
         members = [
             Membership(m["member"], dt.date.fromisoformat(m["valid_from"]), _date(m["valid_to"]))
@@ -75,7 +98,7 @@ def load_reference(registry: Registry, report: SeedReport | None = None) -> Seed
     schemes = SchemeService(registry)
     for s in data["schemes"]:
         if registry.schemes.get(s["id"]) is not None:
-            report.skipped.append(f"scheme {s['id']}: already registered")
+            report.keep("schemes")
             continue
         sources = "; ".join(f"{k}: {v}" for k, v in s["sources"].items())
         description = f"Sources: {sources}."
@@ -99,9 +122,10 @@ def load_reference(registry: Registry, report: SeedReport | None = None) -> Seed
     known = {(a.title, a.reference) for a in registry.agreements.all()}
     for a in data["agreements"]:
         if a.get("signed_on") is None:
-            report.skipped.append(f"agreement {a['title']!r}: its source gives no date")
+            report.leave_out("agreements whose source gives no date")
             continue
         if (a["title"], a["source"]) in known:
+            report.keep("agreements")
             continue
         signed = dt.date.fromisoformat(a["signed_on"])
         level = Level(a["level"])
@@ -146,7 +170,7 @@ def load_demo(registry: Registry) -> SeedReport:
     """The reference data, then an invented registry around it; every invented fact says so."""
     report = load_reference(registry)
     if registry.bodies.get("demo-cert-body-de") is not None:
-        report.skipped.append("demo: already loaded")
+        report.keep("demo registry")
         return report
     schemes = SchemeService(registry)
     categories = [

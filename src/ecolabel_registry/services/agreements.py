@@ -19,7 +19,12 @@ from ecolabel_registry.domain.model import (
     ScopeEntry,
     StatusEvent,
 )
-from ecolabel_registry.domain.validation import check_criteria, check_hs_codes, check_window
+from ecolabel_registry.domain.validation import (
+    check_criteria,
+    check_hs_codes,
+    check_starts_within,
+    check_window,
+)
 from ecolabel_registry.services._common import audit, raise_if
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports import AgreementFilter, Page, Registry
@@ -129,6 +134,7 @@ class AgreementService:
         """Append an agreement status event; a termination is final."""
         require_operator(actor, "change an agreement's status")
         current = self.get(agreement_id)
+        _check_starts(current, event)
         _check_event(event, AgreementStatus, "terminated", current.status_events)
         saved = self._r.agreements.add_status_event(agreement_id, event)
         self._r.agreements.touch(agreement_id)
@@ -152,6 +158,7 @@ class AgreementService:
         party = next((p for p in current.parties if p.scheme_id == scheme_id), None)
         if party is None:
             raise NotFound(f"scheme {scheme_id!r} is not a party to agreement {agreement_id}")
+        _check_starts(current, event)
         _check_event(event, PartyStatus, "withdrawn", party.status_events)
         saved = self._r.agreements.add_party_status_event(agreement_id, scheme_id, event)
         self._r.agreements.touch(agreement_id)
@@ -333,13 +340,14 @@ class AgreementService:
                 )
         check_hs_codes(errors, (*loc, "hs_prefixes"), entry.hs_prefixes)
         check_window(errors, loc, entry.valid_from, entry.valid_to)
-        if entry.valid_from < agreement.effective_from:
-            errors.append(
-                FieldError(
-                    (*loc, "valid_from"),
-                    f"before the agreement takes effect ({agreement.effective_from})",
-                )
-            )
+        check_starts_within(
+            errors,
+            (*loc, "valid_from"),
+            entry.valid_from,
+            "agreement",
+            "effective_from",
+            agreement.effective_from,
+        )
         if agreement.effective_to is not None and entry.valid_from > agreement.effective_to:
             errors.append(
                 FieldError(
@@ -366,6 +374,21 @@ def _is_agreement_id(value: str) -> bool:
         return str(uuid.UUID(value)) == value
     except ValueError:
         return False
+
+
+def _check_starts(agreement: Agreement, event: StatusEvent) -> None:
+    """A status event of an agreement or of one of its parties takes effect on or after the
+    agreement's effective_from (InvalidInput naming effective_date)."""
+    errors: list[FieldError] = []
+    check_starts_within(
+        errors,
+        ("body", "effective_date"),
+        event.effective_date,
+        "agreement",
+        "effective_from",
+        agreement.effective_from,
+    )
+    raise_if(errors)
 
 
 def _check_event(

@@ -16,10 +16,14 @@ from ecolabel_registry.domain.model import (
     StatusEvent,
 )
 from ecolabel_registry.domain.validation import (
+    Loc,
     check_gtins,
     check_hs_codes,
+    check_starts_within,
     check_window,
     hs_match,
+    normal_gtin,
+    normal_gtins,
     sub_resource_suffix,
 )
 from ecolabel_registry.services._common import audit, raise_if
@@ -77,6 +81,8 @@ class CertificateService:
         """Certificates matching every given filter, in registration order."""
         if filters.scheme_id is not None and self._r.schemes.get(filters.scheme_id) is None:
             raise NotFound(f"no scheme {filters.scheme_id!r}")
+        if filters.gtin is not None:
+            filters = dataclasses.replace(filters, gtin=normal_gtin(filters.gtin))
         rows = self._r.certificates.find(filters, _decode(cursor), limit + 1)
         items = rows[:limit]
         next_cursor = _encode(items[-1][0]) if len(rows) > limit else None
@@ -90,6 +96,7 @@ class CertificateService:
             certificate = dataclasses.replace(
                 certificate, certification_body_id=actor.certification_body_id
             )
+        certificate = dataclasses.replace(certificate, gtins=normal_gtins(certificate.gtins))
         body = self._check(certificate)
         require_issuing_body(
             actor, body, certificate.scheme_id, certificate.valid_from, "register it"
@@ -128,6 +135,7 @@ class CertificateService:
             **{k: v for k, v in changes.items() if k in CERTIFICATE_UPDATABLE},
             version=version,
         )
+        updated = dataclasses.replace(updated, gtins=normal_gtins(updated.gtins))
         body = self._check(updated)
         require_issuing_body(actor, body, scheme_id, updated.valid_from, "change it")
         saved = self._r.certificates.update(updated)
@@ -146,6 +154,7 @@ class CertificateService:
             current.valid_from,
             "change its status",
         )
+        check_event_starts(current, event)
         check_status_event(number, current.status_events, event)
         saved_event = self._r.certificates.add_status_event(scheme_id, number, event)
         after = self.get(scheme_id, number)
@@ -231,6 +240,17 @@ def check_status_event(number: str, history: Sequence[StatusEvent], event: Statu
                 f"{later[-1].effective_date}, after {event.effective_date}; a withdrawal is "
                 "final, so it cannot take effect before events already recorded"
             )
+
+
+def check_event_starts(
+    certificate: Certificate, event: StatusEvent, loc: Loc = ("body", "effective_date")
+) -> None:
+    """A status event takes effect on or after the certificate's valid_from (InvalidInput)."""
+    errors: list[FieldError] = []
+    check_starts_within(
+        errors, loc, event.effective_date, "certificate", "valid_from", certificate.valid_from
+    )
+    raise_if(errors)
 
 
 def _check_hs_within_category(

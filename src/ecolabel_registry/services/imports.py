@@ -41,10 +41,19 @@ from ecolabel_registry.domain.model import (
     Scheme,
     StatusEvent,
 )
-from ecolabel_registry.domain.validation import CODE_PATTERN, ECONOMY_CODE_PATTERN, SLUG_PATTERN
+from ecolabel_registry.domain.validation import (
+    CODE_PATTERN,
+    ECONOMY_CODE_PATTERN,
+    SLUG_PATTERN,
+    normal_gtins,
+)
 from ecolabel_registry.services._common import audit
 from ecolabel_registry.services.authz import require_issuing_body
-from ecolabel_registry.services.certificates import CertificateService, check_status_event
+from ecolabel_registry.services.certificates import (
+    CertificateService,
+    check_event_starts,
+    check_status_event,
+)
 from ecolabel_registry.services.ports import (
     AgreementRepository,
     AuditLog,
@@ -681,7 +690,7 @@ def _convert(
         valid_to=valid_to,
         brand=brand,
         model=model,
-        gtins=gtins,
+        gtins=normal_gtins(gtins),
         hs_codes=hs_codes,
         certification_body_id=body,
     )
@@ -1020,6 +1029,16 @@ class CertificateImportService:
             require_issuing_body(actor, body, scheme_id, certificate.valid_from, "import it")
         except Forbidden as exc:
             errors.forbid(row, exc.detail)
+            return None
+        stated: list[tuple[tuple[str | int, ...], StatusEvent]] = []
+        if status is not None:
+            stated.append((("status_effective_date",), status))
+        stated += [(("status_events", i, "effective_date"), e) for i, e in enumerate(history or ())]
+        try:
+            for where, event in stated:
+                check_event_starts(certificate, event, where)
+        except InvalidInput as exc:
+            errors.add_domain(row, exc)
             return None
         first = StatusEvent(CertificateStatus.ACTIVE.value, certificate.valid_from, FIRST_REASON)
         if history is not None:

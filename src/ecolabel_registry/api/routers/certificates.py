@@ -212,7 +212,14 @@ def search_certificates(
     service: CertificatesDep,
     limit: Limit = 50,
     cursor: Cursor = None,
-    gtin: Annotated[str | None, Query(pattern=r"^[0-9]{8,14}$")] = None,
+    gtin: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{8,14}$",
+            description="A GTIN-8, -12, -13 or -14 in any form: 4006381333931 and "
+            "04006381333931 find the same certificates (GTINs are stored in 14 digits).",
+        ),
+    ] = None,
     holder: Annotated[
         str | None,
         Query(min_length=1, max_length=300, description="Part of the holder's name, any case."),
