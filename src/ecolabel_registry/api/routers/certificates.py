@@ -29,7 +29,7 @@ from ecolabel_registry.api.schemas import (
     StatusEventRead,
     changes,
 )
-from ecolabel_registry.domain.validation import HS_CODE_PATTERN
+from ecolabel_registry.domain.validation import GTIN_PATTERN, HS_CODE_PATTERN
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
@@ -193,7 +193,7 @@ def search_certificates(
     service: CertificatesDep,
     limit: Limit = 50,
     cursor: Cursor = None,
-    gtin: Annotated[str | None, Query(pattern=r"^[0-9]{8,14}$")] = None,
+    gtin: Annotated[str | None, Query(pattern=GTIN_PATTERN)] = None,
     holder: Annotated[
         str | None,
         Query(min_length=1, max_length=300, description="Part of the holder's name, any case."),
