@@ -31,6 +31,12 @@ HS_CODE_EXPECTED = "must be an HS code of 2 to 10 digits, such as 320810"
 DATE_EXPECTED = "must be a date as YYYY-MM-DD, such as 2025-03-01"
 
 
+def shown(value: object) -> str:
+    """A value as a message quotes it: its repr, cut short past 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def is_economy_code(value: str) -> bool:
     """The form of an economy or group code (not whether the registry knows it)."""
     return bool(_ECONOMY.fullmatch(value))
@@ -38,7 +44,7 @@ def is_economy_code(value: str) -> bool:
 
 def economy_code_message(value: object) -> str:
     """A value that is not written as an economy code: `kr`, `K`, `KR,JP`..."""
-    message = f"{ECONOMY_CODE_EXPECTED}: {value!r} is not"
+    message = f"{ECONOMY_CODE_EXPECTED}: {shown(value)} is not"
     if isinstance(value, str) and is_economy_code(value.upper()):
         message += f" (codes are upper case: {value.upper()!r})"
     return message
@@ -54,7 +60,7 @@ def unknown_economy_message(code: str) -> str:
 
 def hs_code_message(value: object) -> str:
     """A value that is not 2 to 10 digits: `3208.10`, `32 08`, `A1`..."""
-    message = f"{HS_CODE_EXPECTED}: {value!r} is not"
+    message = f"{HS_CODE_EXPECTED}: {shown(value)} is not"
     if isinstance(value, str):
         digits = re.sub(r"[\s.\-]", "", value)
         if digits != value and _HS.fullmatch(digits):
@@ -65,8 +71,8 @@ def hs_code_message(value: object) -> str:
 def date_message(value: object) -> str:
     """A value that is not a day written YYYY-MM-DD: `01/03/2025`, `2025-02-30`..."""
     if isinstance(value, str) and _ISO_DAY.fullmatch(value):
-        return f"{DATE_EXPECTED}: {value!r} is not a day of the calendar"
-    return f"{DATE_EXPECTED}: {value!r} is not"
+        return f"{DATE_EXPECTED}: {shown(value)} is not a day of the calendar"
+    return f"{DATE_EXPECTED}: {shown(value)} is not"
 
 
 def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -135,25 +141,25 @@ PATTERN_MESSAGES: dict[str, Callable[[object], str]] = {
     HS_CODE_PATTERN: hs_code_message,
     SLUG_PATTERN: lambda value: (
         "must be an id of lower-case letters, digits and inner hyphens (at most 64 "
-        f"characters), such as eu-ecolabel: {value!r} is not"
+        f"characters), such as eu-ecolabel: {shown(value)} is not"
     ),
     CODE_PATTERN: lambda value: (
         "must be a code of letters, digits, '.', '_', '/' or '-' (at most 64 characters), "
-        f"such as paints: {value!r} is not"
+        f"such as paints: {shown(value)} is not"
     ),
     CRITERION_PATTERN: lambda value: (
         "must be a criterion key of lower-case letters, digits, '.', '_' or '-', "
-        f"such as voc-limit: {value!r} is not"
+        f"such as voc-limit: {shown(value)} is not"
     ),
     GTIN_PATTERN: lambda value: (
-        f"must be a GTIN of 8 to 14 digits, such as 4006381333931: {value!r} is not"
+        f"must be a GTIN of 8 to 14 digits, such as 4006381333931: {shown(value)} is not"
     ),
     URL_PATTERN: lambda value: (
-        f"must be a web address such as https://example.org/: {value!r} is not"
+        f"must be a web address such as https://example.org/: {shown(value)} is not"
     ),
     CERTIFICATE_NUMBER_PATTERN: lambda value: (
         "must be a certificate number of at most 100 characters without spaces at either end, "
-        f"such as FR/044/017: {value!r} is not"
+        f"such as FR/044/017: {shown(value)} is not"
     ),
 }
 
@@ -162,5 +168,5 @@ def pattern_message(pattern: str, value: object) -> str:
     """The message for a value that does not have the form `pattern` declares."""
     wording = PATTERN_MESSAGES.get(pattern)
     if wording is None:
-        return f"{value!r} is not in the form this field takes"
+        return f"{shown(value)} is not in the form this field takes"
     return wording(value)
