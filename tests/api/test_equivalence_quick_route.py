@@ -35,6 +35,8 @@ QUERIES: list[list[tuple[str, str]]] = [
     [*Q.items(), ("target", "JP"), ("hs_code", "32a")],
     [*GOOD, ("scheme", "japan-eco-mark")],  # repeated
     [*GOOD, ("other", "1")],
+    [*GOOD, ("date", "2027-06-01")],
+    [*Q.items(), ("target", "JP"), ("date", "2027-06-01")],
     [("certificate", "KR-0001"), ("target", "JP")],
     [("scheme", ""), ("certificate", "KR-0001"), ("target", "JP")],
     [("scheme", "x" * 65), ("certificate", "KR-0001"), ("target", "JP")],
@@ -87,6 +89,13 @@ def test_the_quick_route_answers_valid_questions_itself(client: TestClient, app:
     quick, declared = both(client, app, GOOD)
     assert quick.json()["recognized"] is True
     same(quick, declared)
+
+
+def test_the_quick_route_takes_the_names_the_declared_route_declares(app: FastAPI) -> None:
+    operation = app.openapi()["paths"]["/v1/equivalence"]["get"]
+    declared = {p["name"] for p in operation["parameters"] if p["in"] == "query"}
+    assert declared == module._QUERY_NAMES
+    assert checked_query([*GOOD, ("date", "2027-06-01")]) is None
 
 
 def test_other_methods_and_paths_are_not_the_quick_routes(client: TestClient) -> None:

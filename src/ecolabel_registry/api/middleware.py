@@ -25,6 +25,25 @@ IMPORT_TYPES = frozenset(
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+IMPORT_ACCEPTS = "text/csv or application/x-ndjson (JSON Lines)"
+"""What an import takes, as a 415 says it."""
+
+
+def accepted_media(path: str, method: str) -> str:
+    """What an endpoint takes as its body, in words."""
+    if path.endswith("/certificates/import"):
+        return IMPORT_ACCEPTS
+    if method == "PATCH":
+        return "application/json or application/merge-patch+json"
+    return "application/json"
+
+
+def unsupported_media_message(accepts: str, media: str | None) -> str:
+    """The 415's message: what the endpoint takes, and what came."""
+    sent = f"not {media!r}" if media else "and the request names no Content-Type"
+    return f"this endpoint takes {accepts}, {sent}"
+
+
 class BodyTooLarge(Exception):
     pass
 
@@ -149,7 +168,7 @@ class RequestGuard:
                 "unsupported-media-type",
                 "Unsupported media type",
                 ["header", "Content-Type"],
-                f"send the body as one of: {', '.join(sorted(allowed))}",
+                unsupported_media_message(accepted_media(scope["path"], scope["method"]), media),
             )
         return None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from ecolabel_registry.domain.errors import (
     Unauthenticated,
     VersionRequired,
 )
+from ecolabel_registry.domain.messages import date_message, pattern_message
 
 log = logging.getLogger("ecolabel_registry.api")
 
@@ -156,6 +158,27 @@ def domain_problem(request: Request, exc: DomainError) -> Response:
     )
 
 
+# pydantic's error types for a value that is not a date (a date field's text, a number).
+DATE_ERRORS = frozenset(
+    {"date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact", "date_type"}
+)
+
+
+def field_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error in the registry's words (`domain.messages`): what is expected, with an
+    example, never a regular expression; the same words as the batch and the services use."""
+    kind = error.get("type")
+    context = error.get("ctx") or {}
+    if kind == "string_pattern_mismatch":
+        return pattern_message(str(context.get("pattern", "")), error.get("input"))
+    if kind in DATE_ERRORS:
+        return date_message(error.get("input"))
+    if kind == "value_error" and "error" in context:
+        # A validator's own words, without pydantic's "Value error, " in front.
+        return str(context["error"])
+    return str(error.get("msg", ""))
+
+
 def validation_problem(request: Request, exc: RequestValidationError) -> Response:
     """The 422 problem for a request that failed schema validation."""
     errors = []
@@ -168,7 +191,7 @@ def validation_problem(request: Request, exc: RequestValidationError) -> Respons
             {
                 "loc": loc,
                 "field": _field_name(loc),
-                "message": str(e.get("msg", "")),
+                "message": field_message(e),
                 "type": str(e.get("type", "")),
             }
         )

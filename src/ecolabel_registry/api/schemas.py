@@ -15,6 +15,7 @@ from pydantic import (
 )
 
 from ecolabel_registry.domain.errors import FieldError, InvalidInput
+from ecolabel_registry.domain.messages import date_message
 from ecolabel_registry.domain.model import (
     Agreement,
     AgreementParty,
@@ -40,11 +41,14 @@ from ecolabel_registry.domain.model import (
     status_on,
 )
 from ecolabel_registry.domain.validation import (
+    CERTIFICATE_NUMBER_PATTERN,
     CODE_PATTERN,
     CRITERION_PATTERN,
     ECONOMY_CODE_PATTERN,
+    GTIN_PATTERN,
     HS_CODE_PATTERN,
     SLUG_PATTERN,
+    URL_PATTERN,
 )
 
 EconomyCode = Annotated[
@@ -57,9 +61,9 @@ CriterionKey = Annotated[str, StringConstraints(pattern=CRITERION_PATTERN)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whitespace=True)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
-CertificateNumber = Annotated[str, StringConstraints(pattern=r"^\S(?:.{0,98}\S)?$")]
-Gtin = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,14}$")]
+Url = Annotated[str, StringConstraints(pattern=URL_PATTERN, max_length=2000)]
+CertificateNumber = Annotated[str, StringConstraints(pattern=CERTIFICATE_NUMBER_PATTERN)]
+Gtin = Annotated[str, StringConstraints(pattern=GTIN_PATTERN)]
 SchemeIdPath = Annotated[str, Field(max_length=64)]
 
 
@@ -67,7 +71,7 @@ def _iso_date_only(value: Any) -> Any:
     """Dates come as "YYYY-MM-DD" strings: a number is not read as a Unix time."""
     if isinstance(value, str | dt.date):
         return value
-    raise ValueError("must be a date as YYYY-MM-DD")
+    raise ValueError(date_message(value))
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]

@@ -14,6 +14,9 @@ SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 ECONOMY_CODE_PATTERN = r"^[A-Z][A-Z0-9]{1,9}$"
 CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 CRITERION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+GTIN_PATTERN = r"^[0-9]{8,14}$"
+URL_PATTERN = r"^https?://\S+$"
+CERTIFICATE_NUMBER_PATTERN = r"^\S(?:.{0,98}\S)?$"
 
 # A certificate's path is /v1/schemes/{scheme}/certificates/{number}, and numbers may hold
 # "/" (FR/044/017); a path ending in one of these segments names the certificate's markets

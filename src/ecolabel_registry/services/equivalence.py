@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
+from ecolabel_registry.domain.messages import (
+    closest,
+    did_you_mean,
+    economy_code_message,
+    hs_code_message,
+    is_economy_code,
+    unknown_economy_message,
+)
 from ecolabel_registry.domain.model import (
     Certificate,
     CertificateTerms,
@@ -22,6 +30,7 @@ from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts,
 from ecolabel_registry.domain.validation import is_hs_code
 
 MAX_BATCH_LINES = 10_000
+MAX_PLAN_TARGETS = 50
 FIRST_READ = 500
 """Certificates a batch reads before answering; the rest are read meanwhile (see `batch`)."""
 READ_CHUNK = 1_000
@@ -285,14 +294,20 @@ class EquivalenceService:
         snapshot = self._snapshot()
         errors: list[FieldError] = []
         if not is_hs_code(hs_code):
-            errors.append(
-                FieldError(("query", "hs_code"), f"HS code {hs_code!r} is not 2 to 10 digits")
-            )
+            errors.append(FieldError(("query", "hs_code"), hs_code_message(hs_code)))
         if not targets:
             errors.append(FieldError(("query", "targets"), "name at least one target economy"))
+        elif len(targets) > MAX_PLAN_TARGETS:
+            errors.append(
+                FieldError(
+                    ("query", "targets"),
+                    f"{len(targets)} economies; at most {MAX_PLAN_TARGETS} in one plan",
+                )
+            )
         for target in targets:
-            if target not in snapshot.economy_codes:
-                errors.append(FieldError(("query", "targets"), f"unknown economy {target!r}"))
+            problem = target_problem(snapshot, target)
+            if problem is not None:
+                errors.append(FieldError(("query", "targets"), problem))
         if errors:
             raise InvalidInput(errors)
         return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
@@ -350,7 +365,11 @@ def unknown_certificate(snapshot: Snapshot, scheme_id: str, number: str) -> Unkn
     """The 404 for an unknown certificate, saying whether the scheme's coverage is complete."""
     scheme = snapshot.facts.schemes.get(scheme_id)
     if scheme is None:
-        return UnknownCertificate(f"no scheme {scheme_id!r}", scheme_id, None)
+        return UnknownCertificate(
+            f"no scheme {scheme_id!r}" + did_you_mean(closest(scheme_id, snapshot.facts.schemes)),
+            scheme_id,
+            None,
+        )
     if scheme.certificate_coverage is Coverage.COMPLETE:
         detail = (
             f"{scheme.name} registers every valid certificate here (coverage complete): "
@@ -373,13 +392,21 @@ def _category(snapshot: Snapshot, certificate: Certificate | CertificateTerms) -
     return category
 
 
+def target_problem(snapshot: Snapshot, target: str) -> str | None:
+    """What is wrong with `target` as an economy asked about; None when the registry knows it."""
+    if target in snapshot.economy_codes:
+        return None
+    if not is_economy_code(target):
+        return economy_code_message(target)
+    return unknown_economy_message(target)
+
+
 def _check_target(snapshot: Snapshot, target: str, loc: tuple[str, ...]) -> None:
-    if target not in snapshot.economy_codes:
-        raise InvalidInput.single(
-            loc, f"unknown economy {target!r}: use an ISO 3166-1 alpha-2 code or a registered group"
-        )
+    problem = target_problem(snapshot, target)
+    if problem is not None:
+        raise InvalidInput.single(loc, problem)
 
 
 def _check_hs(hs_code: str | None, loc: tuple[str, ...]) -> None:
     if hs_code is not None and not is_hs_code(hs_code):
-        raise InvalidInput.single(loc, f"HS code {hs_code!r} is not 2 to 10 digits")
+        raise InvalidInput.single(loc, hs_code_message(hs_code))

@@ -30,7 +30,11 @@ from ecolabel_registry.api.schemas import (
     StatusEventRead,
     changes,
 )
-from ecolabel_registry.domain.validation import CERTIFICATE_SUB_RESOURCES, HS_CODE_PATTERN
+from ecolabel_registry.domain.validation import (
+    CERTIFICATE_SUB_RESOURCES,
+    GTIN_PATTERN,
+    HS_CODE_PATTERN,
+)
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
@@ -215,7 +219,7 @@ def search_certificates(
     gtin: Annotated[
         str | None,
         Query(
-            pattern=r"^[0-9]{8,14}$",
+            pattern=GTIN_PATTERN,
             description="A GTIN-8, -12, -13 or -14 in any form: 4006381333931 and "
             "04006381333931 find the same certificates (GTINs are stored in 14 digits).",
         ),

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from starlette.exceptions import HTTPException
 
 from ecolabel_registry.api.deps import ActorDep, RegistryDep
+from ecolabel_registry.api.middleware import IMPORT_ACCEPTS, unsupported_media_message
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.schemas import Output
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.services.imports import (
     COLUMNS,
-    MEDIA_TYPES,
     CertificateImportService,
     format_of_media_type,
 )
@@ -86,9 +86,8 @@ def import_certificates(
     """
     fmt = format_of_media_type(request.headers.get("content-type"))
     if fmt is None:
-        raise HTTPException(
-            415, f"send the certificates as one of: {', '.join(sorted(MEDIA_TYPES))}"
-        )
+        media = (request.headers.get("content-type") or "").split(";", 1)[0].strip()
+        raise HTTPException(415, unsupported_media_message(IMPORT_ACCEPTS, media or None))
     report = service.import_certificates(actor, scheme_id, _body(request), fmt)
     return CertificateImportRead(
         created=report.created, updated=report.updated, unchanged=report.unchanged, rows=report.rows
