@@ -35,6 +35,15 @@ def snapshot(entity: Any) -> dict[str, Any]:
     return {k: convert(v) for k, v in data.items()}
 
 
+def id_cursor(cursor: str | None) -> int | None:
+    """The row id a list's `next_cursor` names (lists in id order); None for the first page."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
+        raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
+    return int(cursor)
+
+
 def raise_if(errors: list[FieldError]) -> None:
     """Raise InvalidInput when any error was collected."""
     if errors:
