@@ -21,7 +21,7 @@ from ecolabel_registry.domain.model import (
     StatusEvent,
 )
 from ecolabel_registry.domain.validation import check_criteria, check_hs_codes, check_window
-from ecolabel_registry.services._common import audit, id_cursor, raise_if
+from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports import AgreementFilter, Page, Registry
 from ecolabel_registry.services.schemes import require_version
@@ -131,7 +131,7 @@ class AgreementService:
         events = self._r.agreements.status_events(agreement_id, id_cursor(cursor), limit + 1)
         if not events:
             self.get(agreement_id)
-        return _page(events, limit)
+        return page_of(events, limit, _id)
 
     def party_status_events(
         self, agreement_id: str, scheme_id: str, cursor: str | None, limit: int
@@ -141,7 +141,7 @@ class AgreementService:
         events = self._r.agreements.party_status_events(agreement_id, scheme_id, after, limit + 1)
         if not events:
             _party(self.get(agreement_id), scheme_id)
-        return _page(events, limit)
+        return page_of(events, limit, _id)
 
     def scope_entries(self, agreement_id: str, cursor: str | None, limit: int) -> Page[ScopeEntry]:
         """A page of the agreement's scope entries, ended ones included, by start date."""
@@ -152,8 +152,7 @@ class AgreementService:
             self.get(agreement_id)
         if entries is None:
             raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
-        items = entries[:limit]
-        return Page(items, items[-1].id if len(entries) > limit else None)
+        return page_of(entries, limit, _id)
 
     def _lock(self, agreement_id: str) -> Agreement:
         """The agreement, held against other writers until the transaction ends."""
@@ -401,9 +400,8 @@ class AgreementService:
             check_criteria(errors, (*loc, "conditions", i, "criteria"), condition.criteria)
 
 
-def _page(events: list[StatusEvent], limit: int) -> Page[StatusEvent]:
-    items = events[:limit]
-    return Page(items, items[-1].id if len(events) > limit else None)
+def _id(item: StatusEvent | ScopeEntry) -> str:
+    return item.id
 
 
 def _party(agreement: Agreement, scheme_id: str) -> AgreementParty:

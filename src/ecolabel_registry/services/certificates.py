@@ -17,7 +17,7 @@ from ecolabel_registry.domain.model import (
     StatusRecord,
 )
 from ecolabel_registry.domain.validation import check_gtins, check_hs_codes, check_window, hs_match
-from ecolabel_registry.services._common import audit, id_cursor, raise_if
+from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_issuing_body
 from ecolabel_registry.services.ports import CertificateFilter, Page, Registry
 from ecolabel_registry.services.schemes import require_version
@@ -68,8 +68,7 @@ class CertificateService:
         events = self._r.certificates.status_events(scheme_id, number, after, limit + 1)
         if not events and self._r.certificates.get(scheme_id, number) is None:
             raise self._not_found(scheme_id, number)
-        items = events[:limit]
-        return Page(items, items[-1].id if len(events) > limit else None)
+        return page_of(events, limit, lambda e: e.id)
 
     def search(
         self, filters: CertificateFilter, cursor: str | None, limit: int
