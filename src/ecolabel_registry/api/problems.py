@@ -274,11 +274,43 @@ def unavailable_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+def _sqlite_busy(exc: BaseException) -> bool:
+    """Whether SQLite refused a write because another connection held the write lock (past
+    the busy timeout) or had written since this transaction read (`SQLITE_BUSY_SNAPSHOT`)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(cause, "sqlite_errorcode", None)
+    return isinstance(cause, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
+
+
+def busy_problem(request: Request, exc: Exception) -> Response:
+    """409 for a write that lost the race for SQLite's one write lock: nothing was written."""
+    note_failure(request.scope, exc)
+    return problem_response(
+        409,
+        "conflict",
+        "Conflict with the registry's state",
+        "another write to the registry was in progress and this one could not wait for it; "
+        "nothing was written: send the request again",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 def database_problem(request: Request, exc: DBAPIError) -> Response:
-    """Database errors: 503 when the connection is gone, 500 (without details) otherwise."""
+    """Database errors: 409 when SQLite's write lock was taken, 503 when the connection is
+    gone, 500 (without details) otherwise."""
+    if _sqlite_busy(exc):
+        return busy_problem(request, exc)
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         return unavailable_problem(request, exc)
     return internal_problem(request, exc)
+
+
+def raw_sqlite_problem(request: Request, exc: Exception) -> Response:
+    """A raw SQLite connection's error: 409 when the write lock was taken, else 503."""
+    if _sqlite_busy(exc):
+        return busy_problem(request, exc)
+    return unavailable_problem(request, exc)
 
 
 def internal_problem(request: Request, exc: Exception) -> Response:
@@ -304,7 +336,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, unavailable_problem)
     # Raw driver connections (engine.raw_connection()) raise the driver's own errors.
     app.add_exception_handler(psycopg.OperationalError, unavailable_problem)
-    app.add_exception_handler(sqlite3.OperationalError, unavailable_problem)
+    app.add_exception_handler(sqlite3.OperationalError, raw_sqlite_problem)
     app.add_exception_handler(DBAPIError, database_problem)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, internal_problem)
 

@@ -23,7 +23,7 @@ from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import Certificate, StatusEvent
 from ecolabel_registry.persistence import status_changes
 from ecolabel_registry.persistence.csv_stage import stage_csv
-from ecolabel_registry.persistence.repositories import certificate_from_row
+from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
 from ecolabel_registry.services.imports import ExistingMatch, StagedCertificate
 from ecolabel_registry.services.ports import CertificateFilter
@@ -192,7 +192,7 @@ class SqlCertificateBulkStore:
         self._staged = 0
         self._matched = 0
         self._events = 0
-        self._next_id = 0
+        self._next_id = self._opened_at = 0
 
     # Helpers
 
@@ -216,7 +216,10 @@ class SqlCertificateBulkStore:
             # Imports of one scheme run one after the other; single writes are not blocked.
             self._sql("SELECT id FROM scheme WHERE id = :s FOR NO KEY UPDATE", {"s": scheme_id})
         else:
-            self._next_id = int(self._sql("SELECT coalesce(max(id), 0) FROM certificate").scalar())
+            self._next_id = self._opened_at = self._max_id()
+
+    def _max_id(self) -> int:
+        return int(self._sql("SELECT coalesce(max(id), 0) FROM certificate").scalar())
 
     def _new_ids(self, n: int) -> list[int]:
         if self._d.postgres:
@@ -286,6 +289,15 @@ class SqlCertificateBulkStore:
         return [(int(r[0]), str(r[1]), int(r[2])) for r in listed], total
 
     def match_existing(self) -> int:
+        # From here to the commit no other write interleaves on SQLite (the file has been
+        # read: no lock is held while it arrives). New ids were taken from the largest id
+        # when the import opened: certificates created since then move them along.
+        hold_write_lock(self._s)
+        if not self._d.postgres:
+            grown = self._max_id() - self._opened_at
+            if grown > 0:
+                self._sql("UPDATE import_certificate SET new_id = new_id + :n", {"n": grown})
+                self._next_id += grown
         d = self._d
         changed = " OR ".join(
             f"NOT {d.same_json('c.' + f, 's.' + f)}"
@@ -296,7 +308,7 @@ class SqlCertificateBulkStore:
         self._sql(
             "CREATE TEMPORARY TABLE import_match"
             + (" ON COMMIT DROP" if d.postgres else "")
-            + " AS SELECT s.*, c.id AS certificate_id, "
+            + " AS SELECT s.*, c.id AS certificate_id, c.version AS certificate_version, "
             "c.certification_body_id AS current_body_id, "
             f"({changed}) AS fields_changed "
             "FROM import_certificate s JOIN certificate c "
@@ -387,11 +399,21 @@ class SqlCertificateBulkStore:
             "(m.fields_changed OR EXISTS "
             "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id))"
         )
-        self._sql(
+        # Each touched certificate is updated only if it is still at the version its fields
+        # and history were compared at: a single write that got in between (PostgreSQL locks
+        # rows, not the table) makes the import a conflict, never a history it did not check.
+        expected = int(self._sql(f"SELECT count(*) FROM import_match m WHERE {touched}").scalar())
+        updated = self._sql(
             f"UPDATE certificate SET {assignments}, version = certificate.version + 1, "
             "updated_at = CURRENT_TIMESTAMP FROM import_match m "
-            f"WHERE certificate.id = m.certificate_id AND {touched}"
-        )
+            f"WHERE certificate.id = m.certificate_id AND {touched} "
+            "AND certificate.version = m.certificate_version"
+        ).rowcount
+        if updated != expected:
+            raise Conflict(
+                f"{expected - updated} of these certificates were changed by another write "
+                "while the file was compared with them; nothing was written: send the file again"
+            )
         for table, column, field in (
             ("certificate_gtin", "gtin", "gtins"),
             ("certificate_hs_code", "hs_code", "hs_codes"),

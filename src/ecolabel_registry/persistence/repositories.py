@@ -20,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ecolabel_registry.domain.access import Role
 from ecolabel_registry.domain.errors import Conflict, StaleVersion
@@ -68,7 +68,11 @@ from ecolabel_registry.persistence.tables import (
     ScopeEntryRow,
 )
 from ecolabel_registry.services.keys import ApiKey
-from ecolabel_registry.services.ports import AgreementFilter, CertificateFilter
+from ecolabel_registry.services.ports import (
+    AgreementFilter,
+    CertificateFilter,
+    LockedCertificate,
+)
 
 
 def _flush(session: Session, what: str) -> None:
@@ -95,6 +99,35 @@ def _bump(
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleVersion(f"{what} has changed since version {version}; read it again and retry")
+
+
+def hold_write_lock(session: Session) -> None:
+    """On SQLite, take the database's write lock now, for the rest of the transaction.
+
+    A write that reads, checks and then writes must hold the lock before it reads: SQLite
+    has one writer at a time and no row locks, and in WAL mode a transaction that has read
+    cannot become a writer once another has committed (`SQLITE_BUSY_SNAPSHOT`). Outside a
+    transaction this is `BEGIN IMMEDIATE`, which waits for another writer up to the busy
+    timeout; inside one (after earlier writes, or in the test suite's outer transaction) an
+    empty UPDATE takes the lock, or fails at once if the transaction's reads are stale. The
+    failure, "database is locked", is answered as a conflict. PostgreSQL locks rows instead
+    (`_locked`); this does nothing there.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return
+    if connection.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("UPDATE registry_revision SET revision = revision WHERE 0")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _locked(session: Session, query: Any) -> Any:
+    """`query` (one row) read under the write lock: `FOR NO KEY UPDATE` on PostgreSQL (other
+    writers of the row wait until this transaction ends; readers and foreign keys to the row
+    do not), the database's write lock on SQLite."""
+    hold_write_lock(session)
+    return session.execute(query.with_for_update(key_share=True)).scalar_one_or_none()
 
 
 def _event(row: Any) -> StatusEvent:
@@ -557,6 +590,34 @@ class SqlCertificateRepository:
         row = self._row(scheme_id, number)
         return None if row is None else self._to_domain([row])[0]
 
+    def lock(self, scheme_id: str, number: str) -> LockedCertificate | None:
+        row = _locked(
+            self._s,
+            select(CertificateRow).where(
+                CertificateRow.scheme_id == scheme_id, CertificateRow.number == number
+            ),
+        )
+        if row is None:
+            return None
+        return LockedCertificate(
+            certificate_from_row(row, ()), status_changes.parse(row.status_changes)
+        )
+
+    def status_events(
+        self, scheme_id: str, number: str, after: int | None, limit: int
+    ) -> list[StatusEvent]:
+        e = CertificateStatusEventRow
+        query = (
+            select(e)
+            .join(CertificateRow, CertificateRow.id == e.certificate_id)
+            .where(CertificateRow.scheme_id == scheme_id, CertificateRow.number == number)
+            .order_by(e.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(e.id > after)
+        return [_event(r) for r in self._s.execute(query).scalars()]
+
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
         by_scheme: dict[str, set[str]] = defaultdict(set)
         for scheme_id, number in keys:
@@ -703,19 +764,22 @@ class SqlCertificateRepository:
         self._s.refresh(row)
         return _event(row)
 
-    def add_status_event(self, scheme_id: str, number: str, event: StatusEvent) -> StatusEvent:
+    def add_status_event(
+        self, scheme_id: str, number: str, event: StatusEvent
+    ) -> tuple[StatusEvent, int]:
         row = self._row(scheme_id, number)
         assert row is not None
         saved = self._insert_event(row.id, event)
-        self._s.execute(
+        version = self._s.execute(
             update(CertificateRow)
             .where(CertificateRow.id == row.id)
             .values(version=CertificateRow.version + 1, updated_at=func.now())
+            .returning(CertificateRow.version)
             .execution_options(synchronize_session=False)
-        )
+        ).scalar_one()
         self._refresh_status_changes(row.id)
         self._s.expire_all()
-        return saved
+        return saved, version
 
     def _refresh_status_changes(self, certificate_id: int) -> None:
         postgres = self._s.get_bind().dialect.name == "postgresql"
@@ -798,6 +862,64 @@ class SqlAgreementRepository:
     def get(self, agreement_id: str) -> Agreement | None:
         row = self._s.get(AgreementRow, agreement_id)
         return None if row is None else self._load([row])[0]
+
+    def lock(self, agreement_id: str) -> bool:
+        query = select(AgreementRow.id).where(AgreementRow.id == agreement_id)
+        return _locked(self._s, query) is not None
+
+    def status_events(self, agreement_id: str, after: int | None, limit: int) -> list[StatusEvent]:
+        e = AgreementStatusEventRow
+        query = select(e).where(e.agreement_id == agreement_id).order_by(e.id).limit(limit)
+        if after is not None:
+            query = query.where(e.id > after)
+        return [_event(r) for r in self._s.execute(query).scalars()]
+
+    def party_status_events(
+        self, agreement_id: str, scheme_id: str, after: int | None, limit: int
+    ) -> list[StatusEvent]:
+        e = PartyStatusEventRow
+        query = (
+            select(e)
+            .where(e.agreement_id == agreement_id, e.scheme_id == scheme_id)
+            .order_by(e.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(e.id > after)
+        return [_event(r) for r in self._s.execute(query).scalars()]
+
+    def scope_entries(
+        self, agreement_id: str, after: str | None, limit: int
+    ) -> list[ScopeEntry] | None:
+        s = ScopeEntryRow
+        query = (
+            select(s)
+            .where(s.agreement_id == agreement_id)
+            .order_by(s.valid_from, s.created_at, s.id)
+            .limit(limit)
+        )
+        if after is not None:
+            anchor = select(s.id).where(s.id == after, s.agreement_id == agreement_id)
+            if self._s.execute(anchor).scalar_one_or_none() is None:
+                return None
+            # The anchor's own values, compared in SQL (a timestamp read back and bound again
+            # would not compare equal to itself on SQLite).
+            a = aliased(ScopeEntryRow)
+            valid_from = select(a.valid_from).where(a.id == after).scalar_subquery()
+            created_at = select(a.created_at).where(a.id == after).scalar_subquery()
+            query = query.where(
+                or_(
+                    s.valid_from > valid_from,
+                    and_(
+                        s.valid_from == valid_from,
+                        or_(
+                            s.created_at > created_at,
+                            and_(s.created_at == created_at, s.id > after),
+                        ),
+                    ),
+                )
+            )
+        return [_scope_entry(r) for r in self._s.execute(query).scalars()]
 
     def find(self, filters: AgreementFilter, after: str | None, limit: int) -> list[Agreement]:
         query = select(AgreementRow).order_by(AgreementRow.id).limit(limit)

@@ -9,7 +9,17 @@ repository's single writes and the bulk import's set-based ones, with the SQL he
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+
+from ecolabel_registry.domain.model import StatusChange
+
 EMPTY = "[]"
+
+
+def parse(text: str) -> tuple[StatusChange, ...]:
+    """The status changes held in a certificate's `status_changes` column, in recording order."""
+    return tuple(StatusChange(s, dt.date.fromisoformat(day)) for s, day in json.loads(text))
 
 
 def aggregate(postgres: bool, certificate_id: str) -> str:

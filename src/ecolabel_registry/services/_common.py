@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound
-from ecolabel_registry.services.ports import Registry
+from ecolabel_registry.services.ports import Page, Registry
+
+T = TypeVar("T")
 
 CACHED_FACTS = frozenset({"economy", "scheme", "product_category", "agreement", "scope_entry"})
 
@@ -33,6 +36,22 @@ def snapshot(entity: Any) -> dict[str, Any]:
 
     data = {f.name: getattr(entity, f.name) for f in dataclasses.fields(entity) if f.init}
     return {k: convert(v) for k, v in data.items()}
+
+
+def id_cursor(cursor: str | None) -> int | None:
+    """The row id a list's `next_cursor` names (lists in id order); None for the first page."""
+    if cursor is None:
+        return None
+    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
+        raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
+    return int(cursor)
+
+
+def page_of(rows: list[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]:
+    """The page of `rows` read with `limit + 1`: the first `limit`, and the cursor of the
+    last of them when there was one more."""
+    items = rows[:limit]
+    return Page(items, cursor_of(items[-1]) if len(rows) > limit else None)
 
 
 def raise_if(errors: list[FieldError]) -> None:

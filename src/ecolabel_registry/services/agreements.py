@@ -12,6 +12,7 @@ from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
     Agreement,
+    AgreementParty,
     AgreementStatus,
     Direction,
     Level,
@@ -25,7 +26,7 @@ from ecolabel_registry.domain.validation import (
     check_starts_within,
     check_window,
 )
-from ecolabel_registry.services._common import audit, raise_if
+from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports import AgreementFilter, Page, Registry
 from ecolabel_registry.services.schemes import require_version
@@ -130,10 +131,48 @@ class AgreementService:
         audit(self._r, actor, "agreement.update", "agreement", agreement_id, current, saved)
         return saved
 
+    def status_events(self, agreement_id: str, cursor: str | None, limit: int) -> Page[StatusEvent]:
+        """A page of the agreement's status history, in the order it was recorded."""
+        events = self._r.agreements.status_events(agreement_id, id_cursor(cursor), limit + 1)
+        if not events:
+            self.get(agreement_id)
+        return page_of(events, limit, _id)
+
+    def party_status_events(
+        self, agreement_id: str, scheme_id: str, cursor: str | None, limit: int
+    ) -> Page[StatusEvent]:
+        """A page of one party's status history, in the order it was recorded."""
+        after = id_cursor(cursor)
+        events = self._r.agreements.party_status_events(agreement_id, scheme_id, after, limit + 1)
+        if not events:
+            _party(self.get(agreement_id), scheme_id)
+        return page_of(events, limit, _id)
+
+    def scope_entries(self, agreement_id: str, cursor: str | None, limit: int) -> Page[ScopeEntry]:
+        """A page of the agreement's scope entries, ended ones included, by start date."""
+        if cursor is not None and not _is_agreement_id(cursor):
+            raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
+        entries = self._r.agreements.scope_entries(agreement_id, cursor, limit + 1)
+        if not entries:
+            self.get(agreement_id)
+        if entries is None:
+            raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
+        return page_of(entries, limit, _id)
+
+    def _lock(self, agreement_id: str) -> Agreement:
+        """The agreement, held against other writers until the transaction ends."""
+        if not self._r.agreements.lock(agreement_id):
+            raise NotFound(f"no agreement {agreement_id!r}")
+        return self.get(agreement_id)
+
     def add_status_event(self, actor: Actor, agreement_id: str, event: StatusEvent) -> StatusEvent:
-        """Append an agreement status event; a termination is final."""
+        """Append an agreement status event; a termination is final.
+
+        The agreement is held against other writers before its history is read, so events
+        sent at the same moment are checked one after the other.
+        """
         require_operator(actor, "change an agreement's status")
-        current = self.get(agreement_id)
+        current = self._lock(agreement_id)
         _check_starts(current, event)
         _check_event(event, AgreementStatus, "terminated", current.status_events)
         saved = self._r.agreements.add_status_event(agreement_id, event)
@@ -152,12 +191,13 @@ class AgreementService:
     def add_party_status_event(
         self, actor: Actor, agreement_id: str, scheme_id: str, event: StatusEvent
     ) -> StatusEvent:
-        """Append a status event of one party (a signatory suspended, reinstated or withdrawn)."""
+        """Append a status event of one party (a signatory suspended, reinstated or withdrawn).
+
+        Held against other writers like `add_status_event`; a withdrawal is final.
+        """
         require_operator(actor, "change a party's status")
-        current = self.get(agreement_id)
-        party = next((p for p in current.parties if p.scheme_id == scheme_id), None)
-        if party is None:
-            raise NotFound(f"scheme {scheme_id!r} is not a party to agreement {agreement_id}")
+        current = self._lock(agreement_id)
+        party = _party(current, scheme_id)
         _check_starts(current, event)
         _check_event(event, PartyStatus, "withdrawn", party.status_events)
         saved = self._r.agreements.add_party_status_event(agreement_id, scheme_id, event)
@@ -366,6 +406,18 @@ class AgreementService:
             if not condition.text.strip():
                 errors.append(FieldError((*loc, "conditions", i, "text"), "must not be blank"))
             check_criteria(errors, (*loc, "conditions", i, "criteria"), condition.criteria)
+
+
+def _id(item: StatusEvent | ScopeEntry) -> str:
+    return item.id
+
+
+def _party(agreement: Agreement, scheme_id: str) -> AgreementParty:
+    """The agreement's party `scheme_id`, or NotFound."""
+    party = next((p for p in agreement.parties if p.scheme_id == scheme_id), None)
+    if party is None:
+        raise NotFound(f"scheme {scheme_id!r} is not a party to agreement {agreement.id}")
+    return party
 
 
 def _is_agreement_id(value: str) -> bool:

@@ -14,6 +14,7 @@ from ecolabel_registry.domain.model import (
     CertificationBody,
     ProductCategory,
     StatusEvent,
+    StatusRecord,
 )
 from ecolabel_registry.domain.validation import (
     Loc,
@@ -26,7 +27,7 @@ from ecolabel_registry.domain.validation import (
     normal_gtins,
     sub_resource_suffix,
 )
-from ecolabel_registry.services._common import audit, raise_if
+from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_issuing_body
 from ecolabel_registry.services.ports import CertificateFilter, Page, Registry
 from ecolabel_registry.services.schemes import require_version
@@ -51,14 +52,6 @@ def _encode(cursor: int) -> str:
     return str(cursor)
 
 
-def _decode(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    if not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
-        raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
-    return int(cursor)
-
-
 class CertificateService:
     """Registers certificates and appends their status events."""
 
@@ -69,11 +62,23 @@ class CertificateService:
         """The certificate, or NotFound (saying whether the scheme's coverage is complete)."""
         certificate = self._r.certificates.get(scheme_id, number)
         if certificate is None:
-            scheme = self._r.schemes.get(scheme_id)
-            if scheme is None:
-                raise NotFound(f"no scheme {scheme_id!r}")
-            raise NotFound(f"no certificate {number!r} under scheme {scheme_id!r}")
+            raise self._not_found(scheme_id, number)
         return certificate
+
+    def _not_found(self, scheme_id: str, number: str) -> NotFound:
+        if self._r.schemes.get(scheme_id) is None:
+            return NotFound(f"no scheme {scheme_id!r}")
+        return NotFound(f"no certificate {number!r} under scheme {scheme_id!r}")
+
+    def status_events(
+        self, scheme_id: str, number: str, cursor: str | None, limit: int
+    ) -> Page[StatusEvent]:
+        """A page of the certificate's status history, in the order it was recorded."""
+        after = id_cursor(cursor)
+        events = self._r.certificates.status_events(scheme_id, number, after, limit + 1)
+        if not events and self._r.certificates.get(scheme_id, number) is None:
+            raise self._not_found(scheme_id, number)
+        return page_of(events, limit, lambda e: e.id)
 
     def search(
         self, filters: CertificateFilter, cursor: str | None, limit: int
@@ -83,7 +88,7 @@ class CertificateService:
             raise NotFound(f"no scheme {filters.scheme_id!r}")
         if filters.gtin is not None:
             filters = dataclasses.replace(filters, gtin=normal_gtin(filters.gtin))
-        rows = self._r.certificates.find(filters, _decode(cursor), limit + 1)
+        rows = self._r.certificates.find(filters, id_cursor(cursor), limit + 1)
         items = rows[:limit]
         next_cursor = _encode(items[-1][0]) if len(rows) > limit else None
         return Page([c for _, c in items], next_cursor)
@@ -144,9 +149,18 @@ class CertificateService:
 
     def add_status_event(
         self, actor: Actor, scheme_id: str, number: str, event: StatusEvent
-    ) -> tuple[Certificate, StatusEvent]:
-        """Append a status event; a withdrawal is final, so nothing may follow it."""
-        current = self.get(scheme_id, number)
+    ) -> tuple[int, StatusEvent]:
+        """Append a status event; a withdrawal is final, so nothing may follow it.
+
+        The certificate is held against other writers before its history is read, until the
+        transaction ends: events sent at the same moment are checked one after the other.
+        Returns the certificate's new version and the recorded event (also the audit's
+        record: the history is not read or copied again).
+        """
+        locked = self._r.certificates.lock(scheme_id, number)
+        if locked is None:
+            raise self._not_found(scheme_id, number)
+        current = locked.certificate
         require_issuing_body(
             actor,
             self._body(current.certification_body_id),
@@ -155,13 +169,18 @@ class CertificateService:
             "change its status",
         )
         check_event_starts(current, event)
-        check_status_event(number, current.status_events, event)
-        saved_event = self._r.certificates.add_status_event(scheme_id, number, event)
-        after = self.get(scheme_id, number)
+        check_status_event(number, locked.history, event)
+        saved_event, version = self._r.certificates.add_status_event(scheme_id, number, event)
         audit(
-            self._r, actor, "certificate.status_event", "certificate", _key(after), current, after
+            self._r,
+            actor,
+            "certificate.status_event",
+            "certificate",
+            _key(current),
+            None,
+            saved_event,
         )
-        return after, saved_event
+        return version, saved_event
 
     def _body(self, body_id: str | None) -> CertificationBody | None:
         return None if body_id is None else self._r.bodies.get(body_id)
@@ -219,7 +238,7 @@ class CertificateService:
         return body
 
 
-def check_status_event(number: str, history: Sequence[StatusEvent], event: StatusEvent) -> None:
+def check_status_event(number: str, history: Sequence[StatusRecord], event: StatusEvent) -> None:
     """Whether `event` may be appended to `history`: a reason, and a withdrawal is final."""
     if not event.reason.strip():
         raise InvalidInput.single(("body", "reason"), "a reason is required")

@@ -212,7 +212,11 @@ class CertificateBulkStore(Protocol):
         """Rows repeating an earlier row's number: (row, number, first row), and their count."""
 
     def match_existing(self) -> int:
-        """Pair staged rows with the scheme's existing certificates; how many matched."""
+        """Pair staged rows with the scheme's existing certificates; how many matched.
+
+        From here to the merge, the certificates compared are the ones written: no other
+        write interleaves, or the merge is a Conflict.
+        """
 
     def matches(self, chunk_rows: int) -> Iterator[list[ExistingMatch]]:
         """The matched rows in row order, in chunks, with the certificates' histories."""

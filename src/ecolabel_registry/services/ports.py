@@ -16,6 +16,7 @@ from ecolabel_registry.domain.model import (
     ProductCategory,
     Scheme,
     ScopeEntry,
+    StatusChange,
     StatusEvent,
 )
 
@@ -77,15 +78,32 @@ class CertificateFilter:
     certification_body_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LockedCertificate:
+    """A certificate that no one else writes until this transaction ends: its fields (its
+    `status_events` left empty) and its status history as recorded, status and day only."""
+
+    certificate: Certificate
+    history: tuple[StatusChange, ...]
+
+
 class CertificateRepository(Protocol):
     def get(self, scheme_id: str, number: str) -> Certificate | None: ...
+    def lock(self, scheme_id: str, number: str) -> LockedCertificate | None: ...
+    def status_events(
+        self, scheme_id: str, number: str, after: int | None, limit: int
+    ) -> list[StatusEvent]: ...
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]: ...
     def find(
         self, filters: CertificateFilter, after: int | None, limit: int
     ) -> list[tuple[int, Certificate]]: ...
     def add(self, certificate: Certificate) -> Certificate: ...
     def update(self, certificate: Certificate) -> Certificate: ...
-    def add_status_event(self, scheme_id: str, number: str, event: StatusEvent) -> StatusEvent: ...
+    def add_status_event(
+        self, scheme_id: str, number: str, event: StatusEvent
+    ) -> tuple[StatusEvent, int]:
+        """Append the event; it and the certificate's new version."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +116,23 @@ class AgreementFilter:
 
 class AgreementRepository(Protocol):
     def get(self, agreement_id: str) -> Agreement | None: ...
+    def lock(self, agreement_id: str) -> bool:
+        """Hold the agreement against other writers until the transaction ends; whether it
+        exists."""
+        ...
+
+    def status_events(
+        self, agreement_id: str, after: int | None, limit: int
+    ) -> list[StatusEvent]: ...
+    def party_status_events(
+        self, agreement_id: str, scheme_id: str, after: int | None, limit: int
+    ) -> list[StatusEvent]: ...
+    def scope_entries(
+        self, agreement_id: str, after: str | None, limit: int
+    ) -> list[ScopeEntry] | None:
+        """A page of the scope entries in their order; None when `after` is none of them."""
+        ...
+
     def find(self, filters: AgreementFilter, after: str | None, limit: int) -> list[Agreement]: ...
     def all(self) -> list[Agreement]: ...
     def add(self, agreement: Agreement) -> Agreement: ...

@@ -104,11 +104,11 @@ def update_agreement(
 
 @router.get("/{agreement_id}/status-events", responses=responses(404, 422))
 def list_agreement_status_events(
-    agreement_id: IdPath, service: AgreementsDep
+    agreement_id: IdPath, service: AgreementsDep, limit: Limit = 50, cursor: Cursor = None
 ) -> PageOut[StatusEventRead]:
-    """The agreement's status history."""
-    saved = service.get(agreement_id)
-    return PageOut(items=[StatusEventRead.of(e) for e in saved.status_events], next_cursor=None)
+    """The agreement's status history, in the order it was recorded, a page at a time."""
+    page = service.status_events(agreement_id, cursor, limit)
+    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(
@@ -129,14 +129,15 @@ def add_agreement_status_event(
 
 @router.get("/{agreement_id}/parties/{scheme_id}/status-events", responses=responses(404, 422))
 def list_party_status_events(
-    agreement_id: IdPath, scheme_id: SchemePath, service: AgreementsDep
+    agreement_id: IdPath,
+    scheme_id: SchemePath,
+    service: AgreementsDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> PageOut[StatusEventRead]:
-    """One party's status history within the agreement."""
-    saved = service.get(agreement_id)
-    party = next((p for p in saved.parties if p.scheme_id == scheme_id), None)
-    if party is None:
-        raise NotFound(f"scheme {scheme_id!r} is not a party to agreement {agreement_id}")
-    return PageOut(items=[StatusEventRead.of(e) for e in party.status_events], next_cursor=None)
+    """One party's status history within the agreement, a page at a time."""
+    page = service.party_status_events(agreement_id, scheme_id, cursor, limit)
+    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(
@@ -161,10 +162,12 @@ def add_party_status_event(
 
 
 @router.get("/{agreement_id}/scope-entries", responses=responses(404, 422))
-def list_scope_entries(agreement_id: IdPath, service: AgreementsDep) -> PageOut[ScopeEntryRead]:
-    """Every scope entry, ended ones included: the amendment history."""
-    saved = service.get(agreement_id)
-    return PageOut(items=[ScopeEntryRead.of(e) for e in saved.scope_entries], next_cursor=None)
+def list_scope_entries(
+    agreement_id: IdPath, service: AgreementsDep, limit: Limit = 50, cursor: Cursor = None
+) -> PageOut[ScopeEntryRead]:
+    """Every scope entry, ended ones included (the amendment history), a page at a time."""
+    page = service.scope_entries(agreement_id, cursor, limit)
+    return PageOut(items=[ScopeEntryRead.of(e) for e in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(

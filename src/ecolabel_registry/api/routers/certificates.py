@@ -154,11 +154,15 @@ def create_certificate(
 
 @router.get(BASE + "/{number:path}/status-events", responses=responses(404, 422))
 def list_certificate_status_events(
-    scheme_id: SchemePath, number: NumberPath, service: CertificatesDep
+    scheme_id: SchemePath,
+    number: NumberPath,
+    service: CertificatesDep,
+    limit: Limit = 50,
+    cursor: Cursor = None,
 ) -> PageOut[StatusEventRead]:
-    """The certificate's status history, in the order it was recorded."""
-    saved = service.get(scheme_id, number)
-    return PageOut(items=[StatusEventRead.of(e) for e in saved.status_events], next_cursor=None)
+    """The certificate's status history, in the order it was recorded, a page at a time."""
+    page = service.status_events(scheme_id, number, cursor, limit)
+    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
 
 
 @router.post(
@@ -175,9 +179,9 @@ def add_certificate_status_event(
     response: Response,
 ) -> StatusEventRead:
     """Append a status event (suspend, reinstate, withdraw) with its effective date and reason."""
-    certificate, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
+    version, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
     response.headers["Location"] = certificate_url(scheme_id, number) + "/status-events"
-    response.headers["ETag"] = etag(certificate.version)
+    response.headers["ETag"] = etag(version)
     return StatusEventRead.of(event)
 
 
