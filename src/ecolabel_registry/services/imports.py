@@ -501,11 +501,16 @@ def _dcc_rows(
             continue
         row += 1
         try:
-            yield row, untp_dcc.record_of(json.loads(line), default_economy)
+            value = json.loads(line)
         except ValueError as exc:
             yield row, _FileError((), f"not a JSON object: {exc}")
+            continue
+        try:
+            record = untp_dcc.record_of(value, default_economy)
         except untp_dcc.DccError as exc:
             yield row, _FileError((), f"not a UNTP DCC this registry reads: {exc}")
+            continue
+        yield row, record
 
 
 # One row to a certificate
