@@ -280,7 +280,9 @@ def _format_of(path: Path | None, given: ImportFormat | None) -> ImportFormat:
         return ImportFormat.CSV
     if suffix in (".jsonl", ".ndjson"):
         return ImportFormat.JSONL
-    console.print(f"[red]cannot tell the format of {path}; pass --format csv or jsonl[/red]")
+    console.print(
+        f"[red]cannot tell the format of {path}; pass --format csv, jsonl or untp-dcc[/red]"
+    )
     raise typer.Exit(2)
 
 
@@ -305,7 +307,11 @@ def import_certificates(
     scheme: Annotated[str, typer.Option(help="The scheme the certificates belong to.")],
     format: Annotated[
         ImportFormat | None,
-        typer.Option("--format", help="csv or jsonl; by default from the file's extension."),
+        typer.Option(
+            "--format",
+            help="csv, jsonl or untp-dcc (UNTP Digital Conformity Credentials, one a line); "
+            "by default from the file's extension (csv or jsonl).",
+        ),
     ] = None,
     errors_shown: Annotated[
         int, typer.Option("--errors", min=0, help="How many row errors to print on rejection.")
@@ -423,7 +429,11 @@ def export_certificates(
     scheme: Annotated[str, typer.Option(help="The scheme whose certificates to export.")],
     format: Annotated[
         ImportFormat | None,
-        typer.Option("--format", help="csv or jsonl; by default from --output, else csv."),
+        typer.Option(
+            "--format",
+            help="csv, jsonl or untp-dcc (UNTP Digital Conformity Credentials, one a line); "
+            "by default from --output, else csv.",
+        ),
     ] = None,
     output: Annotated[
         Path | None, typer.Option(help="The file to write; standard output when absent.")

@@ -89,3 +89,46 @@ def test_a_rejected_file_exits_1_and_says_how_many_rows_were_bad(
     table = runner.invoke(cli, args[:-1])
     assert table.exit_code == 1
     assert "row 2: holder_economy: unknown economy 'XX'" in table.stderr
+
+
+def test_a_untp_dcc_export_imports_into_another_scheme_as_the_same_certificate(
+    database: str, tmp_path: Path
+) -> None:
+    engine = create_engine(database)
+    with Session(engine) as session:
+        schemes = SchemeService(SqlRegistry(session))
+        schemes.create(SYSTEM, Scheme("other-label", "Other", "op", SchemeType.ISO14024, ("KR",)))
+        schemes.create_category(
+            SYSTEM,
+            ProductCategory(
+                "other-label", "paints", "Paints", "1", dt.date(2015, 1, 1), None, ("3208",)
+            ),
+        )
+        session.commit()
+    engine.dispose()
+    imported = runner.invoke(
+        cli, ["import", "certificates", str(write(tmp_path, GOOD)), "--scheme", "cli-label"]
+    )
+    assert imported.exit_code == 0, imported.output
+    dcc = tmp_path / "certificates.dcc.jsonl"
+    args = ["export", "certificates", "--scheme", "cli-label", "--format", "untp-dcc"]
+    exported = runner.invoke(cli, [*args, "--output", str(dcc)])
+    assert exported.exit_code == 0, exported.output
+    [credential] = [json.loads(line) for line in dcc.read_text("utf-8").splitlines()]
+    assert "DigitalConformityCredential" in credential["type"]
+    assert credential["credentialSubject"]["scope"]["name"] == "CLI"
+
+    args = ["import", "certificates", str(dcc), "--scheme", "other-label", "--format", "untp-dcc"]
+    result = runner.invoke(cli, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1])["created"] == 1
+
+    def jsonl(scheme: str) -> str:
+        out = runner.invoke(
+            cli, ["export", "certificates", "--scheme", scheme, "--format", "jsonl"]
+        )
+        assert out.exit_code == 0, out.output
+        return out.stdout
+
+    assert jsonl("other-label") == jsonl("cli-label")
+    assert '"number": "C-1"' in jsonl("other-label")

@@ -14,6 +14,7 @@ import codecs
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import io
 import json
 import re
@@ -47,6 +48,7 @@ from ecolabel_registry.domain.validation import (
     SLUG_PATTERN,
     normal_gtins,
 )
+from ecolabel_registry.services import untp_dcc
 from ecolabel_registry.services._common import audit
 from ecolabel_registry.services.authz import require_issuing_body
 from ecolabel_registry.services.certificates import (
@@ -88,6 +90,8 @@ __all__ = [
 class ImportFormat(StrEnum):
     CSV = "csv"
     JSONL = "jsonl"
+    UNTP_DCC = "untp-dcc"
+    """UNTP Digital Conformity Credentials, one a line (JSON Lines); see `untp_dcc`."""
 
 
 MEDIA_TYPES: dict[str, ImportFormat] = {
@@ -490,6 +494,36 @@ def _jsonl_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] |
             yield row, _FileError((), "; ".join(problems))
             continue
         yield row, value
+
+
+def _dcc_rows(
+    chunks: Iterable[bytes], default_economy: str | None
+) -> Iterator[tuple[int, dict[str, Any] | _FileError]]:
+    """Each line's credential as the JSON Lines record it maps to (`untp_dcc.record_of`)."""
+    text = _text(chunks)
+    row = 0
+    while True:
+        try:
+            line = next(text, None)
+        except UnicodeDecodeError as exc:
+            yield row + 1, _FileError((), _not_utf8(exc))
+            return
+        if line is None:
+            return
+        if not line.strip():
+            continue
+        row += 1
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            yield row, _FileError((), f"not a JSON object: {exc}")
+            continue
+        try:
+            record = untp_dcc.record_of(value, default_economy)
+        except untp_dcc.DccError as exc:
+            yield row, _FileError((), f"not a UNTP DCC this registry reads: {exc}")
+            continue
+        yield row, record
 
 
 # One row to a certificate
@@ -983,7 +1017,10 @@ class CertificateImportService:
         on_row: Callable[[int], None] | None,
         own_body: str | None,
     ) -> int:
+        reader: Callable[[Iterable[bytes]], Iterator[tuple[int, dict[str, Any] | _FileError]]]
         reader = _csv_rows if fmt is ImportFormat.CSV else _jsonl_rows
+        if fmt is ImportFormat.UNTP_DCC:
+            reader = functools.partial(_dcc_rows, default_economy=self._home_economy(scheme_id))
         is_csv = fmt is ImportFormat.CSV
         batch: list[StagedCertificate] = []
         rows = 0
@@ -1137,10 +1174,52 @@ class CertificateImportService:
         The output imports back into an empty registry as the same certificates with the same
         status histories (`status_events`), whichever the format.
         """
-        self.require_scheme(scheme_id)
+        scheme = self.require_scheme(scheme_id)
         filters = filters or CertificateFilter(scheme_id=scheme_id)
         filters = dataclasses.replace(filters, scheme_id=scheme_id)
-        return _export_lines(self._bulk.export(scheme_id, filters), fmt)
+        certificates = self._bulk.export(scheme_id, filters)
+        if fmt is ImportFormat.UNTP_DCC:
+            return self._credential_lines(scheme, certificates)
+        return _export_lines(certificates, fmt)
+
+    # UNTP Digital Conformity Credentials
+
+    def credential(self, certificate: Certificate) -> dict[str, Any]:
+        """The certificate as an unsigned UNTP DCC (JSON-ready data)."""
+        scheme = self.require_scheme(certificate.scheme_id)
+        return self._credential(scheme, certificate, _MemoRegistry(self._r))
+
+    def _credential(
+        self, scheme: Scheme, certificate: Certificate, registry: Registry
+    ) -> dict[str, Any]:
+        latest = _latest(certificate.status_events)
+        body_id = certificate.certification_body_id
+        return untp_dcc.credential_of(
+            certificate,
+            scheme,
+            registry.categories.get(scheme.id, certificate.category_code),
+            None if body_id is None else registry.bodies.get(body_id),
+            None if latest is None else str(latest.status),
+        )
+
+    def _credential_lines(
+        self, scheme: Scheme, certificates: Iterator[Certificate]
+    ) -> Iterator[str]:
+        registry = _MemoRegistry(self._r)
+        lines: list[str] = []
+        for c in certificates:
+            credential = self._credential(scheme, c, registry)
+            lines.append(json.dumps(credential, ensure_ascii=False) + "\n")
+            if len(lines) >= 500:
+                yield "".join(lines)
+                lines = []
+        if lines:
+            yield "".join(lines)
+
+    def _home_economy(self, scheme_id: str) -> str | None:
+        """The holder's economy for a credential that does not say it: the scheme's only one."""
+        scheme = self.require_scheme(scheme_id)
+        return scheme.home_economies[0] if len(scheme.home_economies) == 1 else None
 
 
 def _event_json(e: StatusEvent) -> dict[str, str]:

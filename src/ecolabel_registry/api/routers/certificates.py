@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -21,6 +22,7 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.routers.imports import ImportsDep
 from ecolabel_registry.api.schemas import (
     CertificateCreate,
     CertificateRead,
@@ -70,7 +72,18 @@ def certificate_url(scheme_id: str, number: str) -> str:
     return f"/v1/schemes/{scheme_id}/certificates/{quote(number, safe='/')}"
 
 
-EXPORT_MEDIA_TYPES = {ImportFormat.CSV: "text/csv", ImportFormat.JSONL: "application/x-ndjson"}
+EXPORT_MEDIA_TYPES = {
+    ImportFormat.CSV: "text/csv",
+    ImportFormat.JSONL: "application/x-ndjson",
+    ImportFormat.UNTP_DCC: "application/x-ndjson",
+}
+EXPORT_EXTENSIONS = {
+    ImportFormat.CSV: "csv",
+    ImportFormat.JSONL: "jsonl",
+    ImportFormat.UNTP_DCC: "jsonl",
+}
+# A single UNTP DCC is a W3C Verifiable Credential (unsigned here).
+CREDENTIAL_MEDIA_TYPE = "application/vc+ld+json"
 
 
 @router.get(
@@ -98,8 +111,9 @@ def list_certificates(
     format: Annotated[
         ImportFormat | None,
         Query(
-            description="`csv` or `jsonl`: every matching certificate as a streamed file in "
-            "the import format (limit and cursor do not apply); absent: a JSON page."
+            description="`csv`, `jsonl` or `untp-dcc` (UNTP Digital Conformity Credentials, "
+            "one a line): every matching certificate as a streamed file in the import format "
+            "(limit and cursor do not apply); absent: a JSON page."
         ),
     ] = None,
 ) -> PageOut[CertificateRead] | Response:
@@ -114,7 +128,9 @@ def list_certificates(
             _export(factory, scheme_id, format, filters),
             media_type=EXPORT_MEDIA_TYPES[format],
             headers={
-                "Content-Disposition": f'attachment; filename="{scheme_id}-certificates.{format}"'
+                "Content-Disposition": (
+                    f'attachment; filename="{scheme_id}-certificates.{EXPORT_EXTENSIONS[format]}"'
+                )
             },
         )
     page = service.search(filters, cursor, limit)
@@ -185,12 +201,40 @@ def add_certificate_status_event(
     return StatusEventRead.of(event)
 
 
-@router.get(BASE + "/{number:certificate_number}", responses=responses(404, 422))
+@router.get(
+    BASE + "/{number:certificate_number}",
+    response_model=CertificateRead,
+    responses={
+        **responses(404, 422),
+        200: {
+            "description": "The certificate, or with `format=untp-dcc` its UNTP Digital "
+            "Conformity Credential (unsigned).",
+            "content": {CREDENTIAL_MEDIA_TYPE: {"schema": {"type": "object"}}},
+        },
+    },
+)
 def get_certificate(
-    scheme_id: SchemePath, number: NumberPath, service: CertificatesDep, response: Response
-) -> CertificateRead:
-    """One certificate with its status history."""
+    scheme_id: SchemePath,
+    number: NumberPath,
+    service: CertificatesDep,
+    imports: ImportsDep,
+    response: Response,
+    format: Annotated[
+        Literal["untp-dcc"] | None,
+        Query(
+            description="`untp-dcc`: the certificate as an unsigned UNTP Digital Conformity "
+            "Credential (a W3C Verifiable Credential); absent: the registry's JSON."
+        ),
+    ] = None,
+) -> CertificateRead | Response:
+    """One certificate with its status history (or as a UNTP Digital Conformity Credential)."""
     saved = service.get(scheme_id, number)
+    if format is not None:
+        return Response(
+            json.dumps(imports.credential(saved), ensure_ascii=False),
+            media_type=CREDENTIAL_MEDIA_TYPE,
+            headers={"ETag": etag(saved.version)},
+        )
     response.headers["ETag"] = etag(saved.version)
     return CertificateRead.of(saved, today())
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio.from_thread
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.exceptions import HTTPException
 
 from ecolabel_registry.api.deps import ActorDep, RegistryDep
@@ -17,6 +17,7 @@ from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.services.imports import (
     COLUMNS,
     CertificateImportService,
+    ImportFormat,
     format_of_media_type,
 )
 
@@ -65,8 +66,9 @@ _ROW_SCHEMA: dict[str, Any] = {
         "requestBody": {
             "required": True,
             "description": (
-                "CSV with a header line, or JSON Lines (one certificate object a line). "
-                "See docs/import-export.md for the columns."
+                "CSV with a header line, or JSON Lines (one certificate object a line; with "
+                "`format=untp-dcc`, one UNTP Digital Conformity Credential a line). "
+                "See docs/import-export.md for the columns and the DCC mapping."
             ),
             "content": {
                 "text/csv": {"schema": _ROW_SCHEMA},
@@ -76,7 +78,17 @@ _ROW_SCHEMA: dict[str, Any] = {
     },
 )
 def import_certificates(
-    scheme_id: SchemePath, request: Request, service: ImportsDep, actor: ActorDep
+    scheme_id: SchemePath,
+    request: Request,
+    service: ImportsDep,
+    actor: ActorDep,
+    format: Annotated[
+        Literal["untp-dcc"] | None,
+        Query(
+            description="`untp-dcc`: the JSON Lines body holds UNTP Digital Conformity "
+            "Credentials, one a line; absent: the registry's own columns."
+        ),
+    ] = None,
 ) -> CertificateImportRead:
     """Create or update many certificates from CSV or JSON Lines: every row, or none.
 
@@ -88,6 +100,12 @@ def import_certificates(
     if fmt is None:
         media = (request.headers.get("content-type") or "").split(";", 1)[0].strip()
         raise HTTPException(415, unsupported_media_message(IMPORT_ACCEPTS, media or None))
+    if format is not None:
+        if fmt is not ImportFormat.JSONL:
+            raise HTTPException(
+                415, "send UNTP DCCs as JSON Lines (Content-Type: application/x-ndjson)"
+            )
+        fmt = ImportFormat.UNTP_DCC
     report = service.import_certificates(actor, scheme_id, _body(request), fmt)
     return CertificateImportRead(
         created=report.created, updated=report.updated, unchanged=report.unchanged, rows=report.rows
