@@ -62,11 +62,22 @@ class GroupIndex:
     def groups_of(self, code: str, on: dt.date) -> dict[str, dt.date | None]:
         """The groups `code` belongs to on `on`, directly or through member groups, each with
         the last day of the memberships that make it so (the path that lasts longest)."""
+        direct = self._parents.get(code)
+        if not direct:
+            return {}
         found: dict[str, dt.date | None] = {}
-        stack: list[tuple[str, dt.date | None, frozenset[str]]] = [(code, None, frozenset({code}))]
+        stack: list[tuple[str, dt.date | None, frozenset[str]]] = []
+        for group, membership in direct:  # the common case: one level, no walk
+            if not window_contains(membership.valid_from, membership.valid_to, on):
+                continue
+            last = membership.valid_to
+            if group not in found or _later(last, found[group]):
+                found[group] = last
+                if group in self._parents:
+                    stack.append((group, last, frozenset((code, group))))
         while stack:
             node, until, seen = stack.pop()
-            for group, membership in self._parents.get(node, ()):
+            for group, membership in self._parents[node]:
                 if group in seen or not window_contains(
                     membership.valid_from, membership.valid_to, on
                 ):
@@ -74,7 +85,8 @@ class GroupIndex:
                 last = _earliest(until, membership.valid_to)
                 if group not in found or _later(last, found[group]):
                     found[group] = last
-                    stack.append((group, last, seen | {group}))
+                    if group in self._parents:
+                        stack.append((group, last, seen | {group}))
         return found
 
     def countries_of(self, group: str, on: dt.date) -> dict[str, dt.date | None]:
@@ -201,6 +213,8 @@ class Reach:
 
 
 _DIRECT = Reach(group=None, until=None)
+_MEMO_SIZE = 4096
+"""Economy-and-date answers kept by one OperativeRule before it starts afresh."""
 
 
 class OperativeRule:
@@ -219,6 +233,7 @@ class OperativeRule:
         self._homed_groups = frozenset(c for c in self._by_home if groups.is_group(c))
         self._relevant = groups.below(self._homed_groups)
         self._days: dict[str, tuple[dt.date, ...]] = {}
+        self._memo: dict[tuple[str, dt.date], Mapping[str, Reach]] = {}
 
     @classmethod
     def of(cls, economies: Mapping[str, Economy], schemes: Iterable[Scheme]) -> OperativeRule:
@@ -228,9 +243,23 @@ class OperativeRule:
         """The ids of the schemes operative in `economy` on `on`."""
         return frozenset(self.reach(economy, on))
 
-    def reach(self, economy: str, on: dt.date) -> dict[str, Reach]:
+    def reach(self, economy: str, on: dt.date) -> Mapping[str, Reach]:
         """Every scheme operative in `economy` on `on`, with the best way it is (a home first,
-        then a group, then every country; the longest lasting among equals)."""
+        then a group, then every country; the longest lasting among equals).
+
+        Answers are kept (a batch asks about the same economy and date again and again), so
+        the mapping returned is shared: read it, never change it.
+        """
+        key = (economy, on)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._reach(economy, on)
+            if len(self._memo) >= _MEMO_SIZE:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+    def _reach(self, economy: str, on: dt.date) -> dict[str, Reach]:
         reach = self._homes_and_groups(economy, on)
         if not self.groups.is_group(economy):
             return reach
@@ -256,12 +285,14 @@ class OperativeRule:
         return reach
 
     def _homes_and_groups(self, economy: str, on: dt.date) -> dict[str, Reach]:
-        reach = dict.fromkeys(self._by_home.get(economy, ()), _DIRECT)
-        for group, until in sorted(self.groups.groups_of(economy, on).items()):
+        homes = self._by_home.get(economy)
+        reach = dict.fromkeys(homes, _DIRECT) if homes else {}
+        groups = self.groups.groups_of(economy, on)
+        for group in sorted(groups) if len(groups) > 1 else groups:
             homed = self._by_home.get(group)
             if not homed:
                 continue
-            candidate = Reach(group=group, until=until)
+            candidate = Reach(group=group, until=groups[group])
             for scheme_id in homed:
                 current = reach.get(scheme_id)
                 if current is None or candidate.sort_key() < current.sort_key():

@@ -648,7 +648,7 @@ class Resolver:
 
     # --- rule 3: native --------------------------------------------------------------------
 
-    def _operative(self, economy: str, on: dt.date) -> dict[str, Reach]:
+    def _operative(self, economy: str, on: dt.date) -> Mapping[str, Reach]:
         return self._rule.reach(economy, on)
 
     def _native_answer(self, query: _Query, target: str, reach: Reach) -> Answer:
