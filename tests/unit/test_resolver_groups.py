@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from ecolabel_registry.domain.model import Level
+import pytest
+
+from ecolabel_registry.domain import operative
+from ecolabel_registry.domain.model import Economy, EconomyKind, Level
 from ecolabel_registry.domain.operative import GroupIndex, cyclic_members
 from ecolabel_registry.domain.resolver import ReasonCode
 from tests.unit.factories import (
@@ -220,3 +223,56 @@ def test_cycles_in_the_facts_never_loop() -> None:
 
     assert r.operative_schemes("FR", D(2025, 1, 1)) == {"s"}
     assert r.operative_schemes("GB2", D(2025, 1, 1)) == {"s"}
+
+
+def test_a_country_in_a_group_by_two_paths_keeps_the_longest_lasting() -> None:
+    # NL is in UNX directly until 2026, and through BNL until 2025-06-30 (BNL in UNX to 2030).
+    union = group(
+        code="UNX",
+        name="Union of groups",
+        members=[
+            membership("BNL", D(2000, 1, 1), D(2030, 12, 31)),
+            membership("NL", D(2000, 1, 1), D(2026, 12, 31)),
+        ],
+    )
+    outer = group(code="OUT", name="Outer", members=[membership("UNX", D(2000, 1, 1))])
+    country = Economy(code="NL", name="Netherlands", kind=EconomyKind.COUNTRY)
+    index = GroupIndex({"BNL": BENELUX, "UNX": union, "OUT": outer, "NL": country})
+
+    assert index.groups_of("NL", D(2024, 1, 1)) == {
+        "BNL": D(2025, 6, 30),
+        "UNX": D(2026, 12, 31),
+        "OUT": D(2026, 12, 31),
+    }
+    assert index.countries_of("OUT", D(2024, 1, 1)) == {
+        "BE": D(2030, 12, 31),
+        "NL": D(2026, 12, 31),
+    }
+    assert not index.is_group("NL")
+    assert index.contains("OUT", "NL")
+    assert not index.contains("BNL", "OUT")
+
+
+def test_operative_rule_answers_lists_and_keeps_its_answers_within_bounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(operative, "_MEMO_SIZE", 2)
+    rule = operative.OperativeRule.of({g.code: g for g in (EU, EEA)}, AT_HOME_IN_EEA)
+
+    for _ in range(2):  # the second round reads kept answers, after starting afresh once
+        assert rule.schemes_in("EU", D(2014, 1, 15)) == frozenset()
+        assert rule.schemes_in("EU", D(2015, 1, 15)) == {EU_ECOLABEL}
+        assert rule.schemes_in("KR", D(2015, 1, 15)) == {KOREA}
+
+
+def test_an_open_path_outlasts_a_closed_one_whichever_is_walked_first() -> None:
+    groups = [
+        group(code="AOPEN", name="Open", members=[membership("NL")]),
+        group(
+            code="ZSHUT", name="Closed", members=[membership("NL", D(2000, 1, 1), D(2025, 1, 1))]
+        ),
+        group(code="TOP", name="Top", members=[membership("AOPEN"), membership("ZSHUT")]),
+    ]
+    index = GroupIndex({g.code: g for g in groups})
+
+    assert index.groups_of("NL", D(2024, 1, 1))["TOP"] is None

@@ -157,17 +157,6 @@ class GroupIndex:
                     stack.append(group)
         return found
 
-    def above(self, codes: Iterable[str]) -> frozenset[str]:
-        """`codes` and every group that contains one of them, at any date."""
-        found = set(codes)
-        stack = list(found)
-        while stack:
-            for group, _membership in self._parents.get(stack.pop(), ()):
-                if group not in found:
-                    found.add(group)
-                    stack.append(group)
-        return frozenset(found)
-
     def below(self, codes: Iterable[str]) -> frozenset[str]:
         """`codes` and every economy one of them contains, at any date."""
         found = set(codes)

@@ -451,8 +451,9 @@ class Resolver:
         return self._facts
 
     def operative_schemes(self, economy: str, on: dt.date) -> frozenset[str]:
-        """The schemes operative in `economy` on `on`: homed there, or in a group it is in."""
-        return frozenset(self._operative(economy, on))
+        """The schemes operative in `economy` on `on`: homed there, or in a group it is in
+        (directly or through member groups), or, for a group, in every country of it."""
+        return self._rule.schemes_in(economy, on)
 
     def resolve(
         self,
@@ -749,7 +750,7 @@ class Resolver:
         by_recognizing = self._cooperation.get(scheme_id, {})
         with_recognition = self._links.get(scheme_id, {})
         for recognizing in sorted(by_recognizing):
-            if recognizing in with_recognition or recognizing == scheme_id:
+            if recognizing in with_recognition:
                 continue
             if recognizers is not None and recognizing not in recognizers:
                 continue
