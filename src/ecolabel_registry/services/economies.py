@@ -21,6 +21,7 @@ from ecolabel_registry.domain.validation import check_window
 from ecolabel_registry.services._common import audit, raise_if
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports import Page, Registry
+from ecolabel_registry.services.schemes import require_version
 
 
 class EconomyService:
@@ -99,15 +100,12 @@ class EconomyService:
         require_operator(actor, "record economies and groups")
         group = self._group(code)
         members = [*group.members, membership]
-        last = len(members) - 1
-
-        def member_loc(i: int) -> tuple[str | int, ...]:
-            return ("path",) if i == last else ("body", "existing", i)
-
-        def window_loc(i: int) -> tuple[str | int, ...]:
-            return ("body",) if i == last else ("body", "existing", i)
-
-        raise_if(self._check_members(code, members, member_loc, window_loc, only=last))
+        # Only the new membership is checked: the member is in the path, its window the body.
+        raise_if(
+            self._check_members(
+                code, members, lambda _i: ("path",), lambda _i: ("body",), only=len(members) - 1
+            )
+        )
         saved = self._save(group, members, group.version)
         audit(self._r, actor, "economy.membership.add", "economy", code, group, saved)
         return saved
@@ -123,17 +121,13 @@ class EconomyService:
         """End a member's open membership on `valid_to` (its last day as a member)."""
         require_operator(actor, "record economies and groups")
         group = self._group(code)
-        version = expected_version
-        if version is None:
-            raise VersionRequired(
-                f"ending a membership changes group {code}; send If-Match with its ETag"
-            )
-        open_ones = [i for i, m in enumerate(group.members) if m.member == member]
-        if not open_ones:
+        version = require_version(expected_version, f"group {code}")
+        windows = [i for i, m in enumerate(group.members) if m.member == member]
+        if not windows:
             raise NotFound(f"{member} has never been a member of {code}")
-        current = [i for i in open_ones if group.members[i].valid_to is None]
+        current = [i for i in windows if group.members[i].valid_to is None]
         if not current:
-            ended = max(group.members[i].valid_to or dt.date.min for i in open_ones)
+            ended = max(group.members[i].valid_to or dt.date.min for i in windows)
             raise Conflict(
                 f"{member}'s membership of {code} already ended on {ended}; add a new "
                 "membership to record a return"
