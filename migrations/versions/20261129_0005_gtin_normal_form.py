@@ -1,7 +1,7 @@
 """GTINs in one normal form: 14 digits, zero-filled on the left.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-29 16:30:00.000000
 
 GS1 compares GTIN-8, -12, -13 and -14 as 14 digits, right-justified and zero-filled (GS1
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -69,6 +69,19 @@ def _ops() -> dict[str, Case]:
         "put_group": Case(
             "put", lambda _w: "/v1/economies/ASEAN", lambda _w: {"name": "ASEAN", "members": []}, op
         ),
+        "add_membership": Case(
+            "post",
+            lambda _w: "/v1/economies/EUX/members/FR",
+            lambda _w: {"valid_from": "2000-01-01"},
+            op,
+        ),
+        "end_membership": Case(
+            "patch",
+            lambda _w: "/v1/economies/EUX/members/DE",
+            lambda _w: {"valid_to": "2020-01-31"},
+            op,
+            '"1"',
+        ),
         "create_scheme": Case(
             "post", lambda _w: "/v1/schemes", lambda _w: scheme_body(id="new-scheme"), op
         ),
@@ -235,6 +248,13 @@ def world(client: TestClient, operator: dict[str, str], session: Session) -> Wor
         )
     )
     agreement = created(client.post("/v1/agreements", json=agreement_body(), headers=operator))
+    created(
+        client.put(
+            "/v1/economies/EUX",
+            json={"name": "Test Union", "members": [{"member": "DE", "valid_from": "2000-01-01"}]},
+            headers=operator,
+        )
+    )
     revoked_key, revoked_secret = ApiKeyService(SqlApiKeyRepository(session)).create(
         "gone", Role.OPERATOR
     )

@@ -156,13 +156,12 @@ def test_group_may_have_no_members(client: TestClient, operator: dict[str, str])
 @pytest.mark.parametrize(
     ("members", "field"),
     [
-        ([member("DE"), member("OTHER")], "members.1.member"),
         ([member("QQ")], "members.0.member"),
         ([member("de")], "members.0.member"),
     ],
-    ids=["member-is-a-group", "unknown-member", "lower-case-member"],
+    ids=["unknown-member", "lower-case-member"],
 )
-def test_member_that_is_not_a_known_country_is_rejected(
+def test_member_that_is_not_a_known_economy_is_rejected(
     client: TestClient, operator: dict[str, str], members: list[dict[str, Any]], field: str
 ) -> None:
     created(client.put(f"{ECONOMIES}/OTHER", json=group(member("FR")), headers=operator))
@@ -253,4 +252,131 @@ def test_only_the_registry_operator_records_groups(
     created(client.put(GROUP, json=group(member("DE")), headers=operator))
     for key in keys:
         problem(client.put(GROUP, json=group(member("FR")), headers=if_match(key, 1)), 403)
+    assert client.get(GROUP).json()["members"] == [member("DE")]
+
+
+# Groups in groups, and one membership at a time
+
+
+def test_a_group_may_be_a_member_of_another_group(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    created(
+        client.put(f"{ECONOMIES}/BNL", json=group(member("BE"), member("NL")), headers=operator)
+    )
+    body = created(
+        client.put(GROUP, json=group(member("DE"), member("BNL", "2001-01-01")), headers=operator)
+    )
+    assert body["members"] == [member("BNL", "2001-01-01"), member("DE")]
+
+
+def test_a_membership_that_would_make_a_group_contain_itself_is_refused(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    created(client.put(f"{ECONOMIES}/INNER", json=group(member("FR")), headers=operator))
+    created(client.put(GROUP, json=group(member("INNER")), headers=operator))
+    created(client.put(f"{ECONOMIES}/OUTER", json=group(member("EUX")), headers=operator))
+    # INNER inside EUX inside OUTER: OUTER may not become a member of INNER, whatever the dates.
+    response = client.put(
+        f"{ECONOMIES}/INNER",
+        json=group(member("FR"), member("OUTER", "2090-01-01")),
+        headers=if_match(operator, 1),
+    )
+    data = problem(response, 422)
+    assert [e["field"] for e in data["errors"]] == ["members.1.member"]
+    assert "OUTER contains INNER, so it cannot be a member of INNER" in data["detail"]
+    cycle = client.post(
+        f"{GROUP}/members/OUTER", json={"valid_from": "2000-01-01"}, headers=operator
+    )
+    assert fields(cycle) == ["member"]
+    assert client.get(f"{ECONOMIES}/INNER").json()["members"] == [member("FR")]
+
+
+def test_a_membership_is_added_on_its_own(client: TestClient, operator: dict[str, str]) -> None:
+    created(
+        client.put(GROUP, json=group(member("GB", "1973-01-01", "2020-01-31")), headers=operator)
+    )
+    response = client.post(
+        f"{GROUP}/members/GB", json={"valid_from": "2030-01-01"}, headers=operator
+    )
+    body = created(response)
+    assert response.headers["Location"] == f"{GROUP}/members/GB"
+    assert response.headers["ETag"] == '"2"'
+    assert body["members"] == [member("GB", "1973-01-01", "2020-01-31"), member("GB", "2030-01-01")]
+    windows = client.get(f"{GROUP}/members/GB")
+    assert windows.status_code == 200
+    assert windows.headers["ETag"] == '"2"'
+    assert windows.json()["items"] == body["members"]
+    problem(client.get(f"{GROUP}/members/FR"), 404)
+
+
+@pytest.mark.parametrize(
+    ("path_member", "window", "field"),
+    [
+        ("GB", {"valid_from": "2019-01-01"}, "valid_from"),
+        ("GB", {"valid_from": "2030-01-01", "valid_to": "2029-12-31"}, "valid_to"),
+        ("QQ", {"valid_from": "2030-01-01"}, "member"),
+        ("EUX", {"valid_from": "2030-01-01"}, "member"),
+    ],
+    ids=["overlapping", "inverted", "unknown-member", "itself"],
+)
+def test_an_added_membership_is_checked_like_the_others(
+    client: TestClient,
+    operator: dict[str, str],
+    path_member: str,
+    window: dict[str, str],
+    field: str,
+) -> None:
+    created(
+        client.put(GROUP, json=group(member("GB", "1973-01-01", "2020-01-31")), headers=operator)
+    )
+    response = client.post(f"{GROUP}/members/{path_member}", json=window, headers=operator)
+    assert fields(response) == [field]
+    assert client.get(GROUP).headers["ETag"] == '"1"'
+
+
+def test_a_membership_is_ended_on_its_own_with_the_groups_etag(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    created(
+        client.put(GROUP, json=group(member("DE"), member("GB", "1973-01-01")), headers=operator)
+    )
+    end = {"valid_to": "2020-01-31"}
+    problem(client.patch(f"{GROUP}/members/GB", json=end, headers=operator), 428)
+    problem(client.patch(f"{GROUP}/members/GB", json=end, headers=if_match(operator, 7)), 412)
+    response = client.patch(f"{GROUP}/members/GB", json=end, headers=if_match(operator, 1))
+    assert response.status_code == 200, response.text
+    assert response.headers["ETag"] == '"2"'
+    assert response.json()["members"] == [member("DE"), member("GB", "1973-01-01", "2020-01-31")]
+    again = problem(
+        client.patch(f"{GROUP}/members/GB", json=end, headers=if_match(operator, 2)), 409
+    )
+    assert "already ended on 2020-01-31" in again["detail"]
+    problem(client.patch(f"{GROUP}/members/FR", json=end, headers=if_match(operator, 2)), 404)
+    inverted = client.patch(
+        f"{GROUP}/members/DE", json={"valid_to": "1999-12-31"}, headers=if_match(operator, 2)
+    )
+    assert fields(inverted) == ["valid_to"]
+
+
+def test_only_the_registry_operator_adds_or_ends_memberships(
+    client: TestClient, operator: dict[str, str], session: Session
+) -> None:
+    created(client.put(GROUP, json=group(member("DE")), headers=operator))
+    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
+    key = make_key(session, Role.SCHEME_OPERATOR, schemes=("korea-eco-label",))
+    problem(client.post(f"{GROUP}/members/FR", json={"valid_from": "2000-01-01"}), 401)
+    problem(client.post(f"{GROUP}/members/FR", json={"valid_from": "2000-01-01"}, headers=key), 403)
+    problem(
+        client.patch(
+            f"{GROUP}/members/DE", json={"valid_to": "2020-01-31"}, headers=if_match(key, 1)
+        ),
+        403,
+    )
+    problem(
+        client.post(
+            f"{ECONOMIES}/DE/members/FR", json={"valid_from": "2000-01-01"}, headers=operator
+        ),
+        404,
+    )
     assert client.get(GROUP).json()["members"] == [member("DE")]

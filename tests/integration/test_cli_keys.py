@@ -88,6 +88,24 @@ def test_seed_demo_loads_real_schemes_and_marks_invented_data(database: str) -> 
             },
         ).json()
         assert answer["level"] == "conditional"
+        cooperation = client.get(
+            "/v1/agreements", params={"limit": 1000, "purpose": "cooperation"}
+        ).json()["items"]
+        assert cooperation
+        assert all("MoU" in a["title"] or "Memorandum" in a["title"] for a in cooperation)
+        # The EU Ecolabel is at home in the EEA, and every EU country is in the EEA.
+        in_eu = client.get(
+            "/v1/equivalence",
+            params={
+                "scheme": "eu-ecolabel",
+                "certificate": "DEMO/FR/044/017",
+                "target": "EU",
+                "on": "2025-03-01",
+            },
+        ).json()
+        assert in_eu["level"] == "native", in_eu
+        listed = client.get("/v1/schemes", params={"economy": "FR", "on": "2025-03-01"}).json()
+        assert {"eu-ecolabel", "nf-environnement"} <= {s["id"] for s in listed["items"]}
 
 
 @pytest.mark.parametrize(("young", "interval_ms"), [(0, 0), (30_000, 0.5)])

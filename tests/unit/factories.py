@@ -17,6 +17,7 @@ from ecolabel_registry.domain.model import (
     Level,
     Membership,
     ProductCategory,
+    Purpose,
     Scheme,
     SchemeType,
     ScopeEntry,
@@ -190,6 +191,7 @@ def agreement(
     status_events: Sequence[StatusEvent] = (),
     recognizing_scheme_id: str | None = None,
     recognized_scheme_id: str | None = None,
+    purpose: Purpose = Purpose.RECOGNITION,
 ) -> Agreement:
     """An agreement; by default EU Ecolabel and Korea Eco-label recognize each other fully.
 
@@ -220,6 +222,7 @@ def agreement(
         status_events=tuple(status_events),
         recognizing_scheme_id=recognizing_scheme_id,
         recognized_scheme_id=recognized_scheme_id,
+        purpose=purpose,
     )
 
 
@@ -234,6 +237,7 @@ def unilateral(
     effective_to: dt.date | None = None,
     scope_entries: Sequence[ScopeEntry] | None = None,
     status_events: Sequence[StatusEvent] = (),
+    purpose: Purpose = Purpose.RECOGNITION,
 ) -> Agreement:
     """A unilateral agreement: `recognizing` recognizes `recognized` (all categories, full)."""
     if scope_entries is None:
@@ -254,6 +258,7 @@ def unilateral(
         status_events=status_events,
         recognizing_scheme_id=recognizing,
         recognized_scheme_id=recognized,
+        purpose=purpose,
     )
 
 

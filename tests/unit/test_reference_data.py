@@ -7,7 +7,7 @@ from typing import Any
 
 import pycountry
 
-from ecolabel_registry.domain.model import SchemeType
+from ecolabel_registry.domain.model import Purpose, SchemeType
 from ecolabel_registry.domain.validation import is_slug
 from ecolabel_registry.seed.loader import reference_data
 
@@ -44,13 +44,15 @@ def test_home_economies_are_iso_countries_or_the_files_groups() -> None:
         SchemeType(scheme["type"])
 
 
-def test_group_memberships_are_countries_with_ordered_windows() -> None:
+def test_group_memberships_are_countries_or_earlier_groups_with_ordered_windows() -> None:
+    listed: set[str] = set()
     for group in DATA["groups"]:
         assert group["source"].startswith("http")
         for m in group["members"]:
-            assert m["member"] in COUNTRIES
+            assert m["member"] in COUNTRIES | listed, f"{group['code']}: {m['member']}"
             start = dt.date.fromisoformat(m["valid_from"])
             assert m["valid_to"] is None or dt.date.fromisoformat(m["valid_to"]) >= start
+        listed.add(group["code"])
 
 
 def test_united_kingdom_left_the_eu_on_31_january_2020() -> None:
@@ -64,3 +66,11 @@ def test_agreements_name_known_schemes_and_a_source() -> None:
     for agreement in DATA["agreements"]:
         assert set(agreement["parties"]) <= ids, agreement["title"]
         assert agreement["source"].startswith("http"), agreement["title"]
+
+
+def test_memoranda_and_frameworks_are_marked_cooperation() -> None:
+    purposes = {a["title"]: a.get("purpose", "recognition") for a in DATA["agreements"]}
+    assert set(purposes.values()) <= {p.value for p in Purpose}
+    memoranda = {t for t in purposes if "Memorandum of Understanding" in t or " MoU " in t}
+    assert memoranda
+    assert all(purposes[t] == "cooperation" for t in memoranda)

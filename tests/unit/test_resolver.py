@@ -418,6 +418,7 @@ def test_reason_codes_are_the_closed_list_of_the_domain() -> None:
         "CRITERIA_EXPIRED",
         "HS_CODE_NOT_COVERED_BY_CERTIFICATE",
         "NO_AGREEMENT",
+        "COOPERATION_ONLY",
         "AGREEMENT_NOT_IN_FORCE",
         "AGREEMENT_SUSPENDED",
         "PARTY_SUSPENDED",

@@ -17,7 +17,9 @@ from ecolabel_registry.domain.model import (
     Chaining,
     Direction,
     Level,
+    Membership,
     ProductCategory,
+    Purpose,
     ScopeEntry,
     StatusEvent,
 )
@@ -40,8 +42,9 @@ PROPERTY_SETTINGS = settings(
 
 BASE = dt.date(2024, 1, 1)
 SPAN = 40
-SCHEMES = {"s0": ("A",), "s1": ("B",), "s2": ("G",), "s3": ("C",)}
-TARGETS = ["A", "B", "C", "D", "G"]
+SCHEMES = {"s0": ("A",), "s1": ("B",), "s2": ("G",), "s3": ("C", "E")}
+# G is a group of C and D; H a group of the group G and of E, all memberships dated.
+TARGETS = ["A", "B", "C", "D", "E", "G", "H"]
 
 
 def day(offset: int) -> dt.date:
@@ -57,6 +60,7 @@ EQUIVALENT_CODES = st.sampled_from([None, "c0", "c1"])
 HS_PREFIXES = st.sampled_from([(), (), ("32",), ("3208",), ("4802",)])
 DIRECTIONS = st.sampled_from(list(Direction))
 CHAININGS = st.sampled_from([Chaining.ALLOWED, *Chaining])
+PURPOSES = st.sampled_from([Purpose.RECOGNITION, Purpose.RECOGNITION, *Purpose])
 PARTY_STATUSES = ("active", "suspended", "withdrawn")
 AGREEMENT_STATUSES = ("in_force", "suspended", "terminated")
 
@@ -146,20 +150,27 @@ def agreements(draw: st.DrawFn, index: int) -> Agreement:
         status_events=draw(histories(AGREEMENT_STATUSES)),
         recognizing_scheme_id=parties[0] if direction == Direction.UNILATERAL else None,
         recognized_scheme_id=parties[1] if direction == Direction.UNILATERAL else None,
+        purpose=draw(PURPOSES),
     )
 
 
 @st.composite
 def registries(draw: st.DrawFn) -> RegistryFacts:
-    members = []
-    for member in ("C", "D"):
-        for _ in range(draw(st.integers(1, 2))):
-            valid_from, valid_to = draw(windows())
-            members.append(membership(member, valid_from, valid_to))
+    def members(*codes: str) -> list[Membership]:
+        found = []
+        for member in codes:
+            for _ in range(draw(st.integers(1, 2))):
+                valid_from, valid_to = draw(windows())
+                found.append(membership(member, valid_from, valid_to))
+        return found
+
     count = draw(st.integers(0, 6))
     drawn = [draw(agreements(i)) for i in range(count)]
     return RegistryFacts(
-        economies={"G": group(code="G", name="Group", members=members)},
+        economies={
+            "G": group(code="G", name="Group", members=members("C", "D")),
+            "H": group(code="H", name="Group of groups", members=members("G", "E")),
+        },
         schemes={s: scheme(id=s, home_economies=homes) for s, homes in SCHEMES.items()},
         agreements=(*draw(chains()), *drawn),
     )

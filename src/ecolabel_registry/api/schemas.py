@@ -34,11 +34,13 @@ from ecolabel_registry.domain.model import (
     Membership,
     PartyStatus,
     ProductCategory,
+    Purpose,
     Scheme,
     SchemeType,
     ScopeEntry,
     StatusEvent,
     status_on,
+    window_contains,
 )
 from ecolabel_registry.domain.validation import (
     CERTIFICATE_NUMBER_PATTERN,
@@ -153,6 +155,17 @@ class EconomyRead(Output):
 
 def memberships(body: GroupPut) -> list[Membership]:
     return [Membership(m.member, m.valid_from, m.valid_to) for m in body.members]
+
+
+class MembershipAdd(Input):
+    """One more membership window of the member named in the path."""
+
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
+
+
+class MembershipEnd(Input):
+    valid_to: IsoDate = Field(description="The member's last day in the group.")
 
 
 # Schemes
@@ -543,6 +556,7 @@ class ScopeEntryRead(Output):
     conditions: list[ConditionRead]
     valid_from: IsoDate
     valid_to: IsoDate | None
+    version: int = Field(description="The entry's version: its ETag, for ending it.")
 
     @classmethod
     def of(cls, e: ScopeEntry) -> ScopeEntryRead:
@@ -559,6 +573,7 @@ class ScopeEntryRead(Output):
             ],
             valid_from=e.valid_from,
             valid_to=e.valid_to,
+            version=e.version,
         )
 
 
@@ -570,6 +585,11 @@ class AgreementCreate(Input):
     url: Url | None = None
     signed_on: IsoDate | None = None
     direction: Direction
+    purpose: Purpose = Field(
+        default=Purpose.RECOGNITION,
+        description="recognition, or cooperation (a memorandum of understanding or framework, "
+        "which never gives a route).",
+    )
     chaining: Chaining = Chaining.NOT_ALLOWED
     effective_from: IsoDate
     effective_to: IsoDate | None = None
@@ -586,6 +606,7 @@ class AgreementCreate(Input):
             url=self.url,
             signed_on=self.signed_on,
             direction=self.direction,
+            purpose=self.purpose,
             chaining=self.chaining,
             effective_from=self.effective_from,
             effective_to=self.effective_to,
@@ -609,11 +630,12 @@ class AgreementUpdate(Input):
     signed_on: IsoDate | None = None
     effective_to: IsoDate | None = None
     chaining: Chaining | None = None
+    purpose: Purpose | None = None
 
 
 class PartyRead(Output):
     scheme_id: str
-    status: str | None = Field(description="The party's status today.")
+    status: str | None = Field(description="The party's status on the date read (`on`).")
     status_events: list[StatusEventRead]
 
 
@@ -624,6 +646,7 @@ class AgreementRead(Output):
     url: str | None
     signed_on: IsoDate | None
     kind: Literal["bilateral", "multilateral"]
+    purpose: Purpose
     direction: Direction
     chaining: Chaining
     effective_from: IsoDate
@@ -631,13 +654,18 @@ class AgreementRead(Output):
     recognizing_scheme_id: str | None
     recognized_scheme_id: str | None
     parties: list[PartyRead]
-    scope_entries: list[ScopeEntryRead]
-    status: str | None = Field(description="The agreement's status today.")
+    scope_entries: list[ScopeEntryRead] = Field(
+        description="Every scope entry, or with `on` only those valid on that date."
+    )
+    on: IsoDate = Field(description="The date the statuses are read on: today, or `on`.")
+    status: str | None = Field(description="The agreement's status on the date read (`on`).")
     status_events: list[StatusEventRead]
     version: int
 
     @classmethod
-    def of(cls, a: Agreement, today: dt.date) -> AgreementRead:
+    def of(cls, a: Agreement, today: dt.date, *, entries_on: bool = False) -> AgreementRead:
+        """The agreement with its statuses on `today`; with `entries_on`, only the scope
+        entries valid on that date."""
         return cls(
             id=a.id,
             title=a.title,
@@ -645,6 +673,7 @@ class AgreementRead(Output):
             url=a.url,
             signed_on=a.signed_on,
             kind="multilateral" if a.multilateral else "bilateral",
+            purpose=a.purpose,
             direction=a.direction,
             chaining=a.chaining,
             effective_from=a.effective_from,
@@ -661,7 +690,12 @@ class AgreementRead(Output):
                 )
                 for p in a.parties
             ],
-            scope_entries=[ScopeEntryRead.of(e) for e in a.scope_entries],
+            scope_entries=[
+                ScopeEntryRead.of(e)
+                for e in a.scope_entries
+                if not entries_on or window_contains(e.valid_from, e.valid_to, today)
+            ],
+            on=today,
             status=_value(status_on(a.status_events, today, AgreementStatus)),
             status_events=[StatusEventRead.of(e) for e in a.status_events],
             version=a.version,

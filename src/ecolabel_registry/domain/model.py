@@ -27,6 +27,7 @@ __all__ = [
     "Membership",
     "PartyStatus",
     "ProductCategory",
+    "Purpose",
     "Scheme",
     "SchemeType",
     "ScopeEntry",
@@ -81,6 +82,14 @@ class PartyStatus(StrEnum):
 class Direction(StrEnum):
     MUTUAL = "mutual"
     UNILATERAL = "unilateral"
+
+
+class Purpose(StrEnum):
+    """What an agreement does: recognize (certificates, tests or audits), or only cooperate
+    (a memorandum of understanding, a framework, a work programme), which never recognizes."""
+
+    RECOGNITION = "recognition"
+    COOPERATION = "cooperation"
 
 
 class Chaining(StrEnum):
@@ -326,6 +335,7 @@ class ScopeEntry:
     hs_prefixes: tuple[str, ...] = ()
     equivalent_category_code: str | None = None
     conditions: tuple[Condition, ...] = ()
+    version: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,7 +351,8 @@ class Agreement:
     """A recognition agreement between schemes.
 
     For `unilateral` agreements `recognizing_scheme_id` recognizes `recognized_scheme_id`;
-    for `mutual` ones both are None and every party recognizes every other.
+    for `mutual` ones both are None and every party recognizes every other. A `cooperation`
+    agreement is stored and dated like any other but gives no route.
     """
 
     id: str
@@ -359,6 +370,7 @@ class Agreement:
     recognized_scheme_id: str | None = None
     url: str | None = None
     version: int = 1
+    purpose: Purpose = Purpose.RECOGNITION
     party_ids: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

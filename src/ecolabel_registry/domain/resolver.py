@@ -19,17 +19,17 @@ from ecolabel_registry.domain.model import (
     Condition,
     Direction,
     Economy,
-    EconomyKind,
     Level,
-    Membership,
     PartyStatus,
     ProductCategory,
+    Purpose,
     Scheme,
     ScopeEntry,
     StatusRecord,
     status_on,
     window_contains,
 )
+from ecolabel_registry.domain.operative import OperativeRule, Reach
 
 __all__ = [
     "MAX_CHAIN_LENGTH",
@@ -58,6 +58,7 @@ class ReasonCode(StrEnum):
     CRITERIA_EXPIRED = "CRITERIA_EXPIRED"
     HS_CODE_NOT_COVERED_BY_CERTIFICATE = "HS_CODE_NOT_COVERED_BY_CERTIFICATE"
     NO_AGREEMENT = "NO_AGREEMENT"
+    COOPERATION_ONLY = "COOPERATION_ONLY"
     AGREEMENT_NOT_IN_FORCE = "AGREEMENT_NOT_IN_FORCE"
     AGREEMENT_SUSPENDED = "AGREEMENT_SUSPENDED"
     PARTY_SUSPENDED = "PARTY_SUSPENDED"
@@ -256,22 +257,6 @@ class _Link:
 
 
 @dataclass(frozen=True, slots=True)
-class _Reach:
-    """How a scheme is operative in an economy: directly (group None) or through a group."""
-
-    group: str | None
-    until: dt.date | None
-
-    def sort_key(self) -> tuple[int, int, int, str]:
-        return (
-            0 if self.group is None else 1,
-            0 if self.until is None else 1,
-            0 if self.until is None else -self.until.toordinal(),
-            self.group or "",
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class _Query:
     """A certificate that holds on the query date, with what the resolver needs of it."""
 
@@ -369,31 +354,19 @@ class Resolver:
         self._schemes = dict(facts.schemes)
         self._agreements: dict[str, Agreement] = {a.id: a for a in facts.agreements}
 
-        homes: dict[str, list[str]] = {}
-        for scheme in facts.schemes.values():
-            for home in scheme.home_economies:
-                homes.setdefault(home, []).append(scheme.id)
-        self._schemes_by_home: dict[str, tuple[str, ...]] = {
-            code: tuple(sorted(ids)) for code, ids in homes.items()
-        }
-
-        groups_of: dict[str, list[tuple[str, Membership]]] = {}
-        for economy in facts.economies.values():
-            if economy.kind != EconomyKind.GROUP or economy.code not in self._schemes_by_home:
-                continue
-            for membership in economy.members:
-                groups_of.setdefault(membership.member, []).append((economy.code, membership))
-        self._groups_of: dict[str, tuple[tuple[str, Membership], ...]] = {
-            member: tuple(sorted(items, key=lambda i: (i[0], i[1].valid_from)))
-            for member, items in groups_of.items()
-        }
-        self._membership_bounds: dict[str, tuple[dt.date, ...]] = {
-            member: self._boundaries_of(items) for member, items in self._groups_of.items()
-        }
+        self._rule = OperativeRule.of(facts.economies, facts.schemes.values())
 
         links: dict[str, dict[str, list[_Link]]] = {}
         allowed: dict[str, list[_Link]] = {}
+        cooperation: dict[str, dict[str, list[Agreement]]] = {}
         for agreement in facts.agreements:
+            if agreement.purpose == Purpose.COOPERATION:
+                # Never a route, never a link of a chain: only a reason when it is all there is.
+                for link in self._links_of(agreement):
+                    cooperation.setdefault(link.recognized, {}).setdefault(
+                        link.recognizing, []
+                    ).append(agreement)
+                continue
             for link in self._links_of(agreement):
                 links.setdefault(link.recognized, {}).setdefault(link.recognizing, []).append(link)
                 if agreement.chaining == Chaining.ALLOWED:
@@ -411,15 +384,13 @@ class Resolver:
             for recognized, items in allowed.items()
         }
         self._chains_cache: dict[str, dict[str, _Chains]] = {}
-
-    @staticmethod
-    def _boundaries_of(items: Iterable[tuple[str, Membership]]) -> tuple[dt.date, ...]:
-        days: set[dt.date] = set()
-        for _group, membership in items:
-            days.add(membership.valid_from)
-            if membership.valid_to is not None and (after := _day_after(membership.valid_to)):
-                days.add(after)
-        return tuple(sorted(days))
+        self._cooperation: dict[str, dict[str, tuple[Agreement, ...]]] = {
+            recognized: {
+                recognizing: tuple(sorted(items, key=lambda a: a.id))
+                for recognizing, items in by_recognizing.items()
+            }
+            for recognized, by_recognizing in cooperation.items()
+        }
 
     @staticmethod
     def _links_of(agreement: Agreement) -> list[_Link]:
@@ -480,8 +451,9 @@ class Resolver:
         return self._facts
 
     def operative_schemes(self, economy: str, on: dt.date) -> frozenset[str]:
-        """The schemes operative in `economy` on `on`: homed there, or in a group it is in."""
-        return frozenset(self._operative(economy, on))
+        """The schemes operative in `economy` on `on`: homed there, or in a group it is in
+        (directly or through member groups), or, for a group, in every country of it."""
+        return self._rule.schemes_in(economy, on)
 
     def resolve(
         self,
@@ -677,37 +649,15 @@ class Resolver:
 
     # --- rule 3: native --------------------------------------------------------------------
 
-    def _operative(self, economy: str, on: dt.date) -> dict[str, _Reach]:
-        reach: dict[str, _Reach] = {}
-        direct = _Reach(group=None, until=None)
-        for scheme_id in self._schemes_by_home.get(economy, ()):
-            reach[scheme_id] = direct
-        for group, membership in self._groups_of.get(economy, ()):
-            if not window_contains(membership.valid_from, membership.valid_to, on):
-                continue
-            candidate = _Reach(group=group, until=membership.valid_to)
-            for scheme_id in self._schemes_by_home[group]:
-                current = reach.get(scheme_id)
-                if current is None or candidate.sort_key() < current.sort_key():
-                    reach[scheme_id] = candidate
-        return reach
+    def _operative(self, economy: str, on: dt.date) -> Mapping[str, Reach]:
+        return self._rule.reach(economy, on)
 
-    def _native_answer(self, query: _Query, target: str, reach: _Reach) -> Answer:
+    def _native_answer(self, query: _Query, target: str, reach: Reach) -> Answer:
         scheme_id = query.scheme_id
         until = _earliest(query.until, reach.until)
         bound = query.bound
-        if reach.group is not None:
-            scheme = self._schemes.get(scheme_id)
-            home_groups = set(scheme.home_economies if scheme is not None else ())
-            bound = _earliest(
-                bound,
-                _next_day_in(
-                    self._boundaries_of(
-                        item for item in self._groups_of.get(target, ()) if item[0] in home_groups
-                    ),
-                    query.on,
-                ),
-            )
+        if reach.group is not None or reach.every_country:
+            bound = _earliest(bound, _next_day_in(self._rule.change_days(target), query.on))
         route = Route(
             basis="native",
             level=Level.NATIVE,
@@ -720,7 +670,12 @@ class Resolver:
             equivalent_category_code=None,
         )
         name = self._name(scheme_id)
-        if reach.group is None:
+        if reach.every_country:
+            explanation = (
+                f"Native in {target}: {name} is operative in every country of {target} "
+                f"on {query.on}."
+            )
+        elif reach.group is None:
             explanation = f"Native in {target}: {name} is operative in {target}."
         else:
             explanation = (
@@ -781,8 +736,35 @@ class Resolver:
                             equivalent_category_code=entry.equivalent_category_code,
                         )
                     )
+        self._explore_cooperation(query, recognizers, found)
         self._explore_chains(query, recognizers, found)
         return found
+
+    def _explore_cooperation(
+        self, query: _Query, recognizers: frozenset[str] | None, found: _Exploration
+    ) -> None:
+        """`COOPERATION_ONLY` for every recognizer linked to the certificate's scheme by
+        cooperation agreements alone (whatever their dates: such an agreement never gives a
+        route, so its status changes no answer)."""
+        scheme_id = query.scheme_id
+        by_recognizing = self._cooperation.get(scheme_id, {})
+        with_recognition = self._links.get(scheme_id, {})
+        for recognizing in sorted(by_recognizing):
+            if recognizing in with_recognition:
+                continue
+            if recognizers is not None and recognizing not in recognizers:
+                continue
+            found.linked.add(recognizing)
+            for agreement in by_recognizing[recognizing]:
+                clause = (
+                    f"agreement '{agreement.title}' between {self._name(recognizing)} and "
+                    f"{self._name(scheme_id)} is a cooperation agreement (a memorandum of "
+                    "understanding or framework), which recognizes no certificate"
+                )
+                reason = Reason(
+                    ReasonCode.COOPERATION_ONLY, _sentence(clause), agreement.id, recognizing
+                )
+                found.reasons.setdefault(recognizing, []).append((reason, clause))
 
     def _explore_chains(
         self, query: _Query, recognizers: frozenset[str] | None, found: _Exploration
@@ -965,14 +947,14 @@ class Resolver:
         self,
         query: _Query,
         target: str,
-        operative: Mapping[str, _Reach],
+        operative: Mapping[str, Reach],
         found: _Exploration,
     ) -> Answer:
         on = query.on
         schemes = sorted(s for s in operative if s != query.scheme_id)
         routes: list[Route] = []
         misses: list[tuple[Reason, str]] = []
-        bound = _earliest(query.bound, _next_day_in(self._membership_bounds.get(target, ()), on))
+        bound = _earliest(query.bound, _next_day_in(self._rule.change_days(target), on))
         for scheme_id in schemes:
             reach_until = operative[scheme_id].until
             for route in found.routes.get(scheme_id, ()):

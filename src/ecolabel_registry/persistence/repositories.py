@@ -39,6 +39,7 @@ from ecolabel_registry.domain.model import (
     Level,
     Membership,
     ProductCategory,
+    Purpose,
     Scheme,
     SchemeType,
     ScopeEntry,
@@ -274,17 +275,12 @@ class SqlSchemeRepository:
             return set()
         return set(self._s.execute(select(SchemeRow.id).where(SchemeRow.id.in_(wanted))).scalars())
 
-    def find(self, after: str | None, limit: int, economy: set[str] | None) -> list[Scheme]:
+    def find(self, after: str | None, limit: int, ids: set[str] | None) -> list[Scheme]:
         query = select(SchemeRow).order_by(SchemeRow.id).limit(limit)
         if after is not None:
             query = query.where(SchemeRow.id > after)
-        if economy is not None:
-            query = query.where(
-                exists().where(
-                    SchemeHomeEconomyRow.scheme_id == SchemeRow.id,
-                    SchemeHomeEconomyRow.economy_code.in_(economy),
-                )
-            )
+        if ids is not None:
+            query = query.where(SchemeRow.id.in_(sorted(ids)))
         return self._to_domain(self._s.execute(query).scalars().all())
 
     def all(self) -> list[Scheme]:
@@ -800,6 +796,7 @@ def _scope_entry(r: ScopeEntryRow) -> ScopeEntry:
         hs_prefixes=tuple(r.hs_prefixes),
         equivalent_category_code=r.equivalent_category_code,
         conditions=tuple(Condition(c["text"], tuple(c.get("criteria", ()))) for c in r.conditions),
+        version=r.version,
     )
 
 
@@ -844,6 +841,7 @@ class SqlAgreementRepository:
                 signed_on=r.signed_on,
                 direction=Direction(r.direction),
                 chaining=Chaining(r.chaining),
+                purpose=Purpose(r.purpose),
                 effective_from=r.effective_from,
                 effective_to=r.effective_to,
                 recognizing_scheme_id=r.recognizing_scheme_id,
@@ -932,6 +930,8 @@ class SqlAgreementRepository:
                     AgreementPartyRow.scheme_id.in_(filters.scheme_ids),
                 )
             )
+        if filters.purpose is not None:
+            query = query.where(AgreementRow.purpose == filters.purpose.value)
         if filters.in_force_on is not None:
             on = filters.in_force_on
             latest = (
@@ -966,6 +966,7 @@ class SqlAgreementRepository:
             "url": a.url,
             "signed_on": a.signed_on,
             "chaining": a.chaining.value,
+            "purpose": a.purpose.value,
             "effective_to": a.effective_to,
         }
 

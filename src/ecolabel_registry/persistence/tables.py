@@ -251,6 +251,7 @@ class AgreementRow(Base):
     signed_on: Mapped[dt.date | None] = mapped_column(Date)
     direction: Mapped[str] = mapped_column(String(12))
     chaining: Mapped[str] = mapped_column(String(12))
+    purpose: Mapped[str] = mapped_column(String(12), server_default="recognition")
     effective_from: Mapped[dt.date] = mapped_column(Date)
     effective_to: Mapped[dt.date | None] = mapped_column(Date)
     recognizing_scheme_id: Mapped[str | None] = mapped_column(ForeignKey("scheme.id"))
@@ -263,6 +264,7 @@ class AgreementRow(Base):
         _window_check("effective_from", "effective_to"),
         CheckConstraint("direction IN ('mutual', 'unilateral')", name="direction"),
         CheckConstraint("chaining IN ('allowed', 'not_allowed')", name="chaining"),
+        CheckConstraint("purpose IN ('recognition', 'cooperation')", name="purpose"),
         CheckConstraint(
             "(direction = 'mutual' AND recognizing_scheme_id IS NULL "
             "AND recognized_scheme_id IS NULL) OR (direction = 'unilateral' "

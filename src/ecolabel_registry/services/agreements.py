@@ -17,6 +17,7 @@ from ecolabel_registry.domain.model import (
     Direction,
     Level,
     PartyStatus,
+    Purpose,
     ScopeEntry,
     StatusEvent,
 )
@@ -29,10 +30,10 @@ from ecolabel_registry.domain.validation import (
 from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports import AgreementFilter, Page, Registry
-from ecolabel_registry.services.schemes import require_version
+from ecolabel_registry.services.schemes import operative_in, require_version
 
 AGREEMENT_UPDATABLE = frozenset(
-    {"title", "reference", "url", "signed_on", "effective_to", "chaining"}
+    {"title", "reference", "url", "signed_on", "effective_to", "chaining", "purpose"}
 )
 
 
@@ -61,8 +62,11 @@ class AgreementService:
         scheme: str | None = None,
         economy: str | None = None,
         in_force_on: dt.date | None = None,
+        on: dt.date | None = None,
+        purpose: Purpose | None = None,
     ) -> Page[Agreement]:
-        """Agreements ordered by id, filtered by party scheme, party economy and date in force."""
+        """Agreements ordered by id, filtered by party scheme, by a party operative in
+        `economy` on `on` (else on `in_force_on`), by date in force and by purpose."""
         if after is not None and not _is_agreement_id(after):
             raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
         scheme_ids: set[str] | None = None
@@ -73,12 +77,17 @@ class AgreementService:
         if economy is not None:
             if economy not in self._r.economies.kinds([economy]):
                 raise InvalidInput.single(("query", "economy"), f"unknown economy {economy!r}")
-            homes = {economy} | self._r.economies.groups_of(economy, in_force_on)
-            operative = {s.id for s in self._r.schemes.all() if homes & set(s.home_economies)}
+            day = on or in_force_on
+            if day is None:
+                raise InvalidInput.single(
+                    ("query", "on"), "name the date on which the economy is read, e.g. 2025-03-01"
+                )
+            operative = set(operative_in(self._r, economy, day))
             scheme_ids = operative if scheme_ids is None else scheme_ids & operative
         filters = AgreementFilter(
             scheme_ids=None if scheme_ids is None else frozenset(scheme_ids),
             in_force_on=in_force_on,
+            purpose=purpose,
         )
         rows = self._r.agreements.find(filters, after, limit + 1)
         items = rows[:limit]

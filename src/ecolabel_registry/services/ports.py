@@ -14,6 +14,7 @@ from ecolabel_registry.domain.model import (
     Economy,
     EconomyKind,
     ProductCategory,
+    Purpose,
     Scheme,
     ScopeEntry,
     StatusChange,
@@ -43,7 +44,7 @@ class EconomyRepository(Protocol):
 class SchemeRepository(Protocol):
     def get(self, scheme_id: str) -> Scheme | None: ...
     def existing(self, ids: Iterable[str]) -> set[str]: ...
-    def find(self, after: str | None, limit: int, economy: set[str] | None) -> list[Scheme]: ...
+    def find(self, after: str | None, limit: int, ids: set[str] | None) -> list[Scheme]: ...
     def all(self) -> list[Scheme]: ...
     def add(self, scheme: Scheme) -> Scheme: ...
     def update(self, scheme: Scheme) -> Scheme: ...
@@ -112,6 +113,7 @@ class AgreementFilter:
 
     scheme_ids: frozenset[str] | None = None
     in_force_on: dt.date | None = None
+    purpose: Purpose | None = None
 
 
 class AgreementRepository(Protocol):

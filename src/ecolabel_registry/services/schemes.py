@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict, FieldError, NotFound, VersionRequired
 from ecolabel_registry.domain.model import ProductCategory, Scheme
+from ecolabel_registry.domain.operative import OperativeRule
 from ecolabel_registry.domain.validation import (
     check_criteria,
     check_hs_codes,
@@ -25,6 +27,12 @@ SCHEME_UPDATABLE = frozenset(
 CATEGORY_UPDATABLE = frozenset(
     {"name", "criteria_version", "valid_from", "valid_to", "hs_codes", "criteria"}
 )
+
+
+def operative_in(registry: Registry, economy: str, on: dt.date) -> frozenset[str]:
+    """The ids of the schemes operative in `economy` on `on` (the resolver's rule)."""
+    groups = {g.code: g for g in registry.economies.groups()}
+    return OperativeRule.of(groups, registry.schemes.all()).schemes_in(economy, on)
 
 
 def require_version(expected_version: int | None, what: str) -> int:
@@ -47,12 +55,12 @@ class SchemeService:
             raise NotFound(f"no scheme {scheme_id!r}")
         return scheme
 
-    def find(self, after: str | None, limit: int, economy: str | None) -> Page[Scheme]:
-        """Schemes ordered by id, optionally only those with `economy` among their homes."""
-        homes = None
+    def find(self, after: str | None, limit: int, economy: str | None, on: dt.date) -> Page[Scheme]:
+        """Schemes ordered by id, optionally only those operative in `economy` on `on`."""
+        ids = None
         if economy is not None:
-            homes = {economy}
-        rows = self._r.schemes.find(after, limit + 1, homes)
+            ids = set(operative_in(self._r, economy, on))
+        rows = self._r.schemes.find(after, limit + 1, ids)
         items = rows[:limit]
         return Page(items, items[-1].id if len(rows) > limit else None)
 

@@ -31,6 +31,7 @@ from ecolabel_registry.api.schemas import (
     changes,
 )
 from ecolabel_registry.domain.errors import NotFound
+from ecolabel_registry.domain.model import Purpose
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 IdPath = Annotated[str, Path(max_length=36, description="The agreement's id.")]
@@ -50,16 +51,28 @@ def list_agreements(
         str | None,
         Query(
             pattern=r"^[A-Z][A-Z0-9]{1,9}$",
-            description="Only agreements with a party operative in this economy.",
+            description="Only agreements with a party operative in this economy on `on`.",
         ),
     ] = None,
     in_force_on: Annotated[
         dt.date | None, Query(description="Only agreements in force on this date.")
     ] = None,
+    on: Annotated[
+        dt.date | None,
+        Query(
+            description="The date on which `economy` is read (groups and their members): "
+            "`in_force_on` when absent, else today."
+        ),
+    ] = None,
+    purpose: Annotated[
+        Purpose | None, Query(description="Only recognition, or only cooperation agreements.")
+    ] = None,
 ) -> PageOut[AgreementRead]:
-    """Agreements, filtered by party scheme, economy and date in force."""
-    page = service.find(cursor, limit, scheme, economy, in_force_on)
+    """Agreements, filtered by party scheme, economy, date in force and purpose."""
     day = today()
+    page = service.find(
+        cursor, limit, scheme, economy, in_force_on, on or in_force_on or day, purpose
+    )
     return PageOut(
         items=[AgreementRead.of(a, day) for a in page.items], next_cursor=page.next_cursor
     )
@@ -78,12 +91,24 @@ def create_agreement(
 
 @router.get("/{agreement_id}", responses=responses(404, 422))
 def get_agreement(
-    agreement_id: IdPath, service: AgreementsDep, response: Response
+    agreement_id: IdPath,
+    service: AgreementsDep,
+    response: Response,
+    on: Annotated[
+        dt.date | None,
+        Query(
+            description="Read the agreement as it stood on this date: its status, its parties' "
+            "statuses and the scope entries valid then. Absent: statuses today, every entry."
+        ),
+    ] = None,
 ) -> AgreementRead:
-    """One agreement with its parties, scope entries and status history."""
+    """One agreement with its parties, scope entries (each with its version) and status
+    history."""
     saved = service.get(agreement_id)
     response.headers["ETag"] = etag(saved.version)
-    return AgreementRead.of(saved, today())
+    if on is None:
+        return AgreementRead.of(saved, today())
+    return AgreementRead.of(saved, on, entries_on=True)
 
 
 @router.patch("/{agreement_id}", responses=responses(401, 403, 404, 412, 422, 428))

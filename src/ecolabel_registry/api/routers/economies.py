@@ -8,12 +8,27 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ecolabel_registry.api.deps import ActorDep, Cursor, EconomiesDep, IfMatchDep, Limit, etag
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import EconomyRead, GroupPut, PageOut, memberships
-from ecolabel_registry.domain.model import EconomyKind
+from ecolabel_registry.api.schemas import (
+    EconomyRead,
+    GroupPut,
+    MembershipAdd,
+    MembershipEnd,
+    MembershipRead,
+    PageOut,
+    memberships,
+)
+from ecolabel_registry.domain.model import EconomyKind, Membership
 
 router = APIRouter(prefix="/v1/economies", tags=["economies"])
 CodePath = Annotated[
     str, Path(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="ISO alpha-2 code or group code.")
+]
+MemberPath = Annotated[
+    str,
+    Path(
+        pattern=r"^[A-Z][A-Z0-9]{1,9}$",
+        description="The member: an ISO alpha-2 code or a group code.",
+    ),
 ]
 
 
@@ -51,5 +66,58 @@ def put_group(
     if created:
         response.status_code = 201
         response.headers["Location"] = f"/v1/economies/{code}"
+    response.headers["ETag"] = etag(group.version)
+    return EconomyRead.of(group)
+
+
+@router.get("/{code}/members/{member}", responses=responses(404, 422))
+def list_membership_windows(
+    code: CodePath, member: MemberPath, service: EconomiesDep, response: Response
+) -> PageOut[MembershipRead]:
+    """The windows in which `member` belongs to the group; the ETag is the group's."""
+    group, windows = service.memberships_of(code, member)
+    response.headers["ETag"] = etag(group.version)
+    return PageOut(
+        items=[
+            MembershipRead(member=m.member, valid_from=m.valid_from, valid_to=m.valid_to)
+            for m in windows
+        ],
+        next_cursor=None,
+    )
+
+
+@router.post(
+    "/{code}/members/{member}",
+    status_code=201,
+    responses=responses(401, 403, 404, 409, 422),
+)
+def add_membership(
+    code: CodePath,
+    member: MemberPath,
+    body: MembershipAdd,
+    service: EconomiesDep,
+    actor: ActorDep,
+    response: Response,
+) -> EconomyRead:
+    """Add one membership window to the group (a country or a group joins, or returns); the
+    other memberships stay as they are."""
+    group = service.add_membership(actor, code, Membership(member, body.valid_from, body.valid_to))
+    response.headers["Location"] = f"/v1/economies/{code}/members/{member}"
+    response.headers["ETag"] = etag(group.version)
+    return EconomyRead.of(group)
+
+
+@router.patch("/{code}/members/{member}", responses=responses(401, 403, 404, 409, 412, 422, 428))
+def end_membership(
+    code: CodePath,
+    member: MemberPath,
+    body: MembershipEnd,
+    service: EconomiesDep,
+    actor: ActorDep,
+    version: IfMatchDep,
+    response: Response,
+) -> EconomyRead:
+    """End the member's open membership on `valid_to`; needs If-Match with the group's ETag."""
+    group = service.end_membership(actor, code, member, body.valid_to, version)
     response.headers["ETag"] = etag(group.version)
     return EconomyRead.of(group)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ecolabel_registry.api.deps import ActorDep, Cursor, IfMatchDep, Limit, SchemesDep, etag
+from ecolabel_registry.api.deps import (
+    ActorDep,
+    Cursor,
+    IfMatchDep,
+    Limit,
+    SchemesDep,
+    etag,
+    today,
+)
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.schemas import (
     CategoryCreate,
@@ -31,11 +40,18 @@ def list_schemes(
     cursor: Cursor = None,
     economy: Annotated[
         str | None,
-        Query(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="Only schemes with this home economy."),
+        Query(
+            pattern=r"^[A-Z][A-Z0-9]{1,9}$",
+            description="Only schemes operative in this economy on `on`: at home there, in a "
+            "group it belongs to, or (for a group) in every country of it.",
+        ),
+    ] = None,
+    on: Annotated[
+        dt.date | None, Query(description="The date `economy` is read on; today when absent.")
     ] = None,
 ) -> PageOut[SchemeRead]:
     """Registered schemes, by id."""
-    page = service.find(cursor, limit, economy)
+    page = service.find(cursor, limit, economy, on or today())
     return PageOut(items=[SchemeRead.of(s) for s in page.items], next_cursor=page.next_cursor)
 
 
