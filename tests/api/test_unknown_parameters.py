@@ -78,8 +78,9 @@ def test_agreements_suggest_the_filter_meant(client: TestClient, operator: dict[
     assert client.get("/v1/agreements", params={"in_force_on": "2025-03-01"}).status_code == 200
     message = unknown(client.get("/v1/agreements", params={"in_force": "2025-03-01"}), "in_force")
     assert "did you mean `in_force_on`?" in message
+    # The list also takes `on` (the date its economy filter is read on): `date` means that.
     message = unknown(client.get("/v1/agreements", params={"date": "2025-03-01"}), "date")
-    assert "did you mean `in_force_on`?" in message
+    assert "did you mean `on`?" in message
 
 
 @pytest.mark.usefixtures("world")
