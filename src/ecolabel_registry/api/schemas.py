@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -13,6 +14,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ecolabel_registry.domain.errors import FieldError, InvalidInput
 from ecolabel_registry.domain.model import (
@@ -40,11 +42,14 @@ from ecolabel_registry.domain.model import (
     status_on,
 )
 from ecolabel_registry.domain.validation import (
+    CERTIFICATE_NUMBER_MAX_LENGTH,
+    CERTIFICATE_NUMBER_RULE,
     CODE_PATTERN,
     CRITERION_PATTERN,
     ECONOMY_CODE_PATTERN,
     HS_CODE_PATTERN,
     SLUG_PATTERN,
+    is_certificate_number,
 )
 
 EconomyCode = Annotated[
@@ -58,7 +63,24 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whit
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2000)]
-CertificateNumber = Annotated[str, StringConstraints(pattern=r"^\S(?:.{0,98}\S)?$")]
+
+
+def _certificate_number(value: str) -> str:
+    if not is_certificate_number(value):
+        raise PydanticCustomError("certificate_number", "must be " + CERTIFICATE_NUMBER_RULE)
+    return value
+
+
+CertificateNumber = Annotated[
+    str,
+    AfterValidator(_certificate_number),
+    Field(
+        min_length=1,
+        max_length=CERTIFICATE_NUMBER_MAX_LENGTH,
+        description="The certificate number: " + CERTIFICATE_NUMBER_RULE + ".",
+        examples=["KR-2023-0042"],
+    ),
+]
 Gtin = Annotated[str, StringConstraints(pattern=r"^[0-9]{8,14}$")]
 SchemeIdPath = Annotated[str, Field(max_length=64)]
 

@@ -1,9 +1,11 @@
-"""Field rules shared by every write path: HS codes, GTINs, slugs and date windows."""
+"""Field rules shared by every write path: HS codes, GTINs, slugs, certificate numbers and
+date windows."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from ecolabel_registry.domain.errors import FieldError
 
@@ -20,6 +22,18 @@ _SLUG = re.compile(SLUG_PATTERN)
 _CRITERION = re.compile(CRITERION_PATTERN)
 _GTIN = re.compile(r"^[0-9]{8}$|^[0-9]{12,14}$")
 
+CERTIFICATE_NUMBER_MAX_LENGTH = 100
+CERTIFICATE_NUMBER_RULE = (
+    "1 to 100 characters, no space at either end, and no line break, control or invisible "
+    "formatting character (such as a zero-width space), e.g. 'KR-2023-0042' or 'FR/044/017'"
+)
+# Printable ASCII, no space at either end: the common case, decided without unicodedata.
+_NUMBER_ASCII = re.compile(r"[!-~](?:[ -~]{0,98}[!-~])?")
+_NUMBER = re.compile(r"\S(?:.{0,98}\S)?")
+# Control (Cc) and format (Cf: zero-width spaces, joiners, byte order marks, bidirectional
+# overrides) characters, and the line and paragraph separators.
+_NOT_IN_NUMBERS = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
 
 def is_hs_code(value: str) -> bool:
     """Two to ten digits."""
@@ -34,6 +48,19 @@ def hs_match(a: str, b: str) -> bool:
 def is_slug(value: str) -> bool:
     """Lower-case letters, digits and inner hyphens, at most 64 characters."""
     return bool(_SLUG.match(value))
+
+
+def is_certificate_number(value: str) -> bool:
+    """The one rule for certificate numbers, of the API and the import alike.
+
+    See CERTIFICATE_NUMBER_RULE: the whole value must match (never a trailing line break
+    let through), and no character may be invisible or a control character.
+    """
+    if value.isascii():
+        return _NUMBER_ASCII.fullmatch(value) is not None
+    return _NUMBER.fullmatch(value) is not None and not any(
+        unicodedata.category(c) in _NOT_IN_NUMBERS for c in value
+    )
 
 
 def gtin_check_digit_ok(value: str) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import Row, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import Certificate, StatusEvent
 from ecolabel_registry.persistence import status_changes
@@ -174,6 +175,10 @@ class _Dialect:
     @property
     def true(self) -> str:
         return "TRUE" if self.postgres else "1"
+
+    def json_value(self, expr: str) -> str:
+        """A JSON document built by `_audit_object` as a value of a JSON column."""
+        return f"CAST({expr} AS json)" if self.postgres else expr
 
 
 class SqlCertificateBulkStore:
@@ -356,6 +361,83 @@ class SqlCertificateBulkStore:
                 "VALUES (:seq, :certificate_id, :status, :effective_date, :reason)"
             ),
             records,
+        )
+
+    # Auditing
+
+    def record_changes(self, actor: Actor, operation: str) -> None:
+        """One audit event per certificate the merge will create or change: one statement for
+        the new ones, one for the changed ones (their `before` read before the merge)."""
+        d = self._d
+        params = {
+            "key": actor.key_id,
+            "name": actor.name,
+            "operation": operation,
+            "scheme": self._scheme_id,
+        }
+        insert = (
+            "INSERT INTO audit_event (actor_key_id, actor_name, operation, entity_type, "
+            "entity_id, before, after) SELECT :key, :name, :operation, 'certificate', "
+        )
+        new = (
+            "NOT EXISTS (SELECT 1 FROM import_match m WHERE m.row_no = s.row_no)"
+            if self._matched
+            else d.true
+        )
+        first = _audit_object(
+            d,
+            {
+                "status": "s.first_status",
+                "effective_date": "s.first_date",
+                "reason": "s.first_reason",
+            },
+        )
+        if d.postgres:
+            created_events = (
+                f"jsonb_build_array({first}) || "
+                "coalesce(CAST(s.extra_events AS jsonb), CAST('[]' AS jsonb))"
+            )
+        else:
+            created_events = (
+                "(SELECT json_group_array(json(x.v)) FROM (SELECT * FROM ("
+                f"SELECT -1 AS pos, {first} AS v UNION ALL "
+                "SELECT e.key, e.value FROM json_each(coalesce(s.extra_events, '[]')) AS e"
+                ") ORDER BY pos) x)"
+            )
+        after = _audit_object(d, {**_audit_fields(d, "s"), "status_events_added": created_events})
+        self._sql(
+            f"{insert}CAST(:scheme AS text) || '/' || s.number, NULL, {d.json_value(after)} "
+            f"FROM import_certificate s WHERE {new} ORDER BY s.row_no",
+            params,
+        )
+        if not self._matched:
+            return
+        event = _audit_object(
+            d, {"status": "e.status", "effective_date": "e.effective_date", "reason": "e.reason"}
+        )
+        if d.postgres:
+            added = (
+                f"coalesce((SELECT jsonb_agg({event} ORDER BY e.seq) FROM import_event e "
+                "WHERE e.certificate_id = m.certificate_id), CAST('[]' AS jsonb))"
+            )
+        else:
+            added = (
+                f"(SELECT json_group_array(json({event})) FROM (SELECT * FROM import_event e "
+                "WHERE e.certificate_id = m.certificate_id ORDER BY e.seq) e)"
+            )
+        before = _audit_object(d, {**_audit_fields(d, "c"), "version": "c.version"})
+        changed_after = _audit_object(
+            d,
+            {**_audit_fields(d, "m"), "version": "c.version + 1", "status_events_added": added},
+        )
+        self._sql(
+            f"{insert}CAST(:scheme AS text) || '/' || m.number, {d.json_value(before)}, "
+            f"{d.json_value(changed_after)} FROM import_match m "
+            "JOIN certificate c ON c.id = m.certificate_id "
+            "WHERE m.fields_changed OR EXISTS "
+            "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id) "
+            "ORDER BY m.row_no",
+            params,
         )
 
     # Merging
@@ -571,6 +653,23 @@ class SqlCertificateBulkStore:
                 yield certificate_from_row(r, tuple(events[r.id]))
             if len(rows) < EXPORT_PAGE:
                 return
+
+
+def _audit_object(d: _Dialect, members: dict[str, str]) -> str:
+    """A JSON object of SQL expressions (jsonb on PostgreSQL, JSON text on SQLite)."""
+    pairs = ", ".join(f"'{k}', {v}" for k, v in members.items())
+    return f"jsonb_build_object({pairs})" if d.postgres else f"json_object({pairs})"
+
+
+def _audit_fields(d: _Dialect, alias: str) -> dict[str, str]:
+    """A certificate's fields for its audit events, from `certificate` or a staging table."""
+    fields = {"scheme_id": "CAST(:scheme AS text)", "number": f"{alias}.number"}
+    for f in (*_FIELDS, "certification_body_id"):
+        if f in ("gtins", "hs_codes"):
+            fields[f] = f"CAST({alias}.{f} AS jsonb)" if d.postgres else f"json({alias}.{f})"
+        else:
+            fields[f] = f"{alias}.{f}"
+    return fields
 
 
 def _staging_record(staged: StagedCertificate, new_id: int) -> tuple[Any, ...]:
