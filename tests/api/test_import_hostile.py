@@ -334,3 +334,19 @@ def test_the_audit_trail_says_which_certificates_an_import_changed(
     ]
     created = trail("korea-eco-label/KR-IMP-0003")
     assert [(e["before"], e["after"]["number"]) for e in created] == [(None, "KR-IMP-0003")]
+
+
+def test_error_messages_quote_a_long_bad_value_cut_short(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    arrange(client, operator)
+    rows = [
+        record(1, valid_from="9" * 100_000),
+        record(2, status_events=[{"status": "x" * 100_000, "effective_date": [[1] * 50_000]}]),
+        {**record(3), **{f"extra_{n}": 1 for n in range(5000)}},
+    ]
+    response = client.post(IMPORT, content=jsonl_bytes(rows), headers={**operator, **JSONL})
+    errors = problem(response, 422)["errors"]
+    assert [e["loc"][2] for e in errors] == [1, 2, 2, 2, 3]
+    assert all(len(e["message"]) < 400 for e in errors), [len(e["message"]) for e in errors]
+    assert "4990 more unknown fields" in errors[-1]["message"]

@@ -15,6 +15,7 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import itertools
 import json
 import re
 import tempfile
@@ -425,6 +426,14 @@ class _FileError(Exception):
         self.message = message
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut short past 60 characters."""
+    if isinstance(value, list | dict):
+        return "a JSON list" if isinstance(value, list) else "a JSON object"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _not_utf8(exc: UnicodeDecodeError) -> str:
     return f"the file is not UTF-8 text ({exc.reason} at byte 0x{exc.object[exc.start]:02x})"
 
@@ -460,9 +469,9 @@ def _check_columns(names: Sequence[str], *, line_break: bool = True) -> None:
     takes = "an import takes the columns " + ", ".join(COLUMNS)
     for name in names:
         if name not in known:
-            add(name, f"unknown column {name[:100]!r}; {takes}")
+            add(name, f"unknown column {_shown(name)}; {takes}")
         elif name in seen:
-            add(name, f"column {name!r} repeats")
+            add(name, f"column {_shown(name)} repeats")
         seen.add(name)
     for name in sorted(REQUIRED_COLUMNS - seen):
         add(name, f"required column {name!r} is missing")
@@ -479,26 +488,14 @@ def _check_columns(names: Sequence[str], *, line_break: bool = True) -> None:
     )
 
 
-class _Lines:
-    """Decoded lines, remembering whether the first one ended with a line break."""
-
-    def __init__(self, lines: Iterator[str]) -> None:
-        self._lines = lines
-        self.first_ended: bool | None = None
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        line = next(self._lines)
-        if self.first_ended is None:
-            self.first_ended = line.endswith(("\n", "\r"))
-        return line
-
-
 def _csv_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | _FileError]]:
-    text = _Lines(_text(chunks))
-    reader = csv.reader(text, strict=True)
+    text = _text(chunks)
+    try:
+        first = next(text, "")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.single(("body",), _not_utf8(exc)) from None
+    line_break = first.endswith(("\n", "\r"))
+    reader = csv.reader(itertools.chain((first,) if first else (), text), strict=True)
     try:
         header = next(reader, None)
     except UnicodeDecodeError as exc:
@@ -508,7 +505,7 @@ def _csv_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | _
     if header is None:
         raise InvalidInput.single(("body",), "the file is empty: a CSV import starts with a header")
     names = [h.strip() for h in header]
-    _check_columns(names, line_break=text.first_ended is not False)
+    _check_columns(names, line_break=line_break)
     width = len(names)
     row = 0
     while True:
@@ -561,7 +558,9 @@ def _jsonl_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] |
         unknown = sorted(set(value) - set(COLUMNS))
         missing = sorted(REQUIRED_COLUMNS - set(value))
         if unknown or missing:
-            problems = [f"unknown field {u!r}" for u in unknown]
+            problems = [f"unknown field {_shown(u)}" for u in unknown[:10]]
+            if len(unknown) > 10:
+                problems.append(f"and {len(unknown) - 10} more unknown fields")
             problems += [f"required field {m!r} is missing" for m in missing]
             yield row, _FileError((), "; ".join(problems))
             continue
@@ -636,7 +635,7 @@ class _Row:
                 return dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        self.fail(name, f"{value!r} is not a date (YYYY-MM-DD)")
+        self.fail(name, f"{_shown(value)} is not a date (YYYY-MM-DD)")
         return None
 
     def codes(self, name: str, max_items: int) -> tuple[str, ...]:
@@ -660,7 +659,7 @@ class _Row:
 
     def status(self, name: str | tuple[str | int, ...], value: Any) -> str | None:
         if value not in _STATUSES:
-            self.fail(name, f"{value!r} is not one of {', '.join(sorted(_STATUSES))}")
+            self.fail(name, f"{_shown(value)} is not one of {', '.join(sorted(_STATUSES))}")
             return None
         return str(value)
 
@@ -695,7 +694,7 @@ class _Row:
                 except ValueError:
                     date = None
             if date is None:
-                self.fail(loc, f"effective_date {day!r} is not a date (YYYY-MM-DD)")
+                self.fail(loc, f"effective_date {_shown(day)} is not a date (YYYY-MM-DD)")
             reason = item.get("reason")
             if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
                 self.fail(loc, "reason must be 1 to 2000 characters")
