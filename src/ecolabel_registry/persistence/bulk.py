@@ -407,11 +407,14 @@ class SqlCertificateBulkStore:
         after = _audit_object(d, {**_audit_fields(d, "s"), "status_events_added": created_events})
         self._sql(
             f"{insert}CAST(:scheme AS text) || '/' || s.number, NULL, {d.json_value(after)} "
-            f"FROM import_certificate s WHERE {new} ORDER BY s.row_no",
+            f"FROM import_certificate s WHERE {new}",
             params,
         )
         if not self._matched:
             return
+        if self._events:
+            # Each changed certificate's appended events are looked up by certificate.
+            self._sql("CREATE INDEX import_event_certificate ON import_event (certificate_id, seq)")
         event = _audit_object(
             d, {"status": "e.status", "effective_date": "e.effective_date", "reason": "e.reason"}
         )

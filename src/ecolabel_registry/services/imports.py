@@ -464,7 +464,7 @@ def _check_columns(names: Sequence[str], *, line_break: bool = True) -> None:
         nonlocal count
         count += 1
         if len(problems) < MAX_LISTED_ERRORS:
-            problems.append(FieldError(("body", "columns", name), message))
+            problems.append(FieldError(("body", "columns", name[:100]), message))
 
     takes = "an import takes the columns " + ", ".join(COLUMNS)
     for name in names:
