@@ -324,11 +324,19 @@ def test_the_audit_trail_says_which_certificates_an_import_changed(
     first = trail("korea-eco-label/KR-IMP-0001")
     assert [e["operation"] for e in first] == ["certificate.import"]  # unchanged the 2nd time
     assert first[0]["before"] is None
-    assert first[0]["after"]["holder_name"] == "Holder 1"
+    assert first[0]["after"] == {
+        "scheme_id": "korea-eco-label",
+        "number": "KR-IMP-0001",
+        "version": 1,
+    }
     changed = trail("korea-eco-label/KR-IMP-0002")
     assert len(changed) == 2
     assert changed[1]["before"]["holder_name"] == "Holder 2"
+    assert changed[1]["before"]["version"] == 1
     assert changed[1]["after"]["holder_name"] == "New holder"
+    assert changed[1]["after"]["version"] == 2
+    assert changed[1]["after"]["gtins"] == [gtin(2)]
+    assert changed[1]["after"]["valid_to"] == "2027-12-31"
     assert changed[1]["after"]["status_events_added"] == [
         {"status": "suspended", "effective_date": "2024-02-01", "reason": "imported"}
     ]

@@ -176,10 +176,6 @@ class _Dialect:
     def true(self) -> str:
         return "TRUE" if self.postgres else "1"
 
-    def json_value(self, expr: str) -> str:
-        """A JSON document built by `_audit_object` as a value of a JSON column."""
-        return f"CAST({expr} AS json)" if self.postgres else expr
-
 
 class SqlCertificateBulkStore:
     """The bulk paths of one session: COPY on PostgreSQL, executemany on SQLite."""
@@ -367,7 +363,11 @@ class SqlCertificateBulkStore:
 
     def record_changes(self, actor: Actor, operation: str) -> None:
         """One audit event per certificate the merge will create or change: one statement for
-        the new ones, one for the changed ones (their `before` read before the merge)."""
+        the new ones, one for the changed ones (their `before` read before the merge).
+
+        Written set-based, so the statements do not grow with the rows (on PostgreSQL,
+        1.4-1.9 s per 100,000 new certificates on the shared development machine).
+        """
         d = self._d
         params = {
             "key": actor.key_id,
@@ -384,29 +384,14 @@ class SqlCertificateBulkStore:
             if self._matched
             else d.true
         )
-        first = _audit_object(
-            d,
-            {
-                "status": "s.first_status",
-                "effective_date": "s.first_date",
-                "reason": "s.first_reason",
-            },
+        # A new certificate's event is kept small (a load of a million new certificates
+        # writes a million of them): its number and version; its fields are the ones it was
+        # created with, which its next change records as `before`.
+        after = _audit_object(
+            d, {"scheme_id": "CAST(:scheme AS text)", "number": "s.number", "version": "1"}
         )
-        if d.postgres:
-            created_events = (
-                f"jsonb_build_array({first}) || "
-                "coalesce(CAST(s.extra_events AS jsonb), CAST('[]' AS jsonb))"
-            )
-        else:
-            created_events = (
-                "(SELECT json_group_array(json(x.v)) FROM (SELECT * FROM ("
-                f"SELECT -1 AS pos, {first} AS v UNION ALL "
-                "SELECT e.key, e.value FROM json_each(coalesce(s.extra_events, '[]')) AS e"
-                ") ORDER BY pos) x)"
-            )
-        after = _audit_object(d, {**_audit_fields(d, "s"), "status_events_added": created_events})
         self._sql(
-            f"{insert}CAST(:scheme AS text) || '/' || s.number, NULL, {d.json_value(after)} "
+            f"{insert}CAST(:scheme AS text) || '/' || s.number, NULL, {after} "
             f"FROM import_certificate s WHERE {new}",
             params,
         )
@@ -420,8 +405,8 @@ class SqlCertificateBulkStore:
         )
         if d.postgres:
             added = (
-                f"coalesce((SELECT jsonb_agg({event} ORDER BY e.seq) FROM import_event e "
-                "WHERE e.certificate_id = m.certificate_id), CAST('[]' AS jsonb))"
+                f"coalesce((SELECT json_agg({event} ORDER BY e.seq) FROM import_event e "
+                "WHERE e.certificate_id = m.certificate_id), CAST('[]' AS json))"
             )
         else:
             added = (
@@ -434,8 +419,8 @@ class SqlCertificateBulkStore:
             {**_audit_fields(d, "m"), "version": "c.version + 1", "status_events_added": added},
         )
         self._sql(
-            f"{insert}CAST(:scheme AS text) || '/' || m.number, {d.json_value(before)}, "
-            f"{d.json_value(changed_after)} FROM import_match m "
+            f"{insert}CAST(:scheme AS text) || '/' || m.number, {before}, "
+            f"{changed_after} FROM import_match m "
             "JOIN certificate c ON c.id = m.certificate_id "
             "WHERE m.fields_changed OR EXISTS "
             "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id) "
@@ -659,9 +644,9 @@ class SqlCertificateBulkStore:
 
 
 def _audit_object(d: _Dialect, members: dict[str, str]) -> str:
-    """A JSON object of SQL expressions (jsonb on PostgreSQL, JSON text on SQLite)."""
+    """A JSON object of SQL expressions (json on PostgreSQL, JSON text on SQLite)."""
     pairs = ", ".join(f"'{k}', {v}" for k, v in members.items())
-    return f"jsonb_build_object({pairs})" if d.postgres else f"json_object({pairs})"
+    return f"json_build_object({pairs})" if d.postgres else f"json_object({pairs})"
 
 
 def _audit_fields(d: _Dialect, alias: str) -> dict[str, str]:
@@ -669,7 +654,7 @@ def _audit_fields(d: _Dialect, alias: str) -> dict[str, str]:
     fields = {"scheme_id": "CAST(:scheme AS text)", "number": f"{alias}.number"}
     for f in (*_FIELDS, "certification_body_id"):
         if f in ("gtins", "hs_codes"):
-            fields[f] = f"CAST({alias}.{f} AS jsonb)" if d.postgres else f"json({alias}.{f})"
+            fields[f] = f"CAST({alias}.{f} AS json)" if d.postgres else f"json({alias}.{f})"
         else:
             fields[f] = f"{alias}.{f}"
     return fields

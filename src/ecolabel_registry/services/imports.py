@@ -250,9 +250,9 @@ class CertificateBulkStore(Protocol):
         """Audit each certificate the merge is about to create or change, before the merge.
 
         One audit event per certificate (`entity_type` certificate, `entity_id`
-        `scheme/number`): a new one has `before` null and `after` its fields and status
-        events; a changed one has `before` its fields as they are and `after` its fields as
-        the row makes them, with the status events the import appends.
+        `scheme/number`): a new one has `before` null and `after` its number and version 1;
+        a changed one has `before` its fields and version as they are and `after` its fields
+        and version as the row makes them, with the status events the import appends.
         """
 
     def merge(self) -> int:
