@@ -37,6 +37,7 @@ from ecolabel_registry.services.imports import (
     ImportFormat,
     ImportRejected,
 )
+from ecolabel_registry.services.ports import CertificateFilter
 from ecolabel_registry.services.schemes import SchemeService
 
 SCHEME = "stage-label"
@@ -130,6 +131,12 @@ FAST: dict[str, bytes] = {
     "a subset of the columns": csv_file(
         {}, columns=(*COLUMNS[:5], "valid_from", "valid_to", "hs_codes")
     ),
+    "cells the export neutralized": csv_file(
+        {"number": "'=S-1", "holder_name": "'=HYPERLINK(1)", "product_name": "'+1"},
+        {"brand": "'-2", "model": "'@m", "status": "suspended"}
+        | {"status_effective_date": "2024-01-01", "status_reason": "'-why"},
+        {"holder_name": "''Quoted", "product_name": "'''Two", "brand": "'"},
+    ),
     "CRLF, a BOM and blank lines": b"\xef\xbb\xbf"
     + PLAIN.replace(b"\n", b"\r\n").replace(b"\r\nS-0002", b"\r\n\r\nS-0002"),
 }
@@ -191,6 +198,7 @@ OTHER: dict[str, bytes] = {
     "a lone carriage return": PLAIN.replace(b"\nS-0002", b"\rS-0002"),
     "not UTF-8": PLAIN.replace(b"Holder", b"Hold\xff"),
 }
+FILTER = CertificateFilter(scheme_id=SCHEME)
 BODY_ACTOR = Actor("k-body", "body key", Role.CERTIFICATION_BODY, certification_body_id=BODY)
 
 
@@ -307,3 +315,21 @@ def test_existing_certificates_are_compared_after_set_based_staging(arranged: Se
     assert fast == rows
     assert fast[1][-3:] == (0, 1, 1)  # created, updated, unchanged
     assert first[0] == "imported"
+
+
+def test_neutralized_cells_are_restored_when_staged_set_based(arranged: Session) -> None:
+    data = FAST["cells the export neutralized"]
+    _, staged = outcome(arranged, data)
+    assert staged == [3]
+    service = CertificateImportService(SqlRegistry(arranged), SqlCertificateBulkStore(arranged))
+    service.import_certificates(SYSTEM, SCHEME, [data], ImportFormat.CSV)
+    saved = {c.number: c for c in SqlCertificateBulkStore(arranged).export(SCHEME, FILTER)}
+    assert (saved["=S-1"].holder_name, saved["=S-1"].product_name) == ("=HYPERLINK(1)", "+1")
+    assert (saved["S-0002"].brand, saved["S-0002"].model) == ("-2", "@m")
+    assert saved["S-0002"].status_events[-1].reason == "-why"
+    third = saved["S-0003"]
+    assert (third.holder_name, third.product_name, third.brand) == ("'Quoted", "''Two", None)
+    # The export neutralizes them again: the same cells as in the file.
+    exported = "".join(service.export(SCHEME, ImportFormat.CSV))
+    assert "'=HYPERLINK(1)" in exported
+    assert "''Quoted" in exported

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -13,6 +14,7 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from ecolabel_registry.domain.errors import FieldError, InvalidInput
 from ecolabel_registry.domain.messages import date_message
@@ -43,7 +45,8 @@ from ecolabel_registry.domain.model import (
     window_contains,
 )
 from ecolabel_registry.domain.validation import (
-    CERTIFICATE_NUMBER_PATTERN,
+    CERTIFICATE_NUMBER_MAX_LENGTH,
+    CERTIFICATE_NUMBER_RULE,
     CODE_PATTERN,
     CRITERION_PATTERN,
     ECONOMY_CODE_PATTERN,
@@ -51,6 +54,7 @@ from ecolabel_registry.domain.validation import (
     HS_CODE_PATTERN,
     SLUG_PATTERN,
     URL_PATTERN,
+    is_certificate_number,
 )
 
 EconomyCode = Annotated[
@@ -64,7 +68,24 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=300, strip_whit
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
 Url = Annotated[str, StringConstraints(pattern=URL_PATTERN, max_length=2000)]
-CertificateNumber = Annotated[str, StringConstraints(pattern=CERTIFICATE_NUMBER_PATTERN)]
+
+
+def _certificate_number(value: str) -> str:
+    if not is_certificate_number(value):
+        raise PydanticCustomError("certificate_number", "must be " + CERTIFICATE_NUMBER_RULE)
+    return value
+
+
+CertificateNumber = Annotated[
+    str,
+    AfterValidator(_certificate_number),
+    Field(
+        min_length=1,
+        max_length=CERTIFICATE_NUMBER_MAX_LENGTH,
+        description="The certificate number: " + CERTIFICATE_NUMBER_RULE + ".",
+        examples=["KR-2023-0042"],
+    ),
+]
 Gtin = Annotated[str, StringConstraints(pattern=GTIN_PATTERN)]
 SchemeIdPath = Annotated[str, Field(max_length=64)]
 

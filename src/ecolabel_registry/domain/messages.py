@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 from ecolabel_registry.domain.validation import (
-    CERTIFICATE_NUMBER_PATTERN,
     CODE_PATTERN,
     CRITERION_PATTERN,
     ECONOMY_CODE_PATTERN,
@@ -156,10 +155,6 @@ PATTERN_MESSAGES: dict[str, Callable[[object], str]] = {
     ),
     URL_PATTERN: lambda value: (
         f"must be a web address such as https://example.org/: {shown(value)} is not"
-    ),
-    CERTIFICATE_NUMBER_PATTERN: lambda value: (
-        "must be a certificate number of at most 100 characters without spaces at either end, "
-        f"such as FR/044/017: {shown(value)} is not"
     ),
 }
 

@@ -1,9 +1,11 @@
-"""Field rules shared by every write path: HS codes, GTINs, slugs and date windows."""
+"""Field rules shared by every write path: HS codes, GTINs, slugs, certificate numbers and
+date windows."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 
 from ecolabel_registry.domain.errors import FieldError
 
@@ -16,7 +18,6 @@ CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$"
 CRITERION_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 GTIN_PATTERN = r"^[0-9]{8,14}$"
 URL_PATTERN = r"^https?://\S+$"
-CERTIFICATE_NUMBER_PATTERN = r"^\S(?:.{0,98}\S)?$"
 
 # A certificate's path is /v1/schemes/{scheme}/certificates/{number}, and numbers may hold
 # "/" (FR/044/017); a path ending in one of these segments names the certificate's markets
@@ -27,6 +28,18 @@ _HS = re.compile(HS_CODE_PATTERN)
 _SLUG = re.compile(SLUG_PATTERN)
 _CRITERION = re.compile(CRITERION_PATTERN)
 _GTIN = re.compile(r"^[0-9]{8}$|^[0-9]{12,14}$")
+
+CERTIFICATE_NUMBER_MAX_LENGTH = 100
+CERTIFICATE_NUMBER_RULE = (
+    "1 to 100 characters, no space at either end, and no line break, control or invisible "
+    "formatting character (such as a zero-width space), e.g. 'KR-2023-0042' or 'FR/044/017'"
+)
+# Printable ASCII, no space at either end: the common case, decided without unicodedata.
+_NUMBER_ASCII = re.compile(r"[!-~](?:[ -~]{0,98}[!-~])?")
+_NUMBER = re.compile(r"\S(?:.{0,98}\S)?")
+# Control (Cc) and format (Cf: zero-width spaces, joiners, byte order marks, bidirectional
+# overrides) characters, and the line and paragraph separators.
+_NOT_IN_NUMBERS = frozenset({"Cc", "Cf", "Zl", "Zp"})
 
 
 def is_hs_code(value: str) -> bool:
@@ -48,6 +61,19 @@ def sub_resource_suffix(number: str) -> str | None:
     """The sub-resource path ("/markets") a certificate number ends in, if any."""
     return next(
         (f"/{name}" for name in CERTIFICATE_SUB_RESOURCES if number.endswith(f"/{name}")), None
+    )
+
+
+def is_certificate_number(value: str) -> bool:
+    """The one rule for certificate numbers, of the API and the import alike.
+
+    See CERTIFICATE_NUMBER_RULE: the whole value must match (never a trailing line break
+    let through), and no character may be invisible or a control character.
+    """
+    if value.isascii():
+        return _NUMBER_ASCII.fullmatch(value) is not None
+    return _NUMBER.fullmatch(value) is not None and not any(
+        unicodedata.category(c) in _NOT_IN_NUMBERS for c in value
     )
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.validation import CERTIFICATE_SUB_RESOURCES
-from ecolabel_registry.services.imports import COLUMNS
+from ecolabel_registry.services.imports import COLUMNS, restore_cell
 
 _CHUNK_RECORDS = 5000
 
@@ -281,9 +281,13 @@ def _copy_text(chunk: list[list[str]], width: int) -> str:
 
     Joined in one go; a value holding a tab, a line break or a carriage return would need
     per-value escaping, so such a chunk (or one whose records are not all `width` values
-    wide) raises _NotPlain instead.
+    wide) raises _NotPlain instead. A value starting with a single quote (a cell the export
+    neutralized) is restored first, with the import's own rule (`restore_cell`).
     """
     data = "\n".join(map("\t".join, chunk)) + "\n"
+    if data.startswith("'") or "\t'" in data or "\n'" in data:
+        chunk = [[restore_cell(value) for value in record] for record in chunk]
+        data = "\n".join(map("\t".join, chunk)) + "\n"
     if "\\" in data:
         data = data.replace("\\", "\\\\")
     if (

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import functools
 import io
+import itertools
 import json
 import re
 import tempfile
@@ -43,9 +44,11 @@ from ecolabel_registry.domain.model import (
     StatusEvent,
 )
 from ecolabel_registry.domain.validation import (
+    CERTIFICATE_NUMBER_RULE,
     CODE_PATTERN,
     ECONOMY_CODE_PATTERN,
     SLUG_PATTERN,
+    is_certificate_number,
     normal_gtins,
 )
 from ecolabel_registry.services import untp_dcc
@@ -84,6 +87,8 @@ __all__ = [
     "ImportReport",
     "StagedCertificate",
     "format_of_media_type",
+    "neutralize_cell",
+    "restore_cell",
 ]
 
 
@@ -138,12 +143,38 @@ CHUNK_ROWS = 10_000
 FIRST_REASON = "issued"
 STATUS_REASON = "imported"
 
-_NUMBER = re.compile(r"^\S(?:.{0,98}\S)?$")
 _CODE = re.compile(CODE_PATTERN)
 _ECONOMY = re.compile(ECONOMY_CODE_PATTERN)
 _SLUG = re.compile(SLUG_PATTERN)
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _STATUSES = frozenset(s.value for s in CertificateStatus)
+NO_LINE_BREAK = (
+    "the body has no line break, so it cannot be read line by line: send the file as it is, "
+    "with its line breaks (curl --data-binary @file; curl -d @file removes them)"
+)
+
+
+# CSV cells a spreadsheet would run as a formula (OWASP, "CSV Injection")
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_ESCAPE = "'"
+
+
+def neutralize_cell(value: str) -> str:
+    """A CSV export cell that a spreadsheet shows as text instead of running it.
+
+    A cell starting with `=`, `+`, `-`, `@`, a tab or a carriage return gets a single quote
+    in front; so does a cell that starts with a single quote itself, so that `restore_cell`
+    gives back exactly the value whatever it was.
+    """
+    if value.startswith(_FORMULA_STARTS) or value.startswith(_ESCAPE):
+        return _ESCAPE + value
+    return value
+
+
+def restore_cell(value: str) -> str:
+    """The value of an imported CSV cell: a leading single quote is removed (one, not all)."""
+    return value[1:] if value.startswith(_ESCAPE) else value
 
 
 # What the store is given and gives back
@@ -227,6 +258,15 @@ class CertificateBulkStore(Protocol):
 
     def stage_events(self, events: Sequence[tuple[int, StatusEvent]]) -> None:
         """Status events to append to existing certificates: (certificate id, event)."""
+
+    def record_changes(self, actor: Actor, operation: str) -> None:
+        """Audit each certificate the merge is about to create or change, before the merge.
+
+        One audit event per certificate (`entity_type` certificate, `entity_id`
+        `scheme/number`): a new one has `before` null and `after` its number and version 1;
+        a changed one has `before` its fields and version as they are and `after` its fields
+        and version as the row makes them, with the status events the import appends.
+        """
 
     def merge(self) -> int:
         """Write the staged rows: insert new certificates, update matched ones, append events.
@@ -399,39 +439,76 @@ class _FileError(Exception):
         self.message = message
 
 
+def _shown(value: Any) -> str:
+    """A value as an error message quotes it: its repr, cut short past 60 characters."""
+    if isinstance(value, list | dict):
+        return "a JSON list" if isinstance(value, list) else "a JSON object"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _not_utf8(exc: UnicodeDecodeError) -> str:
     return f"the file is not UTF-8 text ({exc.reason} at byte 0x{exc.object[exc.start]:02x})"
 
 
-def _check_columns(names: Sequence[str]) -> None:
+class _ColumnsRejected(InvalidInput):
+    """The header's columns are wrong; `errors` lists at most MAX_LISTED_ERRORS of them."""
+
+    def __init__(self, errors: list[FieldError], error_count: int, detail: str) -> None:
+        super().__init__(errors, detail)
+        self.problem_extra = {
+            "error_count": error_count,
+            "errors_not_listed": error_count - len(errors),
+        }
+
+
+def _check_columns(names: Sequence[str], *, line_break: bool = True) -> None:
+    """InvalidInput unless every name is a column, none repeats and none required is missing.
+
+    `line_break`: whether the header line ended with a line break. A body without any
+    (`curl -d @file` removes them) reads as one long header line; that is said instead.
+    """
     known = set(COLUMNS)
     seen: set[str] = set()
     problems: list[FieldError] = []
+    count = 0
+
+    def add(name: str, message: str) -> None:
+        nonlocal count
+        count += 1
+        if len(problems) < MAX_LISTED_ERRORS:
+            problems.append(FieldError(("body", "columns", name[:100]), message))
+
+    takes = "an import takes the columns " + ", ".join(COLUMNS)
     for name in names:
         if name not in known:
-            problems.append(
-                FieldError(("body", "columns", name), f"unknown column {name!r}; see COLUMNS")
-            )
+            add(name, f"unknown column {_shown(name)}; {takes}")
         elif name in seen:
-            problems.append(FieldError(("body", "columns", name), f"column {name!r} repeats"))
+            add(name, f"column {_shown(name)} repeats")
         seen.add(name)
     for name in sorted(REQUIRED_COLUMNS - seen):
-        problems.append(
-            FieldError(("body", "columns", name), f"required column {name!r} is missing")
-        )
-    if problems:
-        raise InvalidInput(
-            problems,
-            "the header does not match the import columns ("
-            + ", ".join(COLUMNS)
-            + "): "
-            + "; ".join(f"{p.loc[-1]}: {p.message}" for p in problems),
-        )
+        add(name, f"required column {name!r} is missing")
+    if not count:
+        return
+    if not line_break:
+        raise InvalidInput([FieldError(("body",), NO_LINE_BREAK)], NO_LINE_BREAK)
+    shown = "; ".join(f"{str(p.loc[-1])[:40]}: {p.message.split(';')[0]}" for p in problems[:5])
+    more = f"; and {count - 5} more" if count > 5 else ""
+    raise _ColumnsRejected(
+        problems,
+        count,
+        f"the header does not match the import columns ({count} errors; {takes}): {shown}{more}",
+    )
 
 
 def _csv_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | _FileError]]:
     text = _text(chunks)
-    reader = csv.reader(text, strict=True)
+    try:
+        first = next(text, "")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput.single(("body",), _not_utf8(exc)) from None
+    line_break = first.endswith(("\n", "\r"))
+    reader = csv.reader(itertools.chain((first,) if first else (), text), strict=True)
     try:
         header = next(reader, None)
     except UnicodeDecodeError as exc:
@@ -441,7 +518,7 @@ def _csv_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | _
     if header is None:
         raise InvalidInput.single(("body",), "the file is empty: a CSV import starts with a header")
     names = [h.strip() for h in header]
-    _check_columns(names)
+    _check_columns(names, line_break=line_break)
     width = len(names)
     row = 0
     while True:
@@ -480,7 +557,12 @@ def _jsonl_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] |
         row += 1
         try:
             value = json.loads(line)
+        except RecursionError:
+            yield row, _FileError((), "not a JSON object a certificate can be: nested too deeply")
+            continue
         except ValueError as exc:
+            if row == 1 and not line.endswith(("\n", "\r")) and "Extra data" in str(exc):
+                raise InvalidInput([FieldError(("body",), NO_LINE_BREAK)], NO_LINE_BREAK) from None
             yield row, _FileError((), f"not a JSON object: {exc}")
             continue
         if not isinstance(value, dict):
@@ -489,7 +571,9 @@ def _jsonl_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] |
         unknown = sorted(set(value) - set(COLUMNS))
         missing = sorted(REQUIRED_COLUMNS - set(value))
         if unknown or missing:
-            problems = [f"unknown field {u!r}" for u in unknown]
+            problems = [f"unknown field {_shown(u)}" for u in unknown[:10]]
+            if len(unknown) > 10:
+                problems.append(f"and {len(unknown) - 10} more unknown fields")
             problems += [f"required field {m!r} is missing" for m in missing]
             yield row, _FileError((), "; ".join(problems))
             continue
@@ -542,8 +626,10 @@ class _Row:
 
     def raw(self, name: str) -> Any:
         value = self.values.get(name)
-        if self.csv and value == "":
-            return None
+        if self.csv and isinstance(value, str):
+            value = restore_cell(value)
+            if value == "":
+                return None
         return value
 
     def text(
@@ -592,7 +678,7 @@ class _Row:
                 return dt.date.fromisoformat(value)
             except ValueError:
                 pass
-        self.fail(name, f"{value!r} is not a date (YYYY-MM-DD)")
+        self.fail(name, f"{_shown(value)} is not a date (YYYY-MM-DD)")
         return None
 
     def codes(self, name: str, max_items: int) -> tuple[str, ...]:
@@ -616,7 +702,7 @@ class _Row:
 
     def status(self, name: str | tuple[str | int, ...], value: Any) -> str | None:
         if value not in _STATUSES:
-            self.fail(name, f"{value!r} is not one of {', '.join(sorted(_STATUSES))}")
+            self.fail(name, f"{_shown(value)} is not one of {', '.join(sorted(_STATUSES))}")
             return None
         return str(value)
 
@@ -627,6 +713,9 @@ class _Row:
         if self.csv and isinstance(value, str):
             try:
                 value = json.loads(value)
+            except RecursionError:
+                self.fail("status_events", "is nested too deeply to be a list of status events")
+                return None
             except ValueError:
                 self.fail("status_events", "must be a JSON list of status events")
                 return None
@@ -648,10 +737,13 @@ class _Row:
                 except ValueError:
                     date = None
             if date is None:
-                self.fail(loc, f"effective_date {day!r} is not a date (YYYY-MM-DD)")
+                self.fail(loc, f"effective_date {_shown(day)} is not a date (YYYY-MM-DD)")
             reason = item.get("reason")
             if not isinstance(reason, str) or not reason.strip() or len(reason) > 2000:
                 self.fail(loc, "reason must be 1 to 2000 characters")
+                reason = None
+            elif "\x00" in reason:
+                self.fail(loc, "reason must not contain NUL (\\u0000) characters")
                 reason = None
             if status is not None and date is not None and reason is not None:
                 events.append(StatusEvent(status, date, reason.strip()))
@@ -662,13 +754,10 @@ def _convert(
     scheme_id: str, values: dict[str, Any], is_csv: bool
 ) -> tuple[Certificate | None, StatusEvent | None, tuple[StatusEvent, ...] | None, _Row]:
     r = _Row(values, is_csv)
-    number = r.text(
-        "number",
-        pattern=_NUMBER,
-        max_length=100,
-        required=True,
-        what="a certificate number (1 to 100 characters, no spaces at either end)",
-    )
+    number = r.text("number", max_length=100, required=True)
+    if number is not None and not is_certificate_number(number):
+        r.fail("number", f"{number!r} is not a certificate number: {CERTIFICATE_NUMBER_RULE}")
+        number = None
     category = r.text(
         "category_code", pattern=_CODE, max_length=64, required=True, what="a category code"
     )
@@ -923,7 +1012,8 @@ class CertificateImportService:
         Runs in the caller's transaction, which must be rolled back on any error. Rows that
         match an existing certificate (same scheme and number) update it; a status that
         differs from the certificate's latest appends one status event; an unchanged row
-        changes nothing. One audit event summarizes the import.
+        changes nothing. One audit event summarizes the import (its counts), and each
+        certificate created or changed gets its own, with its state before and after.
         """
         self.require_scheme(scheme_id)
         if actor.role not in (Role.OPERATOR, Role.CERTIFICATION_BODY):
@@ -948,6 +1038,7 @@ class CertificateImportService:
                 updated, unchanged = self._compare(actor, bulk, errors)
             errors.raise_if_any(rows)
             phase("writing")
+            bulk.record_changes(actor, "certificate.import")
             created = bulk.merge()
         finally:
             bulk.close()
@@ -1265,14 +1356,16 @@ def _export_lines(certificates: Iterator[Certificate], fmt: ImportFormat) -> Ite
             yield "".join(lines)
         return
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # RFC 4180's CRLF line ends: the writer then also quotes a value holding a carriage
+    # return (with "\n" alone it would not, and the value would not read back).
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for n, c in enumerate(certificates, start=1):
         record = _export_record(c)
         record["gtins"] = ";".join(c.gtins)
         record["hs_codes"] = ";".join(c.hs_codes)
         record["status_events"] = json.dumps(record["status_events"], ensure_ascii=False)
-        writer.writerow(["" if record[k] is None else record[k] for k in COLUMNS])
+        writer.writerow(["" if record[k] is None else neutralize_cell(record[k]) for k in COLUMNS])
         if n % piece == 0:
             yield out.getvalue()
             out.seek(0)
