@@ -40,6 +40,12 @@ class Settings(BaseSettings):
         description="Certificate exports (?format=csv|jsonl) streamed at once per process; "
         "more answer 503 with Retry-After.",
     )
+    export_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="An export whose client takes no data for this long is cut off (its "
+        "connection closed), which frees its slot.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_async_pool_size: int = Field(
         default=4,

@@ -69,6 +69,8 @@ def key(database: str, tmp_path_factory: pytest.TempPathFactory) -> str:
 ENV = {
     "ECOLABEL_DB_POOL_TIMEOUT_SECONDS": "2",
     "ECOLABEL_MAX_CONCURRENT_EXPORTS": str(MAX_EXPORTS),
+    "ECOLABEL_DB_LOCK_TIMEOUT_SECONDS": "1",
+    "ECOLABEL_EXPORT_STALL_SECONDS": "2",
 }
 
 
@@ -171,17 +173,35 @@ def until(check: Callable[[], bool], seconds: float = CLIENT_TIMEOUT) -> None:
 
 # Stalled exports
 
+EXPORT_REQUEST = f"GET {EXPORT} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+
+
+def stalled_exports(server: Server, count: int) -> list[socket.socket]:
+    """`count` clients that ask for the export, read its status line and stop reading."""
+    stalled: list[socket.socket] = []
+    for _ in range(count):
+        sock = connect(server, receive_buffer=4096)
+        stalled.append(sock)
+        sock.sendall(EXPORT_REQUEST)
+    return stalled
+
+
+def export_completes(server: Server) -> bool:
+    """An export read through to its end (False: 503, every slot is taken)."""
+    with httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT * 3) as client:
+        response = client.get(EXPORT)
+    if response.status_code == 503:
+        return False
+    assert response.status_code == 200, response.text
+    assert response.text.count("\n") >= LARGE
+    return True
+
 
 def test_stalled_exports_leave_every_other_request_and_no_connection_behind(
     server: Server, key: str, database: str
 ) -> None:
-    request = f"GET {EXPORT} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
-    stalled: list[socket.socket] = []
+    stalled = stalled_exports(server, STALLED)
     try:
-        for _ in range(STALLED):
-            sock = connect(server, receive_buffer=4096)
-            stalled.append(sock)
-            sock.sendall(request)
         # Every export is answered (its first line read), then nobody reads any further.
         statuses = [status_line(sock) for sock in stalled]
         assert set(statuses) <= {200, 503}, statuses
@@ -195,18 +215,29 @@ def test_stalled_exports_leave_every_other_request_and_no_connection_behind(
             vanish(sock)
 
     # Once they are gone, their slots are free again and an export is read through.
-    def export_completes() -> bool:
-        with httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT * 3) as client:
-            response = client.get(EXPORT)
-        if response.status_code == 503:
-            return False
-        assert response.status_code == 200, response.text
-        assert response.text.count("\n") >= LARGE
-        return True
-
-    until(export_completes)
+    until(lambda: export_completes(server))
     assert everyday_requests(server, key) == EVERYDAY_OK
     until(lambda: transactions_left_open(database) == [])
+
+
+def test_export_clients_that_stop_reading_but_stay_are_cut_off(server: Server) -> None:
+    cut_before = server.log_text().count("stream stalled")
+    stalled = stalled_exports(server, MAX_EXPORTS)
+    try:
+        assert [status_line(sock) for sock in stalled] == [200] * MAX_EXPORTS
+        # They hold every slot until ECOLABEL_EXPORT_STALL_SECONDS (2 s) pass without them
+        # taking data; then the server cuts them off and serves others again.
+        until(lambda: server.log_text().count("stream stalled") >= cut_before + MAX_EXPORTS)
+        assert export_completes(server)
+        for sock in stalled:
+            received = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(1 << 16):
+                    received += chunk  # what was in flight, then the end of the connection
+            assert not received.endswith(b"0\r\n\r\n")  # the export was cut short
+    finally:
+        for sock in stalled:
+            vanish(sock)
 
 
 # Big bodies
@@ -337,3 +368,27 @@ def test_a_slow_import_upload_holds_no_lock_and_no_connection(
     with httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT) as client:
         imported = client.get(f"/v1/schemes/{SCHEME}/certificates/SLOW-2")
     assert imported.status_code == 200, imported.text
+
+
+def test_a_lock_held_too_long_answers_409_with_retry_after(
+    server: Server, key: str, database: str
+) -> None:
+    if not database.startswith("postgresql"):
+        pytest.skip("PostgreSQL's lock_timeout; SQLite waits its busy_timeout, then 503")
+    engine = create_engine(database)
+    try:
+        with httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT) as client:
+            etag = client.get(f"/v1/schemes/{SCHEME}").headers["ETag"]
+            with engine.connect() as conn, conn.begin():
+                conn.execute(text("SELECT id FROM scheme WHERE id = :s FOR UPDATE"), {"s": SCHEME})
+                patched = client.patch(
+                    f"/v1/schemes/{SCHEME}",
+                    json={"website": "https://example.org/locked"},
+                    headers={"Authorization": f"Bearer {key}", "If-Match": etag},
+                )
+    finally:
+        engine.dispose()
+    assert patched.status_code == 409, patched.text
+    assert patched.headers["Retry-After"]
+    assert "retry shortly" in patched.json()["detail"]
+    assert everyday_requests(server, key) == EVERYDAY_OK

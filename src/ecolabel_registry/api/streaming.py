@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 
 import anyio
+import structlog
 from starlette.requests import ClientDisconnect
 from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ecolabel_registry.api.problems import problem_response
+
+log = structlog.get_logger("ecolabel_registry.access")
+SLICE_BYTES = 64 * 1024
 
 
 class StreamSlots:
@@ -33,10 +37,11 @@ class ClosingStream(StreamingResponse):
     """A response streamed from a blocking iterator, in one of a bounded number of slots.
 
     The iterator is closed as soon as the response ends: sent in full, failed, or abandoned
-    by a client that went away (Starlette cancels the stream when the client disconnects).
-    Closing runs the iterator's `finally` and `with` blocks, which give back its database
-    session at once rather than whenever the garbage collector finds the iterator. Past the
-    limit the answer is a 503 with Retry-After, before anything is read.
+    by a client that went away (Starlette cancels the stream when the client disconnects),
+    or cut off because the client took less than 64 KB in `stall_seconds`. Closing runs the
+    iterator's `finally` and `with` blocks, which give back its database session at once
+    rather than whenever the garbage collector finds the iterator. Past the limit the answer
+    is a 503 with Retry-After, before anything is read.
     """
 
     def __init__(
@@ -47,11 +52,13 @@ class ClosingStream(StreamingResponse):
         media_type: str,
         headers: Mapping[str, str],
         what: str,
+        stall_seconds: float,
     ) -> None:
         super().__init__(source, media_type=media_type, headers=headers)
         self._source = source
         self._slots = slots
         self._what = what
+        self._stall_seconds = stall_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._slots.take():
@@ -66,10 +73,29 @@ class ClosingStream(StreamingResponse):
             )
             await busy(scope, receive, send)
             return
+
+        async def send_in_time(message: Message) -> None:
+            # In slices, so that the deadline is for the client taking 64 KB, not a page.
+            body = message.get("body", b"")
+            if message["type"] != "http.response.body" or len(body) <= SLICE_BYTES:
+                with anyio.fail_after(self._stall_seconds):
+                    await send(message)
+                return
+            more = message.get("more_body", False)
+            for start in range(0, len(body), SLICE_BYTES):
+                end = start + SLICE_BYTES
+                part = {"type": message["type"], "body": body[start:end]}
+                part["more_body"] = more or end < len(body)
+                with anyio.fail_after(self._stall_seconds):
+                    await send(part)
+
         try:
-            await super().__call__(scope, receive, send)
+            await super().__call__(scope, receive, send_in_time)
         except ClientDisconnect:
             pass  # the client left: nothing more to send, and nothing to report
+        except TimeoutError:
+            # The response stays incomplete: the server closes the connection.
+            log.warning("stream stalled", path=scope["path"], seconds=self._stall_seconds)
         finally:
             self._slots.release()
             with anyio.CancelScope(shield=True):

@@ -97,6 +97,7 @@ def list_certificates(
                 "Content-Disposition": f'attachment; filename="{scheme_id}-certificates.{format}"'
             },
             what="exports",
+            stall_seconds=request.app.state.settings.export_stall_seconds,
         )
     page = service.search(filters, cursor, limit)
     day = today()
