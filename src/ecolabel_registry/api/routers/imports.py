@@ -1,4 +1,4 @@
-"""Bulk certificate import over HTTP: CSV or JSON Lines, streamed, all-or-nothing."""
+"""Bulk certificate import over HTTP: CSV or JSON Lines, received whole, all-or-nothing."""
 
 from __future__ import annotations
 
