@@ -6,6 +6,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import Depends, FastAPI
 from fastapi.routing import APIRoute
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry import __version__
 from ecolabel_registry.api import docs, problems
-from ecolabel_registry.api.deps import require_reader
+from ecolabel_registry.api.deps import authenticate, require_reader
 from ecolabel_registry.api.middleware import RequestGuard
 from ecolabel_registry.api.query import known_query_only
 from ecolabel_registry.api.routers import (
@@ -30,6 +31,7 @@ from ecolabel_registry.api.routers import (
     imports,
     schemes,
 )
+from ecolabel_registry.api.streaming import StreamSlots
 from ecolabel_registry.observability import configure_logging
 from ecolabel_registry.persistence.engine import make_engine
 from ecolabel_registry.persistence.hot import HotReads, warm_resolver_cache
@@ -120,6 +122,7 @@ def create_app(
     )
     app.state.hot_reads = hot_reads
     app.state.batch_reads = HotReads(session_factory, None)
+    app.state.export_slots = StreamSlots(settings.max_concurrent_exports)
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
@@ -135,5 +138,11 @@ def create_app(
         # The benchmarks' yardstick is a bare FastAPI endpoint: mounted as it is, without the
         # app's own dependencies.
         app.router.routes.extend(bench.router.routes)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        max_json_body_bytes=settings.max_json_body_bytes,
+        max_batch_body_bytes=settings.max_batch_body_bytes,
+        authenticate=partial(authenticate, session_factory),
+    )
     return app

@@ -29,6 +29,28 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="Largest request body accepted."
     )
+    max_json_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest JSON body of a write (a scheme, a certificate, an agreement...).",
+    )
+    max_batch_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of POST /v1/equivalence/batch (10,000 lines take 1-5 MB).",
+    )
+    max_concurrent_exports: int = Field(
+        default=4,
+        ge=1,
+        description="Certificate exports (?format=csv|jsonl) streamed at once per process; "
+        "more answer 503 with Retry-After.",
+    )
+    export_stall_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="An export whose client takes no data for this long is cut off (its "
+        "connection closed), which frees its slot.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_async_pool_size: int = Field(
         default=4,
@@ -52,6 +74,24 @@ class Settings(BaseSettings):
         "hand-off; 0 leaves the default).",
     )
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
+    db_lock_timeout_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="PostgreSQL: longest wait for a row or table lock before the request "
+        "answers 409 (0: no limit).",
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="PostgreSQL: longest one SQL statement may run before the request answers "
+        "503 (0: no limit).",
+    )
+    db_idle_in_transaction_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="PostgreSQL: a session idle inside a transaction this long is ended by the "
+        "server, which frees its connection and locks (0: no limit).",
+    )
     check_migrations: bool = Field(
         default=True, description="Refuse to start on a database behind the migrations."
     )

@@ -62,15 +62,28 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def get_actor(
-    session: SessionDep,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Actor:
-    """The caller of a write: the holder of a valid, unrevoked API key."""
+def authenticate(factory: sessionmaker[Session], authorization: str | None) -> Actor:
+    """The caller of a write: the holder of a valid, unrevoked API key (else Unauthenticated).
+
+    Reads the key in a short transaction of its own: RequestGuard calls it before the
+    request's body is read, without holding a connection while the body arrives.
+    """
     token = _bearer(authorization)
     if token is None:
         raise Unauthenticated("this operation needs `Authorization: Bearer <api key>`")
-    return ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
+    with factory() as session:
+        return ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
+
+
+def get_actor(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Actor:
+    """The caller of a write, as RequestGuard authenticated it before reading the body."""
+    actor = getattr(request.state, "actor", None)
+    if isinstance(actor, Actor):
+        return actor
+    return authenticate(request.app.state.sessionmaker, authorization)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ecolabel_registry.api.problems import internal_problem, problem_response
+from ecolabel_registry.api.problems import internal_problem, problem_for, problem_response
 
 log = structlog.get_logger("ecolabel_registry.access")
 
@@ -23,6 +26,7 @@ IMPORT_TYPES = frozenset(
     {"text/csv", "application/x-ndjson", "application/jsonl", "application/json-lines"}
 )
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
+BATCH_PATH = "/v1/equivalence/batch"  # a public read sent as a POST
 
 
 IMPORT_ACCEPTS = "text/csv or application/x-ndjson (JSON Lines)"
@@ -49,11 +53,28 @@ class BodyTooLarge(Exception):
 
 
 class RequestGuard:
-    """Refuses oversize bodies (413) and unsupported content types (415) before routing."""
+    """Refuses oversize bodies (413) and unsupported content types (415) before routing, and
+    authenticates the caller of a write before any of its body is read (401).
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    Each kind of body has its own limit: an import (`max_body_bytes`), a batch of questions
+    (`max_batch_body_bytes`) and the JSON body of any other write (`max_json_body_bytes`).
+    `authenticate` turns the `Authorization` header into the caller (or raises
+    Unauthenticated); the caller is kept in the request's state for the handler.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        max_json_body_bytes: int | None = None,
+        max_batch_body_bytes: int | None = None,
+        authenticate: Callable[[str | None], Any] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_json_body_bytes = min(max_json_body_bytes or max_body_bytes, max_body_bytes)
+        self.max_batch_body_bytes = min(max_batch_body_bytes or max_body_bytes, max_body_bytes)
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,6 +100,8 @@ class RequestGuard:
         context = structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             problem = self._check(scope)
+            if problem is None and self._needs_key(scope):
+                problem = await self._authenticated(scope, state)
             if problem is not None:
                 await problem(scope, receive, send_wrapper)
                 return
@@ -88,9 +111,10 @@ class RequestGuard:
             ):
                 # A chunked body announces no length: read it all (up to the limit) before
                 # routing, so that an oversize body is a 413 and not a body parsing error.
-                await self.app(scope, await self._buffered(receive), send_wrapper)
+                limit = self.body_limit(scope)
+                await self.app(scope, await self._buffered(receive, limit), send_wrapper)
             else:
-                await self.app(scope, self._limited(receive), send_wrapper)
+                await self.app(scope, self._limited(receive, self.body_limit(scope)), send_wrapper)
         except BodyTooLarge:
             await self._too_large(scope)(scope, receive, send_wrapper)
         except Exception as exc:
@@ -130,7 +154,7 @@ class RequestGuard:
                 ["header", "Content-Length"],
                 "must be a number of bytes",
             )
-        if length is not None and int(length) > self.max_body_bytes:
+        if length is not None and int(length) > self.body_limit(scope):
             return self._too_large(scope)
         if not scope["path"].startswith("/v1/"):
             return None
@@ -172,6 +196,45 @@ class RequestGuard:
             )
         return None
 
+    def body_limit(self, scope: Scope) -> int:
+        """The largest body this request may send."""
+        path = scope["path"]
+        if scope["method"] not in WRITE_METHODS or not path.startswith("/v1/"):
+            return self.max_body_bytes
+        if path == BATCH_PATH:
+            return self.max_batch_body_bytes
+        if path.endswith("/certificates/import"):
+            return self.max_body_bytes
+        return self.max_json_body_bytes
+
+    def _needs_key(self, scope: Scope) -> bool:
+        """Whether this is a write to a route that exists (others stay 404 and 405)."""
+        if (
+            self.authenticate is None
+            or scope["method"] not in WRITE_METHODS
+            or not scope["path"].startswith("/v1/")
+            or scope["path"] == BATCH_PATH
+        ):
+            return False
+        app = scope.get("app")
+        routes = getattr(getattr(app, "router", None), "routes", ())
+        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+
+    async def _authenticated(self, scope: Scope, state: dict[str, Any]) -> Response | None:
+        """The caller put in `state["actor"]`, or the problem (401, or 503 without database).
+
+        Runs before the body is read: an anonymous or unknown caller costs no more than its
+        headers, whatever it sends after them.
+        """
+        assert self.authenticate is not None
+        try:
+            state["actor"] = await run_in_threadpool(
+                self.authenticate, _header(scope, b"authorization")
+            )
+        except Exception as exc:
+            return problem_for(Request(scope), exc)
+        return None
+
     def _too_large(self, scope: Scope) -> Response:
         return _field_problem(
             scope,
@@ -179,10 +242,10 @@ class RequestGuard:
             "body-too-large",
             "Request body too large",
             ["body"],
-            f"the body exceeds {self.max_body_bytes} bytes",
+            f"the body exceeds {self.body_limit(scope)} bytes",
         )
 
-    async def _buffered(self, receive: Receive) -> Receive:
+    async def _buffered(self, receive: Receive, limit: int) -> Receive:
         """The whole body read now, replayed to the app; BodyTooLarge past the limit."""
         chunks: list[bytes] = []
         seen = 0
@@ -194,7 +257,7 @@ class RequestGuard:
                 break
             body = message.get("body", b"")
             seen += len(body)
-            if seen > self.max_body_bytes:
+            if seen > limit:
                 raise BodyTooLarge
             chunks.append(body)
             if not message.get("more_body", False):
@@ -210,9 +273,8 @@ class RequestGuard:
 
         return replay
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         seen = 0
-        limit = self.max_body_bytes
 
         async def wrapped() -> Message:
             nonlocal seen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -108,6 +108,10 @@ def problem_response(
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers
     )
+
+
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout passed
+QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout passed (or a cancel request)
 
 
 def note_failure(scope: Any, exc: BaseException) -> None:
@@ -262,8 +266,32 @@ def allowed_methods(request: Request) -> str:
 
 
 def unavailable_problem(request: Request, exc: Exception) -> Response:
-    """503 while the database cannot be reached; clients retry after a few seconds."""
+    """503 while the database cannot be reached; clients retry after a few seconds.
+
+    A lock waited for past `lock_timeout` is a 409 and a statement stopped by
+    `statement_timeout` a 503 that says so (PostgreSQL reports both as operational errors).
+    """
     note_failure(request.scope, exc)
+    sqlstate = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
+    if sqlstate == LOCK_NOT_AVAILABLE:
+        return problem_response(
+            409,
+            "conflict",
+            "Conflict with the registry's state",
+            "another request is changing the same records (an import of this scheme, for "
+            "example) and did not finish in time; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
+    if sqlstate == QUERY_CANCELED:
+        return problem_response(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "the database took too long to answer this request; retry shortly",
+            instance=request.url.path,
+            headers={"Retry-After": "5"},
+        )
     return problem_response(
         503,
         "unavailable",
@@ -328,17 +356,34 @@ def internal_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], Response]]] = [
+    (DomainError, domain_problem),
+    (RequestValidationError, validation_problem),
+    (StarletteHTTPException, http_problem),
+    (PoolTimeout, unavailable_problem),
+    # Raw driver connections (engine.raw_connection()) raise the driver's own errors.
+    (psycopg.OperationalError, unavailable_problem),
+    (sqlite3.OperationalError, raw_sqlite_problem),
+    (DBAPIError, database_problem),
+    (Exception, internal_problem),
+]
+
+
 def install(app: FastAPI) -> None:
     """Register every problem handler on the app."""
-    app.add_exception_handler(DomainError, domain_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, validation_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, http_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(PoolTimeout, unavailable_problem)
-    # Raw driver connections (engine.raw_connection()) raise the driver's own errors.
-    app.add_exception_handler(psycopg.OperationalError, unavailable_problem)
-    app.add_exception_handler(sqlite3.OperationalError, raw_sqlite_problem)
-    app.add_exception_handler(DBAPIError, database_problem)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, internal_problem)
+    for cls, handler in HANDLERS:
+        app.add_exception_handler(cls, handler)
+
+
+def problem_for(request: Request, exc: Exception) -> Response:
+    """The answer the app's handlers give to `exc`, for code that runs outside the app (the
+    middleware): the handler of the nearest class in the exception's MRO.
+    """
+    handlers = dict(HANDLERS)
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls](request, exc)
+    return internal_problem(request, exc)  # pragma: no cover - Exception is in HANDLERS
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

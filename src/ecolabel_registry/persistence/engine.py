@@ -49,10 +49,25 @@ def make_engine(settings: Settings, **overrides: Any) -> Engine:
         "pool_size": settings.db_pool_size,
         "pool_timeout": settings.db_pool_timeout_seconds,
         "pool_pre_ping": True,
-        "connect_args": {"connect_timeout": settings.db_connect_timeout_seconds},
+        "connect_args": {
+            "connect_timeout": settings.db_connect_timeout_seconds,
+            "options": postgres_session_options(settings),
+        },
     }
     options.update(overrides)
     return create_engine(url, **options)
+
+
+def postgres_session_options(settings: Settings) -> str:
+    """The PostgreSQL session settings of every connection: how long a lock, a statement or a
+    transaction left idle may last (a stalled client's transaction is ended by the server).
+    """
+    limits = {
+        "lock_timeout": settings.db_lock_timeout_seconds,
+        "statement_timeout": settings.db_statement_timeout_seconds,
+        "idle_in_transaction_session_timeout": settings.db_idle_in_transaction_timeout_seconds,
+    }
+    return " ".join(f"-c {name}={round(seconds * 1000)}" for name, seconds in limits.items())
 
 
 def ensure_sqlite_directory(url: URL) -> None:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.convertors import PathConvertor, register_url_convertor
 
@@ -32,6 +31,7 @@ from ecolabel_registry.api.schemas import (
     StatusEventRead,
     changes,
 )
+from ecolabel_registry.api.streaming import ClosingStream
 from ecolabel_registry.domain.validation import (
     CERTIFICATE_SUB_RESOURCES,
     GTIN_PATTERN,
@@ -124,14 +124,17 @@ def list_certificates(
     if format is not None:
         service.search(filters, None, 1)  # NotFound for an unknown scheme, before streaming
         factory: sessionmaker[Session] = request.app.state.sessionmaker
-        return StreamingResponse(
+        return ClosingStream(
             _export(factory, scheme_id, format, filters),
+            request.app.state.export_slots,
             media_type=EXPORT_MEDIA_TYPES[format],
             headers={
                 "Content-Disposition": (
                     f'attachment; filename="{scheme_id}-certificates.{EXPORT_EXTENSIONS[format]}"'
                 )
             },
+            what="exports",
+            stall_seconds=request.app.state.settings.export_stall_seconds,
         )
     page = service.search(filters, cursor, limit)
     day = today()
@@ -145,11 +148,18 @@ def _export(
     scheme_id: str,
     fmt: ImportFormat,
     filters: CertificateFilter,
-) -> Iterator[str]:
-    """The export read in keyset pages, in its own read-only session."""
+) -> Generator[str, None, None]:
+    """The export read in keyset pages, in its own read-only session.
+
+    Each page is read in a transaction of its own, ended before its text is handed out: no
+    connection is held while the client reads (or stops reading). Closing this iterator
+    (ClosingStream does, as soon as the response ends) closes the session.
+    """
     with factory() as session:
         service = CertificateImportService(SqlRegistry(session), SqlCertificateBulkStore(session))
-        yield from service.export(scheme_id, fmt, filters)
+        for piece in service.export(scheme_id, fmt, filters):
+            session.rollback()
+            yield piece
         session.rollback()
 
 

@@ -72,6 +72,17 @@ class _FastBatch(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _fast_batch = msgspec.json.Decoder(_FastBatch)
+
+
+class _BatchShape(msgspec.Struct):
+    lines: msgspec.Raw  # kept as bytes: nothing in it is built
+
+
+_batch_shape = msgspec.json.Decoder(_BatchShape)
+MAX_BATCH_VALUES = 20 * MAX_BATCH_LINES
+"""The most JSON values a batch may hold: a full batch of 10,000 lines holds ~80,000."""
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
 _encoder = msgspec.json.Encoder()
 
 
@@ -283,7 +294,10 @@ async def post_equivalence_batch(
 
 def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     day = today()
-    checked = _fast_lines(body, day)
+    # Each line is an object: more braces than lines allowed may be too many lines, which the
+    # line-by-line path counts before building anything.
+    few = body.count(b"{") <= MAX_BATCH_LINES + 1
+    checked = _fast_lines(body, day) if few else None
     if checked is None:
         checked = _lines_one_by_one(body, day)
     count, refs, lines, line_errors = checked
@@ -443,7 +457,56 @@ def _checked_line(
     return ref, (scheme, number, target, on, hs_code)
 
 
+def _structure(json_bytes: bytes) -> bytes:
+    """The brackets, braces and commas of a JSON text, outside its strings."""
+    return _STRING.sub(b"", json_bytes).translate(None, _NOT_STRUCTURE)
+
+
+def _count_values(body: bytes) -> None:
+    """InvalidInput when the body holds more values than a batch can, counted on its bytes.
+
+    Building a body's values costs far more memory than its text (a 3-byte `{},` is a
+    64-byte dict): a body of many small values is refused before any of them is built.
+    """
+    structure = _structure(body)
+    values = structure.count(b",") + structure.count(b"[") + structure.count(b"{") + 1
+    if values <= MAX_BATCH_VALUES:
+        return
+    count = _line_count(body)
+    if count is not None and count > MAX_BATCH_LINES:
+        raise InvalidInput.single(
+            ("body", "lines"), f"{count} lines; at most {MAX_BATCH_LINES} lines a request"
+        )
+    raise InvalidInput.single(
+        ("body",),
+        f"more than {MAX_BATCH_VALUES} JSON values; a batch holds at most {MAX_BATCH_LINES} "
+        'lines of a few text fields each, as in {"lines": [{"scheme": "eu-ecolabel", '
+        '"certificate": "DEMO/FR/044/017", "target": "KR"}]}',
+    )
+
+
+def _line_count(body: bytes) -> int | None:
+    """The number of items of `lines`, counted without building them (None: not a batch)."""
+    try:
+        raw = bytes(_batch_shape.decode(body).lines)
+    except msgspec.DecodeError:
+        return None
+    if raw.strip()[1:-1].strip() == b"":
+        return 0
+    # Nested arrays and objects are taken out from the inside (first the commas inside them,
+    # then the empty pair), with replaces that copy the text and build nothing else; what is
+    # left are the commas between the lines.
+    inner = _structure(raw)[1:-1]
+    for _ in range(64):  # a line is an object of scalars; this much nesting is not a batch
+        if b"[" not in inner and b"{" not in inner:
+            return inner.count(b",") + 1
+        inner = inner.replace(b",}", b"}").replace(b",]", b"]")
+        inner = inner.replace(b"{}", b"").replace(b"[]", b"")
+    return None
+
+
 def _parse_batch(body: bytes) -> list[Any]:
+    _count_values(body)
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -1,11 +1,12 @@
-"""Bulk certificate import over HTTP: CSV or JSON Lines, streamed, all-or-nothing."""
+"""Bulk certificate import over HTTP: CSV or JSON Lines, received whole, all-or-nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated, Any, Literal
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from typing import IO, Annotated, Any, Literal
 
-import anyio.from_thread
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.exceptions import HTTPException
 
@@ -41,16 +42,33 @@ class CertificateImportRead(Output):
     rows: int
 
 
-def _body(request: Request) -> Iterator[bytes]:
-    """The request body chunk by chunk, as it arrives (this handler runs in a worker thread)."""
-    stream = request.stream()
-    while True:
-        try:
-            chunk = anyio.from_thread.run(stream.__anext__)
-        except StopAsyncIteration:
-            return
-        if chunk:
-            yield chunk
+SPOOL_MEMORY_BYTES = 16 << 20  # a larger body goes on to a temporary file
+
+
+async def spooled_body(request: Request) -> AsyncIterator[IO[bytes]]:
+    """The whole request body, received before the import touches the database.
+
+    A slow sender then holds no pooled connection, no transaction and no lock on the scheme
+    while its body arrives: it holds a temporary file (in memory up to 16 MB), which is
+    deleted when the request ends.
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                await anyio.to_thread.run_sync(spool.write, chunk)
+        spool.seek(0)
+        yield spool
+    finally:
+        spool.close()
+
+
+SpooledBody = Annotated[IO[bytes], Depends(spooled_body)]
+
+
+def _chunks(spool: IO[bytes]) -> Iterator[bytes]:
+    while chunk := spool.read(1 << 20):
+        yield chunk
 
 
 _ROW_SCHEMA: dict[str, Any] = {
@@ -80,8 +98,9 @@ _ROW_SCHEMA: dict[str, Any] = {
 def import_certificates(
     scheme_id: SchemePath,
     request: Request,
-    service: ImportsDep,
     actor: ActorDep,
+    body: SpooledBody,
+    service: ImportsDep,
     format: Annotated[
         Literal["untp-dcc"] | None,
         Query(
@@ -106,7 +125,7 @@ def import_certificates(
                 415, "send UNTP DCCs as JSON Lines (Content-Type: application/x-ndjson)"
             )
         fmt = ImportFormat.UNTP_DCC
-    report = service.import_certificates(actor, scheme_id, _body(request), fmt)
+    report = service.import_certificates(actor, scheme_id, _chunks(body), fmt)
     return CertificateImportRead(
         created=report.created, updated=report.updated, unchanged=report.unchanged, rows=report.rows
     )
