@@ -118,6 +118,8 @@ class SqlFacts:
             wanted[entity_type].add(entity_id)
         if not wanted.keys() <= CACHED_FACTS or sum(map(len, wanted.values())) > DELTA_LIMIT:
             return None
+        if any("/" not in key for key in wanted["product_category"]):  # not "scheme/code"
+            return None
         if wanted["scope_entry"]:
             wanted["agreement"].update(
                 self._s.execute(
@@ -136,9 +138,7 @@ class SqlFacts:
             schemes={scheme_id: schemes.get(scheme_id) for scheme_id in wanted["scheme"]},
             categories={
                 (scheme_id, code): categories.get(scheme_id, code)
-                for scheme_id, code in (
-                    key.split("/", 1) for key in wanted["product_category"] if "/" in key
-                )
+                for scheme_id, code in (key.split("/", 1) for key in wanted["product_category"])
             },
             agreements={
                 agreement_id: agreements.get(agreement_id) for agreement_id in wanted["agreement"]

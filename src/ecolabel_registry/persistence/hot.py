@@ -245,7 +245,8 @@ class HotFacts:
         return int(rows[0][0]) if rows else 0
 
     def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
-        """The small facts, through the ORM repositories (rare: only when the revision moved)."""
+        """The small facts, through the ORM repositories (rare: the first snapshot, or when
+        the change log cannot say what changed)."""
         with self._r.sessions() as session:
             return SqlFacts(session).load()
 
