@@ -5,8 +5,9 @@
     python bench/run_all.py --large         # the bars' own sizes: 1M certificates (~30 min)
 
 Each step is one of the bench/ scripts (single.py, batch.py, growth.py, import_bar.py,
-memory.py), on PostgreSQL and on SQLite where the bar applies; each prints its own table and
-writes its JSON under bench/results/. The summary goes to bench/results/summary-<mode>.json.
+memory.py, reads_under_writes.py), on PostgreSQL and on SQLite where the bar applies; each
+prints its own table and writes its JSON under bench/results/. The summary goes to
+bench/results/summary-<mode>.json.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def run(script: str, *args: object) -> None:
     subprocess.run(command, check=True)
 
 
-def summary(size: str, growth: tuple[str, str], rows_imported: int, memory_size: str) -> None:
+def summary(
+    size: str, growth: tuple[str, str], rows_imported: int, memory_size: str, writes_size: str
+) -> None:
     rows: list[tuple[str, ...]] = []
     data: dict[str, Any] = {}
     for engine in ENGINES:
@@ -84,6 +87,41 @@ def summary(size: str, growth: tuple[str, str], rows_imported: int, memory_size:
                 )
             )
             data[f"growth-{engine}"] = grow
+        under = read_result(f"reads-under-writes-{writes_size}-{engine}")
+        if under:
+            for r in under["runs"]:
+                w = r["under_writes"]
+                rows.append(
+                    (
+                        f"reads under {w['writes_per_second']:.1f} fact writes/s vs none",
+                        engine,
+                        f"{w['rps']:,.0f} vs {r['quiet']['rps']:,.0f} req/s",
+                        f"{r['ratio']:.2f}",
+                        ">= 0.5",
+                        verdict(r["ratio"], 0.5, True),
+                    )
+                )
+                rows.append(
+                    (
+                        "p99 / p50 under fact writes",
+                        engine,
+                        f"{w['p99_ms']:.2f} / {w['p50_ms']:.2f} ms",
+                        f"{r['p99_over_p50']:.1f}",
+                        "<= 4",
+                        verdict(r["p99_over_p50"], 4.0, False),
+                    )
+                )
+                rows.append(
+                    (
+                        "answers that missed an acknowledged write",
+                        engine,
+                        f"{r['stale_answers']} of {r['writes']} writes",
+                        "",
+                        "0",
+                        verdict(r["stale_answers"], 0, False),
+                    )
+                )
+            data[f"reads-under-writes-{engine}"] = under
         memory = read_result(f"memory-{memory_size}-{engine}")
         if memory:
             rows.append(
@@ -130,6 +168,8 @@ def main() -> None:
     else:
         size, seconds, rounds, workers = "small", 5, 2, ["1", "2"]
         growth, rows, memory_seconds = ("smoke", "small"), 10_000, 15
+    # Reads under writes is a bar of the small registry (5,000 agreements) in every full run.
+    writes_size = "smoke" if args.smoke else "small"
     for engine in args.engines:
         run("generate.py", "--size", size, "--engine", engine, "--reuse")
         run(
@@ -160,10 +200,21 @@ def main() -> None:
                 "--rounds",
                 rounds,
             )
+        run(
+            "reads_under_writes.py",
+            "--size",
+            writes_size,
+            "--engine",
+            engine,
+            "--seconds",
+            seconds,
+            "--rounds",
+            rounds,
+        )
         run("memory.py", "--size", size, "--engine", engine, "--seconds", memory_seconds)
     if "postgresql" in args.engines:
         run("import_bar.py", "--rows", rows)
-    summary(size, growth or ("", ""), rows, size)
+    summary(size, growth or ("", ""), rows, size, writes_size)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Generic, Literal, TypeVar
@@ -340,6 +340,34 @@ def _codes(codes: Iterable[str]) -> str:
     return ", ".join(codes) or "none"
 
 
+def _relinked_cooperation(
+    previous: dict[str, dict[str, tuple[Agreement, ...]]],
+    changed: frozenset[str],
+    old: list[_Link],
+    new: list[_Link],
+) -> dict[str, dict[str, tuple[Agreement, ...]]]:
+    """The cooperation index of `previous` with the `changed` agreements' pairs worked out
+    again from their `new` links (the `old` links say which pairs they held before)."""
+    cooperation = dict(previous)
+    copied: set[str] = set()
+    for recognized, recognizing in sorted({(k.recognized, k.recognizing) for k in old + new}):
+        if recognized not in copied:
+            cooperation[recognized] = dict(cooperation.get(recognized, {}))
+            copied.add(recognized)
+        kept = [a for a in cooperation[recognized].get(recognizing, ()) if a.id not in changed]
+        kept += [
+            k.agreement for k in new if (k.recognized, k.recognizing) == (recognized, recognizing)
+        ]
+        if kept:
+            cooperation[recognized][recognizing] = tuple(sorted(kept, key=lambda a: a.id))
+        else:
+            cooperation[recognized].pop(recognizing, None)
+    for recognized in copied:
+        if not cooperation[recognized]:
+            del cooperation[recognized]
+    return cooperation
+
+
 class Resolver:
     """Answers equivalence questions over one snapshot of the registry's facts.
 
@@ -347,15 +375,28 @@ class Resolver:
     economy, group memberships by member) and then reused for many queries; the caller
     caches it and builds a new one when the facts change. A query never scans all
     agreements: it follows the index from the certificate's scheme.
+
+    A resolver built with `previous` (a resolver over the same facts but for the schemes,
+    economies and the agreements named in `changed_agreements`) reuses the agreement indexes
+    of `previous` and works out only the changed agreements' again: the result is the same
+    as a build from scratch, in time proportional to what changed.
     """
 
-    def __init__(self, facts: RegistryFacts) -> None:
+    def __init__(
+        self,
+        facts: RegistryFacts,
+        previous: Resolver | None = None,
+        changed_agreements: Collection[str] = (),
+    ) -> None:
         self._facts = facts
         self._schemes = dict(facts.schemes)
         self._agreements: dict[str, Agreement] = {a.id: a for a in facts.agreements}
 
         self._rule = OperativeRule.of(facts.economies, facts.schemes.values())
 
+        if previous is not None:
+            self._relink(previous, frozenset(changed_agreements))
+            return
         links: dict[str, dict[str, list[_Link]]] = {}
         allowed: dict[str, list[_Link]] = {}
         cooperation: dict[str, dict[str, list[Agreement]]] = {}
@@ -391,6 +432,73 @@ class Resolver:
             }
             for recognized, by_recognizing in cooperation.items()
         }
+
+    def _relink(self, previous: Resolver, changed: frozenset[str]) -> None:
+        """The agreement indexes of `previous`, with the links of the `changed` agreements
+        (added, replaced or gone) taken out and worked out again from this one's facts."""
+        old_all = [
+            link
+            for agreement_id in changed
+            if (agreement := previous._agreements.get(agreement_id)) is not None
+            for link in self._links_of(agreement)
+        ]
+        new_all = [
+            link
+            for agreement_id in changed
+            if (agreement := self._agreements.get(agreement_id)) is not None
+            for link in self._links_of(agreement)
+        ]
+        old = [k for k in old_all if k.agreement.purpose != Purpose.COOPERATION]
+        new = [k for k in new_all if k.agreement.purpose != Purpose.COOPERATION]
+        links = dict(previous._links)
+        copied: set[str] = set()
+        for recognized, recognizing in sorted({(k.recognized, k.recognizing) for k in old + new}):
+            if recognized not in copied:
+                links[recognized] = dict(links.get(recognized, {}))
+                copied.add(recognized)
+            kept = [
+                link
+                for link in links[recognized].get(recognizing, ())
+                if link.agreement.id not in changed
+            ]
+            kept += [k for k in new if (k.recognized, k.recognizing) == (recognized, recognizing)]
+            if kept:
+                links[recognized][recognizing] = tuple(
+                    sorted(kept, key=lambda link: link.agreement.id)
+                )
+            else:
+                links[recognized].pop(recognizing, None)
+        for recognized in copied:
+            if not links[recognized]:
+                del links[recognized]
+        self._links = links
+
+        allowed = dict(previous._allowed)
+        touched = {k.recognized for k in old + new if k.agreement.chaining == Chaining.ALLOWED}
+        for recognized in touched:
+            kept = [
+                link for link in allowed.get(recognized, ()) if link.agreement.id not in changed
+            ]
+            kept += [
+                k
+                for k in new
+                if k.recognized == recognized and k.agreement.chaining == Chaining.ALLOWED
+            ]
+            if kept:
+                allowed[recognized] = tuple(
+                    sorted(kept, key=lambda link: (link.agreement.id, link.recognizing))
+                )
+            else:
+                allowed.pop(recognized, None)
+        self._allowed = allowed
+        # The chains depend on the chaining-allowed links only.
+        self._chains_cache = {} if touched else dict(previous._chains_cache)
+        self._cooperation = _relinked_cooperation(
+            previous._cooperation,
+            changed,
+            [k for k in old_all if k.agreement.purpose == Purpose.COOPERATION],
+            [k for k in new_all if k.agreement.purpose == Purpose.COOPERATION],
+        )
 
     @staticmethod
     def _links_of(agreement: Agreement) -> list[_Link]:

@@ -17,6 +17,7 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.domain.resolver import RegistryFacts
 from ecolabel_registry.persistence.repositories import (
     SqlAgreementRepository,
+    SqlCategoryRepository,
     SqlEconomyRepository,
     SqlSchemeRepository,
     category_from_row,
@@ -27,8 +28,12 @@ from ecolabel_registry.persistence.tables import (
     CertificateStatusEventRow,
     EconomyRow,
     ProductCategoryRow,
+    RegistryChangeRow,
     RegistryRevisionRow,
+    ScopeEntryRow,
 )
+from ecolabel_registry.services._common import CACHED_FACTS
+from ecolabel_registry.services.equivalence import FactChanges
 
 _CERTIFICATE_COLUMNS = (
     CertificateRow.id,
@@ -55,6 +60,8 @@ _EVENT_COLUMNS = (
     CertificateStatusEventRow.recorded_at,
 )
 _BATCH_CHUNK = 500
+DELTA_LIMIT = 200
+"""Most facts a process reloads one by one; more changes since its snapshot: a full load."""
 
 
 class SqlFacts:
@@ -87,6 +94,55 @@ class SqlFacts:
             RegistryFacts(economies=groups, schemes=schemes, agreements=agreements),
             categories,
             codes,
+        )
+
+    def changes(self, since: int) -> FactChanges | None:
+        """The facts written after revision `since`, read again (see FactsSource.changes).
+
+        None (a full load is needed) when the change log does not hold every revision since
+        (pruned, or a counter moved by hand), when it names a kind of fact this does not
+        know, or when more than DELTA_LIMIT facts changed (a full load is then as quick).
+        """
+        revision = self.revision()
+        if revision < since:
+            return None
+        logged = self._s.execute(
+            select(RegistryChangeRow.entity_type, RegistryChangeRow.entity_id).where(
+                RegistryChangeRow.revision > since, RegistryChangeRow.revision <= revision
+            )
+        ).all()
+        if len(logged) != revision - since:
+            return None
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for entity_type, entity_id in logged:
+            wanted[entity_type].add(entity_id)
+        if not wanted.keys() <= CACHED_FACTS or sum(map(len, wanted.values())) > DELTA_LIMIT:
+            return None
+        if any("/" not in key for key in wanted["product_category"]):  # not "scheme/code"
+            return None
+        if wanted["scope_entry"]:
+            wanted["agreement"].update(
+                self._s.execute(
+                    select(ScopeEntryRow.agreement_id).where(
+                        ScopeEntryRow.id.in_(wanted["scope_entry"])
+                    )
+                ).scalars()
+            )
+        economies = SqlEconomyRepository(self._s)
+        schemes = SqlSchemeRepository(self._s)
+        categories = SqlCategoryRepository(self._s)
+        agreements = SqlAgreementRepository(self._s)
+        return FactChanges(
+            revision=revision,
+            economies={code: economies.get(code) for code in wanted["economy"]},
+            schemes={scheme_id: schemes.get(scheme_id) for scheme_id in wanted["scheme"]},
+            categories={
+                (scheme_id, code): categories.get(scheme_id, code)
+                for scheme_id, code in (key.split("/", 1) for key in wanted["product_category"])
+            },
+            agreements={
+                agreement_id: agreements.get(agreement_id) for agreement_id in wanted["agreement"]
+            },
         )
 
     def terms(self, scheme_id: str, number: str) -> CertificateTerms | None:

@@ -31,7 +31,7 @@ from ecolabel_registry.domain.model import (
 )
 from ecolabel_registry.domain.resolver import RegistryFacts
 from ecolabel_registry.persistence.facts import SqlFacts
-from ecolabel_registry.services.equivalence import ResolverCache
+from ecolabel_registry.services.equivalence import FactChanges, ResolverCache
 
 log = structlog.get_logger("ecolabel_registry.resolver_cache")
 
@@ -245,9 +245,15 @@ class HotFacts:
         return int(rows[0][0]) if rows else 0
 
     def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
-        """The small facts, through the ORM repositories (rare: only when the revision moved)."""
+        """The small facts, through the ORM repositories (rare: the first snapshot, or when
+        the change log cannot say what changed)."""
         with self._r.sessions() as session:
             return SqlFacts(session).load()
+
+    def changes(self, since: int) -> FactChanges | None:
+        """The facts written since revision `since`, through the ORM repositories."""
+        with self._r.sessions() as session:
+            return SqlFacts(session).changes(since)
 
     def terms_and_revision(
         self, scheme_id: str, number: str

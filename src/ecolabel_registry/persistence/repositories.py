@@ -63,6 +63,7 @@ from ecolabel_registry.persistence.tables import (
     GroupMembershipRow,
     PartyStatusEventRow,
     ProductCategoryRow,
+    RegistryChangeRow,
     RegistryRevisionRow,
     SchemeHomeEconomyRow,
     SchemeRow,
@@ -74,6 +75,9 @@ from ecolabel_registry.services.ports import (
     CertificateFilter,
     LockedCertificate,
 )
+
+CHANGE_LOG_KEPT = 1_000
+"""Rows of `registry_change` kept: a process more revisions behind reloads every fact."""
 
 
 def _flush(session: Session, what: str) -> None:
@@ -1131,12 +1135,31 @@ class SqlRegistry:
         self.agreements = SqlAgreementRepository(session)
         self.audit = SqlAuditLog(session)
 
-    def facts_changed(self) -> None:
+    def facts_changed(self, entity_type: str, entity_id: str) -> None:
+        """Increment the revision and log what it changed, in the writer's transaction.
+
+        The increment locks the counter's row until the commit, so revisions commit in their
+        order: a reader that sees revision N also sees every change row up to N. Change rows
+        older than the last CHANGE_LOG_KEPT are pruned (a process further behind reloads all).
+        """
         session = self.session
-        session.execute(
+        revision = session.execute(
             update(RegistryRevisionRow)
             .where(RegistryRevisionRow.id == 1)
             .values(revision=RegistryRevisionRow.revision + 1)
+            .returning(RegistryRevisionRow.revision)
+        ).scalar_one_or_none()
+        if revision is None:  # no counter row: nothing caches against it
+            return
+        session.execute(
+            insert(RegistryChangeRow).values(
+                revision=revision, entity_type=entity_type, entity_id=entity_id
+            )
+        )
+        session.execute(
+            delete(RegistryChangeRow).where(
+                RegistryChangeRow.revision <= revision - CHANGE_LOG_KEPT
+            )
         )
 
 

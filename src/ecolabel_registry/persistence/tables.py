@@ -399,3 +399,17 @@ class RegistryRevisionRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RegistryChangeRow(Base):
+    """What one revision of the counter above changed: one cached fact, by type and id.
+
+    Written in the writer's transaction with the counter's increment, so a process can reload
+    only what changed since its snapshot (ADR 0006); old rows are pruned by the writers.
+    """
+
+    __tablename__ = "registry_change"
+
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entity_type: Mapped[str] = mapped_column(String(50))
+    entity_id: Mapped[str] = mapped_column(String(300))

@@ -72,10 +72,11 @@ def audit(
     """Record a write in the audit trail, in the same transaction as the write.
 
     Writes to the facts the resolver caches also bump the registry's revision, which
-    invalidates every process's cache.
+    invalidates every process's cache, and say what changed (each process then reloads only
+    that: ADR 0006).
     """
     if entity_type in CACHED_FACTS:
-        registry.facts_changed()
+        registry.facts_changed(entity_type, entity_id)
     registry.audit.record(
         actor_key_id=actor.key_id,
         actor_name=actor.name,

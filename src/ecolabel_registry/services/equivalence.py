@@ -7,8 +7,8 @@ import gc
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
@@ -21,10 +21,14 @@ from ecolabel_registry.domain.messages import (
     unknown_economy_message,
 )
 from ecolabel_registry.domain.model import (
+    Agreement,
     Certificate,
     CertificateTerms,
     Coverage,
+    Economy,
+    EconomyKind,
     ProductCategory,
+    Scheme,
 )
 from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts, Resolver
 from ecolabel_registry.domain.validation import is_hs_code
@@ -37,11 +41,32 @@ READ_CHUNK = 1_000
 """Certificates read together while a batch is being answered."""
 
 
+@dataclass(frozen=True)
+class FactChanges:
+    """The cached facts that changed after a revision, as they are at `revision` (or later).
+
+    Each maps the key of a fact written since to its current value, None when it is gone:
+    `economies` by code (a group, or None when the code is not a group), `schemes` by id,
+    `categories` by (scheme id, code), `agreements` by id (a scope entry's write names its
+    agreement).
+    """
+
+    revision: int
+    economies: Mapping[str, Economy | None]
+    schemes: Mapping[str, Scheme | None]
+    categories: Mapping[tuple[str, str], ProductCategory | None]
+    agreements: Mapping[str, Agreement | None]
+
+
 class FactsSource(Protocol):
     def revision(self) -> int: ...
     def load(
         self,
     ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]: ...
+    def changes(self, since: int) -> FactChanges | None:
+        """What changed after revision `since`; None when only a full `load` can tell."""
+        ...
+
     def terms(self, scheme_id: str, number: str) -> CertificateTerms | None: ...
     def terms_and_revision(
         self, scheme_id: str, number: str
@@ -73,7 +98,10 @@ class Snapshot:
 
 
 class ResolverCache:
-    """One process's copy of the small facts, rebuilt when the registry's revision moves."""
+    """One process's copy of the small facts, brought up to date when the registry's
+    revision moves: by the changes logged since its revision when the source can tell them
+    (a few small reads and the changed agreements' links), else by a full reload (ADR 0006).
+    """
 
     def __init__(self) -> None:
         self._snapshot: Snapshot | None = None
@@ -84,22 +112,33 @@ class ResolverCache:
         return self.at(source, source.revision())
 
     def current(self, revision: int) -> Snapshot | None:
-        """The snapshot when it is at `revision`; None when a rebuild is needed (no query)."""
+        """The snapshot when it holds every write up to `revision`; None when it must be
+        brought up to date first (no query)."""
         snapshot = self._snapshot
-        return snapshot if snapshot is not None and snapshot.revision == revision else None
+        return snapshot if snapshot is not None and snapshot.revision >= revision else None
 
     def at(self, source: FactsSource, revision: int) -> Snapshot:
-        """The snapshot for `revision`, read by the caller (no query when it is current).
+        """A snapshot holding every write up to `revision`, read by the caller (no query when
+        the current one does).
 
-        A rebuild reads the counter again before the facts, and labels the snapshot with that
-        value: facts at least as new as their label, so a later write is never missed.
+        Revisions commit in their order, so a snapshot at a later revision holds every write
+        an earlier one does: a question never waits for a snapshot older than the current
+        one. One update runs at a time; the questions that wait for it take its result when
+        it holds their revision, instead of starting another. An update reads the counter
+        again before the facts, and labels the snapshot with that value: facts at least as
+        new as their label, so a later write is never missed.
         """
         snapshot = self._snapshot
-        if snapshot is not None and snapshot.revision == revision:
+        if snapshot is not None and snapshot.revision >= revision:
             return snapshot
         with self._lock:
             snapshot = self._snapshot
-            if snapshot is not None and snapshot.revision == revision:
+            if snapshot is not None and snapshot.revision >= revision:
+                return snapshot
+            changes = source.changes(snapshot.revision) if snapshot is not None else None
+            if snapshot is not None and changes is not None:
+                snapshot = _updated(snapshot, changes)
+                self._snapshot = snapshot
                 return snapshot
             revision = source.revision()
             facts, categories, codes = source.load()
@@ -113,6 +152,48 @@ class ResolverCache:
     def clear(self) -> None:
         """Forget the snapshot (the next question reloads)."""
         self._snapshot = None
+
+
+def _updated(snapshot: Snapshot, changes: FactChanges) -> Snapshot:
+    """`snapshot` with `changes` applied: what a full load at `changes.revision` gives."""
+    facts = snapshot.facts
+    economies = dict(facts.economies)
+    codes = set(snapshot.economy_codes)
+    for code, economy in changes.economies.items():
+        if economy is not None and economy.kind is EconomyKind.GROUP:
+            economies[code] = economy
+        else:
+            economies.pop(code, None)
+        if economy is None:
+            codes.discard(code)
+        else:
+            codes.add(code)
+    schemes = dict(facts.schemes)
+    for scheme_id, scheme in changes.schemes.items():
+        if scheme is None:
+            schemes.pop(scheme_id, None)
+        else:
+            schemes[scheme_id] = scheme
+    categories = dict(snapshot.categories)
+    for key, category in changes.categories.items():
+        if category is None:
+            categories.pop(key, None)
+        else:
+            categories[key] = category
+    agreements = {a.id: a for a in facts.agreements}
+    for agreement_id, agreement in changes.agreements.items():
+        if agreement is None:
+            agreements.pop(agreement_id, None)
+        else:
+            agreements[agreement_id] = agreement
+    updated = replace(
+        facts,
+        economies=economies,
+        schemes=schemes,
+        agreements=[agreements[k] for k in sorted(agreements)],
+    )
+    resolver = Resolver(updated, snapshot.resolver, changes.agreements.keys())
+    return Snapshot(changes.revision, resolver, updated, categories, frozenset(codes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -970,8 +970,8 @@ class _MemoRegistry:
     def audit(self) -> AuditLog:
         return self._inner.audit
 
-    def facts_changed(self) -> None:
-        self._inner.facts_changed()
+    def facts_changed(self, entity_type: str, entity_id: str) -> None:
+        self._inner.facts_changed(entity_type, entity_id)
 
 
 # The service

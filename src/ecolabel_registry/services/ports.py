@@ -189,5 +189,6 @@ class Registry(Protocol):
     @property
     def audit(self) -> AuditLog: ...
 
-    def facts_changed(self) -> None:
-        """Invalidate every cached copy of economies, schemes, categories and agreements."""
+    def facts_changed(self, entity_type: str, entity_id: str) -> None:
+        """Invalidate every cached copy of economies, schemes, categories and agreements,
+        saying which one changed (an entity type of `CACHED_FACTS` and its audit id)."""

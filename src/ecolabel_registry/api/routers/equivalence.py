@@ -165,9 +165,9 @@ async def _equivalence(
     hs_code: str | None,
 ) -> Response:
     day = on or today()
-    # One plain-SQL statement, no session, no threadpool hop. Rebuilding the cached facts
-    # after a write takes seconds: that runs in the threadpool, so other requests keep being
-    # answered meanwhile.
+    # One plain-SQL statement, no session, no threadpool hop. Bringing the cached facts up to
+    # date after a write (milliseconds from the change log, seconds for a full reload) runs
+    # in the threadpool, so other requests keep being answered meanwhile.
     cache: ResolverCache = request.app.state.resolver_cache
     facts = HotFacts(request.app.state.hot_reads)
     service = EquivalenceService(facts, cache)
