@@ -4,17 +4,60 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlparse
 
 import pycountry
 
 from ecolabel_registry.domain.model import Purpose, SchemeType
 from ecolabel_registry.domain.validation import is_slug
-from ecolabel_registry.seed.loader import reference_data
+from ecolabel_registry.seed.loader import agreement_reference, agreement_start, reference_data
 
 DATA: dict[str, Any] = reference_data()
 GROUPS = {g["code"] for g in DATA["groups"]}
 COUNTRIES = {c.alpha_2 for c in pycountry.countries}
 FACTS = ("name", "operator", "home_economies", "type", "website")
+# Hosts of news, encyclopaedia, trade-press and copy sites: a fact sourced only there is
+# listed in the scheme's `unverified`.
+THIRD_PARTY = {
+    "1library.org",
+    "baodanang.vn",
+    "buro-facile.fr",
+    "chemycal.com",
+    "clubedaembalagem.com.br",
+    "consoglobe.com",
+    "designingbuildings.co.uk",
+    "en.tempo.co",
+    "en.wikipedia.org",
+    "epea.com",
+    "gbdmagazine.com",
+    "humusz.hu",
+    "issuu.com.",
+    "katadata.co.id",
+    "lawnotes.in",
+    "n1info.hr",
+    "patouch.com",
+    "ppb.uk.com",
+    "recs.org",
+    "spapure.vn",
+    "spherevictory.com",
+    "stockwatchindex.com",
+    "sustainability.chemlinked.com",
+    "swedchamtw.org",
+    "vacne.org.vn",
+    "vbcsd.vn",
+    "vietnamnews.vn",
+    "what-when-how.com",
+    "wiki.aud.io.vn",
+    "www.dtest.cz",
+    "www.everycrsreport.com",
+    "www.finanznachrichten.de",
+    "www.narodniportal.cz",
+    "www.oneplanetnetwork.org",
+    "www.printweek.in",
+    "www.recyclingmagazin.de",
+    "www.sesec.eu",
+}
+AGREEMENT_FACTS = {"signed_on", "effective_from", "effective_to", "level", "direction"}
 
 
 def test_at_least_forty_schemes_with_unique_slugs() -> None:
@@ -74,3 +117,66 @@ def test_memoranda_and_frameworks_are_marked_cooperation() -> None:
     memoranda = {t for t in purposes if "Memorandum of Understanding" in t or " MoU " in t}
     assert memoranda
     assert all(purposes[t] == "cooperation" for t in memoranda)
+
+
+def test_facts_sourced_only_from_third_party_pages_are_unverified() -> None:
+    for scheme in DATA["schemes"]:
+        for fact, url in scheme["sources"].items():
+            if urlparse(url).netloc in THIRD_PARTY:
+                assert fact in scheme.get("unverified", []), f"{scheme['id']}: {fact} ({url})"
+
+
+def test_operators_carry_the_ministries_names_of_today() -> None:
+    operators = {s["id"]: s["operator"] for s in DATA["schemes"]}
+    today = {
+        "blue-angel": "Federal Ministry for the Environment, Climate Action, Nature Conservation",
+        "korea-eco-label": "Ministry of Climate, Energy and Environment",
+        "ecolabel-indonesia": "Ministry of Environment / Environmental Control Agency",
+        "vietnam-green-label": "Ministry of Agriculture and Environment",
+        "croatia-environmentally-friendly": "Ministry of Environmental Protection and Green",
+    }
+    for scheme_id, name in today.items():
+        assert name in operators[scheme_id], scheme_id
+
+
+def test_timor_leste_is_an_asean_member_from_26_october_2025() -> None:
+    asean = next(g for g in DATA["groups"] if g["code"] == "ASEAN")
+    tl = [m for m in asean["members"] if m["member"] == "TL"]
+    assert tl == [{"member": "TL", "valid_from": "2025-10-26", "valid_to": None}]
+
+
+def test_agreements_dates_scope_and_unverified_facts_are_well_formed() -> None:
+    categories = {(c["scheme_id"], c["code"]) for c in DATA["categories"]}
+    for agreement in DATA["agreements"]:
+        title = agreement["title"]
+        assert len(agreement_reference(agreement)) <= 500, title
+        assert set(agreement.get("unverified", [])) <= AGREEMENT_FACTS, title
+        for url in agreement.get("sources_extra", []):
+            assert url.startswith(("https://", "http://")), title
+        start = agreement_start(agreement)
+        end = agreement.get("effective_to")
+        if end is not None:
+            assert start is not None, title
+            assert start <= dt.date.fromisoformat(end), title
+        for entry in agreement.get("scope", []):
+            assert entry["recognized"] in agreement["parties"], title
+            assert entry.get("recognizing", agreement["parties"][0]) in agreement["parties"]
+            if "category" in entry:
+                assert (entry["recognized"], entry["category"]) in categories, title
+            if "equivalent_category" in entry:
+                assert (entry["recognizing"], entry["equivalent_category"]) in categories, title
+
+
+def test_categories_name_known_schemes_a_source_and_hs_codes() -> None:
+    ids = {s["id"] for s in DATA["schemes"]}
+    for category in DATA["categories"]:
+        assert category["scheme_id"] in ids
+        assert is_slug(category["code"])
+        assert category["hs_codes"]
+        assert category["source"].startswith("http")
+
+
+def test_the_eu_us_energy_star_agreement_ended_on_20_february_2018() -> None:
+    [energy_star] = [a for a in DATA["agreements"] if "ENERGY STAR" in a["title"]]
+    assert energy_star["effective_to"] == "2018-02-20"
+    assert set(energy_star["parties"]) == {"energy-star", "eu-energy-star"}

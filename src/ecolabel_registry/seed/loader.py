@@ -81,8 +81,61 @@ def _date(value: str | None) -> dt.date | None:
     return None if value is None else dt.date.fromisoformat(value)
 
 
+def _scheme_description(s: dict[str, Any]) -> str:
+    """The scheme's note, its sources and what is not yet confirmed, as one text."""
+    sources = "; ".join(f"{k}: {v}" for k, v in s["sources"].items())
+    parts = [s["note"]] if s.get("note") else []
+    parts.append(f"Sources: {sources}.")
+    if s.get("unverified"):
+        parts.append(f"Not yet confirmed from a primary source: {', '.join(s['unverified'])}.")
+    return " ".join(parts)
+
+
+def agreement_reference(a: dict[str, Any]) -> str:
+    """Where the agreement is reported, what it covers and what is not yet confirmed: the
+    agreement's `reference` as stored (at most 500 characters, checked by the data's tests)."""
+    parts = [a["reference"].rstrip(".") + ".", a["scope_note"]]
+    if a.get("unverified"):
+        parts.append(f"Not yet confirmed from a primary source: {', '.join(a['unverified'])}.")
+    return " ".join(parts)
+
+
+def agreement_start(a: dict[str, Any]) -> dt.date | None:
+    """The day an agreement of the file takes effect: its `effective_from`, else its signing
+    day; None when its source gives neither (such an agreement is not loaded)."""
+    return _date(a.get("effective_from")) or _date(a.get("signed_on"))
+
+
+def _scope_entries(a: dict[str, Any], start: dt.date) -> tuple[ScopeEntry, ...]:
+    """The file's `scope` list, or one entry per party for every category when it has none.
+    A cooperation agreement recognizes nothing, so it has no entries."""
+    if a.get("purpose") == Purpose.COOPERATION.value:
+        return ()
+    default_level = Level(a["level"])
+    listed = a.get("scope") or [{"recognized": party} for party in a["parties"]]
+    entries = []
+    for s in listed:
+        level = Level(s.get("level", default_level.value))
+        text = s.get("condition", a["scope_note"])
+        entries.append(
+            ScopeEntry(
+                id="",
+                recognized_scheme_id=s["recognized"],
+                recognizing_scheme_id=s.get("recognizing"),
+                level=level,
+                valid_from=_date(s.get("valid_from")) or start,
+                valid_to=_date(s.get("valid_to")),
+                category_code=s.get("category"),
+                equivalent_category_code=s.get("equivalent_category"),
+                conditions=(Condition(text),) if level is Level.CONDITIONAL else (),
+            )
+        )
+    return tuple(entries)
+
+
 def load_reference(registry: Registry, report: SeedReport | None = None) -> SeedReport:
-    """Groups, schemes and dated agreements of the reference file; what exists is left alone."""
+    """Groups, schemes, categories and dated agreements of the reference file; what exists is
+    left alone."""
     report = report or SeedReport()
     data = reference_data()
     economies = EconomyService(registry)
@@ -101,10 +154,6 @@ def load_reference(registry: Registry, report: SeedReport | None = None) -> Seed
         if registry.schemes.get(s["id"]) is not None:
             report.keep("schemes")
             continue
-        sources = "; ".join(f"{k}: {v}" for k, v in s["sources"].items())
-        description = f"Sources: {sources}."
-        if s.get("unverified"):
-            description += f" Not yet confirmed from a source: {', '.join(s['unverified'])}."
         schemes.create(
             SYSTEM,
             Scheme(
@@ -115,50 +164,54 @@ def load_reference(registry: Registry, report: SeedReport | None = None) -> Seed
                 home_economies=tuple(s["home_economies"]),
                 certificate_coverage=Coverage(s["certificate_coverage"]),
                 website=s.get("website"),
-                description=description,
+                description=_scheme_description(s),
             ),
         )
         report.count("schemes")
-    agreements = AgreementService(registry)
-    known = {(a.title, a.reference) for a in registry.agreements.all()}
-    for a in data["agreements"]:
-        if a.get("signed_on") is None:
-            report.leave_out("agreements whose source gives no date")
+    for c in data.get("categories", []):
+        if registry.categories.get(c["scheme_id"], c["code"]) is not None:
+            report.keep("categories")
             continue
-        if (a["title"], a["source"]) in known:
+        schemes.create_category(
+            SYSTEM,
+            ProductCategory(
+                c["scheme_id"],
+                c["code"],
+                c["name"],
+                c["criteria_version"],
+                dt.date.fromisoformat(c["valid_from"]),
+                _date(c.get("valid_to")),
+                tuple(c["hs_codes"]),
+            ),
+        )
+        report.count("categories")
+    agreements = AgreementService(registry)
+    known = {a.title for a in registry.agreements.all()}
+    for a in data["agreements"]:
+        start = agreement_start(a)
+        if start is None:
+            report.leave_out("agreements whose source gives no day")
+            continue
+        if a["title"] in known:
             report.keep("agreements")
             continue
-        signed = dt.date.fromisoformat(a["signed_on"])
-        level = Level(a["level"])
-        conditions = (Condition(a["scope_note"]),) if level is Level.CONDITIONAL else ()
-        entries = tuple(
-            ScopeEntry(
-                id="",
-                recognized_scheme_id=recognized,
-                recognizing_scheme_id=None,
-                level=level,
-                valid_from=signed,
-                conditions=conditions,
-            )
-            for recognized in a["parties"]
-        )
         agreements.create(
             SYSTEM,
             Agreement(
                 id="",
                 title=a["title"],
-                reference=a["source"],
-                url=a.get("url"),
-                signed_on=signed,
+                reference=agreement_reference(a),
+                url=a.get("url") or a["source"],
+                signed_on=_date(a.get("signed_on")),
                 direction=Direction(a["direction"]),
                 purpose=Purpose(a.get("purpose", Purpose.RECOGNITION.value)),
                 chaining=Chaining.NOT_ALLOWED,
-                effective_from=signed,
-                effective_to=None,
+                effective_from=start,
+                effective_to=_date(a.get("effective_to")),
                 parties=tuple(AgreementParty(p) for p in a["parties"]),
                 recognizing_scheme_id=a.get("recognizing_scheme"),
                 recognized_scheme_id=a.get("recognized_scheme"),
-                scope_entries=entries,
+                scope_entries=_scope_entries(a, start),
             ),
         )
         report.count("agreements")
