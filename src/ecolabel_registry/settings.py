@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=50 * 1024 * 1024, ge=1024, description="Largest request body accepted."
     )
+    cors_origins: str = Field(
+        default="",
+        description="Origins allowed to call the API from a browser (CORS), comma-separated, "
+        "e.g. https://example.org,https://app.example.org; * allows any; empty: none.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_async_pool_size: int = Field(
         default=4,
