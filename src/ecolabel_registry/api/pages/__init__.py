@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from ecolabel_registry.api.deps import (
 )
 from ecolabel_registry.api.pages import i18n
 from ecolabel_registry.api.routers.equivalence import EquivalenceDep
-from ecolabel_registry.domain.errors import DomainError, InvalidInput, NotFound
+from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
     Certificate,
     CertificateStatus,
@@ -44,7 +45,7 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.domain.validation import HS_CODE_PATTERN
 from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.ports import CertificateFilter
-from ecolabel_registry.services.recognition import recognition_matrix
+from ecolabel_registry.services.recognition import Matrix, recognition_matrix
 
 router = APIRouter(include_in_schema=False)
 STATIC_URL = "/static/pages"
@@ -365,24 +366,58 @@ def economy_page(
     )
 
 
-MatrixType = Annotated[SchemeType | None, Query(description="Only schemes of this type.")]
+# Form fields left empty arrive as "": these take text and read it (see _filters).
+MatrixOn = Annotated[str | None, Query(max_length=10, description="The date; today if empty.")]
+MatrixType = Annotated[str | None, Query(max_length=20, description="Only this scheme type.")]
 MatrixHs = Annotated[
-    str | None, Query(pattern=HS_CODE_PATTERN, description="Only categories matching it.")
+    str | None, Query(max_length=10, description="Only categories matching this HS code.")
 ]
+_HS = re.compile(HS_CODE_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixFilters:
+    day: dt.date
+    type: SchemeType | None
+    hs_code: str | None
+
+
+def _filters(on: str | None, type: str | None, hs_code: str | None) -> MatrixFilters:
+    """The matrix's filters from its form (InvalidInput naming the field, with an example)."""
+    errors: list[FieldError] = []
+    day = today()
+    if on:
+        try:
+            day = dt.date.fromisoformat(on)
+        except ValueError:
+            errors.append(FieldError(("query", "on"), "a date such as 2025-06-30"))
+    kind = None
+    if type:
+        try:
+            kind = SchemeType(type)
+        except ValueError:
+            errors.append(FieldError(("query", "type"), "a scheme type such as iso14024"))
+    if hs_code and not _HS.match(hs_code):
+        errors.append(FieldError(("query", "hs_code"), "2 to 10 digits, e.g. 3208"))
+    if errors:
+        raise InvalidInput(errors)
+    return MatrixFilters(day, kind, hs_code or None)
 
 
 def _matrix(
     schemes: SchemesDep,
     equivalence: EquivalenceDep,
     economies: EconomiesDep,
-    day: dt.date,
-    type: SchemeType | None,
-    hs_code: str | None,
-) -> Any:
-    rows = [s for s in schemes.find(None, 10_000, None).items if type is None or s.type is type]
+    filters: MatrixFilters,
+) -> Matrix:
+    rows = [
+        s
+        for s in schemes.find(None, 10_000, None).items
+        if filters.type is None or s.type is filters.type
+    ]
     categories = [c for s in rows for c in schemes.list_categories(s.id, None, 10_000).items]
     codes = sorted(_economy_names(economies))
-    return recognition_matrix(equivalence, rows, categories, codes, day, hs_code)
+    return recognition_matrix(equivalence, rows, categories, codes, filters.day, filters.hs_code)
 
 
 @router.get("/recognition")
@@ -391,7 +426,7 @@ def recognition_page(
     schemes: SchemesDep,
     equivalence: EquivalenceDep,
     economies: EconomiesDep,
-    on: On = None,
+    on: MatrixOn = None,
     type: MatrixType = None,
     hs_code: MatrixHs = None,
     lang: Lang = None,
@@ -399,22 +434,29 @@ def recognition_page(
 ) -> Response:
     """Schemes by economies on a date: each cell the best level."""
     page = Page(request, lang, accept_language)
-    day = on or today()
-    matrix = _matrix(schemes, equivalence, economies, day, type, hs_code)
+    context: dict[str, Any] = {
+        "types": [t.value for t in SchemeType],
+        "names": _economy_names(economies),
+        "type": type or None,
+        "hs_code": hs_code or "",
+        "day": on or today().isoformat(),
+    }
+    try:
+        filters = _filters(on, type, hs_code)
+    except InvalidInput as error:
+        context["error"] = "; ".join(e.message for e in error.errors)
+        return page.render("recognition.html", status=422, matrix=None, **context)
+    context["day"] = filters.day.isoformat()
     return page.render(
         "recognition.html",
-        matrix=matrix,
-        day=day,
-        type=type.value if type else None,
-        hs_code=hs_code or "",
-        types=[t.value for t in SchemeType],
-        names=_economy_names(economies),
+        matrix=_matrix(schemes, equivalence, economies, filters),
         csv_url=page.url(
             "/recognition.csv",
-            on=day.isoformat(),
-            type=type.value if type else None,
-            hs_code=hs_code,
+            on=filters.day.isoformat(),
+            type=filters.type.value if filters.type else None,
+            hs_code=filters.hs_code,
         ),
+        **context,
     )
 
 
@@ -424,27 +466,26 @@ def recognition_csv(
     schemes: SchemesDep,
     equivalence: EquivalenceDep,
     economies: EconomiesDep,
-    on: On = None,
+    on: MatrixOn = None,
     type: MatrixType = None,
     hs_code: MatrixHs = None,
     lang: Lang = None,  # noqa: ARG001 (links keep the page's language)
 ) -> Response:
     """The matrix as CSV: one row a scheme, one column an economy, cells the best level."""
-    day = on or today()
-    matrix = _matrix(schemes, equivalence, economies, day, type, hs_code)
+    filters = _filters(on, type, hs_code)
+    matrix = _matrix(schemes, equivalence, economies, filters)
+    day = filters.day.isoformat()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["scheme", "on", *matrix.economies])
+    cells: Mapping[tuple[str, str], Level] = matrix.cells
     for s in matrix.schemes:
-        cells: Mapping[tuple[str, str], Level] = matrix.cells
         writer.writerow(
-            [s.id, day.isoformat()]
+            [s.id, day]
             + [cells[(s.id, e)].value if (s.id, e) in cells else "" for e in matrix.economies]
         )
     response = cached(request, out.getvalue().encode(), "text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="recognition-{day.isoformat()}.csv"'
-    )
+    response.headers["Content-Disposition"] = f'attachment; filename="recognition-{day}.csv"'
     return response
 
 
