@@ -205,3 +205,16 @@ def test_cors_is_off_by_default_and_follows_the_setting(
         assert response.headers["access-control-allow-origin"] == "https://example.org"
         other = allowed.get("/v1/schemes", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+def test_empty_matrix_fields_mean_no_filter_and_a_bad_one_is_a_422_page(
+    client: TestClient, agreement_id: str
+) -> None:
+    response = client.get("/recognition", params={"on": "", "type": "", "hs_code": ""})
+    assert response.status_code == 200
+    assert 'href="/schemes/korea-eco-label"' in response.text
+    bad = client.get("/recognition", params={"on": "2024-13-01", "hs_code": "x"})
+    assert bad.status_code == 422
+    assert bad.headers["content-type"].startswith("text/html")
+    assert "a date such as 2025-06-30" in bad.text
+    assert "2 to 10 digits, e.g. 3208" in bad.text
