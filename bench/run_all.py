@@ -4,10 +4,10 @@
     python bench/run_all.py --smoke         # CI: a tiny registry, about a minute, no verdicts
     python bench/run_all.py --large         # the bars' own sizes: 1M certificates (~30 min)
 
-Each step is one of the bench/ scripts (single.py, batch.py, growth.py, import_bar.py,
-memory.py, reads_under_writes.py), on PostgreSQL and on SQLite where the bar applies; each
-prints its own table and writes its JSON under bench/results/. The summary goes to
-bench/results/summary-<mode>.json.
+Each step is one of the bench/ scripts (single.py, batch.py, search.py, growth.py,
+import_bar.py, memory.py, reads_under_writes.py), on PostgreSQL and on SQLite where the bar
+applies; each prints its own table and writes its JSON under bench/results/. The summary goes
+to bench/results/summary-<mode>.json.
 """
 
 from __future__ import annotations
@@ -59,6 +59,22 @@ def summary(
                     )
                 )
             data[f"single-{engine}"] = single
+        search = read_result(f"search-{size}-{engine}")
+        if search:
+            for r in search["runs"]:
+                for name in ("search", "page"):
+                    rows.append(
+                        (
+                            f"{name} vs trivial ({r['workers']} worker)",
+                            engine,
+                            f"{r[name]['rps']:,.0f} vs {r['trivial']['rps']:,.0f} req/s, "
+                            f"p99/p50 {r[name + '_p99_over_p50']:.1f} (<= 4)",
+                            f"{r[name + '_ratio']:.2f}",
+                            ">= 0.25",
+                            verdict(r[name + "_ratio"], 0.25, True),
+                        )
+                    )
+            data[f"search-{engine}"] = search
         batch = read_result(f"batch-{size}-{engine}")
         if batch:
             rows.append(
@@ -186,6 +202,19 @@ def main() -> None:
             *workers,
         )
         run("batch.py", "--size", size, "--engine", engine, "--rounds", rounds + 1)
+        run(
+            "search.py",
+            "--size",
+            size,
+            "--engine",
+            engine,
+            "--seconds",
+            seconds,
+            "--rounds",
+            rounds,
+            "--workers",
+            "1",
+        )
         if growth is not None:
             run(
                 "growth.py",

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from ecolabel_registry.persistence.engine import make_engine
+from ecolabel_registry.persistence.search import include_name
 from ecolabel_registry.persistence.tables import Base
 from ecolabel_registry.settings import Settings
 
@@ -23,6 +24,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

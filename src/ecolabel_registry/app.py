@@ -9,12 +9,13 @@ from contextlib import asynccontextmanager
 from functools import partial
 
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry import __version__
-from ecolabel_registry.api import docs, problems
+from ecolabel_registry.api import docs, pages, problems
 from ecolabel_registry.api.deps import authenticate, require_reader
 from ecolabel_registry.api.middleware import RequestGuard
 from ecolabel_registry.api.query import known_query_only
@@ -27,7 +28,6 @@ from ecolabel_registry.api.routers import (
     economies,
     equivalence,
     health,
-    home,
     imports,
     schemes,
 )
@@ -126,7 +126,8 @@ def create_app(
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
-    app.include_router(home.router)
+    app.include_router(pages.router, dependencies=[Depends(require_reader)])
+    pages.install(app)
     if app.openapi_url is not None:
         docs.install(app)
     app.include_router(imports.router, dependencies=[Depends(require_reader)])
@@ -145,4 +146,14 @@ def create_app(
         max_batch_body_bytes=settings.max_batch_body_bytes,
         authenticate=partial(authenticate, session_factory),
     )
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:
+        # Browsers on these origins may read the API (no credentials: keys go in a header).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            expose_headers=["ETag", "Location"],
+        )
     return app

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         description="An export whose client takes no data for this long is cut off (its "
         "connection closed), which frees its slot.",
     )
+    cors_origins: str = Field(
+        default="",
+        description="Origins allowed to call the API from a browser (CORS), comma-separated, "
+        "e.g. https://example.org,https://app.example.org; * allows any; empty: none.",
+    )
     db_pool_size: int = Field(default=10, ge=1)
     db_async_pool_size: int = Field(
         default=4,

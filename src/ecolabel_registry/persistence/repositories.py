@@ -45,7 +45,7 @@ from ecolabel_registry.domain.model import (
     ScopeEntry,
     StatusEvent,
 )
-from ecolabel_registry.persistence import status_changes
+from ecolabel_registry.persistence import search, status_changes
 from ecolabel_registry.persistence.tables import (
     AgreementPartyRow,
     AgreementRow,
@@ -676,6 +676,9 @@ class SqlCertificateRepository:
                 hs_matches(CategoryHsCodeRow.hs_code, filters.hs_code),
             )
             query = query.where(or_(own, and_(~has_own, by_category)))
+        dialect = self._s.get_bind().dialect.name
+        for term in filters.terms:
+            query = query.where(search.term_match(dialect, term))
         rows = self._s.execute(query).scalars().all()
         return list(zip([r.id for r in rows], self._to_domain(rows), strict=True))
 

@@ -22,6 +22,7 @@ from ecolabel_registry.domain.validation import (
     check_hs_codes,
     check_starts_within,
     check_window,
+    gtin_check_digit_ok,
     hs_match,
     normal_gtin,
     normal_gtins,
@@ -29,7 +30,7 @@ from ecolabel_registry.domain.validation import (
 )
 from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_issuing_body
-from ecolabel_registry.services.ports import CertificateFilter, Page, Registry
+from ecolabel_registry.services.ports import CertificateFilter, Page, Registry, SearchTerm
 from ecolabel_registry.services.schemes import require_version
 
 CERTIFICATE_UPDATABLE = frozenset(
@@ -46,6 +47,29 @@ CERTIFICATE_UPDATABLE = frozenset(
         "valid_to",
     }
 )
+
+
+MAX_SEARCH_TERMS = 8
+
+
+def search_terms(q: str) -> tuple[SearchTerm, ...]:
+    """The words of a search box, each to be found (any case, anywhere in a field).
+
+    A word that is a GTIN in any form (GTIN-8, -12, -13 or -14 with a valid check digit) also
+    carries its 14-digit form, which is how the registry stores GTINs (`normal_gtin`).
+    """
+    words = list(dict.fromkeys(q.lower().split()))
+    if not words:
+        raise InvalidInput.single(("query", "q"), "type at least one word, e.g. q=kettle")
+    if len(words) > MAX_SEARCH_TERMS:
+        raise InvalidInput.single(
+            ("query", "q"),
+            f"at most {MAX_SEARCH_TERMS} words, e.g. q=acme kettle; {len(words)} were given",
+        )
+    return tuple(
+        SearchTerm(w, normal_gtin(w) if w.isascii() and gtin_check_digit_ok(w) else None)
+        for w in words
+    )
 
 
 def _encode(cursor: int) -> str:

@@ -68,6 +68,14 @@ class BodyRepository(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class SearchTerm:
+    """One word of a text search, in lower case; `gtin`: its 14-digit form when it is a GTIN."""
+
+    text: str
+    gtin: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CertificateFilter:
     """Filters of a certificate search; None means no filter."""
 
@@ -77,6 +85,8 @@ class CertificateFilter:
     holder: str | None = None
     hs_code: str | None = None
     certification_body_id: str | None = None
+    # Every term must match (number, holder, product, brand, model or GTIN).
+    terms: tuple[SearchTerm, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

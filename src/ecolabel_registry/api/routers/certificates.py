@@ -39,6 +39,7 @@ from ecolabel_registry.domain.validation import (
 )
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
+from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
 from ecolabel_registry.services.ports import CertificateFilter
 
@@ -290,9 +291,26 @@ def search_certificates(
         str | None, Query(pattern=HS_CODE_PATTERN, description="Matches HS prefixes either way.")
     ] = None,
     scheme: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words to find, each in the certificate's number, holder, product "
+            "name, brand, model or GTINs (any case, anywhere in the field; a GTIN in any form): "
+            "`q=acme kettle`. Up to 8 words; words of three characters or more use the text "
+            "index.",
+        ),
+    ] = None,
 ) -> PageOut[CertificateRead]:
-    """Search certificates across schemes by GTIN, holder, HS code and scheme."""
-    filters = CertificateFilter(scheme_id=scheme, gtin=gtin, holder=holder, hs_code=hs_code)
+    """Search certificates across schemes by words, GTIN, holder, HS code and scheme."""
+    filters = CertificateFilter(
+        scheme_id=scheme,
+        gtin=gtin,
+        holder=holder,
+        hs_code=hs_code,
+        terms=() if q is None else search_terms(q),
+    )
     page = service.search(filters, cursor, limit)
     day = today()
     return PageOut(

@@ -1,0 +1,498 @@
+"""The public web pages: search, certificate, scheme, agreement, economy, recognition matrix.
+
+Server-rendered with Jinja2 from the same services as the API (through `api.deps`), no
+JavaScript, no asset from another host (our CSS under `/static/pages/`), every visible string
+through the catalogue of `pages.i18n`. See docs/pages.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+import segno
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ecolabel_registry.api.deps import (
+    AgreementsDep,
+    CertificatesDep,
+    EconomiesDep,
+    SchemesDep,
+    today,
+)
+from ecolabel_registry.api.pages import i18n
+from ecolabel_registry.api.routers.equivalence import EquivalenceDep
+from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
+from ecolabel_registry.domain.model import (
+    Certificate,
+    CertificateStatus,
+    Economy,
+    Level,
+    SchemeType,
+    status_on,
+)
+from ecolabel_registry.domain.validation import HS_CODE_PATTERN
+from ecolabel_registry.services.certificates import search_terms
+from ecolabel_registry.services.ports import CertificateFilter
+from ecolabel_registry.services.recognition import Matrix, recognition_matrix
+
+router = APIRouter(include_in_schema=False)
+STATIC_URL = "/static/pages"
+PAGE_SIZE = 20
+# Only the app's own assets: our stylesheet; the QR code is inline SVG; no script at all.
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# The API's documentation, linked from the search page when the app serves it.
+DOCS_LINKS = (
+    ("/docs", "Interactive API documentation (Swagger UI)"),
+    ("/redoc", "API reference (ReDoc)"),
+    ("/openapi.json", "OpenAPI document"),
+)
+API_LINKS = (
+    ("/v1/schemes", "Schemes"),
+    ("/v1/certificates", "Certificates"),
+    ("/v1/agreements", "Agreements"),
+    ("/healthz", "Health"),
+)
+
+env = Environment(
+    loader=PackageLoader("ecolabel_registry.api.pages", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+Lang = Annotated[
+    str | None, Query(pattern="^(en|zh)$", description="The page's language: en or zh.")
+]
+AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
+On = Annotated[dt.date | None, Query(description="The date shown; today when absent.")]
+
+
+class Page:
+    """One page's language, links and rendering with the security and caching headers."""
+
+    def __init__(self, request: Request, lang: str | None, accept_language: str | None) -> None:
+        self.request = request
+        self.chosen = lang
+        self.lang = i18n.negotiate(lang, accept_language)
+        self._ = i18n.Translator(self.lang)
+
+    def url(self, path: str, **params: Any) -> str:
+        """A link within the pages, keeping a language chosen by the switch."""
+        query = {k: v for k, v in params.items() if v is not None}
+        if self.chosen is not None:
+            query["lang"] = self.chosen
+        root = str(self.request.scope.get("root_path", ""))
+        return root + path + ("?" + urlencode(query) if query else "")
+
+    def switch(self, lang: str) -> str:
+        """This page in another language."""
+        params = dict(self.request.query_params)
+        params["lang"] = lang
+        return self.request.url.path + "?" + urlencode(params)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        body = env.get_template(template).render(
+            _=self._,
+            label=self._.label,
+            i18n=i18n,
+            lang=self.lang,
+            languages=i18n.LANGUAGES,
+            page=self,
+            static=self.request.scope.get("root_path", "") + STATIC_URL,
+            **context,
+        )
+        return cached(self.request, body.encode(), "text/html; charset=utf-8", status)
+
+
+def cached(request: Request, body: bytes, media_type: str, status: int = 200) -> Response:
+    """The response with its ETag (a hash of the body), or 304 when If-None-Match has it."""
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {
+        **SECURITY_HEADERS,
+        "ETag": tag,
+        "Cache-Control": "public, max-age=60"
+        if request.app.state.settings.public_reads
+        else "private, no-cache",
+        "Vary": "Accept-Language",
+    }
+    wanted = request.headers.get("if-none-match")
+    if status == 200 and wanted is not None:
+        tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+        if tag in tags or "*" in tags:
+            return Response(status_code=304, headers=headers)
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
+
+
+def page_url(scheme_id: str, number: str) -> str:
+    """The certificate page's path ("/" in numbers kept: the route accepts it)."""
+    return f"/certificates/{quote(scheme_id)}/{quote(number, safe='/')}"
+
+
+def status_today(certificate: Certificate, day: dt.date) -> str | None:
+    status = status_on(certificate.status_events, day, CertificateStatus)
+    return None if status is None else status.value
+
+
+@dataclass(frozen=True, slots=True)
+class Market:
+    """One row of the certificate page's recognition table."""
+
+    code: str
+    economy: Economy | None
+    level: Level
+    conditions: list[str]
+    valid_until: dt.date | None
+    agreements: list[str]
+
+
+def _not_found(page: Page) -> Response:
+    return page.render("not_found.html", status=404)
+
+
+def _economy_names(economies: EconomiesDep) -> dict[str, Economy]:
+    return {e.code: e for e in economies.find(None, 100_000, None).items}
+
+
+@router.get("/")
+def search_page(
+    request: Request,
+    certificates: CertificatesDep,
+    schemes: SchemesDep,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """One box: certificates by the text search, schemes by name; each with its status."""
+    page = Page(request, lang, accept_language)
+    served = {getattr(route, "path", None) for route in request.app.routes}
+    context: dict[str, Any] = {
+        "q": q or "",
+        "docs_links": [link for link in DOCS_LINKS if link[0] in served],
+        "api_links": API_LINKS,
+        "results": None,
+    }
+    words = (q or "").split()
+    if words:
+        try:
+            terms = search_terms(q or "")
+            found = certificates.search(CertificateFilter(terms=terms), cursor, PAGE_SIZE)
+        except InvalidInput as error:
+            context["error"] = "; ".join(e.message for e in error.errors)
+            return page.render("search.html", status=422, **context)
+        day = today()
+        lowered = [w.lower() for w in words]
+        context.update(
+            results=[
+                (c, status_today(c, day), page_url(c.scheme_id, c.number)) for c in found.items
+            ],
+            next_url=None
+            if found.next_cursor is None
+            else page.url("/", q=q, cursor=found.next_cursor),
+            schemes=[]
+            if cursor is not None
+            else [
+                s
+                for s in schemes.find(None, 10_000, None, day).items
+                if all(w in f"{s.id} {s.name} {s.operator}".lower() for w in lowered)
+            ],
+        )
+    return page.render("search.html", **context)
+
+
+@router.get("/certificates/{scheme_id}/{number:path}")
+def certificate_page(
+    request: Request,
+    scheme_id: str,
+    number: str,
+    certificates: CertificatesDep,
+    schemes: SchemesDep,
+    economies: EconomiesDep,
+    agreements: AgreementsDep,
+    equivalence: EquivalenceDep,
+    on: On = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """Holder, product, validity, status timeline, where it is recognized on a date, a QR."""
+    page = Page(request, lang, accept_language)
+    try:
+        certificate = certificates.get(scheme_id, number)
+        scheme = schemes.get(scheme_id)
+        category = schemes.get_category(scheme_id, certificate.category_code)
+    except NotFound:
+        return _not_found(page)
+    day = on or today()
+    names = _economy_names(economies)
+    markets: list[Market] = []
+    used: dict[str, str] = {}
+    for code, answer in equivalence.markets(scheme_id, number, day):
+        best = answer.routes[0]
+        steps = [s.agreement_id for s in best.path]
+        for agreement_id in steps:
+            if agreement_id not in used:
+                try:
+                    used[agreement_id] = agreements.get(agreement_id).title
+                except NotFound:
+                    used[agreement_id] = agreement_id
+        markets.append(
+            Market(
+                code=code,
+                economy=names.get(code),
+                level=best.level,
+                conditions=[c.text for c in best.conditions],
+                valid_until=answer.valid_until,
+                agreements=steps,
+            )
+        )
+    markets.sort(key=lambda m: (-m.level.strength, m.code))
+    path = page_url(scheme_id, number)
+    absolute = str(request.base_url).rstrip("/") + path  # base_url holds the root_path
+    qr = (
+        segno.make(absolute, error="m")
+        .svg_inline(
+            scale=3, title=page._("QR code linking to this page"), svgclass="qr", lineclass=None
+        )
+        .replace("<svg ", '<svg role="img" ', 1)
+    )
+    return page.render(
+        "certificate.html",
+        certificate=certificate,
+        scheme=scheme,
+        category=category,
+        day=day,
+        day_status=status_on(certificate.status_events, day, CertificateStatus),
+        markets=markets,
+        agreements_used=used,
+        qr=qr,
+        path=path,
+        absolute=absolute,
+    )
+
+
+@router.get("/schemes/{scheme_id}")
+def scheme_page(
+    request: Request,
+    scheme_id: str,
+    schemes: SchemesDep,
+    agreements: AgreementsDep,
+    certificates: CertificatesDep,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """A scheme: operator, type, homes, categories, agreements and some certificates."""
+    page = Page(request, lang, accept_language)
+    try:
+        scheme = schemes.get(scheme_id)
+    except NotFound:
+        return _not_found(page)
+    day = today()
+    first = certificates.search(CertificateFilter(scheme_id=scheme_id), None, PAGE_SIZE)
+    return page.render(
+        "scheme.html",
+        scheme=scheme,
+        categories=schemes.list_categories(scheme_id, None, 1000).items,
+        agreements=agreements.find(None, 1000, scheme=scheme_id).items,
+        certificates=[
+            (c, status_today(c, day), page_url(c.scheme_id, c.number)) for c in first.items
+        ],
+    )
+
+
+@router.get("/agreements/{agreement_id}")
+def agreement_page(
+    request: Request,
+    agreement_id: str,
+    agreements: AgreementsDep,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """An agreement: parties, terms, scope and status history."""
+    page = Page(request, lang, accept_language)
+    try:
+        agreement = agreements.get(agreement_id)
+    except (NotFound, InvalidInput):
+        return _not_found(page)
+    return page.render("agreement.html", agreement=agreement)
+
+
+@router.get("/economies/{code}")
+def economy_page(
+    request: Request,
+    code: str,
+    economies: EconomiesDep,
+    schemes: SchemesDep,
+    agreements: AgreementsDep,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """An economy: members (of a group), schemes operating there, their agreements."""
+    page = Page(request, lang, accept_language)
+    try:
+        economy = economies.get(code)
+    except (NotFound, InvalidInput):
+        return _not_found(page)
+    names = _economy_names(economies)
+    try:
+        found = agreements.find(None, 1000, economy=code).items
+    except DomainError:
+        found = []
+    return page.render(
+        "economy.html",
+        economy=economy,
+        names=names,
+        schemes=schemes.find(None, 1000, code, today()).items,
+        agreements=found,
+    )
+
+
+# Form fields left empty arrive as "": these take text and read it (see _filters).
+MatrixOn = Annotated[str | None, Query(max_length=10, description="The date; today if empty.")]
+MatrixType = Annotated[str | None, Query(max_length=20, description="Only this scheme type.")]
+MatrixHs = Annotated[
+    str | None, Query(max_length=10, description="Only categories matching this HS code.")
+]
+_HS = re.compile(HS_CODE_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class MatrixFilters:
+    day: dt.date
+    type: SchemeType | None
+    hs_code: str | None
+
+
+def _filters(on: str | None, type: str | None, hs_code: str | None) -> MatrixFilters:
+    """The matrix's filters from its form (InvalidInput naming the field, with an example)."""
+    errors: list[FieldError] = []
+    day = today()
+    if on:
+        try:
+            day = dt.date.fromisoformat(on)
+        except ValueError:
+            errors.append(FieldError(("query", "on"), "a date such as 2025-06-30"))
+    kind = None
+    if type:
+        try:
+            kind = SchemeType(type)
+        except ValueError:
+            errors.append(FieldError(("query", "type"), "a scheme type such as iso14024"))
+    if hs_code and not _HS.match(hs_code):
+        errors.append(FieldError(("query", "hs_code"), "2 to 10 digits, e.g. 3208"))
+    if errors:
+        raise InvalidInput(errors)
+    return MatrixFilters(day, kind, hs_code or None)
+
+
+def _matrix(
+    schemes: SchemesDep,
+    equivalence: EquivalenceDep,
+    economies: EconomiesDep,
+    filters: MatrixFilters,
+) -> Matrix:
+    rows = [
+        s
+        for s in schemes.find(None, 10_000, None, filters.day).items
+        if filters.type is None or s.type is filters.type
+    ]
+    categories = [c for s in rows for c in schemes.list_categories(s.id, None, 10_000).items]
+    codes = sorted(_economy_names(economies))
+    return recognition_matrix(equivalence, rows, categories, codes, filters.day, filters.hs_code)
+
+
+@router.get("/recognition")
+def recognition_page(
+    request: Request,
+    schemes: SchemesDep,
+    equivalence: EquivalenceDep,
+    economies: EconomiesDep,
+    on: MatrixOn = None,
+    type: MatrixType = None,
+    hs_code: MatrixHs = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """Schemes by economies on a date: each cell the best level."""
+    page = Page(request, lang, accept_language)
+    context: dict[str, Any] = {
+        "types": [t.value for t in SchemeType],
+        "names": _economy_names(economies),
+        "type": type or None,
+        "hs_code": hs_code or "",
+        "day": on or today().isoformat(),
+    }
+    try:
+        filters = _filters(on, type, hs_code)
+    except InvalidInput as error:
+        context["error"] = "; ".join(e.message for e in error.errors)
+        return page.render("recognition.html", status=422, matrix=None, **context)
+    context["day"] = filters.day.isoformat()
+    return page.render(
+        "recognition.html",
+        matrix=_matrix(schemes, equivalence, economies, filters),
+        csv_url=page.url(
+            "/recognition.csv",
+            on=filters.day.isoformat(),
+            type=filters.type.value if filters.type else None,
+            hs_code=filters.hs_code,
+        ),
+        **context,
+    )
+
+
+@router.get("/recognition.csv")
+def recognition_csv(
+    request: Request,
+    schemes: SchemesDep,
+    equivalence: EquivalenceDep,
+    economies: EconomiesDep,
+    on: MatrixOn = None,
+    type: MatrixType = None,
+    hs_code: MatrixHs = None,
+    lang: Lang = None,  # noqa: ARG001 (links keep the page's language)
+) -> Response:
+    """The matrix as CSV: one row a scheme, one column an economy, cells the best level."""
+    filters = _filters(on, type, hs_code)
+    matrix = _matrix(schemes, equivalence, economies, filters)
+    day = filters.day.isoformat()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["scheme", "on", *matrix.economies])
+    cells: Mapping[tuple[str, str], Level] = matrix.cells
+    for s in matrix.schemes:
+        writer.writerow(
+            [s.id, day]
+            + [cells[(s.id, e)].value if (s.id, e) in cells else "" for e in matrix.economies]
+        )
+    response = cached(request, out.getvalue().encode(), "text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="recognition-{day}.csv"'
+    return response
+
+
+def install(app: FastAPI) -> None:
+    """Serve the pages' own stylesheet (the pages router is included by create_app)."""
+    app.mount(
+        STATIC_URL,
+        StaticFiles(directory=Path(__file__).with_name("static")),
+        name="pages-static",
+    )

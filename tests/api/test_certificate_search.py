@@ -1,0 +1,140 @@
+"""`GET /v1/certificates?q=`: words found in number, holder, product, brand, model or GTIN."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.data import certificate_body, created, setup_registry
+from tests.api.test_import_export import CSV, IMPORT, csv_bytes, imported, row
+
+KR = "/v1/schemes/korea-eco-label/certificates"
+
+
+def found(client: TestClient, q: str, **params: Any) -> list[str]:
+    response = client.get("/v1/certificates", params={"q": q, **params})
+    assert response.status_code == 200, response.text
+    return [c["number"] for c in response.json()["items"]]
+
+
+def registry(client: TestClient, operator: dict[str, str]) -> None:
+    """KR-0001 (Hanbit Coatings, enamel) and two more certificates to tell apart."""
+    setup_registry(client, operator)
+    created(
+        client.post(
+            KR,
+            json=certificate_body(
+                number="KR-0002",
+                holder_name="绿色家电有限公司",
+                product_name="Electric kettle",
+                brand="Acme",
+                model="KT-200",
+                gtins=["96385074"],
+            ),
+            headers=operator,
+        )
+    )
+    created(
+        client.post(
+            KR,
+            json=certificate_body(
+                number="KR-0003",
+                holder_name="Acme Paints",
+                product_name="Primer",
+                brand=None,
+                model=None,
+                gtins=[],
+            ),
+            headers=operator,
+        )
+    )
+
+
+def test_each_field_finds_its_certificate_in_any_case_and_anywhere(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    registry(client, operator)
+    assert found(client, "kr-0002") == ["KR-0002"]  # number
+    assert found(client, "HANBIT coat") == ["KR-0001"]  # holder, two words
+    assert found(client, "家电") == ["KR-0002"]  # holder, two characters
+    assert found(client, "绿色家电") == ["KR-0002"]
+    assert found(client, "kettle") == ["KR-0002"]  # product
+    assert found(client, "acme") == ["KR-0002", "KR-0003"]  # brand and holder
+    assert found(client, "kt-200") == ["KR-0002"]  # model
+    assert found(client, "acme primer") == ["KR-0003"]  # every word must match
+    assert found(client, "nothing-like-this") == []
+
+
+def test_a_gtin_in_any_form_finds_the_certificate(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    registry(client, operator)
+    for form in ("4006381333931", "04006381333931"):
+        assert found(client, form) == ["KR-0001"]
+    for form in ("96385074", "00000096385074"):  # a GTIN-8 and its 14-digit form
+        assert found(client, form) == ["KR-0002"]
+
+
+def test_search_combines_with_the_other_filters_and_pages(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    registry(client, operator)
+    assert found(client, "acme", holder="paints") == ["KR-0003"]
+    assert found(client, "acme", scheme="japan-eco-mark") == []
+    first = client.get("/v1/certificates", params={"q": "kr-", "limit": 2}).json()
+    assert [c["number"] for c in first["items"]] == ["KR-0001", "KR-0002"]
+    rest = client.get(
+        "/v1/certificates", params={"q": "kr-", "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
+    assert [c["number"] for c in rest["items"]] == ["KR-0003"]
+    assert rest["next_cursor"] is None
+
+
+def test_changes_are_found_at_once_and_old_words_no_longer(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    registry(client, operator)
+    url = f"{KR}/KR-0003"
+    version = client.get(url).json()["version"]
+    response = client.patch(
+        url,
+        json={"holder_name": "Bluebird Coatings"},
+        headers={**operator, "If-Match": f'"{version}"'},
+    )
+    assert response.status_code == 200, response.text
+    assert found(client, "bluebird") == ["KR-0003"]
+    assert found(client, "acme") == ["KR-0002"]
+
+
+def test_rows_written_by_the_bulk_import_are_found(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    setup_registry(client, operator)
+    rows = [row(1, holder_name="Zephyr Holdings"), row(2)]
+    imported(client.post(IMPORT, content=csv_bytes(rows), headers={**operator, **CSV}))
+    assert found(client, "zephyr") == ["KR-IMP-0001"]
+    changed = [row(1, holder_name="Quasar Holdings"), row(2)]
+    imported(client.post(IMPORT, content=csv_bytes(changed), headers={**operator, **CSV}))
+    assert found(client, "quasar") == ["KR-IMP-0001"]
+    assert found(client, "zephyr") == []
+
+
+def test_markup_and_search_syntax_in_words_are_plain_text(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    registry(client, operator)
+    for q in ('"', "acme OR x", "a*", "%", "_", "NEAR(acme)", "\\"):
+        response = client.get("/v1/certificates", params={"q": q})
+        assert response.status_code == 200, (q, response.text)
+    assert found(client, "acme OR hanbit") == []
+
+
+def test_an_empty_or_too_long_search_is_refused_with_an_example(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    registry(client, operator)
+    for q in ("   ", " ".join(f"w{i}" for i in range(9))):
+        response = client.get("/v1/certificates", params={"q": q})
+        assert response.status_code == 422, response.text
+        assert "q=" in response.text
