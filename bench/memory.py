@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-import httpx
+import httpx2 as httpx
 import orjson
 
 from batch import make_lines
