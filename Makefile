@@ -21,13 +21,19 @@ run: $(STAMP)
 	$(BIN)/ecolabel-registry seed --demo
 	$(BIN)/ecolabel-registry serve --host 127.0.0.1 --port $(PORT)
 
+## The suite runs in TEST_WORKERS processes (pytest-xdist), a test file to a process: the
+## tests of one file share its module-level servers and data. Each process makes its own
+## database. TEST_WORKERS=0 runs it in this process alone.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 ## Lint, types, import contracts, OpenAPI drift, then the whole suite (SQLite by default).
 test: lint
-	$(BIN)/python -m pytest
+	$(PYTEST)
 
 ## The same suite on PostgreSQL (127.0.0.1:5432, user postgres; each run makes its own database).
 test-postgres: $(STAMP)
-	ECOLABEL_TEST_ENGINE=postgresql $(BIN)/python -m pytest
+	ECOLABEL_TEST_ENGINE=postgresql $(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

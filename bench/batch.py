@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import random
 import subprocess
 import tempfile
@@ -24,7 +25,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
@@ -76,7 +76,7 @@ def measure(
         )
         for x in lines
     ]
-    body = orjson.dumps({"lines": lines})
+    body = json.dumps({"lines": lines}, separators=(",", ":")).encode()
     curl = ensure_tool("curl")
     engine = create_engine(url)
     reads = HotReads(sessionmaker(engine), engine)
@@ -103,7 +103,7 @@ def measure(
                 command += ["-H", "Expect:", "--data-binary", f"@{request}", "-o", str(answer)]
                 command += ["-w", "%{time_total}", f"{server.base}/v1/equivalence/batch"]
                 done = subprocess.run(command, capture_output=True, text=True, check=True)
-                summary = orjson.loads(answer.read_bytes())["summary"]
+                summary = json.loads(answer.read_bytes())["summary"]
             return float(done.stdout)
 
         post()  # the first request builds the server's snapshot

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
+import httpx2 as httpx
 from rich.console import Console
 from rich.table import Table
 
@@ -114,21 +114,40 @@ def ensure_wrk() -> str:
     return ensure_tool("wrk")
 
 
-def ensure_tool(name: str) -> str:
-    """A command from the Debian package of the same name, installed with apt-get if missing."""
+def ensure_tool(name: str, package: str | None = None) -> str:
+    """A command from its Debian package (by default of the same name), installed with
+    apt-get if missing.
+
+    apt-get runs as root, or through `sudo -n` for another user; the package lists are
+    refreshed only when the first try cannot find the package (a fresh machine has none).
+    """
     found = shutil.which(name)
     if found:
         return found
-    console.print(f"{name} is missing: apt-get install -y {name}")
-    subprocess.run(["apt-get", "install", "-y", name], check=False, capture_output=True)
-    found = shutil.which(name)
-    if not found:
-        subprocess.run(["apt-get", "update", "-q"], check=False, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", name], check=True, capture_output=True)
+    package = package or name
+    console.print(f"{name} is missing: apt-get install -y {package}")
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    said = ""
+    for steps in ([["install", "-y", package]], [["update", "-q"], ["install", "-y", package]]):
+        for step in steps:
+            try:
+                done = subprocess.run(
+                    [*sudo, "apt-get", *step], check=False, capture_output=True, text=True, env=env
+                )
+            except FileNotFoundError as exc:  # no apt-get (or no sudo)
+                said = str(exc)
+                break
+            said = (done.stderr or done.stdout).strip()
+            if done.returncode != 0:
+                break
         found = shutil.which(name)
-    if not found:
-        raise RuntimeError(f"{name} is not installed and apt-get could not install it")
-    return found
+        if found:
+            return found
+    raise RuntimeError(
+        f"{name} is missing and `{' '.join([*sudo, 'apt-get'])} install -y {package}` could not "
+        f"install it ({said or 'no output'}); install the Debian package {package} and run again"
+    )
 
 
 LUA = r"""

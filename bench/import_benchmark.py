@@ -47,6 +47,7 @@ from ecolabel_registry.services.schemes import SchemeService
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from common import ensure_tool  # noqa: E402
 from make_certificates_csv import BODY, CATEGORIES, HEADER, SCHEME  # noqa: E402
 
 ADMIN_URL = os.environ.get(
@@ -132,6 +133,7 @@ def main() -> None:
     parser.add_argument("--csv", type=Path, default=Path("var/bench-certificates.csv"))
     parser.add_argument("--keep", action="store_true", help="Keep the database afterwards.")
     args = parser.parse_args()
+    ensure_tool("psql", "postgresql-client")  # \copy and the floor's scripts
     csv_path = args.csv.resolve()
     rows = sum(1 for _ in csv_path.open("rb")) - 1
     name = f"ecolabel_bench_{uuid.uuid4().hex[:8]}"

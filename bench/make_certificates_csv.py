@@ -15,27 +15,13 @@ import datetime as dt
 import random
 from pathlib import Path
 
+from ecolabel_registry.services.imports import COLUMNS
+
 SCHEME = "bench-label"
 BODY = "bench-body"
 CATEGORIES = {f"cat-{i:02d}": f"{3208 + i}" for i in range(10)}
 ECONOMIES = ("KR", "JP", "CN", "DE", "FR", "IT", "ES", "NL", "SE", "TH", "VN", "US", "GB", "IN")
-HEADER = (
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
-    "status",
-    "status_effective_date",
-    "status_reason",
-)
+HEADER = tuple(c for c in COLUMNS if c != "status_events")  # the import columns, events aside
 
 
 def gtin13(body12: int) -> str:

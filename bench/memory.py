@@ -11,9 +11,9 @@ and a few 10,000-line batches, and samples again. Writes bench/results/memory-<s
 from __future__ import annotations
 
 import argparse
+import json
 
-import httpx
-import orjson
+import httpx2 as httpx
 
 from batch import make_lines
 from common import equivalence_paths, serve, table, verdict, write_result, wrk
@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     manifest = ensure(args.size, args.engine)
     paths = equivalence_paths(manifest, 50_000, seed=9)
-    body = orjson.dumps({"lines": make_lines(manifest, 10_000)})
+    body = json.dumps({"lines": make_lines(manifest, 10_000)}, separators=(",", ":")).encode()
     with serve(manifest["database_url"]) as server:
         idle = server.rss_mb()
         load = wrk(server.base, paths, args.seconds)

@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import create_engine, make_url, text
 
 from common import CLI, equivalence_paths, serve, table, verdict, write_result, wrk

@@ -33,7 +33,7 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 from rich.console import Console
 from rich.table import Table
 

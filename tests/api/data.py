@@ -1,4 +1,5 @@
-"""Request bodies with sensible defaults, and helpers that create entities through the API."""
+"""Request bodies with sensible defaults, helpers that create entities through the API, and
+helpers that read its answers (problem+json documents, the fields a 422 names, If-Match)."""
 
 from __future__ import annotations
 
@@ -98,8 +99,27 @@ def created(response: Any) -> dict[str, Any]:
     return data
 
 
-def setup_registry(client: TestClient, operator: dict[str, str]) -> None:
-    """Two schemes (KR, JP) with a paints category each, a body and one certificate."""
+def problem(response: Any, status: int) -> dict[str, Any]:
+    """The problem+json document of an error answer with the given status."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    data: dict[str, Any] = response.json()
+    assert data["status"] == status
+    return data
+
+
+def fields(response: Any) -> list[str]:
+    """The fields named by a 422 problem."""
+    return [e["field"] for e in problem(response, 422)["errors"]]
+
+
+def if_match(headers: dict[str, str], version: int) -> dict[str, str]:
+    """`headers` with an If-Match on the given version."""
+    return {**headers, "If-Match": f'"{version}"'}
+
+
+def two_schemes(client: TestClient, operator: dict[str, str]) -> None:
+    """Korea Eco-label (KR) and Eco Mark (JP)."""
     created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
     created(
         client.post(
@@ -110,15 +130,28 @@ def setup_registry(client: TestClient, operator: dict[str, str]) -> None:
             headers=operator,
         )
     )
+
+
+def setup_schemes_and_body(
+    client: TestClient, operator: dict[str, str], *japan_categories: dict[str, Any]
+) -> None:
+    """Two schemes (KR, JP) with a paints category each (JP also `japan_categories`), a body."""
+    two_schemes(client, operator)
     created(
         client.post(
             "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
         )
     )
-    created(
-        client.post("/v1/schemes/japan-eco-mark/categories", json=category_body(), headers=operator)
-    )
+    for category in (category_body(), *japan_categories):
+        created(
+            client.post("/v1/schemes/japan-eco-mark/categories", json=category, headers=operator)
+        )
     created(client.post("/v1/certification-bodies", json=body_body(), headers=operator))
+
+
+def setup_registry(client: TestClient, operator: dict[str, str]) -> None:
+    """Two schemes (KR, JP) with a paints category each, a body and one certificate."""
+    setup_schemes_and_body(client, operator)
     created(
         client.post(
             "/v1/schemes/korea-eco-label/certificates", json=certificate_body(), headers=operator

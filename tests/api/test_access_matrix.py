@@ -22,6 +22,7 @@ from tests.api.data import (
     certificate_body,
     created,
     scheme_body,
+    setup_schemes_and_body,
 )
 from tests.conftest import make_key
 
@@ -212,25 +213,7 @@ def test_every_write_operation_has_an_access_rule() -> None:
 
 @pytest.fixture
 def world(client: TestClient, operator: dict[str, str], session: Session) -> World:
-    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
-    created(
-        client.post(
-            "/v1/schemes",
-            json=scheme_body(
-                id="japan-eco-mark", name="Eco Mark", operator="JEA", home_economies=["JP"]
-            ),
-            headers=operator,
-        )
-    )
-    created(
-        client.post(
-            "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
-        )
-    )
-    created(
-        client.post("/v1/schemes/japan-eco-mark/categories", json=category_body(), headers=operator)
-    )
-    created(client.post("/v1/certification-bodies", json=body_body(), headers=operator))
+    setup_schemes_and_body(client, operator)
     created(
         client.post(
             "/v1/certification-bodies",

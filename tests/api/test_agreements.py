@@ -9,7 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Role
-from tests.api.data import agreement_body, category_body, created, scheme_body, setup_registry
+from tests.api.data import (
+    agreement_body,
+    category_body,
+    created,
+    fields,
+    scheme_body,
+    setup_registry,
+)
 from tests.conftest import make_key
 
 KR = "korea-eco-label"
@@ -53,12 +60,6 @@ def listed_ids(client: TestClient, **params: str) -> set[str]:
     response = client.get("/v1/agreements", params=params)
     assert response.status_code == 200, response.text
     return {a["id"] for a in response.json()["items"]}
-
-
-def fields(response: Any) -> list[str]:
-    assert response.status_code == 422, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    return [e["field"] for e in response.json()["errors"]]
 
 
 def status_event(status: str, effective_date: str, reason: str = "decided") -> dict[str, str]:

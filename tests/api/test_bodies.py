@@ -9,42 +9,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Role
-from tests.api.data import body_body, certificate_body, created, scheme_body, setup_registry
+from tests.api.data import (
+    body_body,
+    certificate_body,
+    created,
+    fields,
+    if_match,
+    problem,
+    setup_registry,
+    two_schemes,
+)
 from tests.conftest import make_key
 
 BODIES = "/v1/certification-bodies"
 BODY = f"{BODIES}/kr-test-body"
 KOREA = {"scheme_id": "korea-eco-label", "valid_from": "2020-01-01", "valid_to": None}
 JAPAN = {"scheme_id": "japan-eco-mark", "valid_from": "2021-01-01", "valid_to": None}
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    """The problem+json document of an error answer with the given status."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    data: dict[str, Any] = response.json()
-    assert data["status"] == status
-    return data
-
-
-def fields(response: Any) -> list[str]:
-    """The fields named by a 422 problem."""
-    return [e["field"] for e in problem(response, 422)["errors"]]
-
-
-def if_match(headers: dict[str, str], version: int) -> dict[str, str]:
-    return {**headers, "If-Match": f'"{version}"'}
-
-
-def two_schemes(client: TestClient, operator: dict[str, str]) -> None:
-    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
-    created(
-        client.post(
-            "/v1/schemes",
-            json=scheme_body(id="japan-eco-mark", name="Eco Mark", home_economies=["JP"]),
-            headers=operator,
-        )
-    )
 
 
 def ids(page: dict[str, Any]) -> list[str]:

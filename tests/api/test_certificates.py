@@ -15,6 +15,9 @@ from tests.api.data import (
     category_body,
     certificate_body,
     created,
+    fields,
+    if_match,
+    problem,
     setup_registry,
 )
 from tests.conftest import make_key
@@ -22,24 +25,6 @@ from tests.conftest import make_key
 KR = "/v1/schemes/korea-eco-label/certificates"
 JP = "/v1/schemes/japan-eco-mark/certificates"
 SLASHED = f"{KR}/FR/044/017"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    """The problem+json document of an error answer with the given status."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    data: dict[str, Any] = response.json()
-    assert data["status"] == status
-    return data
-
-
-def fields(response: Any) -> list[str]:
-    """The fields named by a 422 problem."""
-    return [e["field"] for e in problem(response, 422)["errors"]]
-
-
-def if_match(headers: dict[str, str], version: int) -> dict[str, str]:
-    return {**headers, "If-Match": f'"{version}"'}
 
 
 def numbers(page: dict[str, Any]) -> list[str]:

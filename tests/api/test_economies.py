@@ -9,29 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Role
-from tests.api.data import body_body, created, scheme_body
+from tests.api.data import body_body, created, fields, if_match, problem, scheme_body
 from tests.conftest import make_key
 
 ECONOMIES = "/v1/economies"
 GROUP = f"{ECONOMIES}/EUX"
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    """The problem+json document of an error answer with the given status."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    data: dict[str, Any] = response.json()
-    assert data["status"] == status
-    return data
-
-
-def fields(response: Any) -> list[str]:
-    """The fields named by a 422 problem."""
-    return [e["field"] for e in problem(response, 422)["errors"]]
-
-
-def if_match(headers: dict[str, str], version: int) -> dict[str, str]:
-    return {**headers, "If-Match": f'"{version}"'}
 
 
 def member(

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.data import agreement_body, created, setup_registry
+from tests.api.data import agreement_body, created, fields, setup_registry
 
 KR = "korea-eco-label"
 JP = "japan-eco-mark"
@@ -26,11 +26,6 @@ def pages(client: TestClient, url: str, limit: int) -> list[list[dict[str, Any]]
         if body["next_cursor"] is None:
             return out
         params = {"limit": limit, "cursor": body["next_cursor"]}
-
-
-def fields(response: Any) -> list[str]:
-    assert response.status_code == 422, response.text
-    return [e["field"] for e in response.json()["errors"]]
 
 
 def event(status: str, day: dt.date) -> dict[str, str]:

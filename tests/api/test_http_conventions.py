@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.access import Role
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository
 from ecolabel_registry.services.keys import ApiKeyService
-from tests.api.data import certificate_body, created, scheme_body, setup_registry
+from tests.api.data import certificate_body, created, problem, scheme_body, setup_registry
 
-PROBLEM = "application/problem+json"
 LIMIT = 1024 * 1024  # the `settings` fixture's max_body_bytes
 SCHEME_URL = "/v1/schemes/korea-eco-label"
 
@@ -26,14 +25,12 @@ def json_headers(operator: dict[str, str]) -> dict[str, str]:
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    problem: dict[str, Any] = response.json()
-    assert problem["status"] == status
+    """`problem`, with a type, a title and a detail that are all non-empty text."""
+    data = problem(response, status)
     for key in ("type", "title", "detail"):
-        assert isinstance(problem[key], str), key
-        assert problem[key], key
-    return problem
+        assert isinstance(data[key], str), key
+        assert data[key], key
+    return data
 
 
 def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:

@@ -13,30 +13,21 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Role
-from tests.api.data import body_body, category_body, created, scheme_body
+from ecolabel_registry.services.imports import COLUMNS
+from tests.api.data import (
+    body_body,
+    category_body,
+    created,
+    problem,
+    setup_schemes_and_body,
+)
 from tests.conftest import make_key
 
 KR = "/v1/schemes/korea-eco-label/certificates"
 IMPORT = f"{KR}/import"
 CSV = {"Content-Type": "text/csv"}
 JSONL = {"Content-Type": "application/x-ndjson"}
-HEADER = (
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
-    "status",
-    "status_effective_date",
-    "status_reason",
-)
+HEADER = tuple(c for c in COLUMNS if c != "status_events")  # the import columns, events aside
 
 
 def gtin(n: int) -> str:
@@ -84,42 +75,16 @@ def jsonl_bytes(records: list[dict[str, Any]]) -> bytes:
 
 def arrange(client: TestClient, operator: dict[str, str]) -> None:
     """Korea Eco-label and Eco Mark, a paints category each (Eco Mark also office paper), a body."""
-    created(client.post("/v1/schemes", json=scheme_body(), headers=operator))
-    created(
-        client.post(
-            "/v1/schemes",
-            json=scheme_body(
-                id="japan-eco-mark", name="Eco Mark", operator="JEA", home_economies=["JP"]
-            ),
-            headers=operator,
-        )
-    )
-    created(
-        client.post(
-            "/v1/schemes/korea-eco-label/categories", json=category_body(), headers=operator
-        )
-    )
-    for category in (
-        category_body(),
+    setup_schemes_and_body(
+        client,
+        operator,
         category_body(code="office-paper", name="Office paper", hs_codes=["4802"]),
-    ):
-        created(
-            client.post("/v1/schemes/japan-eco-mark/categories", json=category, headers=operator)
-        )
-    created(client.post("/v1/certification-bodies", json=body_body(), headers=operator))
+    )
 
 
 def imported(response: Any) -> dict[str, int]:
     assert response.status_code == 200, response.text
     data: dict[str, int] = response.json()
-    return data
-
-
-def problem(response: Any, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    data: dict[str, Any] = response.json()
-    assert data["status"] == status
     return data
 
 
@@ -557,20 +522,20 @@ def test_an_export_imported_into_an_empty_registry_gives_the_same_registry(
     assert exported.status_code == 200
     expected_type = "text/csv" if fmt == "csv" else "application/x-ndjson"
     assert exported.headers["content-type"].startswith(expected_type)
-    original = _registry_state(client)
+    original = registry_state(client)
     before_certificates.rollback()
     assert numbers(client) == []
 
     media = CSV if fmt == "csv" else JSONL
     response = client.post(IMPORT, content=exported.content, headers={**operator, **media})
     assert imported(response) == {"created": 3, "updated": 0, "unchanged": 0, "rows": 3}
-    assert _registry_state(client) == original
+    assert registry_state(client) == original
     assert len(original["KR-IMP-0003"]["status_events"]) == 4
     # And the export of the re-imported registry is the same file.
     assert client.get(KR, params={"format": fmt}).content == exported.content
 
 
-def _registry_state(client: TestClient) -> dict[str, dict[str, Any]]:
+def registry_state(client: TestClient) -> dict[str, dict[str, Any]]:
     state = {}
     for number in numbers(client):
         c = certificate(client, number)

@@ -12,13 +12,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 
+from tests.api.data import problem
 from tests.api.test_import_export import (
     CSV,
     HEADER,
     IMPORT,
     JSONL,
     KR,
-    _registry_state,
     arrange,
     bad_rows,
     certificate,
@@ -27,7 +27,7 @@ from tests.api.test_import_export import (
     imported,
     jsonl_bytes,
     numbers,
-    problem,
+    registry_state,
     row,
 )
 
@@ -83,7 +83,7 @@ def test_csv_export_neutralizes_formula_cells_and_reimports_them_exactly(
     arrange(client, operator)
     before = connection.begin_nested()
     imported(client.post(IMPORT, content=jsonl_bytes(HOSTILE), headers={**operator, **JSONL}))
-    original = _registry_state(client)
+    original = registry_state(client)
     exported = client.get(KR, params={"format": "csv"})
     assert exported.status_code == 200
     cells = [c for r in csv.reader(io.StringIO(exported.text, newline="")) for c in r]
@@ -103,7 +103,7 @@ def test_csv_export_neutralizes_formula_cells_and_reimports_them_exactly(
 
     response = client.post(IMPORT, content=exported.content, headers={**operator, **CSV})
     assert imported(response) == {"created": 4, "updated": 0, "unchanged": 0, "rows": 4}
-    assert _registry_state(client) == original
+    assert registry_state(client) == original
     assert certificate(client, "KR-H-3")["holder_name"] == "'Apostrophe Ltd"
     assert client.get(KR, params={"format": "csv"}).content == exported.content
     # And importing the export back into the registry it came from changes nothing.

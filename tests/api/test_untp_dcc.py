@@ -16,13 +16,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 
-from tests.api.data import created
+from tests.api.data import created, problem
 from tests.api.test_import_export import (
     CSV,
     IMPORT,
     JSONL,
     KR,
-    _registry_state,
     arrange,
     bad_rows,
     certificate,
@@ -31,7 +30,7 @@ from tests.api.test_import_export import (
     history,
     imported,
     numbers,
-    problem,
+    registry_state,
     row,
 )
 
@@ -292,13 +291,13 @@ def test_a_dcc_export_imported_into_an_empty_registry_gives_the_same_certificate
         created(client.post(f"{KR}/KR-IMP-0004/status-events", json=event, headers=operator))
     exported = client.get(KR, params={"format": "untp-dcc"}).content
     single = dcc(client, "FR/044/017")
-    original = _registry_state(client)
+    original = registry_state(client)
     before_certificates.rollback()
     assert numbers(client) == []
 
     response = client.post(DCC_IMPORT, content=exported, headers={**operator, **JSONL})
     assert imported(response) == {"created": 5, "updated": 0, "unchanged": 0, "rows": 5}
-    assert _registry_state(client) == original
+    assert registry_state(client) == original
     assert len(original["KR-IMP-0004"]["status_events"]) == 4
     # The same credentials again, but for their ids (a credential's id names the version of
     # the certificate it was made from).

@@ -26,6 +26,7 @@ from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.bodies import CertificationBodyService
 from ecolabel_registry.services.imports import (
+    COLUMNS,
     CertificateImportService,
     ImportFormat,
     ImportRejected,
@@ -34,21 +35,7 @@ from ecolabel_registry.services.imports import (
 from ecolabel_registry.services.schemes import SchemeService
 
 SCHEME = "bulk-label"
-HEADER = (
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
-    "status",
-    "status_effective_date",
-    "status_reason",
-)
+HEADER = tuple(c for c in COLUMNS if c not in {"brand", "model", "status_events"})
 
 
 def gtin(n: int) -> str:

@@ -23,7 +23,7 @@ from fastapi.testclient import TestClient
 
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import AgreementStatus, PartyStatus, StatusEvent
-from ecolabel_registry.services.agreements import _check_event
+from ecolabel_registry.services.agreements import check_status_event as check_agreement_event
 from ecolabel_registry.services.certificates import check_status_event
 from tests.api.data import agreement_body, category_body, certificate_body, created, scheme_body
 from tests.conftest import ENGINE, stale_status_changes
@@ -109,11 +109,11 @@ def certificate_rule(history: list[StatusEvent], e: StatusEvent) -> None:
 
 
 def agreement_rule(history: list[StatusEvent], e: StatusEvent) -> None:
-    _check_event(e, AgreementStatus, "terminated", tuple(history))
+    check_agreement_event(e, AgreementStatus, "terminated", tuple(history))
 
 
 def party_rule(history: list[StatusEvent], e: StatusEvent) -> None:
-    _check_event(e, PartyStatus, "withdrawn", tuple(history))
+    check_agreement_event(e, PartyStatus, "withdrawn", tuple(history))
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.bodies import CertificationBodyService
+from ecolabel_registry.services.imports import COLUMNS as IMPORT_COLUMNS
 from ecolabel_registry.services.imports import (
     CertificateImportService,
     ImportFormat,
@@ -42,23 +43,7 @@ from ecolabel_registry.services.schemes import SchemeService
 
 SCHEME = "stage-label"
 BODY = "stage-body"
-COLUMNS = (
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
-    "status",
-    "status_effective_date",
-    "status_reason",
-)
+COLUMNS = tuple(c for c in IMPORT_COLUMNS if c != "status_events")  # events aside
 
 
 def gtin(n: int, length: int = 13) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
+import httpx2 as httpx
 from sqlalchemy import create_engine, make_url, text
 
 BIN = Path(sys.executable).parent

@@ -183,7 +183,7 @@ class AgreementService:
         require_operator(actor, "change an agreement's status")
         current = self._lock(agreement_id)
         _check_starts(current, event)
-        _check_event(event, AgreementStatus, "terminated", current.status_events)
+        check_status_event(event, AgreementStatus, "terminated", current.status_events)
         saved = self._r.agreements.add_status_event(agreement_id, event)
         self._r.agreements.touch(agreement_id)
         audit(
@@ -208,7 +208,7 @@ class AgreementService:
         current = self._lock(agreement_id)
         party = _party(current, scheme_id)
         _check_starts(current, event)
-        _check_event(event, PartyStatus, "withdrawn", party.status_events)
+        check_status_event(event, PartyStatus, "withdrawn", party.status_events)
         saved = self._r.agreements.add_party_status_event(agreement_id, scheme_id, event)
         self._r.agreements.touch(agreement_id)
         audit(
@@ -452,12 +452,15 @@ def _check_starts(agreement: Agreement, event: StatusEvent) -> None:
     raise_if(errors)
 
 
-def _check_event(
+def check_status_event(
     event: StatusEvent,
     kind: type[AgreementStatus] | type[PartyStatus],
     final: str,
     history: tuple[StatusEvent, ...],
 ) -> None:
+    """Whether `event` may be appended to the `history` of an agreement (`kind`
+    AgreementStatus, `final` "terminated") or of a party (PartyStatus, "withdrawn"): a known
+    status, a reason, and nothing after the final status."""
     try:
         kind(event.status)
     except ValueError:
