@@ -373,7 +373,7 @@ def test_a_lock_held_too_long_answers_409_with_retry_after(
     server: Server, key: str, database: str
 ) -> None:
     if not database.startswith("postgresql"):
-        pytest.skip("PostgreSQL's lock_timeout; SQLite waits its busy_timeout, then 503")
+        pytest.skip("PostgreSQL's lock_timeout; SQLite waits its busy_timeout, then answers 409")
     engine = create_engine(database)
     try:
         with httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT) as client:
