@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Coroutine
 from itertools import repeat
 from typing import Annotated, Any
 
@@ -11,11 +12,8 @@ import msgspec
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.routing import APIRoute
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
 
 from ecolabel_registry.api.deps import RegistryDep, require_reader, today
 from ecolabel_registry.api.equivalence_io import (
@@ -104,7 +102,6 @@ def _json(data: msgspec.Struct) -> Response:
     return Response(_encoder.encode(data), media_type=JSON)
 
 
-@router.get("/v1/equivalence", responses={**responses(404, 422), **body_doc(EquivalenceAnswer)})
 async def get_equivalence(
     request: Request,
     scheme: Scheme,
@@ -140,6 +137,34 @@ async def _equivalence(
     return _json(AnswerWriter().answer(answer, scheme, certificate, target, day, hs_code))
 
 
+class QuickEquivalenceRoute(APIRoute):
+    """`GET /v1/equivalence`'s route: a query the declared parameters accept as it is, with
+    reads open to all, is answered without FastAPI's parameter machinery (a third of a
+    question's time in the framework). Anything else goes to the declared handler, which
+    checks, authorizes and words its errors as always."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        declared = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            if request.app.state.settings.public_reads:
+                checked = checked_query(request.query_params.multi_items())
+                if checked is not None:
+                    return await _equivalence(request, *checked)
+            return await declared(request)
+
+        return handler
+
+
+router.add_api_route(
+    "/v1/equivalence",
+    get_equivalence,
+    methods=["GET"],
+    responses={**responses(404, 422), **body_doc(EquivalenceAnswer)},
+    route_class_override=QuickEquivalenceRoute,
+)
+
+
 def _declared_query_names() -> frozenset[str]:
     """The query parameters `get_equivalence` declares, as the unknown-parameter check finds
     them: the quick route takes no name the declared route would refuse."""
@@ -152,8 +177,6 @@ def _declared_query_names() -> frozenset[str]:
 _QUERY_NAMES = _declared_query_names()
 _ECONOMY = re.compile(ECONOMY_CODE_PATTERN)
 _HS = re.compile(HS_CODE_PATTERN)
-_DECLARED = "ecolabel.declared_route"
-"""Set in a request's scope when it goes on to the declared `get_equivalence` route."""
 
 Query5 = tuple[str, str, str, dt.date | None, str | None]
 
@@ -185,41 +208,6 @@ def checked_query(items: list[tuple[str, str]]) -> Query5 | None:
         if on is None:
             return None
     return scheme, number, target, on, hs_code
-
-
-class _QuickEquivalence:
-    """`GET /v1/equivalence` without FastAPI's parameter machinery (a third of a question's
-    time in the framework), for a query the declared parameters accept as it is and reads
-    open to all. Anything else goes on to the declared route, which checks, authorizes and
-    words its errors as always."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        app = scope["app"]
-        checked = None
-        if app.state.settings.public_reads:
-            checked = checked_query(request.query_params.multi_items())
-        if checked is None:
-            scope[_DECLARED] = True
-            await app.router(scope, receive, send)
-            return
-        response = await _equivalence(request, *checked)
-        await response(scope, receive, send)
-
-
-class _QuickRoute(Route):
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope.get(_DECLARED) or scope.get("method") != "GET":
-            return Match.NONE, {}
-        return super().matches(scope)
-
-
-def install_quick_route(app: Starlette) -> None:
-    """Put the quick `GET /v1/equivalence` before every other route (not in OpenAPI)."""
-    route = _QuickRoute(
-        "/v1/equivalence", _QuickEquivalence(), methods=["GET"], include_in_schema=False
-    )
-    app.router.routes.insert(0, route)
 
 
 async def _raw_body(request: Request) -> bytes:
