@@ -134,7 +134,6 @@ def create_app(
     for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
         reader = equivalence.require_reader_fast if module is equivalence else require_reader
         app.include_router(module.router, dependencies=[Depends(reader)])
-    equivalence.install_quick_route(app)
     if settings.bench_endpoints:
         # The benchmarks' yardstick is a bare FastAPI endpoint: mounted as it is, without the
         # app's own dependencies.

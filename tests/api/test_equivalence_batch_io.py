@@ -14,18 +14,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecolabel_registry.api.deps import today
-from ecolabel_registry.api.equivalence_io import AnswerWriter, answer_dict
+from ecolabel_registry.api.equivalence_io import (
+    AnswerWriter,
+    BatchLineOut,
+    BatchOut,
+    BatchSummary,
+)
 from ecolabel_registry.api.routers.equivalence import (
-    _checked_line,
     _fast_lines,
     _line_problem,
     _lines_one_by_one,
-    _question,
-    _ref,
 )
 from ecolabel_registry.persistence.hot import HotFacts
 from ecolabel_registry.services import equivalence as equivalence_service
-from ecolabel_registry.services.equivalence import EquivalenceService
+from ecolabel_registry.services.equivalence import EquivalenceService, Question
 from tests.api.test_equivalence import Q, world  # noqa: F401 (a fixture)
 
 GOOD = {**Q, "target": "JP", "on": "2025-03-01", "hs_code": "320810"}
@@ -66,35 +68,35 @@ LINES: list[Any] = [
 
 
 def reference_body(service: EquivalenceService, lines: list[Any], day: dt.date) -> bytes:
-    """The batch's body as the plain path writes it: `_question`, `batch`, `answer_dict`."""
-    questions, problems = [], {}
-    for i, raw in enumerate(lines):
-        question, problem = _question(raw, day)
-        if question is None:
-            problems[i] = {"ref": _ref(raw), "answer": None, "error": problem}
-        else:
-            questions.append(question)
+    """The batch's body as the plain path writes it: the lines decoded one by one, `batch`,
+    a writer an answer."""
+    _count, refs, valid, line_errors = _lines_one_by_one(orjson.dumps({"lines": lines}), day)
+    assert line_errors is not None
+    questions = [Question(ref, *line) for ref, line in zip(refs, valid, strict=True)]
     answered = iter(service.batch(questions))
-    results: list[dict[str, Any]] = []
-    summary = {"lines": len(lines), "recognized": 0, "not_recognized": 0, "errors": 0}
-    for i in range(len(lines)):
-        if i in problems:
-            results.append(problems[i])
-            summary["errors"] += 1
+    results: list[BatchLineOut] = []
+    summary = BatchSummary(len(lines), 0, 0, 0)
+    for line_error in line_errors:
+        if line_error is not None:
+            results.append(line_error)
+            summary.errors += 1
             continue
         result = next(answered)
         q = result.question
         if result.answer is not None:
-            summary["recognized" if result.answer.recognized else "not_recognized"] += 1
-            data = answer_dict(result.answer, q.scheme, q.certificate, q.target, q.on, q.hs_code)
-            results.append({"ref": result.ref, "answer": data, "error": None})
+            if result.answer.recognized:
+                summary.recognized += 1
+            else:
+                summary.not_recognized += 1
+            data = AnswerWriter().answer(
+                result.answer, q.scheme, q.certificate, q.target, q.on, q.hs_code
+            )
+            results.append(BatchLineOut(result.ref, data, None))
         else:
             assert result.error is not None
-            summary["errors"] += 1
-            results.append(
-                {"ref": result.ref, "answer": None, "error": _line_problem(result.error)}
-            )
-    return orjson.dumps({"results": results, "summary": summary})
+            summary.errors += 1
+            results.append(BatchLineOut(result.ref, None, _line_problem(result.error)))
+    return msgspec.json.encode(BatchOut(results, summary))
 
 
 def post(client: TestClient, lines: list[Any]) -> bytes:
@@ -167,33 +169,40 @@ def test_a_long_batch_writes_its_blocks_as_one_document(client: TestClient, app:
     assert post(client, lines) == reference_body(service_of(app), lines, today())
 
 
+def alone(raw: Any, day: dt.date) -> tuple[Any, Any]:
+    """A line sent alone, as the decoded path and the line-by-line path take it."""
+    body = orjson.dumps({"lines": [raw]})
+    return _fast_lines(body, day), _lines_one_by_one(body, day)
+
+
 @pytest.mark.parametrize("raw", LINES)
-def test_the_quick_line_check_agrees_with_the_full_one(raw: Any) -> None:
+def test_the_decoded_path_and_the_line_by_line_path_agree_on_each_line(raw: Any) -> None:
     day = dt.date(2025, 6, 1)
-    question, _problem = _question(raw, day)
-    checked = _checked_line(raw, day, {})
-    if checked is not None:  # accepted quickly: the full check accepts the same question
-        assert question is not None
-        assert checked == (
-            question.ref,
-            (question.scheme, question.certificate, question.target, question.on, question.hs_code),
-        )
+    fast, (count, refs, questions, errors) = alone(raw, day)
+    if fast is not None:  # accepted at once: the line-by-line path accepts the same question
+        assert errors == [None]
+        assert fast == (count, refs, questions, None)
 
 
 @pytest.mark.usefixtures("world")
-def test_the_answer_writer_writes_answer_dict(app: FastAPI) -> None:
+def test_the_single_question_writes_the_answer_the_batch_writes(
+    client: TestClient, app: FastAPI
+) -> None:
     service = service_of(app)
     writer = AnswerWriter()
     for target, hs_code in (("JP", "320810"), ("KR", None), ("CN", None), ("JP", "9403")):
         on = dt.date(2025, 3, 1)
         answer = service.resolve(Q["scheme"], Q["certificate"], target, on, hs_code)
         args = (Q["scheme"], Q["certificate"], target, on, hs_code)
-        assert msgspec.json.encode(writer.answer(answer, *args)) == orjson.dumps(
-            answer_dict(answer, *args)
-        )
+        query = {**Q, "target": target, "on": on.isoformat()}
+        if hs_code is not None:
+            query["hs_code"] = hs_code
+        single = client.get("/v1/equivalence", params=query)
+        assert single.status_code == 200
+        assert msgspec.json.encode(writer.answer(answer, *args)) == single.content
 
 
-VALID = [line for line in LINES if _question(line, today())[0] is not None]
+VALID = [line for line in LINES if alone(line, today())[1][3] == [None]]
 
 
 @pytest.mark.usefixtures("world")

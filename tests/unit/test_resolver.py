@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ecolabel_registry.domain.model import Condition, Level
-from ecolabel_registry.domain.resolver import ReasonCode, hs_prefix_match
+from ecolabel_registry.domain.resolver import ReasonCode
+from ecolabel_registry.domain.validation import hs_match
 from tests.unit.factories import (
     BLUE_ANGEL,
     CHINA,
@@ -202,10 +203,10 @@ def test_category_hs_codes_apply_when_the_certificate_has_none() -> None:
 
 
 def test_hs_prefix_match_is_symmetric_and_requires_a_common_prefix() -> None:
-    assert hs_prefix_match("3208", "320810")
-    assert hs_prefix_match("320810", "3208")
-    assert not hs_prefix_match("3208", "3209")
-    assert not hs_prefix_match("320810", "320820")
+    assert hs_match("3208", "320810")
+    assert hs_match("320810", "3208")
+    assert not hs_match("3208", "3209")
+    assert not hs_match("320810", "320820")
 
 
 # --- rule 3: native --------------------------------------------------------------------------

@@ -1,54 +1,78 @@
-"""The equivalence answer on the wire: pydantic models for the spec, plain dicts for speed."""
+"""The equivalence contract on the wire: one msgspec definition of each body.
+
+The batch line, the question's answer, the batch's results, the markets and the plan are
+each one `msgspec.Struct` here. Every path decodes and writes through them (the single
+question, its quick route, the batch, the markets, the plan), and the OpenAPI document
+describes them from the same definitions (`json_schema`, msgspec's JSON Schema), so there is
+no second model to keep in step. Struct fields are declared in the order of the JSON keys.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
-from pydantic import BaseModel, Field
 
-from ecolabel_registry.domain.model import Condition
-from ecolabel_registry.domain.resolver import Answer, PlanOption, Reason, Route, RouteStep
-
-LevelName = Literal["native", "full", "conditional", "assessment_results"]
+from ecolabel_registry.domain.model import Condition, Level
+from ecolabel_registry.domain.resolver import Answer, PlanOption, Route
+from ecolabel_registry.services.equivalence import MAX_BATCH_LINES
 
 
-class ConditionOut(BaseModel):
+class BatchLineIn(msgspec.Struct, forbid_unknown_fields=True):
+    """One question of a batch. Fields in the order their mistakes are listed."""
+
+    scheme: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    certificate: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    target: Annotated[str, msgspec.Meta(min_length=1, max_length=10)]
+    hs_code: Annotated[str, msgspec.Meta(min_length=1, max_length=10)] | None = None
+    on: Annotated[dt.date | None, msgspec.Meta(description="Defaults to today.")] = None
+    ref: Annotated[
+        Annotated[str, msgspec.Meta(max_length=200)] | None,
+        msgspec.Meta(description="The caller's own line reference."),
+    ] = None
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    lines: Annotated[list[BatchLineIn], msgspec.Meta(max_length=MAX_BATCH_LINES)]
+
+
+class ConditionOut(msgspec.Struct):
     text: str
     criteria: list[str]
 
 
-class RouteStepOut(BaseModel):
+class RouteStepOut(msgspec.Struct):
     agreement_id: str
     scope_entry_id: str
     recognizing_scheme: str
     recognized_scheme: str
-    level: LevelName
+    level: Level
 
 
-class RouteOut(BaseModel):
+class RouteOut(msgspec.Struct):
     basis: Literal["native", "agreement"]
     agreement_id: str | None
     recognizing_scheme: str
     scope_entry_id: str | None
     equivalent_category: str | None
-    level: LevelName
+    level: Level
     conditions: list[ConditionOut]
     valid_until: dt.date | None
-    path: list[RouteStepOut] = Field(
-        description="Every agreement of a route, in order; empty for native."
-    )
+    path: Annotated[
+        list[RouteStepOut],
+        msgspec.Meta(description="Every agreement of a route, in order; empty for native."),
+    ]
 
 
-class ReasonOut(BaseModel):
+class ReasonOut(msgspec.Struct):
     code: str
     message: str
     agreement_id: str | None
     scheme: str | None
 
 
-class QueryOut(BaseModel):
+class QueryOut(msgspec.Struct):
     scheme: str
     certificate: str
     target: str
@@ -56,240 +80,153 @@ class QueryOut(BaseModel):
     hs_code: str | None
 
 
-class EquivalenceAnswer(BaseModel):
+class EquivalenceAnswer(msgspec.Struct):
     """Whether a certificate is recognized in an economy on a date, and why."""
 
     query: QueryOut
     recognized: bool
-    level: LevelName | None
+    level: Level | None
     routes: list[RouteOut]
     conditions: list[ConditionOut]
     reasons: list[ReasonOut]
-    valid_until: dt.date | None = Field(
-        description="The last date on which the same answer holds unless a fact is changed."
-    )
+    valid_until: Annotated[
+        dt.date | None,
+        msgspec.Meta(
+            description="The last date on which the same answer holds unless a fact is changed."
+        ),
+    ]
     explanation: str
 
 
-class BatchLineIn(BaseModel):
-    ref: str | None = Field(
-        default=None, max_length=200, description="The caller's own line reference."
-    )
-    scheme: str = Field(max_length=64)
-    certificate: str = Field(max_length=100)
-    target: str = Field(max_length=10)
-    on: dt.date | None = Field(default=None, description="Defaults to today.")
-    hs_code: str | None = Field(default=None, max_length=10)
+class FieldProblem(msgspec.Struct):
+    loc: list[str | int]
+    field: str
+    message: str
+    type: str
 
 
-class BatchIn(BaseModel):
-    lines: list[BatchLineIn] = Field(max_length=10_000)
-
-
-class LineProblem(BaseModel):
+class LineProblem(msgspec.Struct):
     type: str
     title: str
     status: int
     detail: str
-    errors: list[dict[str, Any]] | None
+    errors: list[FieldProblem] | None
 
 
-class BatchLineOut(BaseModel):
+class BatchLineOut(msgspec.Struct):
     ref: str | None
     answer: EquivalenceAnswer | None
     error: LineProblem | None
 
 
-class BatchSummary(BaseModel):
+class BatchSummary(msgspec.Struct):
     lines: int
     recognized: int
     not_recognized: int
     errors: int
 
 
-class BatchOut(BaseModel):
+class BatchOut(msgspec.Struct):
     results: list[BatchLineOut]
     summary: BatchSummary
 
 
-class MarketOut(BaseModel):
+class MarketOut(msgspec.Struct):
     economy: str
     recognized: bool
-    level: LevelName
+    level: Level
     route: RouteOut
     valid_until: dt.date | None
 
 
-class MarketsOut(BaseModel):
+class MarketsOut(msgspec.Struct):
     scheme: str
     certificate: str
     on: dt.date
     markets: list[MarketOut]
 
 
-class PlanOptionOut(BaseModel):
+class PlanOptionOut(msgspec.Struct):
     scheme: str
     category: str
     recognized_in: list[str]
-    levels: dict[str, LevelName | None]
+    levels: dict[str, Level | None]
     score: int
 
 
-class PlanOut(BaseModel):
+class PlanOut(msgspec.Struct):
     hs_code: str
     targets: list[str]
     on: dt.date
     options: list[PlanOptionOut]
 
 
-def condition_dict(c: Condition) -> dict[str, Any]:
-    return {"text": c.text, "criteria": list(c.criteria)}
+def json_schema(kind: type[msgspec.Struct]) -> dict[str, Any]:
+    """A body's JSON Schema as msgspec generates it, its definitions written in place (the
+    OpenAPI document keeps one schema an operation, with no component to refer to)."""
+    schema = msgspec.json.schema(kind)
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return resolve(defs[ref.removeprefix("#/$defs/")])
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
 
 
-def step_dict(s: RouteStep) -> dict[str, Any]:
-    return {
-        "agreement_id": s.agreement_id,
-        "scope_entry_id": s.scope_entry_id,
-        "recognizing_scheme": s.recognizing_scheme_id,
-        "recognized_scheme": s.recognized_scheme_id,
-        "level": s.level.value,
-    }
-
-
-def route_dict(r: Route) -> dict[str, Any]:
-    return {
-        "basis": r.basis,
-        "agreement_id": r.agreement_id,
-        "recognizing_scheme": r.recognizing_scheme_id,
-        "scope_entry_id": r.scope_entry_id,
-        "equivalent_category": r.equivalent_category_code,
-        "level": r.level.value,
-        "conditions": [condition_dict(c) for c in r.conditions],
-        "valid_until": None if r.valid_until is None else r.valid_until.isoformat(),
-        "path": [step_dict(s) for s in r.path],
-    }
-
-
-def reason_dict(r: Reason) -> dict[str, Any]:
-    return {
-        "code": r.code.value,
-        "message": r.message,
-        "agreement_id": r.agreement_id,
-        "scheme": r.scheme_id,
-    }
-
-
-def answer_dict(
-    answer: Answer, scheme: str, certificate: str, target: str, on: dt.date, hs_code: str | None
-) -> dict[str, Any]:
-    """The answer of api.md as plain JSON-ready data."""
-    return {
-        "query": {
-            "scheme": scheme,
-            "certificate": certificate,
-            "target": target,
-            "on": on.isoformat(),
-            "hs_code": hs_code,
-        },
-        "recognized": answer.recognized,
-        "level": None if answer.level is None else answer.level.value,
-        "routes": [route_dict(r) for r in answer.routes],
-        "conditions": [condition_dict(c) for c in answer.conditions],
-        "reasons": [reason_dict(r) for r in answer.reasons],
-        "valid_until": None if answer.valid_until is None else answer.valid_until.isoformat(),
-        "explanation": answer.explanation,
-    }
-
-
-def plan_option_dict(o: PlanOption) -> dict[str, Any]:
-    return {
-        "scheme": o.scheme_id,
-        "category": o.category_code,
-        "recognized_in": list(o.recognized_in),
-        "levels": {k: None if v is None else v.value for k, v in o.levels.items()},
-        "score": o.score,
-    }
-
-
-class _QueryWire(msgspec.Struct):
-    scheme: str
-    certificate: str
-    target: str
-    on: dt.date
-    hs_code: str | None
-
-
-class _ReasonWire(msgspec.Struct):
-    code: str
-    message: str
-    agreement_id: str | None
-    scheme: str | None
-
-
-class AnswerWire(msgspec.Struct):
-    """`EquivalenceAnswer` as msgspec writes it: the same keys in the same order."""
-
-    query: _QueryWire
-    recognized: bool
-    level: str | None
-    routes: list[dict[str, Any]]
-    conditions: list[dict[str, Any]]
-    reasons: list[_ReasonWire]
-    valid_until: dt.date | None
-    explanation: str
-
-
-class LineWire(msgspec.Struct):
-    """`BatchLineOut` as msgspec writes it."""
-
-    ref: str | None
-    answer: AnswerWire | None
-    error: dict[str, Any] | None
+def body_doc(kind: type[msgspec.Struct]) -> dict[int | str, dict[str, Any]]:
+    """The `responses` entry documenting a 200 whose body is `kind`."""
+    return {200: {"content": {"application/json": {"schema": json_schema(kind)}}}}
 
 
 class AnswerWriter:
-    """`answer_dict` for the many answers of a batch, with less work per answer.
+    """The answers of one request as `EquivalenceAnswer`s, written by msgspec.
 
-    Answers come out as msgspec structs, which msgspec writes as the JSON of `answer_dict`,
-    key for key and byte for byte (dates as YYYY-MM-DD, a `StrEnum` as its value), at about
-    half the cost of building and dumping the dicts. Conditions are objects of the cached
-    facts that many answers share: each one's dict is made once and shared (by identity; the
-    objects are held here, so an id is never reused while the writer lives).
+    Conditions are objects of the cached facts that many answers share: each one's struct is
+    made once and shared (by identity; the objects are held here, so an id is never reused
+    while the writer lives).
     """
 
     __slots__ = ("_conditions",)
 
     def __init__(self) -> None:
-        self._conditions: dict[int, tuple[Condition, dict[str, Any]]] = {}
+        self._conditions: dict[int, tuple[Condition, ConditionOut]] = {}
 
-    def _condition(self, c: Condition) -> dict[str, Any]:
+    def _condition(self, c: Condition) -> ConditionOut:
         known = self._conditions.get(id(c))
         if known is None:
-            known = self._conditions[id(c)] = (c, condition_dict(c))
+            known = self._conditions[id(c)] = (c, ConditionOut(c.text, list(c.criteria)))
         return known[1]
 
-    def _route(self, r: Route) -> dict[str, Any]:
+    def route(self, r: Route) -> RouteOut:
         condition = self._condition
-        return {
-            "basis": r.basis,
-            "agreement_id": r.agreement_id,
-            "recognizing_scheme": r.recognizing_scheme_id,
-            "scope_entry_id": r.scope_entry_id,
-            "equivalent_category": r.equivalent_category_code,
-            "level": r.level,
-            "conditions": [condition(c) for c in r.conditions],
-            "valid_until": r.valid_until,
-            "path": [
-                {
-                    "agreement_id": s.agreement_id,
-                    "scope_entry_id": s.scope_entry_id,
-                    "recognizing_scheme": s.recognizing_scheme_id,
-                    "recognized_scheme": s.recognized_scheme_id,
-                    "level": s.level,
-                }
+        return RouteOut(
+            r.basis,
+            r.agreement_id,
+            r.recognizing_scheme_id,
+            r.scope_entry_id,
+            r.equivalent_category_code,
+            r.level,
+            [condition(c) for c in r.conditions],
+            r.valid_until,
+            [
+                RouteStepOut(
+                    s.agreement_id,
+                    s.scope_entry_id,
+                    s.recognizing_scheme_id,
+                    s.recognized_scheme_id,
+                    s.level,
+                )
                 for s in r.path
             ],
-        }
+        )
 
     def answer(
         self,
@@ -299,16 +236,22 @@ class AnswerWriter:
         target: str,
         on: dt.date,
         hs_code: str | None,
-    ) -> AnswerWire:
-        """What `answer_dict` returns for the same arguments (as JSON)."""
+    ) -> EquivalenceAnswer:
+        """The answer of api.md to the question asked."""
         routes, conditions = answer.routes, answer.conditions
-        return AnswerWire(
-            _QueryWire(scheme, certificate, target, on, hs_code),
+        return EquivalenceAnswer(
+            QueryOut(scheme, certificate, target, on, hs_code),
             answer.recognized,
             answer.level,
-            [self._route(r) for r in routes] if routes else [],
+            [self.route(r) for r in routes] if routes else [],
             [self._condition(c) for c in conditions] if conditions else [],
-            [_ReasonWire(r.code, r.message, r.agreement_id, r.scheme_id) for r in answer.reasons],
+            [ReasonOut(r.code, r.message, r.agreement_id, r.scheme_id) for r in answer.reasons],
             answer.valid_until,
             answer.explanation,
         )
+
+
+def plan_option(o: PlanOption) -> PlanOptionOut:
+    return PlanOptionOut(
+        o.scheme_id, o.category_code, list(o.recognized_in), dict(o.levels), o.score
+    )

@@ -19,11 +19,11 @@ from ecolabel_registry.domain.validation import (
     HS_CODE_PATTERN,
     SLUG_PATTERN,
     URL_PATTERN,
+    is_written_as_day,
 )
 
 _ECONOMY = re.compile(ECONOMY_CODE_PATTERN)
 _HS = re.compile(HS_CODE_PATTERN)
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 ECONOMY_CODE_EXPECTED = "must be an economy code such as KR, or a group such as EU"
 HS_CODE_EXPECTED = "must be an HS code of 2 to 10 digits, such as 320810"
@@ -69,7 +69,7 @@ def hs_code_message(value: object) -> str:
 
 def date_message(value: object) -> str:
     """A value that is not a day written YYYY-MM-DD: `01/03/2025`, `2025-02-30`..."""
-    if isinstance(value, str) and _ISO_DAY.fullmatch(value):
+    if isinstance(value, str) and is_written_as_day(value):
         return f"{DATE_EXPECTED}: {shown(value)} is not a day of the calendar"
     return f"{DATE_EXPECTED}: {shown(value)} is not"
 

@@ -30,6 +30,7 @@ from ecolabel_registry.domain.model import (
     window_contains,
 )
 from ecolabel_registry.domain.operative import OperativeRule, Reach
+from ecolabel_registry.domain.validation import hs_match
 
 __all__ = [
     "MAX_CHAIN_LENGTH",
@@ -41,7 +42,6 @@ __all__ = [
     "Resolver",
     "Route",
     "RouteStep",
-    "hs_prefix_match",
 ]
 
 MAX_CHAIN_LENGTH = 3
@@ -147,11 +147,6 @@ class RegistryFacts:
     economies: Mapping[str, Economy]
     schemes: Mapping[str, Scheme]
     agreements: Sequence[Agreement]
-
-
-def hs_prefix_match(a: str, b: str) -> bool:
-    """Whether two HS codes match by prefix either way (`3208` and `320810` match)."""
-    return a.startswith(b) or b.startswith(a)
 
 
 # --- dates ---------------------------------------------------------------------------------
@@ -640,7 +635,7 @@ class Resolver:
         for category in categories:
             if not window_contains(category.valid_from, category.valid_to, on):
                 continue
-            if not any(hs_prefix_match(hs_code, code) for code in category.hs_codes):
+            if not any(hs_match(hs_code, code) for code in category.hs_codes):
                 continue
             query = _Query(
                 certificate=_planned_certificate(category, on),
@@ -742,7 +737,7 @@ class Resolver:
             )
         bound = _earliest(window_change, status_change, category_change)
         hs_codes = certificate.hs_codes or category.hs_codes
-        if hs_code is not None and not any(hs_prefix_match(hs_code, c) for c in hs_codes):
+        if hs_code is not None and not any(hs_match(hs_code, c) for c in hs_codes):
             return miss(
                 ReasonCode.HS_CODE_NOT_COVERED_BY_CERTIFICATE,
                 f"HS code {hs_code} is not covered by the certificate (HS {_codes(hs_codes)})",
@@ -1158,8 +1153,8 @@ def _entry_covers_hs(entry: ScopeEntry, query: _Query) -> bool:
     if not entry.hs_prefixes:
         return True
     if query.hs_code is not None:
-        return any(hs_prefix_match(query.hs_code, p) for p in entry.hs_prefixes)
-    return any(hs_prefix_match(c, p) for c in query.hs_codes for p in entry.hs_prefixes)
+        return any(hs_match(query.hs_code, p) for p in entry.hs_prefixes)
+    return any(hs_match(c, p) for c in query.hs_codes for p in entry.hs_prefixes)
 
 
 def _route_of(partial: _Partial, recognizing: str) -> Route:

@@ -28,6 +28,7 @@ _HS = re.compile(HS_CODE_PATTERN)
 _SLUG = re.compile(SLUG_PATTERN)
 _CRITERION = re.compile(CRITERION_PATTERN)
 _GTIN = re.compile(r"^[0-9]{8}$|^[0-9]{12,14}$")
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 CERTIFICATE_NUMBER_MAX_LENGTH = 100
 CERTIFICATE_NUMBER_RULE = (
@@ -50,6 +51,22 @@ def is_hs_code(value: str) -> bool:
 def hs_match(a: str, b: str) -> bool:
     """HS codes match when one is a prefix of the other (3208 covers 320810 and back)."""
     return a.startswith(b) or b.startswith(a)
+
+
+def is_written_as_day(value: str) -> bool:
+    """Written YYYY-MM-DD (ASCII digits), whether or not it is a day of the calendar."""
+    return _ISO_DAY.fullmatch(value) is not None
+
+
+def iso_day(value: object) -> dt.date | None:
+    """The day a value writes as YYYY-MM-DD (ISO 8601's calendar date, extended format, and
+    nothing else: no week date, no time, no basic format); None for anything else."""
+    if not isinstance(value, str) or not is_written_as_day(value):
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:  # 2025-02-30, 0000-01-01
+        return None
 
 
 def is_slug(value: str) -> bool:

@@ -49,6 +49,7 @@ from ecolabel_registry.domain.validation import (
     ECONOMY_CODE_PATTERN,
     SLUG_PATTERN,
     is_certificate_number,
+    iso_day,
     normal_gtins,
 )
 from ecolabel_registry.services import untp_dcc
@@ -146,7 +147,6 @@ STATUS_REASON = "imported"
 _CODE = re.compile(CODE_PATTERN)
 _ECONOMY = re.compile(ECONOMY_CODE_PATTERN)
 _SLUG = re.compile(SLUG_PATTERN)
-_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _STATUSES = frozenset(s.value for s in CertificateStatus)
 NO_LINE_BREAK = (
     "the body has no line break, so it cannot be read line by line: send the file as it is, "
@@ -673,11 +673,9 @@ class _Row:
             if required:
                 self.fail(name, "is required")
             return None
-        if isinstance(value, str) and _DATE.match(value):
-            try:
-                return dt.date.fromisoformat(value)
-            except ValueError:
-                pass
+        day = iso_day(value)
+        if day is not None:
+            return day
         self.fail(name, f"{_shown(value)} is not a date (YYYY-MM-DD)")
         return None
 
@@ -730,12 +728,7 @@ class _Row:
                 continue
             status = self.status(loc, item.get("status"))
             day = item.get("effective_date")
-            date = None
-            if isinstance(day, str) and _DATE.match(day):
-                try:
-                    date = dt.date.fromisoformat(day)
-                except ValueError:
-                    date = None
+            date = iso_day(day)
             if date is None:
                 self.fail(loc, f"effective_date {_shown(day)} is not a date (YYYY-MM-DD)")
             reason = item.get("reason")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Coroutine
 from itertools import repeat
 from typing import Annotated, Any
 
@@ -11,33 +12,33 @@ import msgspec
 import orjson
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
-from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
-from starlette.routing import Match, Route
-from starlette.types import Receive, Scope, Send
 
 from ecolabel_registry.api.deps import RegistryDep, require_reader, today
 from ecolabel_registry.api.equivalence_io import (
-    AnswerWire,
     AnswerWriter,
     BatchIn,
+    BatchLineIn,
+    BatchLineOut,
     BatchOut,
+    BatchSummary,
     EquivalenceAnswer,
-    LineWire,
+    FieldProblem,
+    LineProblem,
+    MarketOut,
     MarketsOut,
     PlanOut,
-    answer_dict,
-    plan_option_dict,
-    route_dict,
+    body_doc,
+    json_schema,
+    plan_option,
 )
 from ecolabel_registry.api.problems import PROBLEMS, TYPE_BASE, responses
 from ecolabel_registry.api.query import query_names
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
 from ecolabel_registry.domain.messages import date_message, economy_code_message, hs_code_message
 from ecolabel_registry.domain.resolver import Answer
-from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN, HS_CODE_PATTERN
+from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN, HS_CODE_PATTERN, iso_day
 from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
@@ -45,40 +46,17 @@ from ecolabel_registry.services.equivalence import (
     MAX_PLAN_TARGETS,
     EquivalenceService,
     Line,
-    Question,
     ResolverCache,
     repeated_lines,
 )
 
 router = APIRouter(tags=["equivalence"])
 JSON = "application/json"
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _BLOCK = 250  # batch lines written out together
 
 
-class _FastLine(msgspec.Struct, forbid_unknown_fields=True):
-    """A batch line as `_question` accepts it: the types and lengths of `BatchLineIn`."""
-
-    scheme: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    certificate: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-    target: Annotated[str, msgspec.Meta(min_length=1, max_length=10)]
-    ref: Annotated[str, msgspec.Meta(max_length=200)] | None = None
-    on: dt.date | None = None
-    hs_code: Annotated[str, msgspec.Meta(min_length=1, max_length=10)] | None = None
-
-
-class _FastBatch(msgspec.Struct, forbid_unknown_fields=True):
-    lines: Annotated[list[_FastLine], msgspec.Meta(max_length=MAX_BATCH_LINES)]
-
-
-_fast_batch = msgspec.json.Decoder(_FastBatch)
-
-
-class _BatchShape(msgspec.Struct):
-    lines: msgspec.Raw  # kept as bytes: nothing in it is built
-
-
-_batch_shape = msgspec.json.Decoder(_BatchShape)
+_fast_batch = msgspec.json.Decoder(BatchIn)
+_batch_shape = msgspec.json.Decoder(dict[str, msgspec.Raw])  # `lines` kept as bytes
 MAX_BATCH_VALUES = 20 * MAX_BATCH_LINES
 """The most JSON values a batch may hold: a full batch of 10,000 lines holds ~80,000."""
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
@@ -120,30 +98,10 @@ HsCode = Annotated[
 ]
 
 
-def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """A model's JSON schema with its nested definitions written in place."""
-    schema = model.model_json_schema()
-    defs = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/"):
-                return resolve(defs[ref.removeprefix("#/$defs/")])
-            return {k: resolve(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [resolve(v) for v in node]
-        return node
-
-    resolved: dict[str, Any] = resolve(schema)
-    return resolved
+def _json(data: msgspec.Struct) -> Response:
+    return Response(_encoder.encode(data), media_type=JSON)
 
 
-def _json(data: Any) -> Response:
-    return Response(orjson.dumps(data), media_type=JSON)
-
-
-@router.get("/v1/equivalence", response_model=EquivalenceAnswer, responses=responses(404, 422))
 async def get_equivalence(
     request: Request,
     scheme: Scheme,
@@ -176,7 +134,35 @@ async def _equivalence(
     if snapshot is None:
         snapshot = await run_in_threadpool(cache.at, facts, revision)
     answer = service.answer(snapshot, scheme, certificate, found, target, day, hs_code)
-    return _json(answer_dict(answer, scheme, certificate, target, day, hs_code))
+    return _json(AnswerWriter().answer(answer, scheme, certificate, target, day, hs_code))
+
+
+class QuickEquivalenceRoute(APIRoute):
+    """`GET /v1/equivalence`'s route: a query the declared parameters accept as it is, with
+    reads open to all, is answered without FastAPI's parameter machinery (a third of a
+    question's time in the framework). Anything else goes to the declared handler, which
+    checks, authorizes and words its errors as always."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        declared = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            if request.app.state.settings.public_reads:
+                checked = checked_query(request.query_params.multi_items())
+                if checked is not None:
+                    return await _equivalence(request, *checked)
+            return await declared(request)
+
+        return handler
+
+
+router.add_api_route(
+    "/v1/equivalence",
+    get_equivalence,
+    methods=["GET"],
+    responses={**responses(404, 422), **body_doc(EquivalenceAnswer)},
+    route_class_override=QuickEquivalenceRoute,
+)
 
 
 def _declared_query_names() -> frozenset[str]:
@@ -191,9 +177,6 @@ def _declared_query_names() -> frozenset[str]:
 _QUERY_NAMES = _declared_query_names()
 _ECONOMY = re.compile(ECONOMY_CODE_PATTERN)
 _HS = re.compile(HS_CODE_PATTERN)
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DECLARED = "ecolabel.declared_route"
-"""Set in a request's scope when it goes on to the declared `get_equivalence` route."""
 
 Query5 = tuple[str, str, str, dt.date | None, str | None]
 
@@ -221,48 +204,10 @@ def checked_query(items: list[tuple[str, str]]) -> Query5 | None:
     on: dt.date | None = None
     text = values.get("on")
     if text is not None:
-        if not _ISO_DAY.fullmatch(text):
-            return None
-        try:
-            on = dt.date.fromisoformat(text)
-        except ValueError:
+        on = iso_day(text)
+        if on is None:
             return None
     return scheme, number, target, on, hs_code
-
-
-class _QuickEquivalence:
-    """`GET /v1/equivalence` without FastAPI's parameter machinery (a third of a question's
-    time in the framework), for a query the declared parameters accept as it is and reads
-    open to all. Anything else goes on to the declared route, which checks, authorizes and
-    words its errors as always."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        app = scope["app"]
-        checked = None
-        if app.state.settings.public_reads:
-            checked = checked_query(request.query_params.multi_items())
-        if checked is None:
-            scope[_DECLARED] = True
-            await app.router(scope, receive, send)
-            return
-        response = await _equivalence(request, *checked)
-        await response(scope, receive, send)
-
-
-class _QuickRoute(Route):
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if scope.get(_DECLARED) or scope.get("method") != "GET":
-            return Match.NONE, {}
-        return super().matches(scope)
-
-
-def install_quick_route(app: Starlette) -> None:
-    """Put the quick `GET /v1/equivalence` before every other route (not in OpenAPI)."""
-    route = _QuickRoute(
-        "/v1/equivalence", _QuickEquivalence(), methods=["GET"], include_in_schema=False
-    )
-    app.router.routes.insert(0, route)
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -271,13 +216,9 @@ async def _raw_body(request: Request) -> bytes:
 
 @router.post(
     "/v1/equivalence/batch",
-    response_model=BatchOut,
-    responses=responses(422),
+    responses={**responses(422), **body_doc(BatchOut)},
     openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {JSON: {"schema": inline_schema(BatchIn)}},
-        }
+        "requestBody": {"required": True, "content": {JSON: {"schema": json_schema(BatchIn)}}}
     },
 )
 async def post_equivalence_batch(
@@ -307,11 +248,11 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     # bytes of the whole document written at once.
     repeated = repeated_lines(lines)
     answered = zip(refs, lines, service.answer_lines(lines, repeated), strict=True)
-    shared: dict[Line, AnswerWire] = {}  # the answers of lines asked again
+    shared: dict[Line, EquivalenceAnswer] = {}  # the answers of lines asked again
     writer = AnswerWriter()
     dumps = _encoder.encode
     blocks: list[bytes] = []
-    block: list[LineWire | dict[str, Any]] = []
+    block: list[BatchLineOut] = []
     recognized = not_recognized = errors = 0
     for line_error in repeat(None, count) if line_errors is None else line_errors:
         if len(block) == _BLOCK:
@@ -333,34 +274,25 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
                     data = shared[line] = writer.answer(outcome, *line)
             else:
                 data = writer.answer(outcome, *line)
-            block.append(LineWire(ref, data, None))
+            block.append(BatchLineOut(ref, data, None))
         else:
             errors += 1
-            block.append(LineWire(ref, None, _line_problem(outcome)))
+            block.append(BatchLineOut(ref, None, _line_problem(outcome)))
     if block:
         blocks.append(dumps(block)[1:-1])
-    summary = {
-        "lines": count,
-        "recognized": recognized,
-        "not_recognized": not_recognized,
-        "errors": errors,
-    }
+    summary = BatchSummary(count, recognized, not_recognized, errors)
     return b"".join((b'{"results":[', b",".join(blocks), b'],"summary":', dumps(summary), b"}"))
 
 
-Checked = tuple[int, list[str | None], list[Line], list[dict[str, Any] | None] | None]
+Checked = tuple[int, list[str | None], list[Line], list[BatchLineOut | None] | None]
 """A batch's line count, the refs and questions of its valid lines, and per line its own
 error (None for a line that goes to the service); no error list when every line is valid."""
 
 
 def _fast_lines(body: bytes, day: dt.date) -> Checked | None:
-    """Every line decoded and checked at once by msgspec; None when anything is off.
-
-    Accepts only documents whose every line `_question` accepts, with the same values (the
-    same types, lengths and dates as YYYY-MM-DD); anything else (bad JSON, a bad line, an
-    unknown field, a NUL escape that `_question` refuses) goes to `_lines_one_by_one`, which
-    writes each line's own error.
-    """
+    """Every line decoded into `BatchLineIn` at once by msgspec; None when anything is off
+    (bad JSON, a line that does not fit the type, a NUL escape, which no line may hold), for
+    `_lines_one_by_one` to decode the lines one by one and word each line's mistakes."""
     if b"\\u0000" in body:
         return None
     try:
@@ -376,85 +308,94 @@ def _fast_lines(body: bytes, day: dt.date) -> Checked | None:
 
 
 def _lines_one_by_one(body: bytes, day: dt.date) -> Checked:
-    """The lines of a batch checked one by one: each invalid line gets its own error."""
+    """The lines of a batch decoded one by one into `BatchLineIn`: a line that does not fit
+    gets its own error, worded by `_mistakes`."""
     raw_lines = _parse_batch(body)
-    dates: dict[str, dt.date] = {}
     lines: list[Line] = []
     refs: list[str | None] = []
-    line_errors: list[dict[str, Any] | None] = []
+    line_errors: list[BatchLineOut | None] = []
     for raw in raw_lines:
-        checked = _checked_line(raw, day, dates)
-        if checked is None:
-            question, problem = _question(raw, day)
-            if question is None:
-                line_errors.append({"ref": _ref(raw), "answer": None, "error": problem})
-                continue
-            checked = (
-                question.ref,
-                (
-                    question.scheme,
-                    question.certificate,
-                    question.target,
-                    question.on,
-                    question.hs_code,
-                ),
-            )
-        refs.append(checked[0])
-        lines.append(checked[1])
+        line = _line(raw)
+        if isinstance(line, LineProblem):
+            line_errors.append(BatchLineOut(_ref(raw), None, line))
+            continue
+        refs.append(line.ref)
+        lines.append((line.scheme, line.certificate, line.target, line.on or day, line.hs_code))
         line_errors.append(None)
     return len(raw_lines), refs, lines, line_errors
 
 
-def _checked_line(
-    raw: Any, day: dt.date, dates: dict[str, dt.date]
-) -> tuple[str | None, Line] | None:
-    """A well-formed line's ref and question, checked cheaply; None sends it to `_question`.
+def _line(raw: Any) -> BatchLineIn | LineProblem:
+    """One line decoded into `BatchLineIn`, or the problem naming each of its mistakes."""
+    try:
+        line = msgspec.convert(raw, BatchLineIn)
+    except msgspec.ValidationError as exc:
+        mistakes = _mistakes(raw)
+        return _field_problem(mistakes or [("line", str(exc))])
+    if any("\x00" in value for value in (line.scheme, line.certificate, line.target)) or any(
+        value is not None and "\x00" in value for value in (line.hs_code, line.ref)
+    ):
+        return _field_problem(_mistakes(raw))
+    return line
 
-    Accepts only what `_question` accepts, with the same values: any doubt (a wrong type, a
-    length or NUL, an unknown field, a date not yet seen) is left to `_question`, which then
-    also writes the line's error.
-    """
-    if type(raw) is not dict or not raw.keys() <= _LINE_FIELDS:
-        return None
-    scheme = raw.get("scheme")
-    number = raw.get("certificate")
-    target = raw.get("target")
-    if (
-        type(scheme) is not str
-        or not 0 < len(scheme) <= 64
-        or type(number) is not str
-        or not 0 < len(number) <= 100
-        or type(target) is not str
-        or not 0 < len(target) <= 10
-    ):
-        return None
-    if "\x00" in scheme or "\x00" in number or "\x00" in target:
-        return None
-    hs_code = raw.get("hs_code")
-    if hs_code is not None and (
-        type(hs_code) is not str or not 0 < len(hs_code) <= 10 or "\x00" in hs_code
-    ):
-        return None
-    ref = raw.get("ref")
-    if ref is not None and (type(ref) is not str or len(ref) > 200 or "\x00" in ref):
-        return None
-    text = raw.get("on")
-    if text is None:
-        on = day
-    else:
-        if type(text) is not str:
-            return None
-        found = dates.get(text)
-        if found is None:
-            if not 0 < len(text) <= 10 or "\x00" in text or not _DATE.match(text):
-                return None
-            try:
-                found = dt.date.fromisoformat(text)
-            except ValueError:
-                return None
-            dates[text] = found
-        on = found
-    return ref, (scheme, number, target, on, hs_code)
+
+def _field_rules() -> tuple[tuple[str, bool, int], ...]:
+    """Each field of `BatchLineIn` in its order: its name, whether it is required, and the
+    most characters its text may have (a date's: YYYY-MM-DD)."""
+    info = msgspec.inspect.type_info(BatchLineIn)
+    assert isinstance(info, msgspec.inspect.StructType)
+    rules = []
+    for field in info.fields:
+        kind = field.type
+        if isinstance(kind, msgspec.inspect.Metadata):
+            kind = kind.type
+        if isinstance(kind, msgspec.inspect.UnionType):
+            kind = next(t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType))
+        limit = kind.max_length if isinstance(kind, msgspec.inspect.StrType) else None
+        rules.append((field.encode_name, field.required, limit or len("YYYY-MM-DD")))
+    return tuple(rules)
+
+
+_FIELD_RULES = _field_rules()
+_LINE_FIELDS = frozenset(name for name, _required, _limit in _FIELD_RULES)
+
+# The service checks a target's and an HS code's form (with these words) on every path; a
+# line whose value is not even a string of the right length is worded the same here.
+_LINE_VALUE_MESSAGES = {
+    "target": economy_code_message,
+    "hs_code": hs_code_message,
+    "on": date_message,
+}
+
+
+def _mistakes(raw: Any) -> list[tuple[str, str]]:
+    """Why a line does not fit `BatchLineIn`, field by field, in words for people."""
+    if not isinstance(raw, dict):
+        return [("line", "must be an object")]
+    errors = [(name, "unknown field") for name in sorted(set(raw) - _LINE_FIELDS)]
+    day_text: str | None = None
+    for name, required, limit in _FIELD_RULES:
+        value = raw.get(name)
+        if name == "ref":
+            if value is not None and not (
+                isinstance(value, str) and len(value) <= limit and "\x00" not in value
+            ):
+                errors.append(("ref", f"must be a string of at most {limit} characters"))
+        elif value is None:
+            if required:
+                errors.append((name, "required"))
+        elif not isinstance(value, str) or not value or len(value) > limit:
+            # A target, HS code or date is worded as the single question and the plan word it.
+            wording = _LINE_VALUE_MESSAGES.get(name)
+            message = f"must be a non-empty string of at most {limit} characters"
+            errors.append((name, message if wording is None else wording(value)))
+        elif "\x00" in value:
+            errors.append((name, "must not contain NUL (\\u0000) characters"))
+        elif name == "on":
+            day_text = value
+    if day_text is not None and iso_day(day_text) is None:
+        errors.append(("on", date_message(day_text)))
+    return errors
 
 
 def _structure(json_bytes: bytes) -> bytes:
@@ -488,9 +429,12 @@ def _count_values(body: bytes) -> None:
 def _line_count(body: bytes) -> int | None:
     """The number of items of `lines`, counted without building them (None: not a batch)."""
     try:
-        raw = bytes(_batch_shape.decode(body).lines)
+        lines = _batch_shape.decode(body).get("lines")
     except msgspec.DecodeError:
         return None
+    if lines is None:
+        return None
+    raw = bytes(lines)
     if raw.strip()[1:-1].strip() == b"":
         return 0
     # Nested arrays and objects are taken out from the inside (first the commas inside them,
@@ -534,115 +478,34 @@ def _ref(raw: Any) -> str | None:
     return None
 
 
-_LINE_FIELDS = {"ref", "scheme", "certificate", "target", "on", "hs_code"}
-
-
-# The service checks a target's and an HS code's form (with these words) on every path; a
-# line whose value is not even a string of the right length is worded the same here.
-_LINE_VALUE_MESSAGES = {
-    "target": economy_code_message,
-    "hs_code": hs_code_message,
-    "on": date_message,
-}
-
-
-def _question(raw: Any, day: dt.date) -> tuple[Question | None, dict[str, Any] | None]:
-    if not isinstance(raw, dict):
-        return None, _field_problem([("line", "must be an object")])
-    errors: list[tuple[str, str]] = []
-    for name in sorted(set(raw) - _LINE_FIELDS):
-        errors.append((name, "unknown field"))
-    values: dict[str, str | None] = {}
-    for name, limit, required in (
-        ("scheme", 64, True),
-        ("certificate", 100, True),
-        ("target", 10, True),
-        ("hs_code", 10, False),
-        ("on", 10, False),
-    ):
-        value = raw.get(name)
-        if value is None:
-            if required:
-                errors.append((name, "required"))
-            values[name] = None
-        elif not isinstance(value, str) or not value or len(value) > limit:
-            # A target, HS code or date is worded as the single question and the plan word it.
-            wording = _LINE_VALUE_MESSAGES.get(name)
-            message = f"must be a non-empty string of at most {limit} characters"
-            errors.append((name, message if wording is None else wording(value)))
-        elif "\x00" in value:
-            errors.append((name, "must not contain NUL (\\u0000) characters"))
-        else:
-            values[name] = value
-    ref = raw.get("ref")
-    if ref is not None and not (isinstance(ref, str) and len(ref) <= 200 and "\x00" not in ref):
-        errors.append(("ref", "must be a string of at most 200 characters"))
-    on = day
-    if values.get("on") is not None:
-        text = values["on"] or ""
-        try:
-            if not _DATE.match(text):
-                raise ValueError
-            on = dt.date.fromisoformat(text)
-        except ValueError:
-            errors.append(("on", date_message(text)))
-    if errors:
-        return None, _field_problem(errors)
-    return (
-        Question(
-            ref=ref,
-            scheme=values["scheme"] or "",
-            certificate=values["certificate"] or "",
-            target=values["target"] or "",
-            on=on,
-            hs_code=values["hs_code"],
-        ),
-        None,
+def _field_problem(errors: list[tuple[str, str]]) -> LineProblem:
+    return LineProblem(
+        TYPE_BASE + "validation-error",
+        "The line is not valid",
+        422,
+        "; ".join(f"{f}: {m}" for f, m in errors),
+        [FieldProblem([f], f, m, "value_error") for f, m in errors],
     )
 
 
-def _field_problem(errors: list[tuple[str, str]]) -> dict[str, Any]:
-    return {
-        "type": TYPE_BASE + "validation-error",
-        "title": "The line is not valid",
-        "status": 422,
-        "detail": "; ".join(f"{f}: {m}" for f, m in errors),
-        "errors": [
-            {"loc": [f], "field": f, "message": m, "type": "value_error"} for f, m in errors
-        ],
-    }
-
-
-def _line_problem(error: DomainError) -> dict[str, Any]:
+def _line_problem(error: DomainError) -> LineProblem:
     status, slug, title = 400, "bad-request", "Bad request"
     for cls in type(error).__mro__:
         if cls in PROBLEMS:
             status, slug, title = PROBLEMS[cls]
             break
-    problem: dict[str, Any] = {
-        "type": TYPE_BASE + slug,
-        "title": title,
-        "status": status,
-        "detail": error.detail,
-        "errors": None,
-    }
+    errors = None
     if isinstance(error, InvalidInput):
-        problem["errors"] = [
-            {
-                "loc": list(e.loc),
-                "field": ".".join(map(str, e.loc)),
-                "message": e.message,
-                "type": e.type,
-            }
+        errors = [
+            FieldProblem(list(e.loc), ".".join(map(str, e.loc)), e.message, e.type)
             for e in error.errors
         ]
-    return problem
+    return LineProblem(TYPE_BASE + slug, title, status, error.detail, errors)
 
 
 @router.get(
     "/v1/schemes/{scheme_id}/certificates/{number:path}/markets",
-    response_model=MarketsOut,
-    responses=responses(404, 422),
+    responses={**responses(404, 422), **body_doc(MarketsOut)},
 )
 def get_certificate_markets(
     service: EquivalenceDep,
@@ -652,26 +515,21 @@ def get_certificate_markets(
 ) -> Response:
     """Every economy and group where the certificate is recognized on `on`, with the best route."""
     day = on or today()
-    markets = []
-    for code, answer in service.markets(scheme_id, number, day):
-        best = answer.routes[0]
-        markets.append(
-            {
-                "economy": code,
-                "recognized": answer.recognized,
-                "level": best.level.value,
-                "route": route_dict(best),
-                "valid_until": None
-                if answer.valid_until is None
-                else answer.valid_until.isoformat(),
-            }
+    writer = AnswerWriter()
+    markets = [
+        MarketOut(
+            code,
+            answer.recognized,
+            answer.routes[0].level,
+            writer.route(answer.routes[0]),
+            answer.valid_until,
         )
-    return _json(
-        {"scheme": scheme_id, "certificate": number, "on": day.isoformat(), "markets": markets}
-    )
+        for code, answer in service.markets(scheme_id, number, day)
+    ]
+    return _json(MarketsOut(scheme_id, number, day, markets))
 
 
-@router.get("/v1/equivalence/plan", response_model=PlanOut, responses=responses(422))
+@router.get("/v1/equivalence/plan", responses={**responses(422), **body_doc(PlanOut)})
 def get_equivalence_plan(
     service: EquivalenceDep,
     hs_code: Annotated[str, Query(pattern=HS_CODE_PATTERN, description="The product's HS code.")],
@@ -691,11 +549,4 @@ def get_equivalence_plan(
     day = on or today()
     wanted = list(dict.fromkeys(targets.split(",")))
     options = service.plan(hs_code, wanted, day)
-    return _json(
-        {
-            "hs_code": hs_code,
-            "targets": wanted,
-            "on": day.isoformat(),
-            "options": [plan_option_dict(o) for o in options],
-        }
-    )
+    return _json(PlanOut(hs_code, wanted, day, [plan_option(o) for o in options]))
