@@ -29,8 +29,8 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from common import ensure_tool, serve, table, verdict, write_result
-from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
+from ecolabel_registry.persistence.repositories import SqlCertificateRepository
 from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
 from generate import ensure
 
@@ -84,7 +84,7 @@ def measure(
     cache = ResolverCache()
     snapshot = cache.get(facts)
     with reads.sessions() as session:  # whole certificates, as the domain holds them
-        certificates = SqlFacts(session).certificates(
+        certificates = SqlCertificateRepository(session).get_many(
             [(q.scheme, q.certificate) for q in questions]
         )
     resolver, categories = snapshot.resolver, snapshot.categories

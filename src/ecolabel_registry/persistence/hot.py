@@ -233,7 +233,8 @@ def _dialect_of_factory(sessions: sessionmaker[Session]) -> str:
 
 
 class HotFacts:
-    """The resolver's facts read with plain SQL (FactsSource of services.equivalence)."""
+    """The resolver's facts and certificate terms (CertificateSource of
+    services.equivalence): the one reader of certificate terms, with plain SQL."""
 
     def __init__(self, reads: HotReads) -> None:
         self._r = reads
@@ -278,9 +279,6 @@ class HotFacts:
             return revision, None
         found = _TermsBuilder(self._sqlite).terms([rows[0][1:]])
         return revision, next(iter(found.values()))
-
-    def terms(self, scheme_id: str, number: str) -> CertificateTerms | None:
-        return self.terms_and_revision(scheme_id, number)[1]
 
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
@@ -352,63 +350,6 @@ _SQLITE_TERMS = (
 _MANY_CHUNK = 10_000
 
 
-_TERMS_FIELDS = (
-    "scheme_id",
-    "number",
-    "category_code",
-    "valid_from",
-    "valid_to",
-    "hs_codes",
-    "status_events",
-)
-
-
-def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
-    """The slot setters of a frozen slotted dataclass whose fields are exactly `names`."""
-    fields = getattr(cls, "__dataclass_fields__", {})
-    if tuple(fields) != names or hasattr(cls, "__post_init__"):
-        return None
-    return tuple(getattr(cls, name).__set__ for name in names)
-
-
-def _terms_factory() -> Any:
-    """`CertificateTerms(*fields)`, at half the cost: the frozen dataclass's `__init__` pays
-    an `object.__setattr__` call per field; this fills the slots directly. Falls back to the
-    class itself if its fields ever differ from `_TERMS_FIELDS`."""
-    setters = _slot_setters(CertificateTerms, _TERMS_FIELDS)
-    if setters is None:  # pragma: no cover - the model changed: the plain constructor
-        return CertificateTerms
-    s0, s1, s2, s3, s4, s5, s6 = setters
-    new = object.__new__
-
-    def make(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any) -> CertificateTerms:
-        c = new(CertificateTerms)
-        s0(c, a0), s1(c, a1), s2(c, a2), s3(c, a3), s4(c, a4), s5(c, a5), s6(c, a6)
-        return c
-
-    return make
-
-
-def _change_factory() -> Any:
-    """`StatusChange(status, effective_date)` without the frozen `__init__`."""
-    setters = _slot_setters(StatusChange, ("status", "effective_date"))
-    if setters is None:  # pragma: no cover - the model changed: the plain constructor
-        return StatusChange
-    s0, s1 = setters
-    new = object.__new__
-
-    def make(a0: Any, a1: Any) -> StatusChange:
-        e = new(StatusChange)
-        s0(e, a0), s1(e, a1)
-        return e
-
-    return make
-
-
-_new_terms = _terms_factory()
-_new_change = _change_factory()
-
-
 class _TermsBuilder:
     """`CertificateTerms` from rows of `_PG_TERMS` / `_SQLITE_TERMS`, with the repeated
     values (dates, JSON lists, status histories) converted once per read, not once per row."""
@@ -435,14 +376,14 @@ class _TermsBuilder:
         for status, effective in orjson.loads(text):
             change = changes.get((status, effective))
             if change is None:
-                change = changes[(status, effective)] = _new_change(status, self._date(effective))
+                change = changes[(status, effective)] = StatusChange(status, self._date(effective))
             out.append(change)
         history = self._histories[text] = tuple(out)
         return history
 
     def terms(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], CertificateTerms]:
         out: dict[tuple[str, str], CertificateTerms] = {}
-        lists, dates, histories, new = self._lists, self._dates, self._histories, _new_terms
+        lists, dates, histories = self._lists, self._dates, self._histories
         sqlite = self._sqlite
         for scheme_id, number, category_code, valid_from, valid_to, hs_codes, history in rows:
             if sqlite:
@@ -454,7 +395,7 @@ class _TermsBuilder:
             changes = histories.get(history)
             if changes is None:
                 changes = self._history(history)
-            out[(scheme_id, number)] = new(
+            out[(scheme_id, number)] = CertificateTerms(
                 scheme_id, number, category_code, valid_from, valid_to, hs, changes
             )
         return out
