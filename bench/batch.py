@@ -26,7 +26,6 @@ from typing import Any
 
 import orjson
 from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
 
 from common import ensure_tool, serve, table, verdict, write_result
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
@@ -79,11 +78,11 @@ def measure(
     body = orjson.dumps({"lines": lines})
     curl = ensure_tool("curl")
     engine = create_engine(url)
-    reads = HotReads(sessionmaker(engine), engine)
+    reads = HotReads(engine, held=False)  # as the server reads a batch
     facts = HotFacts(reads)
     cache = ResolverCache()
     snapshot = cache.get(facts)
-    with reads.sessions() as session:  # whole certificates, as the domain holds them
+    with reads.session() as session:  # whole certificates, as the domain holds them
         certificates = SqlCertificateRepository(session).get_many(
             [(q.scheme, q.certificate) for q in questions]
         )

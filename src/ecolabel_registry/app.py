@@ -76,6 +76,7 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if own_engine and settings.check_migrations and engine is not None:
             ensure_migrated(engine)
+        await hot_reads.open()
         if own_engine:
             await warm_resolver_cache(app.state.resolver_cache, hot_reads)
         with serving(settings) if serving is not None else nullcontext():
@@ -104,16 +105,17 @@ def create_app(
     app.state.sessionmaker = session_factory
     app.state.engine = engine
     app.state.resolver_cache = ResolverCache()
-    # The hot equivalence reads: a held connection of the app's own engine (tests that pass
-    # their own session factory read through it instead, inside their transaction).
+    # The hot equivalence reads, over the sessions' bind: the app's engine, or the connection
+    # of a test that passes its own session factory (read inside its transaction).
+    bind = session_factory.kw["bind"]
     hot_reads = HotReads(
-        session_factory,
-        engine if own_engine else None,
-        settings.db_async_pool_size,
-        settings.db_connect_timeout_seconds,
+        bind,
+        held=True,
+        async_pool_size=settings.db_async_pool_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
     )
     app.state.hot_reads = hot_reads
-    app.state.batch_reads = HotReads(session_factory, None)
+    app.state.batch_reads = HotReads(bind, held=False)
     app.state.export_slots = StreamSlots(settings.max_concurrent_exports)
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.

@@ -120,7 +120,7 @@ def queries_for_one_question(
     registry = SqlRegistry(session)
     arrange(registry, agreements, certificates=1)
     session.flush()
-    facts, cache = HotFacts(HotReads(session_factory, None)), ResolverCache()
+    facts, cache = HotFacts(HotReads(session.connection(), held=True)), ResolverCache()
     service = EquivalenceService(facts, cache)
 
     def ask() -> Answer:  # as the single question's route asks
@@ -154,7 +154,7 @@ def test_an_unknown_certificate_still_reads_the_revision(
 ) -> None:
     arrange(SqlRegistry(session), agreements=1, certificates=1)
     session.flush()
-    facts = HotFacts(HotReads(session_factory, None))
+    facts = HotFacts(HotReads(session.connection(), held=True))
     revision, certificate = facts.terms_and_revision("label-a", "NO-SUCH")
     assert certificate is None
     assert revision == SqlFacts(session).revision() > 0
@@ -169,7 +169,7 @@ def test_the_terms_read_are_those_of_the_stored_certificates(
         SYSTEM, "label-a", "A-1", StatusEvent("suspended", dt.date(2024, 5, 1), "audit")
     )
     session.flush()
-    facts, hot = SqlFacts(session), HotFacts(HotReads(session_factory, None))
+    facts, hot = SqlFacts(session), HotFacts(HotReads(session.connection(), held=True))
     stored = SqlCertificateRepository(session)
     revision, one = hot.terms_and_revision("label-a", "A-1")
     assert revision == facts.revision()
@@ -190,7 +190,9 @@ def test_a_batch_gathers_certificates_together(
     registry = SqlRegistry(session)
     arrange(registry, agreements=1, certificates=60)
     session.flush()
-    service = EquivalenceService(HotFacts(HotReads(session_factory, None)), ResolverCache())
+    service = EquivalenceService(
+        HotFacts(HotReads(session.connection(), held=True)), ResolverCache()
+    )
     questions = [Question(str(n), "label-a", f"A-{n % 60}", "JP", ON, None) for n in range(600)]
     service.batch(questions[:1])
     with counted(session.connection()) as statements:

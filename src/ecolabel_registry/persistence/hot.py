@@ -10,7 +10,6 @@ threadpool hop).
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,9 +19,9 @@ from typing import Any
 import anyio.to_thread
 import orjson
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import (
     CertificateTerms,
@@ -41,26 +40,29 @@ _NO_JIT = "SET jit = off"
 
 
 class HotReads:
-    """One process's DBAPI connection for the hot reads, held between requests.
+    """The hot reads' DBAPI connections, over the app's bind (an engine, or a test's
+    connection: the same reader either way).
 
-    With an engine (the served app) the connection is taken from the engine's pool once and
-    kept in autocommit mode, so every statement reads the latest committed data. Without one
-    (tests that hand the app their own session factory) each use borrows the connection of a
-    session from that factory, so the test's own transaction is what is read.
+    Over an engine, `held` readers (the single question) keep one connection of the engine's
+    pool between requests, in autocommit mode, so every statement reads the latest committed
+    data; the others (the batch, whose later chunks are read on a second thread, and the
+    markets) take a pooled connection for each read. Over a connection (a test's, in its
+    transaction), every read is made on it, so the test's own transaction is what is read.
     """
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        engine: Engine | None,
+        bind: Engine | Connection,
+        *,
+        held: bool,
         async_pool_size: int = 0,
         connect_timeout: int = 5,
     ) -> None:
-        self.sessions = sessions
-        self._engine = engine
+        self.bind = bind
+        self._held_mode = held
         self._held: Any = None
         self._lock = threading.Lock()
-        self.dialect = engine.dialect.name if engine is not None else _dialect_of_factory(sessions)
+        self.dialect = bind.dialect.name
         self.mark = "?" if self.dialect == "sqlite" else "%s"
         self.single_sql = (
             f"SELECT r.revision, {_TERMS} FROM registry_revision r "
@@ -68,15 +70,19 @@ class HotReads:
             "WHERE r.id = 1"
         )
         self._pool: _AsyncPostgresPool | None = None
-        if engine is not None and self.dialect == "postgresql" and async_pool_size > 0:
-            self._pool = _AsyncPostgresPool(engine, async_pool_size, connect_timeout)
+        if isinstance(bind, Engine) and self.dialect == "postgresql" and async_pool_size > 0:
+            self._pool = _AsyncPostgresPool(bind, async_pool_size, connect_timeout)
+
+    def session(self) -> Session:
+        """An ORM session over the same bind (the rare reads of the small facts)."""
+        return Session(self.bind)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """One statement's rows, without blocking the event loop on PostgreSQL's answer.
 
-        PostgreSQL: on a small pool of asynchronous connections, so that the worker answers
-        other requests while one waits for the database. SQLite (a local file, a lookup of
-        some microseconds) and tests: synchronously on the held or borrowed connection.
+        PostgreSQL over an engine: on a small pool of asynchronous connections, so that the
+        worker answers other requests while one waits for the database. SQLite (a local file,
+        a lookup of some microseconds) and a test's connection: synchronously.
         """
         if self._pool is not None:
             return await self._pool.fetch(sql, params)
@@ -87,17 +93,29 @@ class HotReads:
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A DBAPI connection; driver errors come out as SQLAlchemy's DBAPIError family."""
-        if self._engine is None:
-            with self.sessions() as session:
-                dbapi: Any = session.connection().connection.dbapi_connection
+        bind = self.bind
+        if isinstance(bind, Connection):
+            with self._lock:
+                yield _wrapping(bind.connection.dbapi_connection)
+            return
+        if not self._held_mode:
+            pooled = bind.raw_connection()
+            try:
+                conn = _wrapping(pooled.dbapi_connection)
                 if self.dialect == "postgresql":
-                    _wrapping(dbapi).execute("SET LOCAL jit = off")
-                yield _wrapping(dbapi)
+                    conn.execute("SET LOCAL jit = off")  # until the pool's rollback on return
+                yield conn
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    pooled.invalidate()
+                raise
+            finally:
+                pooled.close()
             return
         with self._lock:
             held = self._held
             if held is None:
-                held = self._engine.raw_connection()
+                held = bind.raw_connection()
                 if self.dialect != "sqlite":
                     raw: Any = held.dbapi_connection
                     raw.autocommit = True  # each read sees the latest commit; no idle transaction
@@ -110,6 +128,11 @@ class HotReads:
                 held.invalidate()
                 raise
 
+    async def open(self) -> None:
+        """Open the asynchronous connection pool (at startup, in the app's lifespan)."""
+        if self._pool is not None:
+            await self._pool.open()
+
     async def aclose(self) -> None:
         """Give the connections back (at shutdown)."""
         if self._pool is not None:
@@ -121,51 +144,58 @@ class HotReads:
 
 
 class _AsyncPostgresPool:
-    """A few psycopg AsyncConnections in autocommit mode, made on first use."""
+    """A few psycopg AsyncConnections in autocommit mode (psycopg_pool), opened with the app."""
 
     def __init__(self, engine: Engine, size: int, connect_timeout: int) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
         url = engine.url.set(drivername="postgresql")
-        self._conninfo = url.render_as_string(hide_password=False)
-        self._timeout = connect_timeout
-        self._idle: list[Any] = []
-        self._slots = asyncio.Semaphore(size)
+
+        async def configure(conn: Any) -> None:
+            await conn.execute(_NO_JIT)
+
+        self._pool = AsyncConnectionPool(
+            url.render_as_string(hide_password=False),
+            min_size=size,
+            max_size=size,
+            kwargs={"autocommit": True, "connect_timeout": connect_timeout},
+            configure=configure,
+            timeout=connect_timeout,
+            open=False,
+            name="hot-reads",
+        )
+
+    async def open(self) -> None:
+        """Start making the connections (in the background: a database down at startup does
+        not stop the app; its questions answer 503 until it is back)."""
+        await self._pool.open(wait=False)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         import psycopg
 
-        async with self._slots:
-            # An idle connection may have been cut while idle (a database restart): then the
-            # statement is tried once more on a new connection, as a pre-ping would.
-            for attempt in (1, 2):
-                conn = self._idle.pop() if self._idle else None
-                reused = conn is not None
-                try:
-                    if conn is None:
-                        conn = await psycopg.AsyncConnection.connect(
-                            self._conninfo, autocommit=True, connect_timeout=self._timeout
-                        )
-                        await conn.execute(_NO_JIT)
-                    cursor = await conn.execute(sql, params)
-                    rows: list[tuple[Any, ...]] = await cursor.fetchall()
-                except psycopg.Error as exc:
-                    broken = conn is None or conn.closed or conn.broken
-                    if conn is not None and not broken:
-                        self._idle.append(conn)
-                    elif conn is not None:
-                        await conn.close()
-                    if broken and reused and attempt == 1:
-                        continue
-                    raise DBAPIError.instance(
-                        sql, list(params), exc, psycopg.Error, connection_invalidated=broken
-                    ) from exc
-                self._idle.append(conn)
+        # A connection may have been cut while idle (a database restart): then the statement
+        # is tried once more on another one, as a pre-ping would (the pool drops the broken).
+        for attempt in (1, 2):
+            broken = False
+            try:
+                async with self._pool.connection() as conn:
+                    try:
+                        cursor = await conn.execute(sql, params)
+                        rows: list[tuple[Any, ...]] = await cursor.fetchall()
+                    except psycopg.Error:
+                        broken = conn.closed or conn.broken
+                        raise
                 return rows
+            except psycopg.Error as exc:
+                if broken and attempt == 1:
+                    continue
+                raise DBAPIError.instance(
+                    sql, list(params), exc, psycopg.Error, connection_invalidated=broken
+                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.close()
+        await self._pool.close()
 
 
 class _Wrapped:
@@ -226,12 +256,6 @@ def _is_disconnect(exc: Exception) -> bool:
     return type(exc).__name__ in ("OperationalError", "InterfaceError")
 
 
-def _dialect_of_factory(sessions: sessionmaker[Session]) -> str:
-    bind = sessions.kw.get("bind")
-    dialect = getattr(bind, "dialect", None)
-    return str(getattr(dialect, "name", "sqlite"))
-
-
 class HotFacts:
     """The resolver's facts and certificate terms (CertificateSource of
     services.equivalence): the one reader of certificate terms, with plain SQL."""
@@ -248,12 +272,12 @@ class HotFacts:
     def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
         """The small facts, through the ORM repositories (rare: the first snapshot, or when
         the change log cannot say what changed)."""
-        with self._r.sessions() as session:
+        with self._r.session() as session:
             return SqlFacts(session).load()
 
     def changes(self, since: int) -> FactChanges | None:
         """The facts written since revision `since`, through the ORM repositories."""
-        with self._r.sessions() as session:
+        with self._r.session() as session:
             return SqlFacts(session).changes(since)
 
     def terms_and_revision(
