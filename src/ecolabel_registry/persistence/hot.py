@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 import orjson
@@ -62,15 +62,9 @@ class HotReads:
         self._held_mode = held
         self._held: Any = None
         self._lock = threading.Lock()
-        self.dialect = bind.dialect.name
-        self.mark = "?" if self.dialect == "sqlite" else "%s"
-        self.single_sql = (
-            f"SELECT r.revision, {_TERMS} FROM registry_revision r "
-            f"LEFT JOIN certificate c ON c.scheme_id = {self.mark} AND c.number = {self.mark} "
-            "WHERE r.id = 1"
-        )
+        self.dialect: TermsDialect = _Sqlite() if bind.dialect.name == "sqlite" else _Postgres()
         self._pool: _AsyncPostgresPool | None = None
-        if isinstance(bind, Engine) and self.dialect == "postgresql" and async_pool_size > 0:
+        if isinstance(bind, Engine) and isinstance(self.dialect, _Postgres) and async_pool_size:
             self._pool = _AsyncPostgresPool(bind, async_pool_size, connect_timeout)
 
     def session(self) -> Session:
@@ -102,8 +96,7 @@ class HotReads:
             pooled = bind.raw_connection()
             try:
                 conn = _wrapping(pooled.dbapi_connection)
-                if self.dialect == "postgresql":
-                    conn.execute("SET LOCAL jit = off")  # until the pool's rollback on return
+                self.dialect.borrowed(conn)
                 yield conn
             except DBAPIError as exc:
                 if exc.connection_invalidated:
@@ -116,10 +109,7 @@ class HotReads:
             held = self._held
             if held is None:
                 held = bind.raw_connection()
-                if self.dialect != "sqlite":
-                    raw: Any = held.dbapi_connection
-                    raw.autocommit = True  # each read sees the latest commit; no idle transaction
-                    raw.execute(_NO_JIT)
+                self.dialect.held(held.dbapi_connection)
                 self._held = held
             try:
                 yield _wrapping(held.dbapi_connection)
@@ -262,7 +252,7 @@ class HotFacts:
 
     def __init__(self, reads: HotReads) -> None:
         self._r = reads
-        self._sqlite = reads.dialect == "sqlite"
+        self._d = reads.dialect
 
     def revision(self) -> int:
         with self._r.connection() as conn:
@@ -286,14 +276,14 @@ class HotFacts:
         """The revision counter and what the resolver reads of one certificate: one
         statement, one index lookup (the status history is on the certificate's row)."""
         with self._r.connection() as conn:
-            rows = conn.fetch(self._r.single_sql, (scheme_id, number))
+            rows = conn.fetch(self._d.single_sql, (scheme_id, number))
         return self._single(rows)
 
     async def terms_and_revision_async(
         self, scheme_id: str, number: str
     ) -> tuple[int, CertificateTerms | None]:
         """`terms_and_revision` without blocking the event loop on PostgreSQL."""
-        return self._single(await self._r.fetch(self._r.single_sql, (scheme_id, number)))
+        return self._single(await self._r.fetch(self._d.single_sql, (scheme_id, number)))
 
     def _single(self, rows: list[tuple[Any, ...]]) -> tuple[int, CertificateTerms | None]:
         if not rows:
@@ -301,7 +291,7 @@ class HotFacts:
         revision = int(rows[0][0] or 0)
         if rows[0][1] is None:
             return revision, None
-        found = _TermsBuilder(self._sqlite).terms([rows[0][1:]])
+        found = _TermsBuilder(self._d.text_dates).terms([rows[0][1:]])
         return revision, next(iter(found.values()))
 
     def certificate_terms(
@@ -315,33 +305,42 @@ class HotFacts:
         decodes (far fewer rows, bytes and look-ups than whole certificates with their
         events).
         """
+        wanted = list(set(keys))
+        build = _TermsBuilder(self._d.text_dates)
         found: dict[tuple[str, str], CertificateTerms] = {}
-        for chunk in self.certificate_terms_chunks(list(set(keys)), _MANY_CHUNK):
-            found.update(chunk)
+        with self._r.connection() as conn:
+            for start in range(0, len(wanted), _MANY_CHUNK):
+                sql, params = self._d.many(wanted[start : start + _MANY_CHUNK])
+                found.update(build.terms(self._d.rows(conn.fetch(sql, params))))
         return found
 
-    def certificate_terms_chunks(
-        self, keys: Sequence[tuple[str, str]], size: int
-    ) -> Iterator[dict[tuple[str, str], CertificateTerms]]:
-        """`certificate_terms` of `keys`, `size` keys at a time in their order, on one
-        connection (a thread that reads them all holds it until the last chunk)."""
-        sql = _PG_TERMS if not self._sqlite else _SQLITE_TERMS
-        build = _TermsBuilder(self._sqlite)
-        with self._r.connection() as conn:
-            for start in range(0, len(keys), size):
-                chunk = keys[start : start + size]
-                params = (
-                    (
-                        orjson.dumps([k[0] for k in chunk]).decode(),
-                        orjson.dumps([k[1] for k in chunk]).decode(),
-                    )
-                    if not self._sqlite
-                    else (orjson.dumps(chunk).decode(),)
-                )
-                rows = conn.fetch(sql, params)
-                if self._sqlite:  # one JSON text of rows (see _SQLITE_TERMS)
-                    rows = orjson.loads(rows[0][0]) if rows and rows[0][0] else []
-                yield build.terms(rows)
+
+class TermsDialect(Protocol):
+    """What differs between the databases in reading certificate terms."""
+
+    text_dates: bool
+    """Whether dates come back as ISO text (SQLite) rather than `date`s."""
+
+    @property
+    def single_sql(self) -> str:
+        """The revision counter and one certificate's terms (parameters: scheme, number)."""
+        ...
+
+    def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
+        """The statement and parameters reading the terms of `keys`."""
+        ...
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        """The terms rows of what `many`'s statement returned."""
+        ...
+
+    def held(self, raw: Any) -> None:
+        """Set up a connection held between reads."""
+        ...
+
+    def borrowed(self, conn: _Wrapped) -> None:
+        """Set up a pooled connection for one read (in its transaction)."""
+        ...
 
 
 # Only the columns recognition depends on; the status history comes from the certificate's
@@ -374,12 +373,57 @@ _SQLITE_TERMS = (
 _MANY_CHUNK = 10_000
 
 
+def _single_sql(mark: str) -> str:
+    return (
+        f"SELECT r.revision, {_TERMS} FROM registry_revision r "
+        f"LEFT JOIN certificate c ON c.scheme_id = {mark} AND c.number = {mark} "
+        "WHERE r.id = 1"
+    )
+
+
+class _Postgres:
+    text_dates = False
+    single_sql = _single_sql("%s")
+
+    def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
+        schemes = orjson.dumps([k[0] for k in keys]).decode()
+        return _PG_TERMS, (schemes, orjson.dumps([k[1] for k in keys]).decode())
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        return fetched
+
+    def held(self, raw: Any) -> None:
+        raw.autocommit = True  # each read sees the latest commit; no idle transaction
+        raw.execute(_NO_JIT)
+
+    def borrowed(self, conn: _Wrapped) -> None:
+        conn.execute("SET LOCAL jit = off")  # until the pool's rollback on return
+
+
+class _Sqlite:
+    text_dates = True
+    single_sql = _single_sql("?")
+
+    def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
+        return _SQLITE_TERMS, (orjson.dumps(keys).decode(),)
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        # One JSON text of rows (see _SQLITE_TERMS).
+        return orjson.loads(fetched[0][0]) if fetched and fetched[0][0] else []
+
+    def held(self, raw: Any) -> None:
+        pass
+
+    def borrowed(self, conn: _Wrapped) -> None:
+        pass
+
+
 class _TermsBuilder:
     """`CertificateTerms` from rows of `_PG_TERMS` / `_SQLITE_TERMS`, with the repeated
     values (dates, JSON lists, status histories) converted once per read, not once per row."""
 
-    def __init__(self, sqlite: bool) -> None:
-        self._sqlite = sqlite
+    def __init__(self, text_dates: bool) -> None:
+        self._text_dates = text_dates
         self._dates: dict[str, dt.date] = {}
         self._lists: dict[str | None, tuple[str, ...]] = {"[]": (), None: (), "": ()}
         self._changes: dict[tuple[str, str], StatusChange] = {}
@@ -408,9 +452,9 @@ class _TermsBuilder:
     def terms(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], CertificateTerms]:
         out: dict[tuple[str, str], CertificateTerms] = {}
         lists, dates, histories = self._lists, self._dates, self._histories
-        sqlite = self._sqlite
+        text_dates = self._text_dates
         for scheme_id, number, category_code, valid_from, valid_to, hs_codes, history in rows:
-            if sqlite:
+            if text_dates:
                 valid_from = dates.get(valid_from) or self._date(valid_from)
                 valid_to = dates.get(valid_to) or self._date(valid_to)
             hs = lists.get(hs_codes)
