@@ -28,9 +28,11 @@ import orjson
 from sqlalchemy import create_engine
 
 from common import ensure_tool, serve, table, verdict, write_result
+from ecolabel_registry.cli import tuned_process
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.repositories import SqlCertificateRepository
 from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
+from ecolabel_registry.settings import Settings
 from generate import ensure
 
 TARGET = 0.5
@@ -90,7 +92,9 @@ def measure(
     service = EquivalenceService(facts, cache)
     best_pure = best_service = best_http = float("inf")
     summary: dict[str, int] = {}
-    with serve(url) as server:
+    # The in-process side runs as a served process does (the collector tuned and the warm
+    # cache frozen), as the server it is compared with.
+    with serve(url) as server, tuned_process(Settings(database_url=url)):
 
         def post() -> float:
             nonlocal summary
