@@ -76,7 +76,6 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if own_engine and settings.check_migrations and engine is not None:
             ensure_migrated(engine)
-        await hot_reads.open()
         if own_engine:
             await warm_resolver_cache(app.state.resolver_cache, hot_reads)
         with serving(settings) if serving is not None else nullcontext():

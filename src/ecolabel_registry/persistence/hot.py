@@ -10,6 +10,7 @@ threadpool hop).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -118,11 +119,6 @@ class HotReads:
                 held.invalidate()
                 raise
 
-    async def open(self) -> None:
-        """Open the asynchronous connection pool (at startup, in the app's lifespan)."""
-        if self._pool is not None:
-            await self._pool.open()
-
     async def aclose(self) -> None:
         """Give the connections back (at shutdown)."""
         if self._pool is not None:
@@ -134,58 +130,51 @@ class HotReads:
 
 
 class _AsyncPostgresPool:
-    """A few psycopg AsyncConnections in autocommit mode (psycopg_pool), opened with the app."""
+    """A few psycopg AsyncConnections in autocommit mode, made on first use."""
 
     def __init__(self, engine: Engine, size: int, connect_timeout: int) -> None:
-        from psycopg_pool import AsyncConnectionPool
-
         url = engine.url.set(drivername="postgresql")
-
-        async def configure(conn: Any) -> None:
-            await conn.execute(_NO_JIT)
-
-        self._pool = AsyncConnectionPool(
-            url.render_as_string(hide_password=False),
-            min_size=size,
-            max_size=size,
-            kwargs={"autocommit": True, "connect_timeout": connect_timeout},
-            configure=configure,
-            timeout=connect_timeout,
-            open=False,
-            name="hot-reads",
-        )
-
-    async def open(self) -> None:
-        """Start making the connections (in the background: a database down at startup does
-        not stop the app; its questions answer 503 until it is back)."""
-        await self._pool.open(wait=False)
+        self._conninfo = url.render_as_string(hide_password=False)
+        self._timeout = connect_timeout
+        self._idle: list[Any] = []
+        self._slots = asyncio.Semaphore(size)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         import psycopg
 
-        # A connection may have been cut while idle (a database restart): then the statement
-        # is tried once more on another one, as a pre-ping would (the pool drops the broken).
-        for attempt in (1, 2):
-            broken = False
-            try:
-                async with self._pool.connection() as conn:
-                    try:
-                        cursor = await conn.execute(sql, params)
-                        rows: list[tuple[Any, ...]] = await cursor.fetchall()
-                    except psycopg.Error:
-                        broken = conn.closed or conn.broken
-                        raise
+        async with self._slots:
+            # An idle connection may have been cut while idle (a database restart): then the
+            # statement is tried once more on a new connection, as a pre-ping would.
+            for attempt in (1, 2):
+                conn = self._idle.pop() if self._idle else None
+                reused = conn is not None
+                try:
+                    if conn is None:
+                        conn = await psycopg.AsyncConnection.connect(
+                            self._conninfo, autocommit=True, connect_timeout=self._timeout
+                        )
+                        await conn.execute(_NO_JIT)
+                    cursor = await conn.execute(sql, params)
+                    rows: list[tuple[Any, ...]] = await cursor.fetchall()
+                except psycopg.Error as exc:
+                    broken = conn is None or conn.closed or conn.broken
+                    if conn is not None and not broken:
+                        self._idle.append(conn)
+                    elif conn is not None:
+                        await conn.close()
+                    if broken and reused and attempt == 1:
+                        continue
+                    raise DBAPIError.instance(
+                        sql, list(params), exc, psycopg.Error, connection_invalidated=broken
+                    ) from exc
+                self._idle.append(conn)
                 return rows
-            except psycopg.Error as exc:
-                if broken and attempt == 1:
-                    continue
-                raise DBAPIError.instance(
-                    sql, list(params), exc, psycopg.Error, connection_invalidated=broken
-                ) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
-        await self._pool.close()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await conn.close()
 
 
 class _Wrapped:
