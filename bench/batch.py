@@ -26,12 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
 
 from common import ensure_tool, serve, table, verdict, write_result
-from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.cli import tuned_process
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
+from ecolabel_registry.persistence.repositories import SqlCertificateRepository
 from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
+from ecolabel_registry.settings import Settings
 from generate import ensure
 
 TARGET = 0.5
@@ -79,19 +80,21 @@ def measure(
     body = json.dumps({"lines": lines}, separators=(",", ":")).encode()
     curl = ensure_tool("curl")
     engine = create_engine(url)
-    reads = HotReads(sessionmaker(engine), engine)
+    reads = HotReads(engine, held=False)  # as the server reads a batch
     facts = HotFacts(reads)
     cache = ResolverCache()
     snapshot = cache.get(facts)
-    with reads.sessions() as session:  # whole certificates, as the domain holds them
-        certificates = SqlFacts(session).certificates(
+    with reads.session() as session:  # whole certificates, as the domain holds them
+        certificates = SqlCertificateRepository(session).get_many(
             [(q.scheme, q.certificate) for q in questions]
         )
     resolver, categories = snapshot.resolver, snapshot.categories
     service = EquivalenceService(facts, cache)
     best_pure = best_service = best_http = float("inf")
     summary: dict[str, int] = {}
-    with serve(url) as server:
+    # The in-process side runs as a served process does (the collector tuned and the warm
+    # cache frozen), as the server it is compared with.
+    with serve(url) as server, tuned_process(Settings(database_url=url)):
 
         def post() -> float:
             nonlocal summary

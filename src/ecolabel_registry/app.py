@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from functools import partial
 
 from fastapi import Depends, FastAPI
@@ -60,8 +58,13 @@ def create_app(
     *,
     engine: Engine | None = None,
     session_factory: sessionmaker[Session] | None = None,
+    serving: Callable[[Settings], AbstractContextManager[object]] | None = None,
 ) -> FastAPI:
-    """Build the application. Tests pass their own session factory (one transaction a test)."""
+    """Build the application. Tests pass their own session factory (one transaction a test).
+
+    `serving` is what the `serve` command runs around a worker process's life, once the
+    resolver's cache is warm (the process tuning of `cli.tuned_process`).
+    """
     settings = settings or get_settings()
     configure_logging(settings)
     own_engine = engine is None and session_factory is None
@@ -73,21 +76,10 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if own_engine and settings.check_migrations and engine is not None:
             ensure_migrated(engine)
-        thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
         if own_engine:
             await warm_resolver_cache(app.state.resolver_cache, hot_reads)
-            if settings.gc_young_threshold:
-                # A served process allocates in bursts (a batch makes ~100,000 objects that
-                # die together): fewer young collections, and fewer objects promoted to be
-                # scanned again by the older ones.
-                gc.set_threshold(settings.gc_young_threshold, *thresholds[1:])
-            if settings.switch_interval_ms:
-                # A batch reads certificates on a second thread while it answers on the first;
-                # the reader needs the GIL back each time data arrives.
-                sys.setswitchinterval(settings.switch_interval_ms / 1000)
-        yield
-        gc.set_threshold(*thresholds)
-        sys.setswitchinterval(interval)
+        with serving(settings) if serving is not None else nullcontext():
+            yield
         await hot_reads.aclose()
         if own_engine and engine is not None:
             engine.dispose()
@@ -112,16 +104,17 @@ def create_app(
     app.state.sessionmaker = session_factory
     app.state.engine = engine
     app.state.resolver_cache = ResolverCache()
-    # The hot equivalence reads: a held connection of the app's own engine (tests that pass
-    # their own session factory read through it instead, inside their transaction).
+    # The hot equivalence reads, over the sessions' bind: the app's engine, or the connection
+    # of a test that passes its own session factory (read inside its transaction).
+    bind = session_factory.kw["bind"]
     hot_reads = HotReads(
-        session_factory,
-        engine if own_engine else None,
-        settings.db_async_pool_size,
-        settings.db_connect_timeout_seconds,
+        bind,
+        held=True,
+        async_pool_size=settings.db_async_pool_size,
+        connect_timeout=settings.db_connect_timeout_seconds,
     )
     app.state.hot_reads = hot_reads
-    app.state.batch_reads = HotReads(session_factory, None)
+    app.state.batch_reads = HotReads(bind, held=False)
     app.state.export_slots = StreamSlots(settings.max_concurrent_exports)
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.

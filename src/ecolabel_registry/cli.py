@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -37,6 +38,9 @@ keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=T
 app.add_typer(keys_app, name="keys")
 import_app = typer.Typer(help="Bulk import from CSV or JSON Lines.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 export_app = typer.Typer(help="Bulk export to CSV or JSON Lines.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 console = Console(stderr=True)
@@ -155,7 +159,7 @@ def serve(
     finally:
         engine.dispose()
     uvicorn.run(
-        "ecolabel_registry.app:create_app",
+        "ecolabel_registry.cli:served_app",
         factory=True,
         host=host,
         port=port,
@@ -163,6 +167,40 @@ def serve(
         access_log=access_log,
         log_level=settings.log_level.lower(),
     )
+
+
+def served_app(settings: Settings | None = None) -> FastAPI:
+    """The app as `serve` runs it: uvicorn calls this in each worker process, so every
+    served process is tuned (`tuned_process`) once its resolver cache is warm."""
+    from ecolabel_registry.app import create_app
+
+    return create_app(settings, serving=tuned_process)
+
+
+@contextmanager
+def tuned_process(settings: Settings) -> Iterator[None]:
+    """The Python runtime set for serving, for as long as the process serves; the one
+    place that tunes it (ECOLABEL_GC_YOUNG_THRESHOLD, ECOLABEL_SWITCH_INTERVAL_MS)."""
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    # The resolver's warm cache lives as long as the process: kept out of the collections'
+    # scans (the objects a later full reload makes are scanned as any others).
+    gc.collect()
+    gc.freeze()
+    if settings.gc_young_threshold:
+        # A served process allocates in bursts (a batch makes ~100,000 objects that die
+        # together): fewer young collections, and fewer objects promoted to be scanned
+        # again by the older ones.
+        gc.set_threshold(settings.gc_young_threshold, *thresholds[1:])
+    if settings.switch_interval_ms:
+        # A batch reads certificates on a second thread while it answers on the first; the
+        # reader needs the GIL back each time data arrives.
+        sys.setswitchinterval(settings.switch_interval_ms / 1000)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
+        gc.unfreeze()
 
 
 @app.command()

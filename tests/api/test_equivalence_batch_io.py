@@ -25,6 +25,7 @@ from ecolabel_registry.api.routers.equivalence import (
     _line_problem,
     _lines_one_by_one,
 )
+from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.persistence.hot import HotFacts
 from ecolabel_registry.services import equivalence as equivalence_service
 from ecolabel_registry.services.equivalence import EquivalenceService, Question
@@ -142,17 +143,17 @@ def test_certificates_read_on_a_second_thread_give_the_same_body(
 def test_an_error_reading_a_later_chunk_fails_the_batch(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    service = service_of(app)
-    source = service._source
-    assert isinstance(source, HotFacts)
-    reads = source.certificate_terms_chunks
+    source = HotFacts(app.state.batch_reads)
+    reads, calls = source.certificate_terms, [0]
 
-    def failing(keys: list[tuple[str, str]], size: int) -> Any:
-        chunks = reads(keys, size)
-        yield next(chunks)
-        raise RuntimeError("connection lost")
+    def failing(keys: list[tuple[str, str]]) -> Any:  # the first read and the first chunk
+        calls[0] += 1
+        if calls[0] > 2:
+            raise RuntimeError("connection lost")
+        return reads(keys)
 
-    monkeypatch.setattr(source, "certificate_terms_chunks", failing)
+    monkeypatch.setattr(source, "certificate_terms", failing)
+    service = EquivalenceService(source, app.state.resolver_cache)
     monkeypatch.setattr(equivalence_service, "FIRST_READ", 1)
     monkeypatch.setattr(equivalence_service, "READ_CHUNK", 1)
     day = dt.date(2025, 3, 1)
@@ -192,8 +193,9 @@ def test_the_single_question_writes_the_answer_the_batch_writes(
     writer = AnswerWriter()
     for target, hs_code in (("JP", "320810"), ("KR", None), ("CN", None), ("JP", "9403")):
         on = dt.date(2025, 3, 1)
-        answer = service.resolve(Q["scheme"], Q["certificate"], target, on, hs_code)
         args = (Q["scheme"], Q["certificate"], target, on, hs_code)
+        answer = next(service.answer_lines([args]))
+        assert isinstance(answer, Answer)
         query = {**Q, "target": target, "on": on.isoformat()}
         if hs_code is not None:
             query["hs_code"] = hs_code

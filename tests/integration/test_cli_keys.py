@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from ecolabel_registry.app import create_app
 from ecolabel_registry.cli import app as cli
+from ecolabel_registry.cli import served_app
 from ecolabel_registry.seed.loader import reference_data
 from ecolabel_registry.settings import Settings, get_settings
 
@@ -121,9 +122,13 @@ def test_a_served_app_tunes_garbage_collection_and_thread_switches(
     settings = Settings(
         database_url=database, gc_young_threshold=young, switch_interval_ms=interval_ms
     )
-    with TestClient(create_app(settings)):
+    with TestClient(create_app(settings)):  # an app not served: the runtime as it was
+        assert gc.get_threshold() == before
+        assert sys.getswitchinterval() == interval
+    with TestClient(served_app(settings)):
         assert gc.get_threshold() == ((young or before[0]), *before[1:])
         assert sys.getswitchinterval() == pytest.approx(interval_ms / 1000 or interval)
+        assert gc.get_freeze_count() > 0  # the warm cache is out of the collections' scans
     assert gc.get_threshold() == before
     assert sys.getswitchinterval() == interval
 

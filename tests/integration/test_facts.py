@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.domain.access import SYSTEM
@@ -25,9 +25,10 @@ from ecolabel_registry.domain.model import (
     ScopeEntry,
     StatusEvent,
 )
+from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
-from ecolabel_registry.persistence.repositories import SqlRegistry
+from ecolabel_registry.persistence.repositories import SqlCertificateRepository, SqlRegistry
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.certificates import CertificateService
 from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
@@ -38,16 +39,34 @@ ON = dt.date(2025, 3, 1)
 
 @contextmanager
 def counted(connection: Connection) -> Iterator[list[str]]:
+    """The queries (SELECT statements) sent on the test's connection meanwhile, by the ORM
+    or by the plain-SQL reader (which talks to the driver directly)."""
     statements: list[str] = []
 
-    def record(*args: Any) -> None:
-        statements.append(str(args[2]))
+    def record(sql: str) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            statements.append(sql)
 
-    event.listen(connection, "before_cursor_execute", record)
+    dbapi: Any = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite":
+        dbapi.set_trace_callback(record)
+        try:
+            yield statements
+        finally:
+            dbapi.set_trace_callback(None)
+        return
+    plain = dbapi.cursor_factory
+
+    class Recording(plain):  # type: ignore[misc, valid-type]
+        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            record(query if isinstance(query, str) else query.as_string(self))
+            return super().execute(query, *args, **kwargs)
+
+    dbapi.cursor_factory = Recording
     try:
         yield statements
     finally:
-        event.remove(connection, "before_cursor_execute", record)
+        dbapi.cursor_factory = plain
 
 
 def arrange(registry: SqlRegistry, agreements: int, certificates: int) -> None:
@@ -95,35 +114,53 @@ def arrange(registry: SqlRegistry, agreements: int, certificates: int) -> None:
         )
 
 
-def queries_for_one_question(session: Session, agreements: int) -> int:
+def queries_for_one_question(
+    session: Session, session_factory: sessionmaker[Session], agreements: int
+) -> int:
     registry = SqlRegistry(session)
     arrange(registry, agreements, certificates=1)
-    service = EquivalenceService(SqlFacts(session), ResolverCache())
-    assert service.resolve("label-a", "A-0", "JP", ON, "320810").recognized
+    session.flush()
+    facts, cache = HotFacts(HotReads(session.connection(), held=True)), ResolverCache()
+    service = EquivalenceService(facts, cache)
+
+    def ask() -> Answer:  # as the single question's route asks
+        revision, certificate = facts.terms_and_revision("label-a", "A-0")
+        snapshot = cache.at(facts, revision)
+        return service.answer(snapshot, "label-a", "A-0", certificate, "JP", ON, "320810")
+
+    assert ask().recognized
     with counted(session.connection()) as statements:
-        answer = service.resolve("label-a", "A-0", "JP", ON, "320810")
+        answer = ask()
     assert answer.recognized
     assert len(answer.routes) == agreements
     return len(statements)
 
 
 # One statement reads the revision counter and the certificate with its history together.
-def test_one_question_costs_one_query_with_one_agreement(session: Session) -> None:
-    assert queries_for_one_question(session, agreements=1) == 1
+def test_one_question_costs_one_query_with_one_agreement(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    assert queries_for_one_question(session, session_factory, agreements=1) == 1
 
 
-def test_one_question_costs_one_query_with_many_agreements(session: Session) -> None:
-    assert queries_for_one_question(session, agreements=25) == 1
+def test_one_question_costs_one_query_with_many_agreements(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    assert queries_for_one_question(session, session_factory, agreements=25) == 1
 
 
-def test_an_unknown_certificate_still_reads_the_revision(session: Session) -> None:
+def test_an_unknown_certificate_still_reads_the_revision(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
     arrange(SqlRegistry(session), agreements=1, certificates=1)
-    revision, certificate = SqlFacts(session).terms_and_revision("label-a", "NO-SUCH")
+    session.flush()
+    facts = HotFacts(HotReads(session.connection(), held=True))
+    revision, certificate = facts.terms_and_revision("label-a", "NO-SUCH")
     assert certificate is None
     assert revision == SqlFacts(session).revision() > 0
 
 
-def test_the_hot_path_reads_what_the_orm_path_reads(
+def test_the_terms_read_are_those_of_the_stored_certificates(
     session: Session, session_factory: sessionmaker[Session]
 ) -> None:
     registry = SqlRegistry(session)
@@ -132,25 +169,30 @@ def test_the_hot_path_reads_what_the_orm_path_reads(
         SYSTEM, "label-a", "A-1", StatusEvent("suspended", dt.date(2024, 5, 1), "audit")
     )
     session.flush()
-    orm, hot = SqlFacts(session), HotFacts(HotReads(session_factory, None))
-    assert hot.terms_and_revision("label-a", "A-1") == orm.terms_and_revision("label-a", "A-1")
+    facts, hot = SqlFacts(session), HotFacts(HotReads(session.connection(), held=True))
+    stored = SqlCertificateRepository(session)
     revision, one = hot.terms_and_revision("label-a", "A-1")
-    assert revision == orm.revision()
-    assert one == orm.certificates([("label-a", "A-1")])[("label-a", "A-1")].terms()
-    assert hot.terms("label-a", "A-1") == one
-    assert hot.terms_and_revision("label-a", "NO-SUCH") == (orm.revision(), None)
+    assert revision == facts.revision()
+    certificate = stored.get("label-a", "A-1")
+    assert certificate is not None
+    assert one == certificate.terms()
+    assert hot.terms_and_revision("label-a", "NO-SUCH") == (facts.revision(), None)
     keys = [("label-a", "A-0"), ("label-a", "A-1"), ("label-a", "NO"), ("label-b", "A-2")]
     terms = hot.certificate_terms(keys)
-    assert terms == orm.certificate_terms(keys)
-    assert terms == {key: c.terms() for key, c in orm.certificates(keys).items()}
+    assert terms == {key: c.terms() for key, c in stored.get_many(keys).items()}
     assert len(terms) == 2
     assert [e.status for e in terms[("label-a", "A-1")].status_events] == ["active", "suspended"]
 
 
-def test_a_batch_gathers_certificates_together(session: Session) -> None:
+def test_a_batch_gathers_certificates_together(
+    session: Session, session_factory: sessionmaker[Session]
+) -> None:
     registry = SqlRegistry(session)
     arrange(registry, agreements=1, certificates=60)
-    service = EquivalenceService(SqlFacts(session), ResolverCache())
+    session.flush()
+    service = EquivalenceService(
+        HotFacts(HotReads(session.connection(), held=True)), ResolverCache()
+    )
     questions = [Question(str(n), "label-a", f"A-{n % 60}", "JP", ON, None) for n in range(600)]
     service.batch(questions[:1])
     with counted(session.connection()) as statements:

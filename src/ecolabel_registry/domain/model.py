@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import NamedTuple, Protocol, TypeVar
 
 __all__ = [
     "Agreement",
@@ -156,9 +156,13 @@ class StatusRecord(Protocol):
     def effective_date(self) -> dt.date: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    """A status and the day it takes effect: a `StatusEvent` without its record keeping."""
+class StatusChange(NamedTuple):
+    """A status and the day it takes effect: a `StatusEvent` without its record keeping.
+
+    A named tuple (immutable, compared and hashed by value like the dataclasses here): a
+    batch builds tens of thousands of these and of `CertificateTerms`, and a tuple is built
+    by one C call where a frozen dataclass pays an `object.__setattr__` per field.
+    """
 
     status: str
     effective_date: dt.date
@@ -292,11 +296,11 @@ class Certificate:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateTerms:
+class CertificateTerms(NamedTuple):
     """What recognition depends on in a certificate, and all that the resolver reads of one:
     its scheme, number, category, validity window, HS codes and status changes. The batch
-    reads only these; holder, product, GTINs and the events' record keeping stay unread."""
+    reads only these; holder, product, GTINs and the events' record keeping stay unread.
+    A named tuple, as `StatusChange` is (cheap to build)."""
 
     scheme_id: str
     number: str

@@ -15,14 +15,14 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 import orjson
 import structlog
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import (
     CertificateTerms,
@@ -41,42 +41,43 @@ _NO_JIT = "SET jit = off"
 
 
 class HotReads:
-    """One process's DBAPI connection for the hot reads, held between requests.
+    """The hot reads' DBAPI connections, over the app's bind (an engine, or a test's
+    connection: the same reader either way).
 
-    With an engine (the served app) the connection is taken from the engine's pool once and
-    kept in autocommit mode, so every statement reads the latest committed data. Without one
-    (tests that hand the app their own session factory) each use borrows the connection of a
-    session from that factory, so the test's own transaction is what is read.
+    Over an engine, `held` readers (the single question) keep one connection of the engine's
+    pool between requests, in autocommit mode, so every statement reads the latest committed
+    data; the others (the batch, whose later chunks are read on a second thread, and the
+    markets) take a pooled connection for each read. Over a connection (a test's, in its
+    transaction), every read is made on it, so the test's own transaction is what is read.
     """
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
-        engine: Engine | None,
+        bind: Engine | Connection,
+        *,
+        held: bool,
         async_pool_size: int = 0,
         connect_timeout: int = 5,
     ) -> None:
-        self.sessions = sessions
-        self._engine = engine
+        self.bind = bind
+        self._held_mode = held
         self._held: Any = None
         self._lock = threading.Lock()
-        self.dialect = engine.dialect.name if engine is not None else _dialect_of_factory(sessions)
-        self.mark = "?" if self.dialect == "sqlite" else "%s"
-        self.single_sql = (
-            f"SELECT r.revision, {_TERMS} FROM registry_revision r "
-            f"LEFT JOIN certificate c ON c.scheme_id = {self.mark} AND c.number = {self.mark} "
-            "WHERE r.id = 1"
-        )
+        self.dialect: TermsDialect = _Sqlite() if bind.dialect.name == "sqlite" else _Postgres()
         self._pool: _AsyncPostgresPool | None = None
-        if engine is not None and self.dialect == "postgresql" and async_pool_size > 0:
-            self._pool = _AsyncPostgresPool(engine, async_pool_size, connect_timeout)
+        if isinstance(bind, Engine) and isinstance(self.dialect, _Postgres) and async_pool_size:
+            self._pool = _AsyncPostgresPool(bind, async_pool_size, connect_timeout)
+
+    def session(self) -> Session:
+        """An ORM session over the same bind (the rare reads of the small facts)."""
+        return Session(self.bind)
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         """One statement's rows, without blocking the event loop on PostgreSQL's answer.
 
-        PostgreSQL: on a small pool of asynchronous connections, so that the worker answers
-        other requests while one waits for the database. SQLite (a local file, a lookup of
-        some microseconds) and tests: synchronously on the held or borrowed connection.
+        PostgreSQL over an engine: on a small pool of asynchronous connections, so that the
+        worker answers other requests while one waits for the database. SQLite (a local file,
+        a lookup of some microseconds) and a test's connection: synchronously.
         """
         if self._pool is not None:
             return await self._pool.fetch(sql, params)
@@ -87,21 +88,29 @@ class HotReads:
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A DBAPI connection; driver errors come out as SQLAlchemy's DBAPIError family."""
-        if self._engine is None:
-            with self.sessions() as session:
-                dbapi: Any = session.connection().connection.dbapi_connection
-                if self.dialect == "postgresql":
-                    _wrapping(dbapi).execute("SET LOCAL jit = off")
-                yield _wrapping(dbapi)
+        bind = self.bind
+        if isinstance(bind, Connection):
+            with self._lock:
+                yield _wrapping(bind.connection.dbapi_connection)
+            return
+        if not self._held_mode:
+            pooled = bind.raw_connection()
+            try:
+                conn = _wrapping(pooled.dbapi_connection)
+                self.dialect.borrowed(conn)
+                yield conn
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    pooled.invalidate()
+                raise
+            finally:
+                pooled.close()
             return
         with self._lock:
             held = self._held
             if held is None:
-                held = self._engine.raw_connection()
-                if self.dialect != "sqlite":
-                    raw: Any = held.dbapi_connection
-                    raw.autocommit = True  # each read sees the latest commit; no idle transaction
-                    raw.execute(_NO_JIT)
+                held = bind.raw_connection()
+                self.dialect.held(held.dbapi_connection)
                 self._held = held
             try:
                 yield _wrapping(held.dbapi_connection)
@@ -226,18 +235,13 @@ def _is_disconnect(exc: Exception) -> bool:
     return type(exc).__name__ in ("OperationalError", "InterfaceError")
 
 
-def _dialect_of_factory(sessions: sessionmaker[Session]) -> str:
-    bind = sessions.kw.get("bind")
-    dialect = getattr(bind, "dialect", None)
-    return str(getattr(dialect, "name", "sqlite"))
-
-
 class HotFacts:
-    """The resolver's facts read with plain SQL (FactsSource of services.equivalence)."""
+    """The resolver's facts and certificate terms (CertificateSource of
+    services.equivalence): the one reader of certificate terms, with plain SQL."""
 
     def __init__(self, reads: HotReads) -> None:
         self._r = reads
-        self._sqlite = reads.dialect == "sqlite"
+        self._d = reads.dialect
 
     def revision(self) -> int:
         with self._r.connection() as conn:
@@ -247,12 +251,12 @@ class HotFacts:
     def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
         """The small facts, through the ORM repositories (rare: the first snapshot, or when
         the change log cannot say what changed)."""
-        with self._r.sessions() as session:
+        with self._r.session() as session:
             return SqlFacts(session).load()
 
     def changes(self, since: int) -> FactChanges | None:
         """The facts written since revision `since`, through the ORM repositories."""
-        with self._r.sessions() as session:
+        with self._r.session() as session:
             return SqlFacts(session).changes(since)
 
     def terms_and_revision(
@@ -261,14 +265,14 @@ class HotFacts:
         """The revision counter and what the resolver reads of one certificate: one
         statement, one index lookup (the status history is on the certificate's row)."""
         with self._r.connection() as conn:
-            rows = conn.fetch(self._r.single_sql, (scheme_id, number))
+            rows = conn.fetch(self._d.single_sql, (scheme_id, number))
         return self._single(rows)
 
     async def terms_and_revision_async(
         self, scheme_id: str, number: str
     ) -> tuple[int, CertificateTerms | None]:
         """`terms_and_revision` without blocking the event loop on PostgreSQL."""
-        return self._single(await self._r.fetch(self._r.single_sql, (scheme_id, number)))
+        return self._single(await self._r.fetch(self._d.single_sql, (scheme_id, number)))
 
     def _single(self, rows: list[tuple[Any, ...]]) -> tuple[int, CertificateTerms | None]:
         if not rows:
@@ -276,11 +280,8 @@ class HotFacts:
         revision = int(rows[0][0] or 0)
         if rows[0][1] is None:
             return revision, None
-        found = _TermsBuilder(self._sqlite).terms([rows[0][1:]])
+        found = _TermsBuilder(self._d.text_dates).terms([rows[0][1:]])
         return revision, next(iter(found.values()))
-
-    def terms(self, scheme_id: str, number: str) -> CertificateTerms | None:
-        return self.terms_and_revision(scheme_id, number)[1]
 
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
@@ -293,33 +294,42 @@ class HotFacts:
         decodes (far fewer rows, bytes and look-ups than whole certificates with their
         events).
         """
+        wanted = list(set(keys))
+        build = _TermsBuilder(self._d.text_dates)
         found: dict[tuple[str, str], CertificateTerms] = {}
-        for chunk in self.certificate_terms_chunks(list(set(keys)), _MANY_CHUNK):
-            found.update(chunk)
+        with self._r.connection() as conn:
+            for start in range(0, len(wanted), _MANY_CHUNK):
+                sql, params = self._d.many(wanted[start : start + _MANY_CHUNK])
+                found.update(build.terms(self._d.rows(conn.fetch(sql, params))))
         return found
 
-    def certificate_terms_chunks(
-        self, keys: Sequence[tuple[str, str]], size: int
-    ) -> Iterator[dict[tuple[str, str], CertificateTerms]]:
-        """`certificate_terms` of `keys`, `size` keys at a time in their order, on one
-        connection (a thread that reads them all holds it until the last chunk)."""
-        sql = _PG_TERMS if not self._sqlite else _SQLITE_TERMS
-        build = _TermsBuilder(self._sqlite)
-        with self._r.connection() as conn:
-            for start in range(0, len(keys), size):
-                chunk = keys[start : start + size]
-                params = (
-                    (
-                        orjson.dumps([k[0] for k in chunk]).decode(),
-                        orjson.dumps([k[1] for k in chunk]).decode(),
-                    )
-                    if not self._sqlite
-                    else (orjson.dumps(chunk).decode(),)
-                )
-                rows = conn.fetch(sql, params)
-                if self._sqlite:  # one JSON text of rows (see _SQLITE_TERMS)
-                    rows = orjson.loads(rows[0][0]) if rows and rows[0][0] else []
-                yield build.terms(rows)
+
+class TermsDialect(Protocol):
+    """What differs between the databases in reading certificate terms."""
+
+    text_dates: bool
+    """Whether dates come back as ISO text (SQLite) rather than `date`s."""
+
+    @property
+    def single_sql(self) -> str:
+        """The revision counter and one certificate's terms (parameters: scheme, number)."""
+        ...
+
+    def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
+        """The statement and parameters reading the terms of `keys`."""
+        ...
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        """The terms rows of what `many`'s statement returned."""
+        ...
+
+    def held(self, raw: Any) -> None:
+        """Set up a connection held between reads."""
+        ...
+
+    def borrowed(self, conn: _Wrapped) -> None:
+        """Set up a pooled connection for one read (in its transaction)."""
+        ...
 
 
 # Only the columns recognition depends on; the status history comes from the certificate's
@@ -352,69 +362,57 @@ _SQLITE_TERMS = (
 _MANY_CHUNK = 10_000
 
 
-_TERMS_FIELDS = (
-    "scheme_id",
-    "number",
-    "category_code",
-    "valid_from",
-    "valid_to",
-    "hs_codes",
-    "status_events",
-)
+def _single_sql(mark: str) -> str:
+    return (
+        f"SELECT r.revision, {_TERMS} FROM registry_revision r "
+        f"LEFT JOIN certificate c ON c.scheme_id = {mark} AND c.number = {mark} "
+        "WHERE r.id = 1"
+    )
 
 
-def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...] | None:
-    """The slot setters of a frozen slotted dataclass whose fields are exactly `names`."""
-    fields = getattr(cls, "__dataclass_fields__", {})
-    if tuple(fields) != names or hasattr(cls, "__post_init__"):
-        return None
-    return tuple(getattr(cls, name).__set__ for name in names)
+class _Postgres:
+    text_dates = False
+    single_sql = _single_sql("%s")
+
+    def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
+        schemes = orjson.dumps([k[0] for k in keys]).decode()
+        return _PG_TERMS, (schemes, orjson.dumps([k[1] for k in keys]).decode())
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        return fetched
+
+    def held(self, raw: Any) -> None:
+        raw.autocommit = True  # each read sees the latest commit; no idle transaction
+        raw.execute(_NO_JIT)
+
+    def borrowed(self, conn: _Wrapped) -> None:
+        conn.execute("SET LOCAL jit = off")  # until the pool's rollback on return
 
 
-def _terms_factory() -> Any:
-    """`CertificateTerms(*fields)`, at half the cost: the frozen dataclass's `__init__` pays
-    an `object.__setattr__` call per field; this fills the slots directly. Falls back to the
-    class itself if its fields ever differ from `_TERMS_FIELDS`."""
-    setters = _slot_setters(CertificateTerms, _TERMS_FIELDS)
-    if setters is None:  # pragma: no cover - the model changed: the plain constructor
-        return CertificateTerms
-    s0, s1, s2, s3, s4, s5, s6 = setters
-    new = object.__new__
+class _Sqlite:
+    text_dates = True
+    single_sql = _single_sql("?")
 
-    def make(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any, a6: Any) -> CertificateTerms:
-        c = new(CertificateTerms)
-        s0(c, a0), s1(c, a1), s2(c, a2), s3(c, a3), s4(c, a4), s5(c, a5), s6(c, a6)
-        return c
+    def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
+        return _SQLITE_TERMS, (orjson.dumps(keys).decode(),)
 
-    return make
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        # One JSON text of rows (see _SQLITE_TERMS).
+        return orjson.loads(fetched[0][0]) if fetched and fetched[0][0] else []
 
+    def held(self, raw: Any) -> None:
+        pass
 
-def _change_factory() -> Any:
-    """`StatusChange(status, effective_date)` without the frozen `__init__`."""
-    setters = _slot_setters(StatusChange, ("status", "effective_date"))
-    if setters is None:  # pragma: no cover - the model changed: the plain constructor
-        return StatusChange
-    s0, s1 = setters
-    new = object.__new__
-
-    def make(a0: Any, a1: Any) -> StatusChange:
-        e = new(StatusChange)
-        s0(e, a0), s1(e, a1)
-        return e
-
-    return make
-
-
-_new_terms = _terms_factory()
-_new_change = _change_factory()
+    def borrowed(self, conn: _Wrapped) -> None:
+        pass
 
 
 class _TermsBuilder:
     """`CertificateTerms` from rows of `_PG_TERMS` / `_SQLITE_TERMS`, with the repeated
     values (dates, JSON lists, status histories) converted once per read, not once per row."""
 
-    def __init__(self, sqlite: bool) -> None:
-        self._sqlite = sqlite
+    def __init__(self, text_dates: bool) -> None:
+        self._text_dates = text_dates
         self._dates: dict[str, dt.date] = {}
         self._lists: dict[str | None, tuple[str, ...]] = {"[]": (), None: (), "": ()}
         self._changes: dict[tuple[str, str], StatusChange] = {}
@@ -435,17 +433,17 @@ class _TermsBuilder:
         for status, effective in orjson.loads(text):
             change = changes.get((status, effective))
             if change is None:
-                change = changes[(status, effective)] = _new_change(status, self._date(effective))
+                change = changes[(status, effective)] = StatusChange(status, self._date(effective))
             out.append(change)
         history = self._histories[text] = tuple(out)
         return history
 
     def terms(self, rows: Iterable[Sequence[Any]]) -> dict[tuple[str, str], CertificateTerms]:
         out: dict[tuple[str, str], CertificateTerms] = {}
-        lists, dates, histories, new = self._lists, self._dates, self._histories, _new_terms
-        sqlite = self._sqlite
+        lists, dates, histories = self._lists, self._dates, self._histories
+        text_dates = self._text_dates
         for scheme_id, number, category_code, valid_from, valid_to, hs_codes, history in rows:
-            if sqlite:
+            if text_dates:
                 valid_from = dates.get(valid_from) or self._date(valid_from)
                 valid_to = dates.get(valid_to) or self._date(valid_to)
             hs = lists.get(hs_codes)
@@ -454,7 +452,7 @@ class _TermsBuilder:
             changes = histories.get(history)
             if changes is None:
                 changes = self._history(history)
-            out[(scheme_id, number)] = new(
+            out[(scheme_id, number)] = CertificateTerms(
                 scheme_id, number, category_code, valid_from, valid_to, hs, changes
             )
         return out

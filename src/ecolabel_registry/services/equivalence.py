@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.messages import (
@@ -59,6 +58,8 @@ class FactChanges:
 
 
 class FactsSource(Protocol):
+    """The small facts a `ResolverCache` holds, and the counter of their writes."""
+
     def revision(self) -> int: ...
     def load(
         self,
@@ -67,23 +68,22 @@ class FactsSource(Protocol):
         """What changed after revision `since`; None when only a full `load` can tell."""
         ...
 
-    def terms(self, scheme_id: str, number: str) -> CertificateTerms | None: ...
+
+class CertificateSource(FactsSource, Protocol):
+    """The facts and what the resolver reads of certificates (one reader of their terms)."""
+
     def terms_and_revision(
         self, scheme_id: str, number: str
-    ) -> tuple[int, CertificateTerms | None]: ...
+    ) -> tuple[int, CertificateTerms | None]:
+        """The revision counter and one certificate's terms, read together."""
+        ...
+
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], CertificateTerms]: ...
-
-
-@runtime_checkable
-class ChunkedSource(FactsSource, Protocol):
-    """A source that can read certificates chunk by chunk on a thread of their own (each
-    read takes its own connection, so a batch may read on a second thread)."""
-
-    def certificate_terms_chunks(
-        self, keys: Sequence[tuple[str, str]], size: int
-    ) -> Iterator[dict[tuple[str, str], CertificateTerms]]: ...
+    ) -> dict[tuple[str, str], CertificateTerms]:
+        """The terms of the certificates of `keys` that exist (safe to call from a second
+        thread while the first answers: each call reads on a connection of its own)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -144,9 +144,6 @@ class ResolverCache:
             facts, categories, codes = source.load()
             snapshot = Snapshot(revision, Resolver(facts), facts, categories, codes)
             self._snapshot = snapshot
-            # Long-lived cache objects need not be scanned by every collection.
-            gc.collect()
-            gc.freeze()
             return snapshot
 
     def clear(self) -> None:
@@ -225,25 +222,12 @@ class LineResult:
 class EquivalenceService:
     """Answers recognition questions with the rules of the domain resolver."""
 
-    def __init__(self, source: FactsSource, cache: ResolverCache) -> None:
+    def __init__(self, source: CertificateSource, cache: ResolverCache) -> None:
         self._source = source
         self._cache = cache
 
     def _snapshot(self) -> Snapshot:
         return self._cache.get(self._source)
-
-    def resolve(
-        self, scheme_id: str, number: str, target: str, on: dt.date, hs_code: str | None
-    ) -> Answer:
-        """Is certificate `number` of `scheme_id` recognized in `target` on `on`?"""
-        # The revision comes with the certificate, in the same statement and snapshot.
-        revision, certificate = self._source.terms_and_revision(scheme_id, number)
-        snapshot = self._cache.at(self._source, revision)
-        return self.answer(snapshot, scheme_id, number, certificate, target, on, hs_code)
-
-    def lookup(self, scheme_id: str, number: str) -> tuple[int, CertificateTerms | None]:
-        """The first half of `resolve`: the registry's revision and the certificate's terms."""
-        return self._source.terms_and_revision(scheme_id, number)
 
     def answer(
         self,
@@ -255,7 +239,8 @@ class EquivalenceService:
         on: dt.date,
         hs_code: str | None,
     ) -> Answer:
-        """The second half of `resolve`, over a snapshot at least as new as the lookup."""
+        """One question's answer over a snapshot at least as new as the revision read with
+        `certificate` (`CertificateSource.terms_and_revision`)."""
         _check_target(snapshot, target, ("query", "target"))
         _check_hs(hs_code, ("query", "hs_code"))
         if certificate is None:
@@ -295,27 +280,42 @@ class EquivalenceService:
         snapshot = self._snapshot()
         # The keys in order of first use: the certificates of the first lines come first.
         keys = list(dict.fromkeys((line[0], line[1]) for line in lines))
-        rest: _Reader | None = None
-        source = self._source
-        if len(keys) > FIRST_READ and isinstance(source, ChunkedSource):
-            # The first certificates are read here; the others, chunk by chunk in the order
-            # the lines need them, on a second thread while the lines are answered (the
-            # database works, or the driver waits, meanwhile). Only that thread touches the
-            # source until it is done.
-            certificates = source.certificate_terms(keys[:FIRST_READ])
-            rest = _Reader(lambda: source.certificate_terms_chunks(keys[FIRST_READ:], READ_CHUNK))
-        else:
-            certificates = source.certificate_terms(keys)
+        certificates = self._source.certificate_terms(keys[:FIRST_READ])
         if repeated is None:
             repeated = repeated_lines(lines)
-        return self._outcomes(snapshot, certificates, lines, rest, repeated)
+        return self._outcomes(snapshot, certificates, lines, keys[FIRST_READ:], repeated)
 
     def _outcomes(
         self,
         snapshot: Snapshot,
         certificates: dict[tuple[str, str], CertificateTerms],
         lines: Sequence[Line],
-        rest: _Reader | None,
+        later: Sequence[tuple[str, str]],
+        repeated: frozenset[Line],
+    ) -> Iterator[Answer | DomainError]:
+        if not later:
+            yield from self._resolved(snapshot, certificates, lines, None, repeated)
+            return
+        # The certificates after the first ones are read chunk by chunk, in the order the
+        # lines need them, on a second thread while the lines are answered (the database
+        # works, or the driver waits, meanwhile). A chunk's read error is raised by the line
+        # that waits for it. Reads not yet started when the caller stops are dropped.
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-certificates")
+        try:
+            rest = [
+                reader.submit(self._source.certificate_terms, later[start : start + READ_CHUNK])
+                for start in range(0, len(later), READ_CHUNK)
+            ]
+            yield from self._resolved(snapshot, certificates, lines, iter(rest), repeated)
+        finally:
+            reader.shutdown(wait=False, cancel_futures=True)
+
+    def _resolved(
+        self,
+        snapshot: Snapshot,
+        certificates: dict[tuple[str, str], CertificateTerms],
+        lines: Sequence[Line],
+        rest: Iterator[Future[dict[tuple[str, str], CertificateTerms]]] | None,
         repeated: frozenset[Line],
     ) -> Iterator[Answer | DomainError]:
         resolve = snapshot.resolver.resolve
@@ -342,11 +342,11 @@ class EquivalenceService:
                         _check_hs(hs_code, ("hs_code",))
                 certificate = certificates.get((scheme_id, number))
                 while certificate is None and rest is not None:
-                    chunk = rest.next_chunk()
+                    chunk = next(rest, None)
                     if chunk is None:
                         rest = None
                     else:
-                        certificates.update(chunk)
+                        certificates.update(chunk.result())
                         certificate = certificates.get((scheme_id, number))
                 if certificate is None:
                     raise unknown_certificate(snapshot, scheme_id, number)
@@ -362,8 +362,8 @@ class EquivalenceService:
 
     def markets(self, scheme_id: str, number: str, on: dt.date) -> list[tuple[str, Answer]]:
         """Every economy and group where the certificate is recognized (or facilitated) on `on`."""
-        snapshot = self._snapshot()
-        certificate = self._source.terms(scheme_id, number)
+        revision, certificate = self._source.terms_and_revision(scheme_id, number)
+        snapshot = self._cache.at(self._source, revision)
         if certificate is None:
             raise unknown_certificate(snapshot, scheme_id, number)
         return snapshot.resolver.markets(
@@ -392,38 +392,6 @@ class EquivalenceService:
         if errors:
             raise InvalidInput(errors)
         return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
-
-
-class _Reader:
-    """Chunks of certificates read on a thread of their own; `next_chunk` waits for one.
-
-    The thread reads to the end whether or not the chunks are taken; an error it meets is
-    raised by the `next_chunk` call that would have returned the chunk.
-    """
-
-    def __init__(self, chunks: Callable[[], Iterator[dict[tuple[str, str], CertificateTerms]]]):
-        self._queue: queue.SimpleQueue[
-            dict[tuple[str, str], CertificateTerms] | BaseException | None
-        ] = queue.SimpleQueue()
-        self._thread = threading.Thread(
-            target=self._run, args=(chunks,), name="batch-certificates", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self, chunks: Callable[[], Iterator[dict[tuple[str, str], CertificateTerms]]]) -> None:
-        try:
-            for chunk in chunks():
-                self._queue.put(chunk)
-        except BaseException as exc:  # handed to the waiting thread
-            self._queue.put(exc)
-        self._queue.put(None)
-
-    def next_chunk(self) -> dict[tuple[str, str], CertificateTerms] | None:
-        """The next chunk read; None when there are no more."""
-        item = self._queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        return item
 
 
 def repeated_lines(lines: Iterable[Line]) -> frozenset[Line]:

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.deps import RegistryDep, require_reader, today
+from ecolabel_registry.api.deps import require_reader, today
 from ecolabel_registry.api.equivalence_io import (
     AnswerWriter,
     BatchIn,
@@ -39,7 +39,6 @@ from ecolabel_registry.domain.errors import DomainError, InvalidInput
 from ecolabel_registry.domain.messages import date_message, economy_code_message, hs_code_message
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN, HS_CODE_PATTERN, iso_day
-from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
     MAX_BATCH_LINES,
@@ -64,9 +63,9 @@ _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
 _encoder = msgspec.json.Encoder()
 
 
-def equivalence_service(request: Request, registry: RegistryDep) -> EquivalenceService:
+def equivalence_service(request: Request) -> EquivalenceService:
     cache: ResolverCache = request.app.state.resolver_cache
-    return EquivalenceService(SqlFacts(registry.session), cache)
+    return EquivalenceService(HotFacts(request.app.state.batch_reads), cache)
 
 
 EquivalenceDep = Annotated[EquivalenceService, Depends(equivalence_service)]
