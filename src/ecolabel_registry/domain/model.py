@@ -263,6 +263,22 @@ class CertificationBody:
     version: int = 1
 
 
+CERTIFICATE_TERMS_CHANGEABLE: tuple[str, ...] = (
+    "category_code",
+    "holder_name",
+    "holder_economy",
+    "product_name",
+    "brand",
+    "model",
+    "gtins",
+    "hs_codes",
+    "valid_from",
+    "valid_to",
+)
+"""The fields of a certificate that an update (PATCH or an import row) may change; its
+scheme, number and issuing body stay, and its status changes only by status events."""
+
+
 @dataclass(frozen=True, slots=True)
 class Certificate:
     """One certified product under a scheme, with its appended status history."""

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict
-from ecolabel_registry.domain.model import Certificate, StatusEvent
+from ecolabel_registry.domain.model import CERTIFICATE_TERMS_CHANGEABLE, Certificate, StatusEvent
 from ecolabel_registry.persistence import status_changes
 from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
@@ -99,18 +99,7 @@ CREATE TEMPORARY TABLE import_event (
 ){suffix}
 """
 
-_FIELDS = (
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "valid_from",
-    "valid_to",
-)
+_FIELDS = CERTIFICATE_TERMS_CHANGEABLE
 
 
 def _codes(codes: tuple[str, ...]) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from ecolabel_registry.domain.access import Actor, Role
 from ecolabel_registry.domain.errors import Conflict, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
+    CERTIFICATE_TERMS_CHANGEABLE,
     Certificate,
     CertificateStatus,
     CertificationBody,
@@ -33,20 +34,7 @@ from ecolabel_registry.services.authz import require_issuing_body
 from ecolabel_registry.services.ports import CertificateFilter, Page, Registry, SearchTerm
 from ecolabel_registry.services.schemes import require_version
 
-CERTIFICATE_UPDATABLE = frozenset(
-    {
-        "category_code",
-        "holder_name",
-        "holder_economy",
-        "product_name",
-        "brand",
-        "model",
-        "gtins",
-        "hs_codes",
-        "valid_from",
-        "valid_to",
-    }
-)
+CERTIFICATE_UPDATABLE = frozenset(CERTIFICATE_TERMS_CHANGEABLE)
 
 
 MAX_SEARCH_TERMS = 8
