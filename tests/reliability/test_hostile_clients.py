@@ -16,6 +16,7 @@ import struct
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2 as httpx
@@ -390,4 +391,32 @@ def test_a_lock_held_too_long_answers_409_with_retry_after(
     assert patched.status_code == 409, patched.text
     assert patched.headers["Retry-After"]
     assert "retry shortly" in patched.json()["detail"]
+    assert everyday_requests(server, key) == EVERYDAY_OK
+
+
+# Many pages at once
+
+
+def test_many_certificate_pages_at_once_all_answer_and_leave_the_pool_usable(
+    server: Server, key: str
+) -> None:
+    """A page reads the certificate through its session and where it counts through the
+    resolver's reader: on one connection, so 40 pages at once (more than the pool holds) never
+    each hold one connection while waiting for a second."""
+
+    def pages(n: int) -> list[int]:
+        statuses = []
+        with httpx.Client(base_url=server.base_url, timeout=CLIENT_TIMEOUT) as client:
+            for i in range(5):
+                try:
+                    statuses.append(
+                        client.get(f"/certificates/{SCHEME}/LARGE-{n + i:06d}").status_code
+                    )
+                except httpx.TimeoutException:
+                    statuses.append(0)
+        return statuses
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        statuses = [s for done in pool.map(pages, range(0, 200, 5)) for s in done]
+    assert statuses == [200] * 200
     assert everyday_requests(server, key) == EVERYDAY_OK

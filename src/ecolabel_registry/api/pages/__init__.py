@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 import segno
-from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -29,10 +29,10 @@ from ecolabel_registry.api.deps import (
     CertificatesDep,
     EconomiesDep,
     SchemesDep,
+    SessionDep,
     today,
 )
 from ecolabel_registry.api.pages import i18n
-from ecolabel_registry.api.routers.equivalence import EquivalenceDep
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
     Certificate,
@@ -43,7 +43,9 @@ from ecolabel_registry.domain.model import (
     status_on,
 )
 from ecolabel_registry.domain.validation import HS_CODE_PATTERN
+from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.certificates import search_terms
+from ecolabel_registry.services.equivalence import EquivalenceService
 from ecolabel_registry.services.ports import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
 
@@ -171,6 +173,20 @@ def _not_found(page: Page) -> Response:
 
 def _economy_names(economies: EconomiesDep) -> dict[str, Economy]:
     return {e.code: e for e in economies.find(None, 100_000, None).items}
+
+
+def page_equivalence(request: Request, session: SessionDep) -> EquivalenceService:
+    """The equivalence service over this request's own database connection.
+
+    A page reads the registry through its session as well: with the service's reads on the
+    same connection, one page never holds two pooled connections at once (many pages at once
+    would otherwise take the whole pool and wait on each other until they time out).
+    """
+    reads = HotReads(session.connection(), held=False)
+    return EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
+
+
+EquivalenceDep = Annotated[EquivalenceService, Depends(page_equivalence)]
 
 
 @router.get("/")
