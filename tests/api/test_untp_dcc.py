@@ -515,3 +515,18 @@ def test_dccs_the_registry_cannot_read_are_rejected_by_row(
 def test_dcc_import_needs_json_lines(client: TestClient, operator: dict[str, str]) -> None:
     arrange(client, operator)
     problem(client.post(DCC_IMPORT, content=b"{}", headers={**operator, **CSV}), 415)
+
+
+def test_a_dcc_line_nested_thousands_deep_is_a_row_error(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    arrange(client, operator)
+    credential = sample_shaped("https://cab.example/att/1", "urn:x:paints", f"0{gtin(9)}")
+    deep = b'{"credentialSubject": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+    response = client.post(
+        DCC_IMPORT, content=lines([credential]) + deep, headers={**operator, **JSONL}
+    )
+    errors = problem(response, 422)["errors"]
+    assert [e["loc"] for e in errors] == [["body", "rows", 2]]
+    assert "nested too deeply" in errors[0]["message"]
+    assert numbers(client) == []

@@ -541,7 +541,10 @@ def _csv_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | _
         yield row, dict(zip(names, values, strict=True))
 
 
-def _jsonl_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | _FileError]]:
+def _json_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
+    """Each non-blank line's JSON value with its row number, or the `_FileError` that says why
+    the line is not JSON (deep nesting included); the body without a line break at all is
+    refused whole (`NO_LINE_BREAK`). The one reader of JSON Lines, whatever the lines hold."""
     text = _text(chunks)
     row = 0
     while True:
@@ -555,15 +558,22 @@ def _jsonl_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] |
         if not line.strip():
             continue
         row += 1
+        value: Any
         try:
             value = json.loads(line)
         except RecursionError:
-            yield row, _FileError((), "not a JSON object a certificate can be: nested too deeply")
-            continue
+            value = _FileError((), "not a JSON object a certificate can be: nested too deeply")
         except ValueError as exc:
             if row == 1 and not line.endswith(("\n", "\r")) and "Extra data" in str(exc):
                 raise InvalidInput([FieldError(("body",), NO_LINE_BREAK)], NO_LINE_BREAK) from None
-            yield row, _FileError((), f"not a JSON object: {exc}")
+            value = _FileError((), f"not a JSON object: {exc}")
+        yield row, value
+
+
+def _jsonl_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | _FileError]]:
+    for row, value in _json_lines(chunks):
+        if isinstance(value, _FileError):
+            yield row, value
             continue
         if not isinstance(value, dict):
             yield row, _FileError((), "not a JSON object")
@@ -584,30 +594,14 @@ def _dcc_rows(
     chunks: Iterable[bytes], default_economy: str | None
 ) -> Iterator[tuple[int, dict[str, Any] | _FileError]]:
     """Each line's credential as the JSON Lines record it maps to (`untp_dcc.record_of`)."""
-    text = _text(chunks)
-    row = 0
-    while True:
-        try:
-            line = next(text, None)
-        except UnicodeDecodeError as exc:
-            yield row + 1, _FileError((), _not_utf8(exc))
-            return
-        if line is None:
-            return
-        if not line.strip():
-            continue
-        row += 1
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            yield row, _FileError((), f"not a JSON object: {exc}")
+    for row, value in _json_lines(chunks):
+        if isinstance(value, _FileError):
+            yield row, value
             continue
         try:
-            record = untp_dcc.record_of(value, default_economy)
+            yield row, untp_dcc.record_of(value, default_economy)
         except untp_dcc.DccError as exc:
             yield row, _FileError((), f"not a UNTP DCC this registry reads: {exc}")
-            continue
-        yield row, record
 
 
 # One row to a certificate
