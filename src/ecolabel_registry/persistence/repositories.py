@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -195,15 +194,6 @@ class SqlEconomyRepository:
 
     def groups(self) -> list[Economy]:
         return self.find(None, 100_000, EconomyKind.GROUP)
-
-    def groups_of(self, code: str, on: dt.date | None) -> set[str]:
-        query = select(GroupMembershipRow.group_code).where(GroupMembershipRow.member_code == code)
-        if on is not None:
-            query = query.where(
-                GroupMembershipRow.valid_from <= on,
-                or_(GroupMembershipRow.valid_to.is_(None), GroupMembershipRow.valid_to >= on),
-            )
-        return set(self._s.execute(query).scalars())
 
     def save_group(self, group: Economy, expected_version: int | None) -> Economy:
         if expected_version is None:

@@ -869,9 +869,6 @@ class _MemoEconomies:
     def groups(self) -> list[Economy]:
         return self._inner.groups()
 
-    def groups_of(self, code: str, on: dt.date | None) -> set[str]:
-        return self._inner.groups_of(code, on)
-
     def save_group(self, group: Economy, expected_version: int | None) -> Economy:
         return self._inner.save_group(group, expected_version)
 
