@@ -22,6 +22,7 @@ from ecolabel_registry.domain.access import SYSTEM, Role
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.engine import make_engine
+from ecolabel_registry.persistence.errors import DRIVER_ERRORS, domain_error
 from ecolabel_registry.persistence.migrate import SchemaBehind, ensure_migrated, upgrade
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
 from ecolabel_registry.services.imports import (
@@ -102,6 +103,12 @@ def _session(settings: Settings) -> Iterator[Session]:
             except BaseException:
                 session.rollback()
                 raise
+    except DRIVER_ERRORS as exc:
+        # A lock held by another writer, a lost connection: said in a line, not a traceback.
+        mapped = domain_error(exc)
+        if mapped is None:
+            raise
+        raise _fail(mapped) from None
     finally:
         engine.dispose()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +133,24 @@ def test_a_untp_dcc_export_imports_into_another_scheme_as_the_same_certificate(
 
     assert jsonl("other-label") == jsonl("cli-label")
     assert '"number": "C-1"' in jsonl("other-label")
+
+
+def test_an_import_while_another_writer_holds_the_database_says_so_in_a_line(
+    database: str, tmp_path: Path
+) -> None:
+    path = write(tmp_path, GOOD)
+    holder = sqlite3.connect(database.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another writer, holding SQLite's write lock
+        result = runner.invoke(cli, ["import", "certificates", str(path), "--scheme", "cli-label"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1, result.output
+    assert "another write to the registry was in progress" in result.output
+    assert "nothing was written" in result.output
+    assert "Traceback" not in result.output
+    # Nothing was written: the same import succeeds once the other writer is gone.
+    again = runner.invoke(cli, ["import", "certificates", str(path), "--scheme", "cli-label"])
+    assert again.exit_code == 0, again.output
+    assert "created" in again.stderr

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
 from ecolabel_registry.domain.errors import (
+    Busy,
     Conflict,
     DomainError,
     Forbidden,
@@ -27,9 +25,11 @@ from ecolabel_registry.domain.errors import (
     NotFound,
     StaleVersion,
     Unauthenticated,
+    Unavailable,
     VersionRequired,
 )
 from ecolabel_registry.domain.messages import date_message, pattern_message
+from ecolabel_registry.persistence.errors import DRIVER_ERRORS, domain_error
 
 log = logging.getLogger("ecolabel_registry.api")
 
@@ -45,6 +45,7 @@ PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     VersionRequired: (428, "version-required", "If-Match is required"),
     Unauthenticated: (401, "unauthenticated", "Valid API key required"),
     Forbidden: (403, "forbidden", "Not allowed for this key"),
+    Unavailable: (503, "unavailable", "Service unavailable"),
 }
 
 HTTP_TITLES = {
@@ -110,10 +111,6 @@ def problem_response(
     )
 
 
-LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL: lock_timeout passed
-QUERY_CANCELED = "57014"  # PostgreSQL: statement_timeout passed (or a cancel request)
-
-
 def note_failure(scope: Any, exc: BaseException) -> None:
     """Keep what failed for the request's log line: the exception's type and message.
 
@@ -150,6 +147,8 @@ def domain_problem(request: Request, exc: DomainError) -> Response:
         ]
     extra = getattr(exc, "problem_extra", None)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, Busy | Unavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         status,
         slug,
@@ -265,80 +264,14 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def unavailable_problem(request: Request, exc: Exception) -> Response:
-    """503 while the database cannot be reached; clients retry after a few seconds.
-
-    A lock waited for past `lock_timeout` is a 409 and a statement stopped by
-    `statement_timeout` a 503 that says so (PostgreSQL reports both as operational errors).
-    """
+def driver_problem(request: Request, exc: Exception) -> Response:
+    """A database driver's error: what it means to the caller (persistence.errors), with
+    the driver's own message kept for the request's log line; a 500 when nothing."""
+    mapped = domain_error(exc)
+    if mapped is None:
+        return internal_problem(request, exc)
     note_failure(request.scope, exc)
-    sqlstate = getattr(exc.orig if isinstance(exc, DBAPIError) else exc, "sqlstate", None)
-    if sqlstate == LOCK_NOT_AVAILABLE:
-        return problem_response(
-            409,
-            "conflict",
-            "Conflict with the registry's state",
-            "another request is changing the same records (an import of this scheme, for "
-            "example) and did not finish in time; retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "5"},
-        )
-    if sqlstate == QUERY_CANCELED:
-        return problem_response(
-            503,
-            "unavailable",
-            "Service unavailable",
-            "the database took too long to answer this request; retry shortly",
-            instance=request.url.path,
-            headers={"Retry-After": "5"},
-        )
-    return problem_response(
-        503,
-        "unavailable",
-        "Service unavailable",
-        "the database cannot be reached right now; retry shortly",
-        instance=request.url.path,
-        headers={"Retry-After": "5"},
-    )
-
-
-def _sqlite_busy(exc: BaseException) -> bool:
-    """Whether SQLite refused a write because another connection held the write lock (past
-    the busy timeout) or had written since this transaction read (`SQLITE_BUSY_SNAPSHOT`)."""
-    cause = exc.orig if isinstance(exc, DBAPIError) else exc
-    code = getattr(cause, "sqlite_errorcode", None)
-    return isinstance(cause, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
-
-
-def busy_problem(request: Request, exc: Exception) -> Response:
-    """409 for a write that lost the race for SQLite's one write lock: nothing was written."""
-    note_failure(request.scope, exc)
-    return problem_response(
-        409,
-        "conflict",
-        "Conflict with the registry's state",
-        "another write to the registry was in progress and this one could not wait for it; "
-        "nothing was written: send the request again",
-        instance=request.url.path,
-        headers={"Retry-After": "1"},
-    )
-
-
-def database_problem(request: Request, exc: DBAPIError) -> Response:
-    """Database errors: 409 when SQLite's write lock was taken, 503 when the connection is
-    gone, 500 (without details) otherwise."""
-    if _sqlite_busy(exc):
-        return busy_problem(request, exc)
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        return unavailable_problem(request, exc)
-    return internal_problem(request, exc)
-
-
-def raw_sqlite_problem(request: Request, exc: Exception) -> Response:
-    """A raw SQLite connection's error: 409 when the write lock was taken, else 503."""
-    if _sqlite_busy(exc):
-        return busy_problem(request, exc)
-    return unavailable_problem(request, exc)
+    return domain_problem(request, mapped)
 
 
 def internal_problem(request: Request, exc: Exception) -> Response:
@@ -360,11 +293,7 @@ HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], Response]]] = [
     (DomainError, domain_problem),
     (RequestValidationError, validation_problem),
     (StarletteHTTPException, http_problem),
-    (PoolTimeout, unavailable_problem),
-    # Raw driver connections (engine.raw_connection()) raise the driver's own errors.
-    (psycopg.OperationalError, unavailable_problem),
-    (sqlite3.OperationalError, raw_sqlite_problem),
-    (DBAPIError, database_problem),
+    *((cls, driver_problem) for cls in DRIVER_ERRORS),
     (Exception, internal_problem),
 ]
 

@@ -6,8 +6,13 @@ DomainError
  +-- StaleVersion        the caller's version is not the current one
  +-- VersionRequired     an update came without the version it applies to
  +-- InvalidInput        one or more fields are wrong; carries FieldError items
+ |    +-- Busy            another write held what this one needed: nothing written, retry
  +-- Unauthenticated     no valid credentials
  +-- Forbidden           credentials valid, but not allowed to do this
+ +-- Unavailable         the database cannot answer now: nothing done, retry
+
+The driver's errors (a lost connection, a lock or statement timeout, SQLite's busy lock) are
+turned into Busy and Unavailable in one place, `persistence.errors.domain_error`.
 """
 
 from __future__ import annotations
@@ -29,6 +34,24 @@ class NotFound(DomainError):
 
 class Conflict(DomainError):
     """The write collides with existing state."""
+
+
+class Busy(Conflict):
+    """Another write held what this one needed longer than it could wait: nothing was
+    written, and the same request can be sent again after `retry_after` seconds."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class Unavailable(DomainError):
+    """The database cannot answer now (unreachable, or a statement ran out of time): nothing
+    was done, and the request can be sent again after `retry_after` seconds."""
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
 
 
 class StaleVersion(DomainError):

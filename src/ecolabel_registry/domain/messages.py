@@ -165,3 +165,17 @@ def pattern_message(pattern: str, value: object) -> str:
     if wording is None:
         return f"{shown(value)} is not in the form this field takes"
     return wording(value)
+
+
+# The database's answers a caller can act on (persistence.errors): each says what was done
+# (nothing) and what to do (send the request again).
+DATABASE_UNREACHABLE = "the database cannot be reached right now; retry shortly"
+DATABASE_SLOW = "the database took too long to answer this request; retry shortly"
+LOCK_WAIT_EXPIRED = (
+    "another request is changing the same records (an import of this scheme, for example) "
+    "and did not finish in time; retry shortly"
+)
+WRITE_LOCK_TAKEN = (
+    "another write to the registry was in progress and this one could not wait for it; "
+    "nothing was written: send the request again"
+)

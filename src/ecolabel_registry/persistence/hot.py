@@ -130,51 +130,84 @@ class HotReads:
 
 
 class _AsyncPostgresPool:
-    """A few psycopg AsyncConnections in autocommit mode, made on first use."""
+    """psycopg_pool's AsyncConnectionPool of autocommit connections, one per event loop.
+
+    An asyncio pool belongs to the loop it was opened on. A served process has one loop; an
+    app whose lifespan runs in several (two test clients over one app) gets a pool for each,
+    each opened on first use in its loop and closed by the lifespan that ends there.
+    """
 
     def __init__(self, engine: Engine, size: int, connect_timeout: int) -> None:
         url = engine.url.set(drivername="postgresql")
         self._conninfo = url.render_as_string(hide_password=False)
+        self._size = size
         self._timeout = connect_timeout
-        self._idle: list[Any] = []
-        self._slots = asyncio.Semaphore(size)
+        self._pools: dict[asyncio.AbstractEventLoop, Any] = {}
+
+    async def _pool(self) -> Any:
+        from psycopg_pool import AsyncConnectionPool
+
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = AsyncConnectionPool(
+                self._conninfo,
+                min_size=0,
+                max_size=self._size,
+                kwargs={"autocommit": True, "connect_timeout": self._timeout},
+                configure=_configure,
+                timeout=self._timeout,
+                open=False,
+                name="hot-reads",
+            )
+            self._pools[loop] = pool
+            await pool.open()
+        return pool
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         import psycopg
+        from psycopg_pool import PoolTimeout
 
-        async with self._slots:
-            # An idle connection may have been cut while idle (a database restart): then the
-            # statement is tried once more on a new connection, as a pre-ping would.
-            for attempt in (1, 2):
-                conn = self._idle.pop() if self._idle else None
-                reused = conn is not None
-                try:
-                    if conn is None:
-                        conn = await psycopg.AsyncConnection.connect(
-                            self._conninfo, autocommit=True, connect_timeout=self._timeout
-                        )
-                        await conn.execute(_NO_JIT)
+        pool = await self._pool()
+        # A connection cut while idle (a database restart) fails its next statement: the
+        # pool drops it, and the statement is tried once more on a new one, as a pre-ping
+        # would, without a ping's round trip on every request.
+        for attempt in (1, 2):
+            try:
+                async with pool.connection() as conn:
                     cursor = await conn.execute(sql, params)
                     rows: list[tuple[Any, ...]] = await cursor.fetchall()
-                except psycopg.Error as exc:
-                    broken = conn is None or conn.closed or conn.broken
-                    if conn is not None and not broken:
-                        self._idle.append(conn)
-                    elif conn is not None:
-                        await conn.close()
-                    if broken and reused and attempt == 1:
-                        continue
-                    raise DBAPIError.instance(
-                        sql, list(params), exc, psycopg.Error, connection_invalidated=broken
-                    ) from exc
-                self._idle.append(conn)
-                return rows
+                    return rows
+            except PoolTimeout as exc:  # no connection could be made in time
+                raise DBAPIError.instance(
+                    sql, list(params), exc, psycopg.Error, connection_invalidated=True
+                ) from exc
+            except psycopg.OperationalError as exc:
+                lost = _connection_lost(exc)
+                if attempt == 1 and lost:
+                    continue
+                raise DBAPIError.instance(
+                    sql, list(params), exc, psycopg.Error, connection_invalidated=lost
+                ) from exc
+            except psycopg.Error as exc:
+                raise DBAPIError.instance(sql, list(params), exc, psycopg.Error) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def close(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            await conn.close()
+        """Close the pool of the running loop (each lifespan closes its own)."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
+
+
+async def _configure(conn: Any) -> None:
+    await conn.execute(_NO_JIT)
+
+
+def _connection_lost(exc: Exception) -> bool:
+    """Whether the statement failed because its connection was gone (not for its own sake)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith("08")  # class 08: connection exception
 
 
 class _Wrapped:

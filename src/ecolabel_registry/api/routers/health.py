@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 from sqlalchemy import text
@@ -28,9 +29,15 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", responses=responses(503))
-def readyz(request: Request) -> Health:
-    """The database answers."""
+async def readyz(request: Request) -> Health:
+    """The database answers, on both ways the app reads it: the sessions' pool and the
+    equivalence question's own connections (ready only when a question would be answered)."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
-        session.execute(text("SELECT 1"))
+
+    def ping() -> None:
+        with factory() as session:
+            session.execute(text("SELECT 1"))
+
+    await anyio.to_thread.run_sync(ping)
+    await request.app.state.hot_reads.fetch("SELECT 1", ())
     return Health(status="ready")
