@@ -147,7 +147,7 @@ def domain_problem(request: Request, exc: DomainError) -> Response:
         ]
     extra = getattr(exc, "problem_extra", None)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(exc, Busy | Unavailable):
+    if isinstance(exc, Busy | Unavailable) and exc.retry_after is not None:
         headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         status,

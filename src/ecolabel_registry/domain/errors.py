@@ -9,7 +9,7 @@ DomainError
  |    +-- Busy            another write held what this one needed: nothing written, retry
  +-- Unauthenticated     no valid credentials
  +-- Forbidden           credentials valid, but not allowed to do this
- +-- Unavailable         the database cannot answer now: nothing done, retry
+ +-- Unavailable         the registry cannot do this now: nothing done
 
 The driver's errors (a lost connection, a lock or statement timeout, SQLite's busy lock) are
 turned into Busy and Unavailable in one place, `persistence.errors.domain_error`.
@@ -46,10 +46,11 @@ class Busy(Conflict):
 
 
 class Unavailable(DomainError):
-    """The database cannot answer now (unreachable, or a statement ran out of time): nothing
-    was done, and the request can be sent again after `retry_after` seconds."""
+    """The registry cannot do this now (the database unreachable, or a statement out of
+    time): nothing was done; when `retry_after` is given, the same request can be sent again
+    after that many seconds, else an operator must act first."""
 
-    def __init__(self, detail: str, retry_after: int = 5) -> None:
+    def __init__(self, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 

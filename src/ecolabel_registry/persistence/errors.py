@@ -36,22 +36,22 @@ DRIVER_ERRORS: tuple[type[Exception], ...] = (DBAPIError, PoolTimeout, psycopg.E
 def domain_error(exc: BaseException) -> DomainError | None:
     """What a driver's error means to the caller, or None when it is not theirs to retry."""
     if isinstance(exc, PoolTimeout):  # SQLAlchemy's pool: no connection in time
-        return Unavailable(DATABASE_UNREACHABLE)
+        return Unavailable(DATABASE_UNREACHABLE, retry_after=5)
     cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
     if isinstance(cause, sqlite3.OperationalError):
         code = getattr(cause, "sqlite_errorcode", None)
         if code is not None and code & 0xFF == SQLITE_BUSY:
             return Busy(WRITE_LOCK_TAKEN, retry_after=1)
-        return Unavailable(DATABASE_UNREACHABLE)
+        return Unavailable(DATABASE_UNREACHABLE, retry_after=5)
     sqlstate = getattr(cause, "sqlstate", None)
     if sqlstate == LOCK_NOT_AVAILABLE:
         return Busy(LOCK_WAIT_EXPIRED, retry_after=5)
     if sqlstate == QUERY_CANCELED:
-        return Unavailable(DATABASE_SLOW)
+        return Unavailable(DATABASE_SLOW, retry_after=5)
     if isinstance(cause, psycopg.OperationalError):  # psycopg_pool's PoolTimeout among them
-        return Unavailable(DATABASE_UNREACHABLE)
+        return Unavailable(DATABASE_UNREACHABLE, retry_after=5)
     if isinstance(exc, OperationalError) or (
         isinstance(exc, DBAPIError) and exc.connection_invalidated
     ):
-        return Unavailable(DATABASE_UNREACHABLE)
+        return Unavailable(DATABASE_UNREACHABLE, retry_after=5)
     return None
