@@ -11,6 +11,7 @@ their ids when staged (from the sequence on PostgreSQL), so the child rows need 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import CERTIFICATE_TERMS_CHANGEABLE, Certificate, StatusEvent
-from ecolabel_registry.persistence import status_changes
+from ecolabel_registry.persistence import revisions, status_changes
 from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
@@ -204,7 +205,9 @@ class SqlCertificateBulkStore:
         self._sql(_EVENT_DDL.format(suffix=suffix))
         if self._d.postgres:
             # Imports of one scheme run one after the other; single writes are not blocked.
-            self._sql("SELECT id FROM scheme WHERE id = :s FOR NO KEY UPDATE", {"s": scheme_id})
+            # An advisory lock, not the scheme's row: a scheme's own writes take the
+            # registry's revision before its row (see `revisions` on lock order).
+            self._sql("SELECT pg_advisory_xact_lock(:k)", {"k": _import_lock_key(scheme_id)})
         else:
             self._next_id = self._opened_at = self._max_id()
 
@@ -283,6 +286,7 @@ class SqlCertificateBulkStore:
         # read: no lock is held while it arrives). New ids were taken from the largest id
         # when the import opened: certificates created since then move them along.
         hold_write_lock(self._s)
+        revisions.recorded(self._s)  # before the first row write (lock order)
         if not self._d.postgres:
             grown = self._max_id() - self._opened_at
             if grown > 0:
@@ -396,8 +400,21 @@ class SqlCertificateBulkStore:
             f"FROM import_certificate s WHERE {new}",
             params,
         )
+        # The change log: one row per certificate created or changed, under the revision.
+        log = (
+            "INSERT INTO registry_change (revision, entity_type, entity_id) "
+            "SELECT :revision, 'certificate', CAST(:scheme AS text) || '/' || "
+        )
+        revision = {"revision": revisions.recorded(self._s).revision, "scheme": self._scheme_id}
+        self._sql(f"{log}s.number FROM import_certificate s WHERE {new}", revision)
         if not self._matched:
             return
+        self._sql(
+            f"{log}m.number FROM import_match m WHERE m.fields_changed OR EXISTS "
+            "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id) "
+            "ORDER BY m.row_no",
+            revision,
+        )
         if self._events:
             # Each changed certificate's appended events are looked up by certificate.
             self._sql("CREATE INDEX import_event_certificate ON import_event (certificate_id, seq)")
@@ -652,6 +669,12 @@ class SqlCertificateBulkStore:
                 yield certificate_from_row(r, tuple(events[r.id]))
             if len(rows) < EXPORT_PAGE:
                 return
+
+
+def _import_lock_key(scheme_id: str) -> int:
+    """The PostgreSQL advisory lock key of one scheme's imports (a signed 64-bit integer)."""
+    digest = hashlib.blake2b(f"certificate-import:{scheme_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def _audit_object(d: _Dialect, members: dict[str, str]) -> str:

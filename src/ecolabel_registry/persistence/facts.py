@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import ProductCategory
@@ -20,6 +20,7 @@ from ecolabel_registry.persistence.tables import (
     EconomyRow,
     ProductCategoryRow,
     RegistryChangeRow,
+    RegistryRevisionLogRow,
     RegistryRevisionRow,
     ScopeEntryRow,
 )
@@ -37,7 +38,7 @@ class SqlFacts:
         self._s = session
 
     def revision(self) -> int:
-        """The counter every write to cached facts increments."""
+        """The registry's revision: the counter every recorded write transaction increments."""
         value = self._s.execute(
             select(RegistryRevisionRow.revision).where(RegistryRevisionRow.id == 1)
         ).scalar_one_or_none()
@@ -65,24 +66,33 @@ class SqlFacts:
     def changes(self, since: int) -> FactChanges | None:
         """The facts written after revision `since`, read again (see FactsSource.changes).
 
-        None (a full load is needed) when the change log does not hold every revision since
-        (pruned, or a counter moved by hand), when it names a kind of fact this does not
-        know, or when more than DELTA_LIMIT facts changed (a full load is then as quick).
+        None (a full load is needed) when the revision log does not hold every revision
+        since (revisions from before it existed, or a counter moved by hand), or when more
+        than DELTA_LIMIT facts changed (a full load is then as quick). Only the change rows
+        of the kinds cached here are read: revisions that changed only certificates (or
+        bodies) give empty changes.
         """
         revision = self.revision()
         if revision < since:
             return None
         logged = self._s.execute(
-            select(RegistryChangeRow.entity_type, RegistryChangeRow.entity_id).where(
-                RegistryChangeRow.revision > since, RegistryChangeRow.revision <= revision
+            select(func.count()).where(
+                RegistryRevisionLogRow.revision > since, RegistryRevisionLogRow.revision <= revision
             )
-        ).all()
-        if len(logged) != revision - since:
+        ).scalar_one()
+        if logged != revision - since:
             return None
         wanted: dict[str, set[str]] = defaultdict(set)
-        for entity_type, entity_id in logged:
-            wanted[entity_type].add(entity_id)
-        if not wanted.keys() <= CACHED_FACTS or sum(map(len, wanted.values())) > DELTA_LIMIT:
+        if revision > since:
+            for entity_type, entity_id in self._s.execute(
+                select(RegistryChangeRow.entity_type, RegistryChangeRow.entity_id).where(
+                    RegistryChangeRow.revision > since,
+                    RegistryChangeRow.revision <= revision,
+                    RegistryChangeRow.entity_type.in_(sorted(CACHED_FACTS)),
+                )
+            ):
+                wanted[entity_type].add(entity_id)
+        if sum(map(len, wanted.values())) > DELTA_LIMIT:
             return None
         if any("/" not in key for key in wanted["product_category"]):  # not "scheme/code"
             return None

@@ -44,7 +44,7 @@ from ecolabel_registry.domain.model import (
     ScopeEntry,
     StatusEvent,
 )
-from ecolabel_registry.persistence import search, status_changes
+from ecolabel_registry.persistence import revisions, search, status_changes
 from ecolabel_registry.persistence.tables import (
     AgreementPartyRow,
     AgreementRow,
@@ -62,8 +62,6 @@ from ecolabel_registry.persistence.tables import (
     GroupMembershipRow,
     PartyStatusEventRow,
     ProductCategoryRow,
-    RegistryChangeRow,
-    RegistryRevisionRow,
     SchemeHomeEconomyRow,
     SchemeRow,
     ScopeEntryRow,
@@ -74,9 +72,6 @@ from ecolabel_registry.services.ports import (
     CertificateFilter,
     LockedCertificate,
 )
-
-CHANGE_LOG_KEPT = 1_000
-"""Rows of `registry_change` kept: a process more revisions behind reloads every fact."""
 
 
 def _flush(session: Session, what: str) -> None:
@@ -129,8 +124,13 @@ def hold_write_lock(session: Session) -> None:
 def _locked(session: Session, query: Any) -> Any:
     """`query` (one row) read under the write lock: `FOR NO KEY UPDATE` on PostgreSQL (other
     writers of the row wait until this transaction ends; readers and foreign keys to the row
-    do not), the database's write lock on SQLite."""
+    do not), the database's write lock on SQLite.
+
+    The transaction's revision is taken between the two (after SQLite's write lock, before
+    PostgreSQL's row lock): see `revisions` on lock order.
+    """
     hold_write_lock(session)
+    revisions.recorded(session)
     return session.execute(query.with_for_update(key_share=True)).scalar_one_or_none()
 
 
@@ -1120,6 +1120,7 @@ class SqlRegistry:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        revisions.watch(session)
         self.economies = SqlEconomyRepository(session)
         self.schemes = SqlSchemeRepository(session)
         self.categories = SqlCategoryRepository(session)
@@ -1128,32 +1129,9 @@ class SqlRegistry:
         self.agreements = SqlAgreementRepository(session)
         self.audit = SqlAuditLog(session)
 
-    def facts_changed(self, entity_type: str, entity_id: str) -> None:
-        """Increment the revision and log what it changed, in the writer's transaction.
-
-        The increment locks the counter's row until the commit, so revisions commit in their
-        order: a reader that sees revision N also sees every change row up to N. Change rows
-        older than the last CHANGE_LOG_KEPT are pruned (a process further behind reloads all).
-        """
-        session = self.session
-        revision = session.execute(
-            update(RegistryRevisionRow)
-            .where(RegistryRevisionRow.id == 1)
-            .values(revision=RegistryRevisionRow.revision + 1)
-            .returning(RegistryRevisionRow.revision)
-        ).scalar_one_or_none()
-        if revision is None:  # no counter row: nothing caches against it
-            return
-        session.execute(
-            insert(RegistryChangeRow).values(
-                revision=revision, entity_type=entity_type, entity_id=entity_id
-            )
-        )
-        session.execute(
-            delete(RegistryChangeRow).where(
-                RegistryChangeRow.revision <= revision - CHANGE_LOG_KEPT
-            )
-        )
+    def changed(self, entity_type: str, entity_id: str) -> None:
+        """Log the entity under this transaction's revision (`revisions.changed`)."""
+        revisions.changed(self.session, entity_type, entity_id)
 
 
 class SqlApiKeyRepository:

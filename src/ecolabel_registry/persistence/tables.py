@@ -393,7 +393,12 @@ class AuditEventRow(Base):
 
 
 class RegistryRevisionRow(Base):
-    """One row counting changes to the facts the resolver caches (all but certificates)."""
+    """One row counting the registry's recorded write transactions (its revisions).
+
+    Every write transaction that records a change takes the next value, once, at its first
+    write, and holds the row locked until it commits (`persistence.revisions.recorded`), so
+    revisions commit in their order.
+    """
 
     __tablename__ = "registry_revision"
 
@@ -401,15 +406,33 @@ class RegistryRevisionRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class RegistryChangeRow(Base):
-    """What one revision of the counter above changed: one cached fact, by type and id.
+class RegistryRevisionLogRow(Base):
+    """When each revision was recorded: strictly increasing instants, never pruned.
 
-    Written in the writer's transaction with the counter's increment, so a process can reload
-    only what changed since its snapshot (ADR 0006); old rows are pruned by the writers.
+    An instant names the revision recorded last at or before it (`as_recorded`); a revision
+    below the first row here was recorded before this log existed (migration 0008).
+    """
+
+    __tablename__ = "registry_revision_log"
+
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+
+
+class RegistryChangeRow(Base):
+    """The change log: one row per entity a revision changed, kept forever.
+
+    Written in the writer's transaction (`persistence.revisions.changed`): the entity's type
+    and id as the audit trail names them (`certificate` as `scheme/number`,
+    `product_category` as `scheme/code`). A process brings its cached facts up to date from
+    the rows of the kinds it caches (ADR 0006).
     """
 
     __tablename__ = "registry_change"
 
-    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    revision: Mapped[int] = mapped_column(BigInteger, index=True)
     entity_type: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[str] = mapped_column(String(300))

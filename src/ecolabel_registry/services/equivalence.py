@@ -153,6 +153,8 @@ class ResolverCache:
 
 def _updated(snapshot: Snapshot, changes: FactChanges) -> Snapshot:
     """`snapshot` with `changes` applied: what a full load at `changes.revision` gives."""
+    if not (changes.economies or changes.schemes or changes.categories or changes.agreements):
+        return replace(snapshot, revision=changes.revision)  # certificates only: same facts
     facts = snapshot.facts
     economies = dict(facts.economies)
     codes = set(snapshot.economy_codes)
