@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import CERTIFICATE_TERMS_CHANGEABLE, Certificate, StatusEvent
-from ecolabel_registry.persistence import revisions, status_changes
+from ecolabel_registry.persistence import certificate_history, revisions, status_changes
 from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
@@ -479,11 +479,22 @@ class SqlCertificateBulkStore:
         # and history were compared at: a single write that got in between (PostgreSQL locks
         # rows, not the table) makes the import a conflict, never a history it did not check.
         expected = int(self._sql(f"SELECT count(*) FROM import_match m WHERE {touched}").scalar())
+        revision = revisions.recorded(self._s).revision
+        # The rows as they were go to the history first, closed at this revision (only those
+        # still at the version compared: the others make the import a conflict below).
+        self._sql(
+            certificate_history.keep(
+                "c.id IN (SELECT m.certificate_id FROM import_match m "
+                f"WHERE {touched} AND m.certificate_version = c.version)"
+            ),
+            {"revision": revision},
+        )
         updated = self._sql(
             f"UPDATE certificate SET {assignments}, version = certificate.version + 1, "
-            "updated_at = CURRENT_TIMESTAMP FROM import_match m "
+            "updated_at = CURRENT_TIMESTAMP, recorded_revision = :revision FROM import_match m "
             f"WHERE certificate.id = m.certificate_id AND {touched} "
-            "AND certificate.version = m.certificate_version"
+            "AND certificate.version = m.certificate_version",
+            {"revision": revision},
         ).rowcount
         if updated != expected:
             raise Conflict(
@@ -581,13 +592,14 @@ class SqlCertificateBulkStore:
         self._sql(
             "INSERT INTO certificate (id, scheme_id, number, category_code, holder_name, "
             "holder_economy, product_name, brand, model, gtins, hs_codes, "
-            "certification_body_id, valid_from, valid_to, status_changes, version) "
+            "certification_body_id, valid_from, valid_to, status_changes, version, "
+            "recorded_revision) "
             "SELECT s.new_id, :scheme, s.number, s.category_code, s.holder_name, "
             "s.holder_economy, s.product_name, s.brand, s.model, "
             f"{d.json('s.gtins')}, {d.json('s.hs_codes')}, s.certification_body_id, "
-            f"s.valid_from, s.valid_to, {self._new_status_changes()}, 1 "
+            f"s.valid_from, s.valid_to, {self._new_status_changes()}, 1, :revision "
             f"FROM import_certificate s WHERE {new}",
-            {"scheme": self._scheme_id},
+            {"scheme": self._scheme_id, "revision": revisions.recorded(self._s).revision},
         )
         for table, column, field in (
             ("certificate_gtin", "gtin", "gtins"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -25,10 +26,7 @@ from ecolabel_registry.persistence.tables import (
     ScopeEntryRow,
 )
 from ecolabel_registry.services._common import CACHED_FACTS
-from ecolabel_registry.services.equivalence import FactChanges
-
-DELTA_LIMIT = 200
-"""Most facts a process reloads one by one; more changes since its snapshot: a full load."""
+from ecolabel_registry.services.equivalence import DELTA_LIMIT, FactChanges
 
 
 class SqlFacts:
@@ -94,13 +92,23 @@ class SqlFacts:
                 wanted[entity_type].add(entity_id)
         if sum(map(len, wanted.values())) > DELTA_LIMIT:
             return None
-        if any("/" not in key for key in wanted["product_category"]):  # not "scheme/code"
+        return self.read(revision, wanted)
+
+    def read(self, revision: int, wanted: Mapping[str, Iterable[str]]) -> FactChanges | None:
+        """The facts named by change-log ids (`wanted`: entity type -> ids), as they are now
+        (labelled `revision`); a scope entry names its agreement. None when an id cannot be
+        read back (a category id not "scheme/code")."""
+        ids: defaultdict[str, set[str]] = defaultdict(set)
+        for kind, keys in wanted.items():
+            if kind in CACHED_FACTS:
+                ids[kind].update(keys)
+        if any("/" not in key for key in ids["product_category"]):  # not "scheme/code"
             return None
-        if wanted["scope_entry"]:
-            wanted["agreement"].update(
+        if ids["scope_entry"]:
+            ids["agreement"].update(
                 self._s.execute(
                     select(ScopeEntryRow.agreement_id).where(
-                        ScopeEntryRow.id.in_(wanted["scope_entry"])
+                        ScopeEntryRow.id.in_(ids["scope_entry"])
                     )
                 ).scalars()
             )
@@ -110,13 +118,13 @@ class SqlFacts:
         agreements = SqlAgreementRepository(self._s)
         return FactChanges(
             revision=revision,
-            economies={code: economies.get(code) for code in wanted["economy"]},
-            schemes={scheme_id: schemes.get(scheme_id) for scheme_id in wanted["scheme"]},
+            economies={code: economies.get(code) for code in ids["economy"]},
+            schemes={scheme_id: schemes.get(scheme_id) for scheme_id in ids["scheme"]},
             categories={
                 (scheme_id, code): categories.get(scheme_id, code)
-                for scheme_id, code in (key.split("/", 1) for key in wanted["product_category"])
+                for scheme_id, code in (key.split("/", 1) for key in ids["product_category"])
             },
             agreements={
-                agreement_id: agreements.get(agreement_id) for agreement_id in wanted["agreement"]
+                agreement_id: agreements.get(agreement_id) for agreement_id in ids["agreement"]
             },
         )

@@ -44,7 +44,7 @@ from ecolabel_registry.domain.model import (
     ScopeEntry,
     StatusEvent,
 )
-from ecolabel_registry.persistence import revisions, search, status_changes
+from ecolabel_registry.persistence import certificate_history, revisions, search, status_changes
 from ecolabel_registry.persistence.tables import (
     AgreementPartyRow,
     AgreementRow,
@@ -716,6 +716,7 @@ class SqlCertificateRepository:
             scheme_id=certificate.scheme_id,
             number=certificate.number,
             version=1,
+            recorded_revision=revisions.recorded(self._s).revision,
             **self._fields(certificate),
         )
         self._s.add(row)
@@ -731,13 +732,14 @@ class SqlCertificateRepository:
     def update(self, certificate: Certificate) -> Certificate:
         row = self._row(certificate.scheme_id, certificate.number)
         assert row is not None
+        revision = self._keep_history(row.id)
         _bump(
             self._s,
             CertificateRow,
             CertificateRow.id == row.id,
             certificate.version,
             f"certificate {certificate.number}",
-            self._fields(certificate),
+            {**self._fields(certificate), "recorded_revision": revision},
         )
         self._index(row.id, certificate, replace=True)
         self._s.expire_all()
@@ -762,17 +764,32 @@ class SqlCertificateRepository:
     ) -> tuple[StatusEvent, int]:
         row = self._row(scheme_id, number)
         assert row is not None
+        revision = self._keep_history(row.id)
         saved = self._insert_event(row.id, event)
         version = self._s.execute(
             update(CertificateRow)
             .where(CertificateRow.id == row.id)
-            .values(version=CertificateRow.version + 1, updated_at=func.now())
+            .values(
+                version=CertificateRow.version + 1,
+                updated_at=func.now(),
+                recorded_revision=revision,
+            )
             .returning(CertificateRow.version)
             .execution_options(synchronize_session=False)
         ).scalar_one()
         self._refresh_status_changes(row.id)
         self._s.expire_all()
         return saved, version
+
+    def _keep_history(self, certificate_id: int) -> int:
+        """Copy the row into `certificate_history` before this transaction changes it; the
+        transaction's revision, which the row is then recorded at."""
+        revision = revisions.recorded(self._s).revision
+        self._s.execute(
+            text(certificate_history.keep("c.id = :id")),
+            {"id": certificate_id, "revision": revision},
+        )
+        return revision
 
     def _refresh_status_changes(self, certificate_id: int) -> None:
         postgres = self._s.get_bind().dialect.name == "postgresql"

@@ -86,6 +86,9 @@ def _take(session: Session) -> Recorded:
         if previous is not None:
             at = max(at, utc(previous) + TICK)
         session.execute(insert(RegistryRevisionLogRow).values(revision=revision, recorded_at=at))
+        from ecolabel_registry.persistence import versions  # (a cycle at import time)
+
+        versions.ensure_baseline(session)
     return Recorded(int(revision), at)
 
 
@@ -140,6 +143,25 @@ def _before_flush(session: Session, _flush: UOWTransaction, _instances: Any) -> 
         and (session.new or session.dirty or session.deleted)
     ):
         recorded(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    """The new versions of the facts the transaction changed (`versions.record`)."""
+    taken: Recorded | None = session.info.get(_RECORDED)
+    logged: set[tuple[str, str]] | None = session.info.get(_CHANGED)
+    if taken is None or not logged:
+        return
+    from ecolabel_registry.persistence import versions
+    from ecolabel_registry.services._common import CACHED_FACTS
+
+    facts = [(kind, key) for kind, key in logged if kind in CACHED_FACTS]
+    if facts:
+        session.info[_TAKING] = True
+        try:
+            versions.record(session, taken.revision, facts)
+        finally:
+            session.info.pop(_TAKING, None)
 
 
 @event.listens_for(Session, "after_transaction_end")

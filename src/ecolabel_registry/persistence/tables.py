@@ -190,6 +190,9 @@ class CertificateRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
+    # The registry revision that recorded this row's values (ADR 0007); every write sets it,
+    # and first keeps the values it replaces in `certificate_history`.
+    recorded_revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("scheme_id", "number", name="uq_certificate_scheme_number"),
@@ -200,6 +203,39 @@ class CertificateRow(Base):
         ),
         _window_check(),
         Index("ix_certificate_holder_name", "holder_name"),
+    )
+
+
+class CertificateHistoryRow(Base):
+    """A certificate's earlier rows: its values from `recorded_revision` until the revision
+    that replaced them (`superseded_revision`), copied before every write (ADR 0007)."""
+
+    __tablename__ = "certificate_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    certificate_id: Mapped[int] = mapped_column(BigInteger)
+    scheme_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(100))
+    category_code: Mapped[str] = mapped_column(String(64))
+    holder_name: Mapped[str] = mapped_column(String(300))
+    holder_economy: Mapped[str] = mapped_column(String(10))
+    product_name: Mapped[str] = mapped_column(String(300))
+    brand: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    gtins: Mapped[list[Any]] = mapped_column(JSON)
+    hs_codes: Mapped[list[Any]] = mapped_column(JSON)
+    certification_body_id: Mapped[str | None] = mapped_column(String(64))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    status_changes: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    recorded_revision: Mapped[int] = mapped_column(BigInteger)
+    superseded_revision: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_certificate_history_key", "scheme_id", "number", "superseded_revision"),
     )
 
 
@@ -436,3 +472,21 @@ class RegistryChangeRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger, index=True)
     entity_type: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[str] = mapped_column(String(300))
+
+
+class FactVersionRow(Base):
+    """The append-only log of the resolver's facts (ADR 0007): each version of an economy,
+    scheme, product category or agreement, as the facts loader returns it (msgspec JSON of
+    the domain object; NULL when the fact is gone), from the revision that recorded it until
+    the one that superseded it (NULL while current)."""
+
+    __tablename__ = "fact_version"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(300))
+    recorded_revision: Mapped[int] = mapped_column(BigInteger, index=True)
+    superseded_revision: Mapped[int | None] = mapped_column(BigInteger)
+    body: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_fact_version_key", "kind", "key", "recorded_revision"),)
