@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.data import created, problem
+from tests.api.data import certificate_body, created, problem
 from tests.api.test_equivalence import Q, world
+from tests.api.test_import_export import CSV, csv_bytes, row
 
 __all__ = ["world"]
 
@@ -130,3 +131,96 @@ def test_an_instant_out_of_the_history_is_a_422_saying_why(
     found: dict[str, Any] = problem(response, 422)
     assert found["errors"][0]["field"] == "as_recorded"
     assert words in found["errors"][0]["message"]
+
+
+CERTIFICATE = "/v1/schemes/korea-eco-label/certificates/KR-0001"
+
+
+def read(client: TestClient, url: str, instant: str | None = None) -> dict[str, Any]:
+    response = client.get(url, params={} if instant is None else {"as_recorded": instant})
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def test_entity_reads_as_recorded_show_what_was_recorded_then(
+    client: TestClient, operator: dict[str, str], world: dict[str, Any]
+) -> None:
+    agreement_url = f"/v1/agreements/{world['id']}"
+    urls = (CERTIFICATE, agreement_url, "/v1/schemes/korea-eco-label", "/v1/economies/KR")
+    before = {url: read(client, url) for url in urls}
+    instant = now()
+    suspend_backdated(client, operator)
+    certificate = read(client, CERTIFICATE)
+    patched = client.patch(
+        CERTIFICATE,
+        json={"holder_name": "Hanbit Coatings Ltd"},
+        headers={**operator, "If-Match": f'"{certificate["version"]}"'},
+    )
+    assert patched.status_code == 200, patched.text
+    amended = client.patch(
+        agreement_url,
+        json={"title": "Amended"},
+        headers={**operator, "If-Match": f'"{before[agreement_url]["version"]}"'},
+    )
+    assert amended.status_code == 200, amended.text
+    scheme = client.patch(
+        "/v1/schemes/korea-eco-label",
+        json={"home_economies": ["KR", "JP"]},
+        headers={**operator, "If-Match": f'"{before["/v1/schemes/korea-eco-label"]["version"]}"'},
+    )
+    assert scheme.status_code == 200, scheme.text
+    for url in urls:
+        assert read(client, url, instant) == before[url], url
+    after = read(client, CERTIFICATE, now())
+    assert after["holder_name"] == "Hanbit Coatings Ltd"
+    assert [e["status"] for e in after["status_events"]] == ["active", "suspended"]
+    assert read(client, agreement_url, now())["title"] == "Amended"
+    early = client.get(CERTIFICATE, params={"as_recorded": "2001-01-01T00:00:00Z"})
+    assert problem(early, 422)["errors"][0]["field"] == "as_recorded"
+
+
+def test_a_certificate_created_later_did_not_exist_as_recorded_before(
+    client: TestClient, operator: dict[str, str], world: dict[str, Any]
+) -> None:
+    instant = now()
+    created(
+        client.post(
+            "/v1/schemes/korea-eco-label/certificates",
+            json=certificate_body(number="KR-0002"),
+            headers=operator,
+        )
+    )
+    url = "/v1/schemes/korea-eco-label/certificates/KR-0002"
+    problem(client.get(url, params={"as_recorded": instant}), 404)
+    question = {**QUESTION, "certificate": "KR-0002", "as_recorded": instant}
+    problem(client.get("/v1/equivalence", params=question), 404)
+    assert client.get("/v1/equivalence", params={**question, "as_recorded": now()}).json()[
+        "recognized"
+    ]
+
+
+def test_an_import_that_changes_certificates_keeps_what_they_were(
+    client: TestClient, operator: dict[str, str], world: dict[str, Any]
+) -> None:
+    url = "/v1/schemes/korea-eco-label/certificates/import"
+    first = [row(1), row(2)]
+    response = client.post(url, content=csv_bytes(first), headers={**operator, **CSV})
+    assert response.status_code == 200, response.text
+    instant = now()
+    second = [
+        row(1, holder_name="Renamed"),
+        row(2, status="suspended", status_effective_date="2024-06-01", status_reason="audit"),
+    ]
+    response = client.post(url, content=csv_bytes(second), headers={**operator, **CSV})
+    assert response.status_code == 200, response.text
+    one = "/v1/schemes/korea-eco-label/certificates/KR-IMP-0001"
+    two = "/v1/schemes/korea-eco-label/certificates/KR-IMP-0002"
+    assert read(client, one)["holder_name"] == "Renamed"
+    assert read(client, one, instant)["holder_name"] == "Holder 1"
+    assert [e["status"] for e in read(client, two)["status_events"]] == ["active", "suspended"]
+    assert [e["status"] for e in read(client, two, instant)["status_events"]] == ["active"]
+    question = {**QUESTION, "certificate": "KR-IMP-0002", "on": "2025-03-01"}
+    assert not client.get("/v1/equivalence", params=question).json()["recognized"]
+    then = client.get("/v1/equivalence", params={**question, "as_recorded": instant}).json()
+    assert then["recognized"] is True

@@ -134,7 +134,8 @@ def _locked(session: Session, query: Any) -> Any:
     return session.execute(query.with_for_update(key_share=True)).scalar_one_or_none()
 
 
-def _event(row: Any) -> StatusEvent:
+def event_from_row(row: Any) -> StatusEvent:
+    """A status event from its row (certificate, agreement or party events)."""
     return StatusEvent(
         status=row.status,
         effective_date=row.effective_date,
@@ -145,7 +146,7 @@ def _event(row: Any) -> StatusEvent:
 
 
 def _ordered_events(rows: Iterable[Any]) -> tuple[StatusEvent, ...]:
-    return tuple(_event(r) for r in sorted(rows, key=lambda r: r.id))
+    return tuple(event_from_row(r) for r in sorted(rows, key=lambda r: r.id))
 
 
 class SqlEconomyRepository:
@@ -606,7 +607,7 @@ class SqlCertificateRepository:
         )
         if after is not None:
             query = query.where(e.id > after)
-        return [_event(r) for r in self._s.execute(query).scalars()]
+        return [event_from_row(r) for r in self._s.execute(query).scalars()]
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
         by_scheme: dict[str, set[str]] = defaultdict(set)
@@ -757,7 +758,7 @@ class SqlCertificateRepository:
         self._s.add(row)
         self._s.flush()
         self._s.refresh(row)
-        return _event(row)
+        return event_from_row(row)
 
     def add_status_event(
         self, scheme_id: str, number: str, event: StatusEvent
@@ -884,7 +885,7 @@ class SqlAgreementRepository:
         query = select(e).where(e.agreement_id == agreement_id).order_by(e.id).limit(limit)
         if after is not None:
             query = query.where(e.id > after)
-        return [_event(r) for r in self._s.execute(query).scalars()]
+        return [event_from_row(r) for r in self._s.execute(query).scalars()]
 
     def party_status_events(
         self, agreement_id: str, scheme_id: str, after: int | None, limit: int
@@ -898,7 +899,7 @@ class SqlAgreementRepository:
         )
         if after is not None:
             query = query.where(e.id > after)
-        return [_event(r) for r in self._s.execute(query).scalars()]
+        return [event_from_row(r) for r in self._s.execute(query).scalars()]
 
     def scope_entries(
         self, agreement_id: str, after: str | None, limit: int
@@ -1042,7 +1043,7 @@ class SqlAgreementRepository:
         self._s.add(row)
         self._s.flush()
         self._s.refresh(row)
-        return _event(row)
+        return event_from_row(row)
 
     def add_party_status_event(
         self, agreement_id: str, scheme_id: str, event: StatusEvent
@@ -1057,7 +1058,7 @@ class SqlAgreementRepository:
         self._s.add(row)
         self._s.flush()
         self._s.refresh(row)
-        return _event(row)
+        return event_from_row(row)
 
     @staticmethod
     def _entry_fields(e: ScopeEntry) -> dict[str, Any]:

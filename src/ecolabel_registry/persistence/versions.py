@@ -14,6 +14,7 @@ The facts as recorded at revision R are the versions with `recorded_revision <= 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -22,11 +23,28 @@ import msgspec
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from ecolabel_registry.domain.model import Agreement, Economy, EconomyKind, ProductCategory, Scheme
+from ecolabel_registry.domain.model import (
+    Agreement,
+    Certificate,
+    Economy,
+    EconomyKind,
+    ProductCategory,
+    Scheme,
+)
 from ecolabel_registry.domain.resolver import RegistryFacts
+from ecolabel_registry.persistence import revisions, status_changes
 from ecolabel_registry.persistence.facts import SqlFacts
-from ecolabel_registry.persistence.repositories import SqlEconomyRepository
+from ecolabel_registry.persistence.repositories import (
+    SqlAgreementRepository,
+    SqlEconomyRepository,
+    SqlSchemeRepository,
+    certificate_from_row,
+    event_from_row,
+)
 from ecolabel_registry.persistence.tables import (
+    CertificateHistoryRow,
+    CertificateRow,
+    CertificateStatusEventRow,
     EconomyRow,
     FactVersionRow,
     RegistryRevisionLogRow,
@@ -243,3 +261,77 @@ def _changes(
         categories={tuple(key.split("/", 1)): value for key, value in of(CATEGORY).items()},  # type: ignore[misc]
         agreements=of(AGREEMENT),
     )
+
+
+class SqlRecordedEntities:
+    """Entities as recorded at a revision (`services.recorded.RecordedEntities`)."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def recorded_revision(self, instant: dt.datetime) -> tuple[int, int] | None:
+        log = RegistryRevisionLogRow
+        revision = self._s.execute(
+            select(log.revision)
+            .where(log.recorded_at <= instant)
+            .order_by(log.recorded_at.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if revision is None:
+            return None
+        return int(revision), SqlFactVersions(self._s).facts_revision(int(revision))
+
+    def first_recorded(self) -> dt.datetime | None:
+        first = self._s.execute(select(func.min(RegistryRevisionLogRow.recorded_at))).scalar()
+        return None if first is None else revisions.utc(first)
+
+    def certificate(self, scheme_id: str, number: str, revision: int) -> Certificate | None:
+        """The certificate's row in force at `revision` and the status events it held then
+        (its `status_changes` copy the events in recording order, so the first as many)."""
+        row: Any = self._s.execute(
+            select(CertificateRow).where(
+                CertificateRow.scheme_id == scheme_id,
+                CertificateRow.number == number,
+                CertificateRow.recorded_revision <= revision,
+            )
+        ).scalar_one_or_none()
+        certificate_id = None if row is None else row.id
+        if row is None:
+            h = CertificateHistoryRow
+            row = self._s.execute(
+                select(h).where(
+                    h.scheme_id == scheme_id,
+                    h.number == number,
+                    h.recorded_revision <= revision,
+                    h.superseded_revision > revision,
+                )
+            ).scalar_one_or_none()
+            if row is None:
+                return None
+            certificate_id = row.certificate_id
+        held = len(status_changes.parse(row.status_changes))
+        events = tuple(
+            event_from_row(e)
+            for e in self._s.execute(
+                select(CertificateStatusEventRow)
+                .where(CertificateStatusEventRow.certificate_id == certificate_id)
+                .order_by(CertificateStatusEventRow.id)
+                .limit(held)
+            ).scalars()
+        )
+        return certificate_from_row(row, events)
+
+    def fact(self, kind: str, key: str, revision: int) -> object | None:
+        versions = SqlFactVersions(self._s)
+        if not versions.has_versions():  # nothing changed since the migration
+            return _current(self._s, kind, key)
+        found: object | None = versions.get(kind, key, revision)
+        return found
+
+
+def _current(session: Session, kind: str, key: str) -> object | None:
+    if kind == ECONOMY:
+        return SqlEconomyRepository(session).get(key)
+    if kind == SCHEME:
+        return SqlSchemeRepository(session).get(key)
+    return SqlAgreementRepository(session).get(key)

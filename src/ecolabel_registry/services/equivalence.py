@@ -90,9 +90,8 @@ class CertificateSource(FactsSource, Protocol):
         ...
 
 
-@runtime_checkable
-class RecordedSource(Protocol):
-    """The registry as recorded: revisions by instant, facts and certificates as of one."""
+class RevisionLog(Protocol):
+    """The registry's revisions by the instant they were recorded."""
 
     def recorded_revision(self, instant: dt.datetime) -> tuple[int, int] | None:
         """The last revision recorded at or before `instant` and the last revision at or
@@ -102,6 +101,11 @@ class RecordedSource(Protocol):
     def first_recorded(self) -> dt.datetime | None:
         """When the registry's first logged revision was recorded."""
         ...
+
+
+@runtime_checkable
+class RecordedSource(RevisionLog, Protocol):
+    """The registry as recorded: revisions by instant, facts and certificates as of one."""
 
     def past_load(
         self, revision: int
@@ -137,7 +141,7 @@ class AsRecorded:
 
 
 def as_recorded(
-    source: RecordedSource, instant: dt.datetime, loc: tuple[str | int, ...]
+    source: RevisionLog, instant: dt.datetime, loc: tuple[str | int, ...]
 ) -> AsRecorded:
     """The revisions an `as_recorded` instant names; 422 for an instant in the future or
     before the registry's first recorded revision."""

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.deps import require_reader, today
+from ecolabel_registry.api.deps import instant_of, require_reader, today
 from ecolabel_registry.api.equivalence_io import (
     AS_RECORDED,
     AnswerWriter,
@@ -110,16 +110,6 @@ HsCode = Annotated[
     str | None, Query(pattern=HS_CODE_PATTERN, description="The declared HS code (2 to 10 digits).")
 ]
 AsRecordedQuery = Annotated[str | None, Query(max_length=64, description=AS_RECORDED)]
-
-
-def instant_of(text: str | None, loc: tuple[str | int, ...]) -> dt.datetime | None:
-    """The instant of an `as_recorded` value (None when absent); 422 when it is not one."""
-    if text is None:
-        return None
-    instant = rfc3339_instant(text)
-    if instant is None:
-        raise InvalidInput.single(loc, instant_message(text))
-    return instant
 
 
 def _json(data: msgspec.Struct) -> Response:
