@@ -145,7 +145,7 @@ class World:
         response = writer.put("/v1/economies/EUX", json=body, headers=headers)
         assert response.status_code in (200, 201), response.text
 
-    def patch(self, c: Recording, url: str, body: dict[str, Any]) -> None:
+    def patch(self, c: Recording, url: str, body: Any) -> None:
         version = c.get(url).json()["version"]
         c.patch(url, json=body, headers={**self.operator, "If-Match": f'"{version}"'})
 
@@ -165,7 +165,7 @@ class World:
             body = {"status": status, "effective_date": day.isoformat(), "reason": "audit"}
             c.post(f"{cert_url}/status-events", json=body, headers=op)
         elif kind == "certificate.patch":
-            change = rng.choice(
+            change: dict[str, Any] = rng.choice(
                 [
                     {"valid_to": rng.choice(["2025-05-31", "2027-12-31"])},
                     {"hs_codes": [rng.choice(["320810", "320890", "320910"])]},
@@ -236,7 +236,9 @@ class World:
                     headers={**op, "If-Match": f'"{entry["version"]}"'},
                 )
         elif kind == "group":
-            members = [("DE", rng.choice(["2020-01-01", "2025-01-01"]), None)]
+            members: list[tuple[str, str, str | None]] = [
+                ("DE", rng.choice(["2020-01-01", "2025-01-01"]), None)
+            ]
             if rng.random() < 0.5:
                 members.append(("FR", "2020-01-01", rng.choice([None, "2024-12-31"])))
             self.put_group(members, c)
