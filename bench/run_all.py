@@ -6,8 +6,8 @@
 
 Each step is one of the bench/ scripts (single.py, as_recorded.py, batch.py, search.py,
 growth.py, import_bar.py, memory.py, reads_under_writes.py), on PostgreSQL and on SQLite where
-the bar applies; each prints its own table and writes its JSON under bench/results/. The summary goes
-to bench/results/summary-<mode>.json.
+the bar applies; each prints its own table and writes its JSON under bench/results/. The
+summary goes to bench/results/summary-<mode>.json.
 """
 
 from __future__ import annotations
