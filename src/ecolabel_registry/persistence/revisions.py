@@ -9,7 +9,10 @@ increase with revisions. Every later call in the same transaction returns the sa
 `Recorded`; the next transaction takes a new one.
 
 `changed(session, entity_type, entity_id)` adds the entity to the change log
-(`registry_change`), once per transaction.
+(`registry_change`), once per transaction. Before the transaction commits, the new versions
+of the resolver's facts it changed are written (`versions.record`, ADR 0007); the first
+revision taken after migration 0008 also writes the baseline versions
+(`versions.ensure_baseline`).
 
 Lock order: a writer takes its revision before any row lock or row write of its own (the
 repositories' writes through a registry session do this by themselves, see `watch`), so on
