@@ -59,6 +59,7 @@ from ecolabel_registry.services.imports import CertificateImportService, ImportF
 from ecolabel_registry.services.schemes import SchemeService
 
 ROOT = Path(__file__).resolve().parent.parent
+CORRECTIONS_A_TRANSACTION = 10
 NAME_SUFFIX = os.environ.get("ECOLABEL_BENCH_NAME_SUFFIX", "")
 """Appended to the registry's name (database and folder): runs of several checkouts of the
 project on one PostgreSQL server do not share (and drop) each other's database."""
@@ -331,49 +332,52 @@ def load_certificates(url: str, files: list[tuple[str, Path, int]]) -> None:
 def record_corrections(
     url: str, size: Size, sample: list[list[str]], rng: random.Random, count: int
 ) -> int:
-    """`count` corrections recorded one transaction each, so the registry has a history to
+    """`count` corrections recorded over time, so the registry has a history to
     be asked about as recorded (`as_recorded`): mostly backdated certificate status events
     (suspensions, reinstatements, now and then a withdrawal) and certificate corrections,
     and one in two hundred a change of the facts (an agreement or party suspension, a
     scheme's coverage, a category's validity). Refused ones (a status after a withdrawal)
-    are skipped. The number recorded."""
+    are skipped. CORRECTIONS_A_TRANSACTION go together in one transaction (one revision):
+    recorded one by one on a busy machine they took an hour. The number recorded."""
     engine = create_engine(url)
     recorded = 0
     try:
-        for n in range(count):
-            scheme_id, number = rng.choice(sample)
-            with Session(engine) as session:
+        for n in range(0, count, CORRECTIONS_A_TRANSACTION):
+            with Session(engine) as session, session.begin():
                 registry = SqlRegistry(session)
-                try:
-                    if n % 200 == 199:
-                        _fact_correction(registry, size, rng)
-                    elif rng.random() < 0.85:
-                        status = rng.choice(("suspended", "suspended", "active", "withdrawn"))
-                        on = day(rng, 1200, dt.date(2022, 1, 1))
-                        CertificateService(registry).add_status_event(
-                            SYSTEM,
-                            scheme_id,
-                            number,
-                            StatusEvent(status, on, "correction (generated)"),
-                        )
-                    else:
-                        certificates = CertificateService(registry)
-                        current = certificates.get(scheme_id, number)
-                        changes = rng.choice(
-                            (
-                                {"holder_name": f"{current.holder_name} (corrected)"[:300]},
-                                {"valid_to": current.valid_to - dt.timedelta(days=90)},
-                            )
-                        )
-                        certificates.update(SYSTEM, scheme_id, number, changes, current.version)
-                except DomainError:
-                    session.rollback()
-                    continue
-                session.commit()
-                recorded += 1
+                for k in range(n, min(n + CORRECTIONS_A_TRANSACTION, count)):
+                    scheme_id, number = rng.choice(sample)
+                    try:  # a refused correction is refused before it writes anything
+                        _correction(registry, size, rng, k, scheme_id, number)
+                    except DomainError:
+                        continue
+                    recorded += 1
     finally:
         engine.dispose()
     return recorded
+
+
+def _correction(
+    registry: SqlRegistry, size: Size, rng: random.Random, n: int, scheme_id: str, number: str
+) -> None:
+    if n % 200 == 199:
+        _fact_correction(registry, size, rng)
+    elif rng.random() < 0.85:
+        status = rng.choice(("suspended", "suspended", "active", "withdrawn"))
+        on = day(rng, 1200, dt.date(2022, 1, 1))
+        CertificateService(registry).add_status_event(
+            SYSTEM, scheme_id, number, StatusEvent(status, on, "correction (generated)")
+        )
+    else:
+        certificates = CertificateService(registry)
+        current = certificates.get(scheme_id, number)
+        changes = rng.choice(
+            (
+                {"holder_name": f"{current.holder_name} (corrected)"[:300]},
+                {"valid_to": current.valid_to - dt.timedelta(days=90)},
+            )
+        )
+        certificates.update(SYSTEM, scheme_id, number, changes, current.version)
 
 
 def _fact_correction(registry: SqlRegistry, size: Size, rng: random.Random) -> None:

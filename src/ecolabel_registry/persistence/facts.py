@@ -113,6 +113,21 @@ class SqlFacts:
                 ).scalars()
             )
         economies = SqlEconomyRepository(self._s)
+        if sum(map(len, ids.values())) > DELTA_LIMIT:
+            # Many facts (a registry loaded in one transaction): read them all set-based, a
+            # few statements, rather than each through its repository.
+            facts, loaded, _codes = self.load()
+            every = {a.id: a for a in facts.agreements}
+            return FactChanges(
+                revision=revision,
+                economies={code: economies.get(code) for code in ids["economy"]},
+                schemes={key: facts.schemes.get(key) for key in ids["scheme"]},
+                categories={
+                    (scheme_id, code): loaded.get((scheme_id, code))
+                    for scheme_id, code in (key.split("/", 1) for key in ids["product_category"])
+                },
+                agreements={key: every.get(key) for key in ids["agreement"]},
+            )
         schemes = SqlSchemeRepository(self._s)
         categories = SqlCategoryRepository(self._s)
         agreements = SqlAgreementRepository(self._s)
