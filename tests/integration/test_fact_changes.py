@@ -45,6 +45,7 @@ from ecolabel_registry.persistence.tables import (
     RegistryRevisionLogRow,
     RegistryRevisionRow,
 )
+from ecolabel_registry.persistence.versions import SqlFactVersions
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.economies import EconomyService
 from ecolabel_registry.services.equivalence import FactChanges, ResolverCache, Snapshot
@@ -469,3 +470,22 @@ def test_a_change_names_the_fact_by_its_audit_id(session: Session) -> None:
     ended = changes.agreements[agreement.id]
     assert ended is not None
     assert dataclasses.replace(ended.scope_entries[0]).valid_to == D(2030, 1, 1)
+
+
+def test_fact_versions_hold_the_facts_as_a_full_load_reads_them(session: Session) -> None:
+    writer = Writer(SqlRegistry(session), 9)
+    writer.arrange()
+    for scheme_id in SCHEMES:  # more facts in one transaction than are read one by one
+        for k in range(40):
+            writer.category(scheme_id, f"bulk{k}")
+    session.commit()
+    for _ in range(10):
+        writer.one()
+        session.commit()
+    facts, categories, codes = SqlFactVersions(session).load_at(SqlFacts(session).revision())
+    full, full_categories, full_codes = SqlFacts(session).load()
+    assert dict(facts.economies) == dict(full.economies)
+    assert dict(facts.schemes) == dict(full.schemes)
+    assert list(facts.agreements) == sorted(full.agreements, key=lambda a: a.id)
+    assert categories == full_categories
+    assert codes == full_codes
