@@ -224,3 +224,16 @@ def test_an_import_that_changes_certificates_keeps_what_they_were(
     assert not client.get("/v1/equivalence", params=question).json()["recognized"]
     then = client.get("/v1/equivalence", params={**question, "as_recorded": instant}).json()
     assert then["recognized"] is True
+
+
+@pytest.mark.usefixtures("world")
+def test_a_batch_asks_at_most_a_hundred_different_instants(client: TestClient) -> None:
+    line = {k: QUESTION[k] for k in ("scheme", "certificate", "target", "on", "hs_code")}
+    start = dt.datetime.now(dt.UTC)
+    lines = [
+        {**line, "as_recorded": (start - dt.timedelta(microseconds=i)).isoformat()}
+        for i in range(101)
+    ]
+    results = client.post("/v1/equivalence/batch", json={"lines": lines}).json()["results"]
+    assert all(r["answer"]["recognized"] for r in results[:100])
+    assert "at most 100 different instants" in results[100]["error"]["detail"]

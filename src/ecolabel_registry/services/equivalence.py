@@ -390,7 +390,10 @@ class EquivalenceService:
         over `current`), the lines of one revision read and resolved together."""
         source = self._recorded()[0]
         by_revision: dict[int | None, list[int]] = {}
-        for index, when in enumerate(asked):
+        # In revision order, so that each snapshot of earlier facts is built from the last.
+        order = sorted(range(len(asked)), key=lambda i: (asked[i] is not None, _revision(asked[i])))
+        for index in order:
+            when = asked[index]
             by_revision.setdefault(None if when is None else when.revision, []).append(index)
         outcomes: list[Answer | DomainError] = [DomainError("unanswered")] * len(lines)
         for revision, indexes in by_revision.items():
@@ -589,6 +592,10 @@ class EquivalenceService:
         if errors:
             raise InvalidInput(errors)
         return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
+
+
+def _revision(asked: AsRecorded | None) -> int:
+    return 0 if asked is None else asked.revision
 
 
 def repeated_lines(lines: Iterable[Line]) -> frozenset[Line]:

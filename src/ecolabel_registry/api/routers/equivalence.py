@@ -64,6 +64,9 @@ from ecolabel_registry.services.equivalence import (
 router = APIRouter(tags=["equivalence"])
 JSON = "application/json"
 _BLOCK = 250  # batch lines written out together
+MAX_BATCH_INSTANTS = 100
+"""Different `as_recorded` instants one batch may ask at (each may need a resolver of its
+own facts: a batch of 10,000 different ones would build thousands)."""
 
 
 _fast_batch = msgspec.json.Decoder(BatchIn)
@@ -309,6 +312,13 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
         known: dict[dt.datetime, AsRecorded | DomainError] = {}
         for instant in instants:
             if instant is not None and instant not in known:
+                if len(known) == MAX_BATCH_INSTANTS:
+                    known[instant] = InvalidInput.single(
+                        ("as_recorded",),
+                        f"a batch asks as recorded at most {MAX_BATCH_INSTANTS} different "
+                        "instants; send the other lines in another batch",
+                    )
+                    continue
                 try:
                     known[instant] = service.as_recorded(instant, ("as_recorded",))
                 except DomainError as error:
