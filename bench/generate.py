@@ -34,6 +34,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import SYSTEM
+from ecolabel_registry.domain.errors import DomainError
 from ecolabel_registry.domain.model import (
     Agreement,
     AgreementParty,
@@ -52,11 +53,16 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.agreements import AgreementService
+from ecolabel_registry.services.certificates import CertificateService
 from ecolabel_registry.services.economies import EconomyService
 from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
 from ecolabel_registry.services.schemes import SchemeService
 
 ROOT = Path(__file__).resolve().parent.parent
+CORRECTIONS_A_TRANSACTION = 10
+NAME_SUFFIX = os.environ.get("ECOLABEL_BENCH_NAME_SUFFIX", "")
+"""Appended to the registry's name (database and folder): runs of several checkouts of the
+project on one PostgreSQL server do not share (and drop) each other's database."""
 ADMIN_URL = os.environ.get(
     "ECOLABEL_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
@@ -70,12 +76,13 @@ class Size:
     categories_per_scheme: int
     agreements: int
     certified_schemes: int  # schemes that hold certificates in this registry
+    corrections: int  # recorded one by one after the load (record_corrections)
 
 
 SIZES = {
-    "smoke": Size(2_000, 4, 60, 4, 150, 6),
-    "small": Size(10_000, 10, 500, 10, 5_000, 40),
-    "large": Size(1_000_000, 10, 500, 10, 5_000, 40),
+    "smoke": Size(2_000, 4, 60, 4, 150, 6, 1_000),
+    "small": Size(10_000, 10, 500, 10, 5_000, 40, 10_000),
+    "large": Size(1_000_000, 10, 500, 10, 5_000, 40, 10_000),
 }
 HS_HEADINGS = (
     "3208", "3209", "3402", "4011", "4418", "4802", "4818", "6109", "6302", "8415",
@@ -322,6 +329,93 @@ def load_certificates(url: str, files: list[tuple[str, Path, int]]) -> None:
         engine.dispose()
 
 
+def record_corrections(
+    url: str, size: Size, sample: list[list[str]], rng: random.Random, count: int
+) -> int:
+    """`count` corrections recorded over time, so the registry has a history to
+    be asked about as recorded (`as_recorded`): mostly backdated certificate status events
+    (suspensions, reinstatements, now and then a withdrawal) and certificate corrections,
+    and one in two hundred a change of the facts (an agreement or party suspension, a
+    scheme's coverage, a category's validity). Refused ones (a status after a withdrawal)
+    are skipped. CORRECTIONS_A_TRANSACTION go together in one transaction (one revision):
+    recorded one by one on a busy machine they took an hour. The number recorded."""
+    engine = create_engine(url)
+    recorded = 0
+    try:
+        for n in range(0, count, CORRECTIONS_A_TRANSACTION):
+            with Session(engine) as session, session.begin():
+                registry = SqlRegistry(session)
+                for k in range(n, min(n + CORRECTIONS_A_TRANSACTION, count)):
+                    scheme_id, number = rng.choice(sample)
+                    try:  # a refused correction is refused before it writes anything
+                        _correction(registry, size, rng, k, scheme_id, number)
+                    except DomainError:
+                        continue
+                    recorded += 1
+    finally:
+        engine.dispose()
+    return recorded
+
+
+def _correction(
+    registry: SqlRegistry, size: Size, rng: random.Random, n: int, scheme_id: str, number: str
+) -> None:
+    if n % 200 == 199:
+        _fact_correction(registry, size, rng)
+    elif rng.random() < 0.85:
+        status = rng.choice(("suspended", "suspended", "active", "withdrawn"))
+        on = day(rng, 1200, dt.date(2022, 1, 1))
+        CertificateService(registry).add_status_event(
+            SYSTEM, scheme_id, number, StatusEvent(status, on, "correction (generated)")
+        )
+    else:
+        certificates = CertificateService(registry)
+        current = certificates.get(scheme_id, number)
+        changes = rng.choice(
+            (
+                {"holder_name": f"{current.holder_name} (corrected)"[:300]},
+                {"valid_to": current.valid_to - dt.timedelta(days=90)},
+            )
+        )
+        certificates.update(SYSTEM, scheme_id, number, changes, current.version)
+
+
+def _fact_correction(registry: SqlRegistry, size: Size, rng: random.Random) -> None:
+    agreements = AgreementService(registry)
+    schemes = SchemeService(registry)
+    scheme_id = f"bench-{rng.randrange(size.schemes):04d}"
+    dice = rng.random()
+    if dice < 0.5:
+        found = agreements.find(None, 1, scheme=scheme_id)
+        if found.items:
+            agreement = found.items[0]
+            party = agreement.parties[-1].scheme_id
+            agreements.add_party_status_event(
+                SYSTEM,
+                agreement.id,
+                party,
+                StatusEvent(
+                    rng.choice(("suspended", "active")),
+                    day(rng, 1200, dt.date(2022, 1, 1)),
+                    "correction (generated)",
+                ),
+            )
+    elif dice < 0.75:
+        scheme = schemes.get(scheme_id)
+        coverage = (
+            Coverage.PARTIAL
+            if scheme.certificate_coverage is Coverage.COMPLETE
+            else Coverage.COMPLETE
+        )
+        schemes.update(SYSTEM, scheme_id, {"certificate_coverage": coverage}, scheme.version)
+    else:
+        category = schemes.get_category(scheme_id, "cat-00")
+        valid_to = None if category.valid_to is not None else dt.date(2026, 12, 31)
+        schemes.update_category(
+            SYSTEM, scheme_id, "cat-00", {"valid_to": valid_to}, category.version
+        )
+
+
 def database(engine_name: str, name: str, folder: Path) -> str:
     if engine_name == "sqlite":
         path = folder.parent / f"{name}.sqlite3"
@@ -341,7 +435,7 @@ def generate(size_name: str, engine_name: str, seed: int, certificates: int | No
     size = SIZES[size_name]
     if certificates is not None:
         size = Size(certificates, *list(vars(size).values())[1:])
-    name = f"{size_name}_{engine_name}"
+    name = f"{size_name}_{engine_name}{NAME_SUFFIX}"
     folder = ROOT / "var" / "bench" / name
     folder.mkdir(parents=True, exist_ok=True)
     url = database(engine_name, name, folder)
@@ -363,6 +457,9 @@ def generate(size_name: str, engine_name: str, seed: int, certificates: int | No
     started = time.perf_counter()
     load_certificates(url, files)
     timings["import_seconds"] = round(time.perf_counter() - started, 1)
+    started = time.perf_counter()
+    corrections = record_corrections(url, size, sample, rng, size.corrections)
+    timings["corrections_seconds"] = round(time.perf_counter() - started, 1)
     for _scheme, path, _count in files:
         path.unlink()
     targets = sorted({*countries(), *(f"BG{g:02d}" for g in range(size.groups))})
@@ -374,6 +471,7 @@ def generate(size_name: str, engine_name: str, seed: int, certificates: int | No
         "certificates": size.certificates,
         "schemes": size.schemes,
         "agreements": size.agreements,
+        "corrections": corrections,
         "sample": sample,
         "targets": targets,
         **timings,
@@ -383,7 +481,7 @@ def generate(size_name: str, engine_name: str, seed: int, certificates: int | No
 
 
 def manifest_path(size_name: str, engine_name: str) -> Path:
-    return ROOT / "var" / "bench" / f"{size_name}_{engine_name}" / "manifest.json"
+    return ROOT / "var" / "bench" / f"{size_name}_{engine_name}{NAME_SUFFIX}" / "manifest.json"
 
 
 def ensure(size_name: str, engine_name: str, seed: int = 6, fresh: bool = False) -> dict:

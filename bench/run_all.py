@@ -4,10 +4,10 @@
     python bench/run_all.py --smoke         # CI: a tiny registry, about a minute, no verdicts
     python bench/run_all.py --large         # the bars' own sizes: 1M certificates (~30 min)
 
-Each step is one of the bench/ scripts (single.py, batch.py, search.py, growth.py,
-import_bar.py, memory.py, reads_under_writes.py), on PostgreSQL and on SQLite where the bar
-applies; each prints its own table and writes its JSON under bench/results/. The summary goes
-to bench/results/summary-<mode>.json.
+Each step is one of the bench/ scripts (single.py, as_recorded.py, batch.py, search.py,
+growth.py, import_bar.py, memory.py, reads_under_writes.py), on PostgreSQL and on SQLite where
+the bar applies; each prints its own table and writes its JSON under bench/results/. The
+summary goes to bench/results/summary-<mode>.json.
 """
 
 from __future__ import annotations
@@ -59,6 +59,22 @@ def summary(
                     )
                 )
             data[f"single-{engine}"] = single
+        recorded = read_result(f"as-recorded-{size}-{engine}")
+        if recorded:
+            for r in recorded["runs"]:
+                w = r["workers"]
+                rows.append(
+                    (
+                        f"as recorded vs trivial ({w} worker{'s' * (w > 1)}, "
+                        f"{recorded['corrections']:,} corrections)",
+                        engine,
+                        f"{r['as_recorded']['rps']:,.0f} vs {r['trivial']['rps']:,.0f} req/s",
+                        f"{r['ratio']:.2f}",
+                        ">= 0.25",
+                        verdict(r["ratio"], 0.25, True),
+                    )
+                )
+            data[f"as-recorded-{engine}"] = recorded
         search = read_result(f"search-{size}-{engine}")
         if search:
             for r in search["runs"]:
@@ -190,6 +206,19 @@ def main() -> None:
         run("generate.py", "--size", size, "--engine", engine, "--reuse")
         run(
             "single.py",
+            "--size",
+            size,
+            "--engine",
+            engine,
+            "--seconds",
+            seconds,
+            "--rounds",
+            rounds,
+            "--workers",
+            *workers,
+        )
+        run(
+            "as_recorded.py",
             "--size",
             size,
             "--engine",

@@ -34,7 +34,7 @@ from ecolabel_registry.observability import configure_logging
 from ecolabel_registry.persistence.engine import make_engine
 from ecolabel_registry.persistence.hot import HotReads, warm_resolver_cache
 from ecolabel_registry.persistence.migrate import ensure_migrated
-from ecolabel_registry.services.equivalence import ResolverCache
+from ecolabel_registry.services.equivalence import PastSnapshots, ResolverCache
 from ecolabel_registry.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -104,6 +104,7 @@ def create_app(
     app.state.sessionmaker = session_factory
     app.state.engine = engine
     app.state.resolver_cache = ResolverCache()
+    app.state.past_snapshots = PastSnapshots()
     # The hot equivalence reads, over the sessions' bind: the app's engine, or the connection
     # of a test that passes its own session factory (read inside its transaction).
     bind = session_factory.kw["bind"]

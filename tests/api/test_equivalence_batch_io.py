@@ -71,7 +71,9 @@ LINES: list[Any] = [
 def reference_body(service: EquivalenceService, lines: list[Any], day: dt.date) -> bytes:
     """The batch's body as the plain path writes it: the lines decoded one by one, `batch`,
     a writer an answer."""
-    _count, refs, valid, line_errors = _lines_one_by_one(orjson.dumps({"lines": lines}), day)
+    _count, refs, valid, line_errors, _instants = _lines_one_by_one(
+        orjson.dumps({"lines": lines}), day
+    )
     assert line_errors is not None
     questions = [Question(ref, *line) for ref, line in zip(refs, valid, strict=True)]
     answered = iter(service.batch(questions))
@@ -90,7 +92,13 @@ def reference_body(service: EquivalenceService, lines: list[Any], day: dt.date) 
             else:
                 summary.not_recognized += 1
             data = AnswerWriter().answer(
-                result.answer, q.scheme, q.certificate, q.target, q.on, q.hs_code
+                result.answer,
+                q.scheme,
+                q.certificate,
+                q.target,
+                q.on,
+                q.hs_code,
+                revision=service.current_snapshot().revision,
             )
             results.append(BatchLineOut(result.ref, data, None))
         else:
@@ -179,10 +187,10 @@ def alone(raw: Any, day: dt.date) -> tuple[Any, Any]:
 @pytest.mark.parametrize("raw", LINES)
 def test_the_decoded_path_and_the_line_by_line_path_agree_on_each_line(raw: Any) -> None:
     day = dt.date(2025, 6, 1)
-    fast, (count, refs, questions, errors) = alone(raw, day)
+    fast, (count, refs, questions, errors, instants) = alone(raw, day)
     if fast is not None:  # accepted at once: the line-by-line path accepts the same question
         assert errors == [None]
-        assert fast == (count, refs, questions, None)
+        assert fast == (count, refs, questions, None, instants)
 
 
 @pytest.mark.usefixtures("world")
@@ -201,7 +209,10 @@ def test_the_single_question_writes_the_answer_the_batch_writes(
             query["hs_code"] = hs_code
         single = client.get("/v1/equivalence", params=query)
         assert single.status_code == 200
-        assert msgspec.json.encode(writer.answer(answer, *args)) == single.content
+        revision = single.json()["registry_revision"]
+        assert (
+            msgspec.json.encode(writer.answer(answer, *args, revision=revision)) == single.content
+        )
 
 
 VALID = [line for line in LINES if alone(line, today())[1][3] == [None]]
@@ -220,7 +231,7 @@ def test_a_batch_of_valid_lines_takes_the_decoded_path_and_writes_the_same_body(
 def test_one_bad_line_sends_the_whole_batch_to_the_line_by_line_check(bad: Any) -> None:
     body = orjson.dumps({"lines": [*VALID, bad, *VALID]})
     assert _fast_lines(body, today()) is None
-    _count, _refs, _lines, errors = _lines_one_by_one(body, today())
+    _count, _refs, _lines, errors, _instants = _lines_one_by_one(body, today())
     assert errors is not None
     assert sum(e is not None for e in errors) == 1
 
@@ -257,10 +268,10 @@ def test_the_decoded_path_agrees_at_the_edges_of_each_field(name: str, value: An
     day = dt.date(2025, 6, 1)
     body = orjson.dumps({"lines": [{**GOOD, "ref": "r", name: value}]})
     fast = _fast_lines(body, day)
-    count, refs, questions, errors = _lines_one_by_one(body, day)
+    count, refs, questions, errors, instants = _lines_one_by_one(body, day)
     assert errors is not None
     if errors[0] is None:
-        assert fast == (count, refs, questions, None)
+        assert fast == (count, refs, questions, None, instants)
     else:
         assert fast is None
 
@@ -298,11 +309,11 @@ def test_what_the_decoded_path_accepts_the_line_by_line_check_accepts_alike(
     day = dt.date(2025, 6, 1)
     body = orjson.dumps({"lines": lines})
     fast = _fast_lines(body, day)
-    count, refs, questions, errors = _lines_one_by_one(body, day)
+    count, refs, questions, errors, instants = _lines_one_by_one(body, day)
     if fast is not None:
         assert errors is not None
         assert not any(errors)
-        assert fast == (count, refs, questions, None)
+        assert fast == (count, refs, questions, None, instants)
     elif errors is not None and not any(errors):
         # Refused although every line is valid: only for a NUL, which no valid line has.
         raise AssertionError(f"valid lines refused by the decoded path: {lines!r}")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import SYSTEM
@@ -37,10 +37,15 @@ from ecolabel_registry.domain.model import (
     StatusChange,
     StatusEvent,
 )
-from ecolabel_registry.persistence import repositories
+from ecolabel_registry.persistence import revisions
 from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.repositories import SqlRegistry
-from ecolabel_registry.persistence.tables import RegistryChangeRow, RegistryRevisionRow
+from ecolabel_registry.persistence.tables import (
+    RegistryChangeRow,
+    RegistryRevisionLogRow,
+    RegistryRevisionRow,
+)
+from ecolabel_registry.persistence.versions import SqlFactVersions
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.economies import EconomyService
 from ecolabel_registry.services.equivalence import FactChanges, ResolverCache, Snapshot
@@ -311,13 +316,14 @@ def test_changes_applied_one_write_at_a_time_equal_a_full_reload(
 ) -> None:
     writer = Writer(SqlRegistry(session), seed)
     writer.arrange()
+    session.commit()
     source = Counted(session)
     cache = ResolverCache()
     cache.get(source)
     done = []
     for _ in range(40):
         done.append(writer.one())
-        session.flush()
+        session.commit()
         assert_same(cache.get(source), ResolverCache().get(SqlFacts(session)))
     assert source.loads == 1, "every update after the first load came from the change log"
     assert {"scheme", "agreement.create", "group", "group.create"} <= set(done)
@@ -326,12 +332,13 @@ def test_changes_applied_one_write_at_a_time_equal_a_full_reload(
 def test_several_writes_at_once_are_applied_together(session: Session) -> None:
     writer = Writer(SqlRegistry(session), 3)
     writer.arrange()
+    session.commit()
     source = Counted(session)
     cache = ResolverCache()
     cache.get(source)
     for _ in range(15):
         writer.one()
-    session.flush()
+    session.commit()
     assert_same(cache.get(source), ResolverCache().get(SqlFacts(session)))
     assert source.loads == 1
 
@@ -341,11 +348,12 @@ def test_a_question_of_an_older_revision_takes_the_newer_snapshot_without_readin
 ) -> None:
     writer = Writer(SqlRegistry(session), 4)
     writer.arrange()
+    session.commit()
     source = Counted(session)
     cache = ResolverCache()
     older = source.revision()
     writer.one()
-    session.flush()
+    session.commit()
     newer = cache.get(source)
     assert newer.revision > older
     reads, loads = source.reads, source.loads
@@ -359,12 +367,13 @@ def run_at(
 ) -> tuple[Counted, ResolverCache, Snapshot]:
     writer = Writer(SqlRegistry(session), 5)
     writer.arrange()
+    session.commit()
     source = Counted(session)
     cache = ResolverCache()
     cache.get(source)
     writer.one()
     change(session)
-    session.flush()
+    session.commit()
     return source, cache, cache.get(source)
 
 
@@ -381,37 +390,75 @@ def test_a_revision_without_its_logged_change_reloads_everything(session: Sessio
     assert_same(snapshot, ResolverCache().get(SqlFacts(session)))
 
 
-def test_an_unknown_kind_of_change_reloads_everything(session: Session) -> None:
-    def unknown(s: Session) -> None:
-        s.execute(
-            update(RegistryChangeRow)
-            .where(RegistryChangeRow.revision == SqlFacts(s).revision())
-            .values(entity_type="something_new")
-        )
+def test_a_revision_that_changed_only_certificates_keeps_the_facts(session: Session) -> None:
+    def certificate_only(s: Session) -> None:
+        s.commit()  # the fact write's own revision
+        revisions.changed(s, "certificate", "s0/N-1")
 
-    source, _cache, _snapshot = run_at(session, unknown)
-    assert source.loads == 2
+    source, cache, snapshot = run_at(session, certificate_only)
+    assert source.loads == 1
+    before = cache.current(snapshot.revision - 1)
+    assert before is snapshot
+    again = cache.get(source)
+    assert again is snapshot
+    assert_same(snapshot, ResolverCache().get(SqlFacts(session)))
 
 
-def test_the_change_log_keeps_its_last_rows_only(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(repositories, "CHANGE_LOG_KEPT", 5)
-    session.execute(delete(RegistryChangeRow))
+def test_one_revision_a_transaction_and_one_change_row_an_entity(session: Session) -> None:
     writer = Writer(SqlRegistry(session), 6)
     writer.arrange()
-    session.flush()
-    revision = SqlFacts(session).revision()
-    kept = session.execute(select(RegistryChangeRow.revision)).scalars().all()
-    assert sorted(kept) == list(range(revision - 4, revision + 1))
-    assert SqlFacts(session).changes(revision - 5) is not None
-    assert SqlFacts(session).changes(revision - 6) is None
+    session.commit()
+    first = revisions.recorded(session)
+    assert revisions.recorded(session) == first  # the same for every call
+    scheme = writer.schemes.get("s0")
+    writer.schemes.update(SYSTEM, "s0", {"name": "renamed"}, scheme.version)
+    writer.schemes.update(SYSTEM, "s0", {"name": "again"}, scheme.version + 1)
+    session.commit()
+    second = revisions.recorded(session)
+    session.commit()
+    assert second.revision == first.revision + 1
+    assert second.at > first.at
+    rows = session.execute(
+        select(RegistryChangeRow.revision, RegistryChangeRow.entity_type).where(
+            RegistryChangeRow.revision >= first.revision
+        )
+    ).all()
+    assert [tuple(r) for r in rows] == [(first.revision, "scheme")]
+    logged = session.execute(
+        select(RegistryRevisionLogRow.revision).order_by(RegistryRevisionLogRow.revision)
+    ).scalars()
+    assert list(logged)[-2:] == [first.revision, second.revision]
+
+
+def test_the_change_log_and_revision_log_are_never_pruned(session: Session) -> None:
+    writer = Writer(SqlRegistry(session), 8)
+    writer.arrange()
+    session.commit()
+    start = SqlFacts(session).revision()
+    written = 0
+    for _ in range(30):
+        written += not writer.one().startswith("nothing")
+        session.commit()
+    end = SqlFacts(session).revision()
+    assert end - start == written
+    logged = session.execute(
+        select(func.count()).where(RegistryRevisionLogRow.revision > start)
+    ).scalar_one()
+    assert logged == end - start
+    changed = session.execute(
+        select(func.count(func.distinct(RegistryChangeRow.revision))).where(
+            RegistryChangeRow.revision > start
+        )
+    ).scalar_one()
+    assert changed == written
+    assert SqlFacts(session).changes(start) is not None
 
 
 def test_a_change_names_the_fact_by_its_audit_id(session: Session) -> None:
     writer = Writer(SqlRegistry(session), 7)
     writer.arrange()
-    session.flush()
+    session.commit()
+    session.commit()
     before = SqlFacts(session).revision()
     agreement = writer.agreements.get(writer.agreement_ids[0])
     entry = agreement.scope_entries[0]
@@ -423,3 +470,22 @@ def test_a_change_names_the_fact_by_its_audit_id(session: Session) -> None:
     ended = changes.agreements[agreement.id]
     assert ended is not None
     assert dataclasses.replace(ended.scope_entries[0]).valid_to == D(2030, 1, 1)
+
+
+def test_fact_versions_hold_the_facts_as_a_full_load_reads_them(session: Session) -> None:
+    writer = Writer(SqlRegistry(session), 9)
+    writer.arrange()
+    for scheme_id in SCHEMES:  # more facts in one transaction than are read one by one
+        for k in range(40):
+            writer.category(scheme_id, f"bulk{k}")
+    session.commit()
+    for _ in range(10):
+        writer.one()
+        session.commit()
+    facts, categories, codes = SqlFactVersions(session).load_at(SqlFacts(session).revision())
+    full, full_categories, full_codes = SqlFacts(session).load()
+    assert dict(facts.economies) == dict(full.economies)
+    assert dict(facts.schemes) == dict(full.schemes)
+    assert list(facts.agreements) == sorted(full.agreements, key=lambda a: a.id)
+    assert categories == full_categories
+    assert codes == full_codes

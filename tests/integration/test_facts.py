@@ -204,10 +204,12 @@ def test_a_batch_gathers_certificates_together(
 def test_facts_loaded_once_until_a_write_changes_them(session: Session) -> None:
     registry = SqlRegistry(session)
     arrange(registry, agreements=1, certificates=1)
+    session.commit()
     cache = ResolverCache()
     first = cache.get(SqlFacts(session))
     assert cache.get(SqlFacts(session)) is first
     SchemeService(registry).update(SYSTEM, "label-b", {"name": "Label B"}, 1)
+    session.commit()  # the next transaction's write takes the next revision
     rebuilt = cache.get(SqlFacts(session))
     assert rebuilt is not first
     assert rebuilt.facts.schemes["label-b"].name == "Label B"

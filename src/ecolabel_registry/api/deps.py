@@ -12,12 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import InvalidInput, StaleVersion, Unauthenticated
+from ecolabel_registry.domain.messages import instant_message
+from ecolabel_registry.domain.validation import rfc3339_instant
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
+from ecolabel_registry.persistence.versions import SqlRecordedEntities
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.bodies import CertificationBodyService
 from ecolabel_registry.services.certificates import CertificateService
 from ecolabel_registry.services.economies import EconomyService
 from ecolabel_registry.services.keys import ApiKeyService
+from ecolabel_registry.services.recorded import RecordedReads
 from ecolabel_registry.services.schemes import SchemeService
 from ecolabel_registry.settings import Settings
 
@@ -167,6 +171,31 @@ def certificate_service(registry: RegistryDep) -> CertificateService:
 
 def agreement_service(registry: RegistryDep) -> AgreementService:
     return AgreementService(registry)
+
+
+def recorded_reads(session: SessionDep) -> RecordedReads:
+    return RecordedReads(SqlRecordedEntities(session))
+
+
+RecordedDep = Annotated[RecordedReads, Depends(recorded_reads)]
+AsRecordedQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="An RFC 3339 instant with its offset: the entity as the registry had "
+        "recorded it then.",
+    ),
+]
+
+
+def instant_of(text: str | None, loc: tuple[str | int, ...]) -> dt.datetime | None:
+    """The instant of an `as_recorded` value (None when absent); 422 when it is not one."""
+    if text is None:
+        return None
+    instant = rfc3339_instant(text)
+    if instant is None:
+        raise InvalidInput.single(loc, instant_message(text))
+    return instant
 
 
 EconomiesDep = Annotated[EconomyService, Depends(economy_service)]

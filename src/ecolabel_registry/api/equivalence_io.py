@@ -18,6 +18,11 @@ from ecolabel_registry.domain.model import Condition, Level
 from ecolabel_registry.domain.resolver import Answer, PlanOption, Route
 from ecolabel_registry.services.equivalence import MAX_BATCH_LINES
 
+AS_RECORDED = (
+    "An RFC 3339 instant with its offset: the answer the registry would have given then "
+    "(its facts and certificates as recorded at that instant); `on` defaults to its UTC date."
+)
+
 
 class BatchLineIn(msgspec.Struct, forbid_unknown_fields=True):
     """One question of a batch. Fields in the order their mistakes are listed."""
@@ -31,10 +36,18 @@ class BatchLineIn(msgspec.Struct, forbid_unknown_fields=True):
         Annotated[str, msgspec.Meta(max_length=200)] | None,
         msgspec.Meta(description="The caller's own line reference."),
     ] = None
+    as_recorded: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None,
+        msgspec.Meta(description=AS_RECORDED),
+    ] = None
 
 
 class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
     lines: Annotated[list[BatchLineIn], msgspec.Meta(max_length=MAX_BATCH_LINES)]
+    as_recorded: Annotated[
+        Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None,
+        msgspec.Meta(description=AS_RECORDED + " For every line that names none."),
+    ] = None
 
 
 class ConditionOut(msgspec.Struct):
@@ -80,7 +93,7 @@ class QueryOut(msgspec.Struct):
     hs_code: str | None
 
 
-class EquivalenceAnswer(msgspec.Struct):
+class EquivalenceAnswer(msgspec.Struct, omit_defaults=True):
     """Whether a certificate is recognized in an economy on a date, and why."""
 
     query: QueryOut
@@ -96,6 +109,13 @@ class EquivalenceAnswer(msgspec.Struct):
         ),
     ]
     explanation: str
+    registry_revision: Annotated[
+        int, msgspec.Meta(description="The registry revision the answer was computed from.")
+    ]
+    as_recorded: Annotated[
+        dt.datetime | None,
+        msgspec.Meta(description="The instant asked as recorded at (only when asked)."),
+    ] = None
 
 
 class FieldProblem(msgspec.Struct):
@@ -139,11 +159,13 @@ class MarketOut(msgspec.Struct):
     valid_until: dt.date | None
 
 
-class MarketsOut(msgspec.Struct):
+class MarketsOut(msgspec.Struct, omit_defaults=True):
     scheme: str
     certificate: str
     on: dt.date
     markets: list[MarketOut]
+    registry_revision: int
+    as_recorded: dt.datetime | None = None
 
 
 class PlanOptionOut(msgspec.Struct):
@@ -154,11 +176,13 @@ class PlanOptionOut(msgspec.Struct):
     score: int
 
 
-class PlanOut(msgspec.Struct):
+class PlanOut(msgspec.Struct, omit_defaults=True):
     hs_code: str
     targets: list[str]
     on: dt.date
     options: list[PlanOptionOut]
+    registry_revision: int
+    as_recorded: dt.datetime | None = None
 
 
 def json_schema(kind: type[msgspec.Struct]) -> dict[str, Any]:
@@ -236,8 +260,12 @@ class AnswerWriter:
         target: str,
         on: dt.date,
         hs_code: str | None,
+        *,
+        revision: int,
+        as_recorded: dt.datetime | None = None,
     ) -> EquivalenceAnswer:
-        """The answer of api.md to the question asked."""
+        """The answer of api.md to the question asked (at `revision`, as recorded at
+        `as_recorded` when asked so)."""
         routes, conditions = answer.routes, answer.conditions
         return EquivalenceAnswer(
             QueryOut(scheme, certificate, target, on, hs_code),
@@ -248,6 +276,8 @@ class AnswerWriter:
             [ReasonOut(r.code, r.message, r.agreement_id, r.scheme_id) for r in answer.reasons],
             answer.valid_until,
             answer.explanation,
+            revision,
+            as_recorded,
         )
 
 

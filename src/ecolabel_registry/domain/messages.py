@@ -7,6 +7,7 @@ Messages leave out the field's name: the problem names it (`target: must be ...`
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -65,6 +66,29 @@ def hs_code_message(value: object) -> str:
         if digits != value and _HS.fullmatch(digits):
             message += f" (write it without dots or spaces: {digits!r})"
     return message
+
+
+INSTANT_EXPECTED = "an RFC 3339 instant with its offset, as 2025-03-01T09:30:00Z"
+
+
+def instant_message(value: object) -> str:
+    """A value that is not an RFC 3339 instant with an offset (`as_recorded`)."""
+    return f"{INSTANT_EXPECTED}: {shown(value)} is not"
+
+
+def recorded_before_message(instant: dt.datetime, first: dt.datetime | None) -> str:
+    """An `as_recorded` instant before the registry recorded anything."""
+    if first is None:
+        return f"{instant.isoformat()} is before the registry recorded anything"
+    return (
+        f"{instant.isoformat()} is before the registry's first recorded revision "
+        f"({first.isoformat()}): nothing was recorded then"
+    )
+
+
+def recorded_future_message(instant: dt.datetime) -> str:
+    """An `as_recorded` instant still to come."""
+    return f"{instant.isoformat()} is in the future: the registry has recorded nothing then yet"
 
 
 def date_message(value: object) -> str:

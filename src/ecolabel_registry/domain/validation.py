@@ -69,6 +69,29 @@ def iso_day(value: object) -> dt.date | None:
         return None
 
 
+_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def rfc3339_instant(value: object) -> dt.datetime | None:
+    """The instant an RFC 3339 date-time names (with its offset: `Z` or `+02:00`), in UTC;
+    None for anything else (no offset, a date alone, a day not of the calendar).
+
+    RFC 3339 section 5.6: https://www.rfc-editor.org/rfc/rfc3339#section-5.6 (fractions
+    beyond microseconds are cut, which Python's datetime cannot hold).
+    """
+    if not isinstance(value, str) or not _INSTANT.fullmatch(value):
+        return None
+    text = value.upper().replace(" ", "T").replace("Z", "+00:00")
+    head, _, rest = text.partition(".")
+    if rest:  # at most 6 digits of fraction
+        digits = rest[: len(rest) - 6]
+        text = f"{head}.{digits[:6]}{rest[len(digits) :]}"
+    try:
+        return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+    except ValueError:
+        return None
+
+
 def is_slug(value: str) -> bool:
     """Lower-case letters, digits and inner hyphens, at most 64 characters."""
     return bool(_SLUG.match(value))

@@ -11,6 +11,7 @@ their ids when staged (from the sequence on PostgreSQL), so the child rows need 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict
 from ecolabel_registry.domain.model import CERTIFICATE_TERMS_CHANGEABLE, Certificate, StatusEvent
-from ecolabel_registry.persistence import status_changes
+from ecolabel_registry.persistence import certificate_history, revisions, status_changes
 from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
@@ -204,7 +205,9 @@ class SqlCertificateBulkStore:
         self._sql(_EVENT_DDL.format(suffix=suffix))
         if self._d.postgres:
             # Imports of one scheme run one after the other; single writes are not blocked.
-            self._sql("SELECT id FROM scheme WHERE id = :s FOR NO KEY UPDATE", {"s": scheme_id})
+            # An advisory lock, not the scheme's row: a scheme's own writes take the
+            # registry's revision before its row (see `revisions` on lock order).
+            self._sql("SELECT pg_advisory_xact_lock(:k)", {"k": _import_lock_key(scheme_id)})
         else:
             self._next_id = self._opened_at = self._max_id()
 
@@ -283,6 +286,7 @@ class SqlCertificateBulkStore:
         # read: no lock is held while it arrives). New ids were taken from the largest id
         # when the import opened: certificates created since then move them along.
         hold_write_lock(self._s)
+        revisions.recorded(self._s)  # before the first row write (lock order)
         if not self._d.postgres:
             grown = self._max_id() - self._opened_at
             if grown > 0:
@@ -396,8 +400,21 @@ class SqlCertificateBulkStore:
             f"FROM import_certificate s WHERE {new}",
             params,
         )
+        # The change log: one row per certificate created or changed, under the revision.
+        log = (
+            "INSERT INTO registry_change (revision, entity_type, entity_id) "
+            "SELECT :revision, 'certificate', CAST(:scheme AS text) || '/' || "
+        )
+        revision = {"revision": revisions.recorded(self._s).revision, "scheme": self._scheme_id}
+        self._sql(f"{log}s.number FROM import_certificate s WHERE {new}", revision)
         if not self._matched:
             return
+        self._sql(
+            f"{log}m.number FROM import_match m WHERE m.fields_changed OR EXISTS "
+            "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id) "
+            "ORDER BY m.row_no",
+            revision,
+        )
         if self._events:
             # Each changed certificate's appended events are looked up by certificate.
             self._sql("CREATE INDEX import_event_certificate ON import_event (certificate_id, seq)")
@@ -462,11 +479,22 @@ class SqlCertificateBulkStore:
         # and history were compared at: a single write that got in between (PostgreSQL locks
         # rows, not the table) makes the import a conflict, never a history it did not check.
         expected = int(self._sql(f"SELECT count(*) FROM import_match m WHERE {touched}").scalar())
+        revision = revisions.recorded(self._s).revision
+        # The rows as they were go to the history first, closed at this revision (only those
+        # still at the version compared: the others make the import a conflict below).
+        self._sql(
+            certificate_history.keep(
+                "c.id IN (SELECT m.certificate_id FROM import_match m "
+                f"WHERE {touched} AND m.certificate_version = c.version)"
+            ),
+            {"revision": revision},
+        )
         updated = self._sql(
             f"UPDATE certificate SET {assignments}, version = certificate.version + 1, "
-            "updated_at = CURRENT_TIMESTAMP FROM import_match m "
+            "updated_at = CURRENT_TIMESTAMP, recorded_revision = :revision FROM import_match m "
             f"WHERE certificate.id = m.certificate_id AND {touched} "
-            "AND certificate.version = m.certificate_version"
+            "AND certificate.version = m.certificate_version",
+            {"revision": revision},
         ).rowcount
         if updated != expected:
             raise Conflict(
@@ -564,13 +592,14 @@ class SqlCertificateBulkStore:
         self._sql(
             "INSERT INTO certificate (id, scheme_id, number, category_code, holder_name, "
             "holder_economy, product_name, brand, model, gtins, hs_codes, "
-            "certification_body_id, valid_from, valid_to, status_changes, version) "
+            "certification_body_id, valid_from, valid_to, status_changes, version, "
+            "recorded_revision) "
             "SELECT s.new_id, :scheme, s.number, s.category_code, s.holder_name, "
             "s.holder_economy, s.product_name, s.brand, s.model, "
             f"{d.json('s.gtins')}, {d.json('s.hs_codes')}, s.certification_body_id, "
-            f"s.valid_from, s.valid_to, {self._new_status_changes()}, 1 "
+            f"s.valid_from, s.valid_to, {self._new_status_changes()}, 1, :revision "
             f"FROM import_certificate s WHERE {new}",
-            {"scheme": self._scheme_id},
+            {"scheme": self._scheme_id, "revision": revisions.recorded(self._s).revision},
         )
         for table, column, field in (
             ("certificate_gtin", "gtin", "gtins"),
@@ -652,6 +681,12 @@ class SqlCertificateBulkStore:
                 yield certificate_from_row(r, tuple(events[r.id]))
             if len(rows) < EXPORT_PAGE:
                 return
+
+
+def _import_lock_key(scheme_id: str) -> int:
+    """The PostgreSQL advisory lock key of one scheme's imports (a signed 64-bit integer)."""
+    digest = hashlib.blake2b(f"certificate-import:{scheme_id}".encode(), digest_size=8)
+    return int.from_bytes(digest.digest(), "big", signed=True)
 
 
 def _audit_object(d: _Dialect, members: dict[str, str]) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import anyio.to_thread
 import orjson
 import structlog
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,10 @@ from ecolabel_registry.domain.model import (
     StatusChange,
 )
 from ecolabel_registry.domain.resolver import RegistryFacts
+from ecolabel_registry.persistence import revisions
 from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.persistence.tables import RegistryRevisionLogRow
+from ecolabel_registry.persistence.versions import SqlFactVersions
 from ecolabel_registry.services.equivalence import FactChanges, ResolverCache
 
 log = structlog.get_logger("ecolabel_registry.resolver_cache")
@@ -292,6 +295,48 @@ class HotFacts:
         with self._r.session() as session:
             return SqlFacts(session).changes(since)
 
+    # The registry as recorded (services.equivalence.RecordedSource, ADR 0007)
+
+    def recorded_revision(self, instant: dt.datetime) -> tuple[int, int] | None:
+        """The last revision recorded at or before `instant`, and the last revision at or
+        before that one which recorded a fact version: one statement."""
+        with self._r.connection() as conn:
+            rows = conn.fetch(self._d.recorded_sql, (self._d.instant(instant),))
+        if not rows:
+            return None
+        return int(rows[0][0]), int(rows[0][1] or 0)
+
+    def first_recorded(self) -> dt.datetime | None:
+        with self._r.session() as session:
+            first = session.execute(select(func.min(RegistryRevisionLogRow.recorded_at))).scalar()
+        return None if first is None else revisions.utc(first)
+
+    def past_load(
+        self, revision: int
+    ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
+        with self._r.session() as session:
+            return SqlFactVersions(session).load_at(revision)
+
+    def past_changes(self, base: int, revision: int, limit: int) -> FactChanges | None:
+        with self._r.session() as session:
+            return SqlFactVersions(session).changes_between(base, revision, limit)
+
+    def terms_as_recorded(
+        self, keys: Iterable[tuple[str, str]], revision: int
+    ) -> dict[tuple[str, str], CertificateTerms]:
+        """The certificates' terms as recorded at `revision`: the current row when it was
+        recorded by then, else the history row in force then (one statement a key)."""
+        build = _TermsBuilder(self._d.text_dates)
+        found: dict[tuple[str, str], CertificateTerms] = {}
+        sql = self._d.as_recorded_sql
+        with self._r.connection() as conn:
+            for scheme_id, number in dict.fromkeys(keys):
+                rows = conn.fetch(
+                    sql, (scheme_id, number, revision, scheme_id, number, revision, revision)
+                )
+                found.update(build.terms(rows[:1]))
+        return found
+
     def terms_and_revision(
         self, scheme_id: str, number: str
     ) -> tuple[int, CertificateTerms | None]:
@@ -356,6 +401,21 @@ class TermsDialect(Protocol):
         """The terms rows of what `many`'s statement returned."""
         ...
 
+    @property
+    def recorded_sql(self) -> str:
+        """The revision recorded last at or before an instant, and its facts' revision."""
+        ...
+
+    @property
+    def as_recorded_sql(self) -> str:
+        """One certificate's terms as recorded at a revision (scheme, number, revision,
+        scheme, number, revision, revision)."""
+        ...
+
+    def instant(self, value: dt.datetime) -> Any:
+        """An instant as the driver compares it with `recorded_at`."""
+        ...
+
     def held(self, raw: Any) -> None:
         """Set up a connection held between reads."""
         ...
@@ -403,9 +463,32 @@ def _single_sql(mark: str) -> str:
     )
 
 
+def _recorded_sql(mark: str) -> str:
+    return (
+        "SELECT l.revision, (SELECT max(v.recorded_revision) FROM fact_version v "
+        "WHERE v.recorded_revision <= l.revision) FROM registry_revision_log l "
+        f"WHERE l.recorded_at <= {mark} ORDER BY l.recorded_at DESC LIMIT 1"
+    )
+
+
+def _as_recorded_sql(mark: str) -> str:
+    return (
+        f"SELECT {_TERMS} FROM certificate c WHERE c.scheme_id = {mark} AND c.number = {mark} "
+        f"AND c.recorded_revision <= {mark} UNION ALL "
+        f"SELECT {_TERMS} FROM certificate_history c WHERE c.scheme_id = {mark} "
+        f"AND c.number = {mark} AND c.recorded_revision <= {mark} "
+        f"AND c.superseded_revision > {mark}"
+    )
+
+
 class _Postgres:
     text_dates = False
     single_sql = _single_sql("%s")
+    recorded_sql = _recorded_sql("%s")
+    as_recorded_sql = _as_recorded_sql("%s")
+
+    def instant(self, value: dt.datetime) -> Any:
+        return value
 
     def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
         schemes = orjson.dumps([k[0] for k in keys]).decode()
@@ -425,6 +508,12 @@ class _Postgres:
 class _Sqlite:
     text_dates = True
     single_sql = _single_sql("?")
+    recorded_sql = _recorded_sql("?")
+    as_recorded_sql = _as_recorded_sql("?")
+
+    def instant(self, value: dt.datetime) -> Any:
+        # As SQLAlchemy stores a DateTime on SQLite: naive UTC, microseconds always written.
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
     def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
         return _SQLITE_TERMS, (orjson.dumps(keys).decode(),)

@@ -44,7 +44,7 @@ from ecolabel_registry.domain.model import (
     ScopeEntry,
     StatusEvent,
 )
-from ecolabel_registry.persistence import search, status_changes
+from ecolabel_registry.persistence import certificate_history, revisions, search, status_changes
 from ecolabel_registry.persistence.tables import (
     AgreementPartyRow,
     AgreementRow,
@@ -62,8 +62,6 @@ from ecolabel_registry.persistence.tables import (
     GroupMembershipRow,
     PartyStatusEventRow,
     ProductCategoryRow,
-    RegistryChangeRow,
-    RegistryRevisionRow,
     SchemeHomeEconomyRow,
     SchemeRow,
     ScopeEntryRow,
@@ -74,9 +72,6 @@ from ecolabel_registry.services.ports import (
     CertificateFilter,
     LockedCertificate,
 )
-
-CHANGE_LOG_KEPT = 1_000
-"""Rows of `registry_change` kept: a process more revisions behind reloads every fact."""
 
 
 def _flush(session: Session, what: str) -> None:
@@ -129,12 +124,18 @@ def hold_write_lock(session: Session) -> None:
 def _locked(session: Session, query: Any) -> Any:
     """`query` (one row) read under the write lock: `FOR NO KEY UPDATE` on PostgreSQL (other
     writers of the row wait until this transaction ends; readers and foreign keys to the row
-    do not), the database's write lock on SQLite."""
+    do not), the database's write lock on SQLite.
+
+    The transaction's revision is taken between the two (after SQLite's write lock, before
+    PostgreSQL's row lock): see `revisions` on lock order.
+    """
     hold_write_lock(session)
+    revisions.recorded(session)
     return session.execute(query.with_for_update(key_share=True)).scalar_one_or_none()
 
 
-def _event(row: Any) -> StatusEvent:
+def event_from_row(row: Any) -> StatusEvent:
+    """A status event from its row (certificate, agreement or party events)."""
     return StatusEvent(
         status=row.status,
         effective_date=row.effective_date,
@@ -145,7 +146,7 @@ def _event(row: Any) -> StatusEvent:
 
 
 def _ordered_events(rows: Iterable[Any]) -> tuple[StatusEvent, ...]:
-    return tuple(_event(r) for r in sorted(rows, key=lambda r: r.id))
+    return tuple(event_from_row(r) for r in sorted(rows, key=lambda r: r.id))
 
 
 class SqlEconomyRepository:
@@ -606,7 +607,7 @@ class SqlCertificateRepository:
         )
         if after is not None:
             query = query.where(e.id > after)
-        return [_event(r) for r in self._s.execute(query).scalars()]
+        return [event_from_row(r) for r in self._s.execute(query).scalars()]
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
         by_scheme: dict[str, set[str]] = defaultdict(set)
@@ -716,6 +717,7 @@ class SqlCertificateRepository:
             scheme_id=certificate.scheme_id,
             number=certificate.number,
             version=1,
+            recorded_revision=revisions.recorded(self._s).revision,
             **self._fields(certificate),
         )
         self._s.add(row)
@@ -731,13 +733,14 @@ class SqlCertificateRepository:
     def update(self, certificate: Certificate) -> Certificate:
         row = self._row(certificate.scheme_id, certificate.number)
         assert row is not None
+        revision = self._keep_history(row.id)
         _bump(
             self._s,
             CertificateRow,
             CertificateRow.id == row.id,
             certificate.version,
             f"certificate {certificate.number}",
-            self._fields(certificate),
+            {**self._fields(certificate), "recorded_revision": revision},
         )
         self._index(row.id, certificate, replace=True)
         self._s.expire_all()
@@ -755,24 +758,39 @@ class SqlCertificateRepository:
         self._s.add(row)
         self._s.flush()
         self._s.refresh(row)
-        return _event(row)
+        return event_from_row(row)
 
     def add_status_event(
         self, scheme_id: str, number: str, event: StatusEvent
     ) -> tuple[StatusEvent, int]:
         row = self._row(scheme_id, number)
         assert row is not None
+        revision = self._keep_history(row.id)
         saved = self._insert_event(row.id, event)
         version = self._s.execute(
             update(CertificateRow)
             .where(CertificateRow.id == row.id)
-            .values(version=CertificateRow.version + 1, updated_at=func.now())
+            .values(
+                version=CertificateRow.version + 1,
+                updated_at=func.now(),
+                recorded_revision=revision,
+            )
             .returning(CertificateRow.version)
             .execution_options(synchronize_session=False)
         ).scalar_one()
         self._refresh_status_changes(row.id)
         self._s.expire_all()
         return saved, version
+
+    def _keep_history(self, certificate_id: int) -> int:
+        """Copy the row into `certificate_history` before this transaction changes it; the
+        transaction's revision, which the row is then recorded at."""
+        revision = revisions.recorded(self._s).revision
+        self._s.execute(
+            text(certificate_history.keep("c.id = :id")),
+            {"id": certificate_id, "revision": revision},
+        )
+        return revision
 
     def _refresh_status_changes(self, certificate_id: int) -> None:
         postgres = self._s.get_bind().dialect.name == "postgresql"
@@ -867,7 +885,7 @@ class SqlAgreementRepository:
         query = select(e).where(e.agreement_id == agreement_id).order_by(e.id).limit(limit)
         if after is not None:
             query = query.where(e.id > after)
-        return [_event(r) for r in self._s.execute(query).scalars()]
+        return [event_from_row(r) for r in self._s.execute(query).scalars()]
 
     def party_status_events(
         self, agreement_id: str, scheme_id: str, after: int | None, limit: int
@@ -881,7 +899,7 @@ class SqlAgreementRepository:
         )
         if after is not None:
             query = query.where(e.id > after)
-        return [_event(r) for r in self._s.execute(query).scalars()]
+        return [event_from_row(r) for r in self._s.execute(query).scalars()]
 
     def scope_entries(
         self, agreement_id: str, after: str | None, limit: int
@@ -1025,7 +1043,7 @@ class SqlAgreementRepository:
         self._s.add(row)
         self._s.flush()
         self._s.refresh(row)
-        return _event(row)
+        return event_from_row(row)
 
     def add_party_status_event(
         self, agreement_id: str, scheme_id: str, event: StatusEvent
@@ -1040,7 +1058,7 @@ class SqlAgreementRepository:
         self._s.add(row)
         self._s.flush()
         self._s.refresh(row)
-        return _event(row)
+        return event_from_row(row)
 
     @staticmethod
     def _entry_fields(e: ScopeEntry) -> dict[str, Any]:
@@ -1120,6 +1138,7 @@ class SqlRegistry:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        revisions.watch(session)
         self.economies = SqlEconomyRepository(session)
         self.schemes = SqlSchemeRepository(session)
         self.categories = SqlCategoryRepository(session)
@@ -1128,32 +1147,9 @@ class SqlRegistry:
         self.agreements = SqlAgreementRepository(session)
         self.audit = SqlAuditLog(session)
 
-    def facts_changed(self, entity_type: str, entity_id: str) -> None:
-        """Increment the revision and log what it changed, in the writer's transaction.
-
-        The increment locks the counter's row until the commit, so revisions commit in their
-        order: a reader that sees revision N also sees every change row up to N. Change rows
-        older than the last CHANGE_LOG_KEPT are pruned (a process further behind reloads all).
-        """
-        session = self.session
-        revision = session.execute(
-            update(RegistryRevisionRow)
-            .where(RegistryRevisionRow.id == 1)
-            .values(revision=RegistryRevisionRow.revision + 1)
-            .returning(RegistryRevisionRow.revision)
-        ).scalar_one_or_none()
-        if revision is None:  # no counter row: nothing caches against it
-            return
-        session.execute(
-            insert(RegistryChangeRow).values(
-                revision=revision, entity_type=entity_type, entity_id=entity_id
-            )
-        )
-        session.execute(
-            delete(RegistryChangeRow).where(
-                RegistryChangeRow.revision <= revision - CHANGE_LOG_KEPT
-            )
-        )
+    def changed(self, entity_type: str, entity_id: str) -> None:
+        """Log the entity under this transaction's revision (`revisions.changed`)."""
+        revisions.changed(self.session, entity_type, entity_id)
 
 
 class SqlApiKeyRepository:

@@ -190,6 +190,9 @@ class CertificateRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = _created()
     updated_at: Mapped[dt.datetime] = _created()
+    # The registry revision that recorded this row's values (ADR 0007); every write sets it,
+    # and first keeps the values it replaces in `certificate_history`.
+    recorded_revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("scheme_id", "number", name="uq_certificate_scheme_number"),
@@ -200,6 +203,39 @@ class CertificateRow(Base):
         ),
         _window_check(),
         Index("ix_certificate_holder_name", "holder_name"),
+    )
+
+
+class CertificateHistoryRow(Base):
+    """A certificate's earlier rows: its values from `recorded_revision` until the revision
+    that replaced them (`superseded_revision`), copied before every write (ADR 0007)."""
+
+    __tablename__ = "certificate_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    certificate_id: Mapped[int] = mapped_column(BigInteger)
+    scheme_id: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(100))
+    category_code: Mapped[str] = mapped_column(String(64))
+    holder_name: Mapped[str] = mapped_column(String(300))
+    holder_economy: Mapped[str] = mapped_column(String(10))
+    product_name: Mapped[str] = mapped_column(String(300))
+    brand: Mapped[str | None] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    gtins: Mapped[list[Any]] = mapped_column(JSON)
+    hs_codes: Mapped[list[Any]] = mapped_column(JSON)
+    certification_body_id: Mapped[str | None] = mapped_column(String(64))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date] = mapped_column(Date)
+    status_changes: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    recorded_revision: Mapped[int] = mapped_column(BigInteger)
+    superseded_revision: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_certificate_history_key", "scheme_id", "number", "superseded_revision"),
     )
 
 
@@ -393,7 +429,12 @@ class AuditEventRow(Base):
 
 
 class RegistryRevisionRow(Base):
-    """One row counting changes to the facts the resolver caches (all but certificates)."""
+    """One row counting the registry's recorded write transactions (its revisions).
+
+    Every write transaction that records a change takes the next value, once, at its first
+    write, and holds the row locked until it commits (`persistence.revisions.recorded`), so
+    revisions commit in their order.
+    """
 
     __tablename__ = "registry_revision"
 
@@ -401,15 +442,51 @@ class RegistryRevisionRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class RegistryChangeRow(Base):
-    """What one revision of the counter above changed: one cached fact, by type and id.
+class RegistryRevisionLogRow(Base):
+    """When each revision was recorded: strictly increasing instants, never pruned.
 
-    Written in the writer's transaction with the counter's increment, so a process can reload
-    only what changed since its snapshot (ADR 0006); old rows are pruned by the writers.
+    An instant names the revision recorded last at or before it (`as_recorded`); a revision
+    below the first row here was recorded before this log existed (migration 0008).
+    """
+
+    __tablename__ = "registry_revision_log"
+
+    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+
+
+class RegistryChangeRow(Base):
+    """The change log: one row per entity a revision changed, kept forever.
+
+    Written in the writer's transaction (`persistence.revisions.changed`): the entity's type
+    and id as the audit trail names them (`certificate` as `scheme/number`,
+    `product_category` as `scheme/code`). A process brings its cached facts up to date from
+    the rows of the kinds it caches (ADR 0006).
     """
 
     __tablename__ = "registry_change"
 
-    revision: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    revision: Mapped[int] = mapped_column(BigInteger, index=True)
     entity_type: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[str] = mapped_column(String(300))
+
+
+class FactVersionRow(Base):
+    """The append-only log of the resolver's facts (ADR 0007): each version of an economy,
+    scheme, product category or agreement, as the facts loader returns it (msgspec JSON of
+    the domain object; NULL when the fact is gone), from the revision that recorded it until
+    the one that superseded it (NULL while current)."""
+
+    __tablename__ = "fact_version"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(300))
+    recorded_revision: Mapped[int] = mapped_column(BigInteger, index=True)
+    superseded_revision: Mapped[int | None] = mapped_column(BigInteger)
+    body: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_fact_version_key", "kind", "key", "recorded_revision"),)

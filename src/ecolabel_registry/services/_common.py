@@ -68,15 +68,18 @@ def audit(
     entity_id: str,
     before: Any | None,
     after: Any | None,
+    *,
+    changes: bool = True,
 ) -> None:
     """Record a write in the audit trail, in the same transaction as the write.
 
-    Writes to the facts the resolver caches also bump the registry's revision, which
-    invalidates every process's cache, and say what changed (each process then reloads only
-    that: ADR 0006).
+    The write's transaction has its registry revision (taken at its first write), and the
+    entity goes in the change log under it (`changes=False`: the caller logged the entities
+    it changed itself), from which every process reloads only the cached facts that changed
+    (ADR 0006).
     """
-    if entity_type in CACHED_FACTS:
-        registry.facts_changed(entity_type, entity_id)
+    if changes:
+        registry.changed(entity_type, entity_id)
     registry.audit.record(
         actor_key_id=actor.key_id,
         actor_name=actor.name,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.messages import (
@@ -17,6 +17,8 @@ from ecolabel_registry.domain.messages import (
     economy_code_message,
     hs_code_message,
     is_economy_code,
+    recorded_before_message,
+    recorded_future_message,
     unknown_economy_message,
 )
 from ecolabel_registry.domain.model import (
@@ -33,6 +35,8 @@ from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts,
 from ecolabel_registry.domain.validation import is_hs_code
 
 MAX_BATCH_LINES = 10_000
+DELTA_LIMIT = 200
+"""Most facts applied to a snapshot one by one; more: a full load is as quick."""
 MAX_PLAN_TARGETS = 50
 FIRST_READ = 500
 """Certificates a batch reads before answering; the rest are read meanwhile (see `batch`)."""
@@ -84,6 +88,112 @@ class CertificateSource(FactsSource, Protocol):
         """The terms of the certificates of `keys` that exist (safe to call from a second
         thread while the first answers: each call reads on a connection of its own)."""
         ...
+
+
+class RevisionLog(Protocol):
+    """The registry's revisions by the instant they were recorded."""
+
+    def recorded_revision(self, instant: dt.datetime) -> tuple[int, int] | None:
+        """The last revision recorded at or before `instant` and the last revision at or
+        before it that changed a fact; None when the registry recorded nothing by then."""
+        ...
+
+    def first_recorded(self) -> dt.datetime | None:
+        """When the registry's first logged revision was recorded."""
+        ...
+
+
+@runtime_checkable
+class RecordedSource(RevisionLog, Protocol):
+    """The registry as recorded: revisions by instant, facts and certificates as of one."""
+
+    def past_load(
+        self, revision: int
+    ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
+        """Every fact as recorded at `revision`."""
+        ...
+
+    def past_changes(self, base: int, revision: int, limit: int) -> FactChanges | None:
+        """The facts that differ between `base` and `revision`, as recorded at `revision`;
+        None when more than `limit` do."""
+        ...
+
+    def terms_as_recorded(
+        self, keys: Iterable[tuple[str, str]], revision: int
+    ) -> dict[tuple[str, str], CertificateTerms]:
+        """The terms of the certificates of `keys` as recorded at `revision` (those that
+        existed then)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AsRecorded:
+    """An instant a question is asked as recorded at, and the revisions it names."""
+
+    instant: dt.datetime
+    revision: int
+    facts_revision: int
+
+    @property
+    def day(self) -> dt.date:
+        """The instant's date in UTC: `on` when the question names none."""
+        return self.instant.astimezone(dt.UTC).date()
+
+
+def as_recorded(
+    source: RevisionLog, instant: dt.datetime, loc: tuple[str | int, ...]
+) -> AsRecorded:
+    """The revisions an `as_recorded` instant names; 422 for an instant in the future or
+    before the registry's first recorded revision."""
+    if instant > dt.datetime.now(dt.UTC):
+        raise InvalidInput.single(loc, recorded_future_message(instant))
+    found = source.recorded_revision(instant)
+    if found is None:
+        raise InvalidInput.single(loc, recorded_before_message(instant, source.first_recorded()))
+    return AsRecorded(instant, found[0], found[1])
+
+
+PAST_SNAPSHOTS = 32
+"""Resolver snapshots of earlier facts a process keeps (the ones used last)."""
+
+
+class PastSnapshots:
+    """Resolver snapshots of the facts as recorded at earlier revisions, the last used kept.
+
+    Keyed by the facts' state (the last revision that changed a fact, `AsRecorded.
+    facts_revision`): the many revisions that changed only certificates share one. A missing
+    one is built from the nearest kept snapshot by applying the fact versions that differ
+    (`Resolver(facts, previous, changed_agreements)`, as the current snapshot's updates),
+    and loaded whole only when none is near (ADR 0007).
+    """
+
+    def __init__(self, size: int = PAST_SNAPSHOTS) -> None:
+        self._size = size
+        self._kept: OrderedDict[int, Snapshot] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def at(self, source: RecordedSource, facts_revision: int) -> Snapshot:
+        kept = self._kept.get(facts_revision)
+        if kept is not None:
+            return kept
+        with self._lock:
+            kept = self._kept.get(facts_revision)
+            if kept is not None:
+                self._kept.move_to_end(facts_revision)
+                return kept
+            snapshot: Snapshot | None = None
+            if self._kept:
+                base = min(self._kept.values(), key=lambda k: abs(k.revision - facts_revision))
+                changes = source.past_changes(base.revision, facts_revision, DELTA_LIMIT)
+                if changes is not None:
+                    snapshot = _updated(base, changes)
+            if snapshot is None:
+                facts, categories, codes = source.past_load(facts_revision)
+                snapshot = Snapshot(facts_revision, Resolver(facts), facts, categories, codes)
+            self._kept[facts_revision] = snapshot
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+            return snapshot
 
 
 @dataclass(frozen=True)
@@ -153,6 +263,8 @@ class ResolverCache:
 
 def _updated(snapshot: Snapshot, changes: FactChanges) -> Snapshot:
     """`snapshot` with `changes` applied: what a full load at `changes.revision` gives."""
+    if not (changes.economies or changes.schemes or changes.categories or changes.agreements):
+        return replace(snapshot, revision=changes.revision)  # certificates only: same facts
     facts = snapshot.facts
     economies = dict(facts.economies)
     codes = set(snapshot.economy_codes)
@@ -222,12 +334,83 @@ class LineResult:
 class EquivalenceService:
     """Answers recognition questions with the rules of the domain resolver."""
 
-    def __init__(self, source: CertificateSource, cache: ResolverCache) -> None:
+    def __init__(
+        self,
+        source: CertificateSource,
+        cache: ResolverCache,
+        past: PastSnapshots | None = None,
+    ) -> None:
         self._source = source
         self._cache = cache
+        self._past = past
 
     def _snapshot(self) -> Snapshot:
         return self._cache.get(self._source)
+
+    def current_snapshot(self) -> Snapshot:
+        """The snapshot of the registry's current revision (the plain questions' facts)."""
+        return self._snapshot()
+
+    def _recorded(self) -> tuple[RecordedSource, PastSnapshots]:
+        source = self._source
+        if self._past is None or not isinstance(source, RecordedSource):
+            raise TypeError("this service reads no registry as recorded")  # pragma: no cover
+        return source, self._past
+
+    def as_recorded(self, instant: dt.datetime, loc: tuple[str | int, ...]) -> AsRecorded:
+        """The revisions an `as_recorded` instant names (422 when out of the history)."""
+        return as_recorded(self._recorded()[0], instant, loc)
+
+    def snapshot_as_recorded(self, asked: AsRecorded) -> Snapshot:
+        """The resolver over the facts as recorded at `asked`."""
+        source, past = self._recorded()
+        return past.at(source, asked.facts_revision)
+
+    def answer_as_recorded(
+        self,
+        asked: AsRecorded,
+        scheme_id: str,
+        number: str,
+        target: str,
+        on: dt.date,
+        hs_code: str | None,
+    ) -> Answer:
+        """The answer the registry would have given at `asked.instant`: its facts and the
+        certificate as recorded at that revision."""
+        snapshot = self.snapshot_as_recorded(asked)
+        found = self._recorded()[0].terms_as_recorded([(scheme_id, number)], asked.revision)
+        return self.answer(
+            snapshot, scheme_id, number, found.get((scheme_id, number)), target, on, hs_code
+        )
+
+    def answer_lines_as_recorded(
+        self, lines: Sequence[Line], asked: Sequence[AsRecorded | None], current: Snapshot
+    ) -> list[Answer | DomainError]:
+        """Each line answered as recorded at its own instant (None: as the registry is,
+        over `current`), the lines of one revision read and resolved together."""
+        source = self._recorded()[0]
+        by_revision: dict[int | None, list[int]] = {}
+        # In revision order, so that each snapshot of earlier facts is built from the last.
+        order = sorted(range(len(asked)), key=lambda i: (asked[i] is not None, _revision(asked[i])))
+        for index in order:
+            when = asked[index]
+            by_revision.setdefault(None if when is None else when.revision, []).append(index)
+        outcomes: list[Answer | DomainError] = [DomainError("unanswered")] * len(lines)
+        for revision, indexes in by_revision.items():
+            group = [lines[i] for i in indexes]
+            keys = list(dict.fromkeys((line[0], line[1]) for line in group))
+            if revision is None:
+                snapshot = current
+                certificates = self._source.certificate_terms(keys)
+            else:
+                when = asked[indexes[0]]
+                assert when is not None
+                snapshot = self.snapshot_as_recorded(when)
+                certificates = source.terms_as_recorded(keys, revision)
+            resolved = self._resolved(snapshot, certificates, group, None, frozenset())
+            for i, outcome in zip(indexes, resolved, strict=True):
+                outcomes[i] = outcome
+        return outcomes
 
     def answer(
         self,
@@ -262,7 +445,10 @@ class EquivalenceService:
         ]
 
     def answer_lines(
-        self, lines: Sequence[Line], repeated: frozenset[Line] | None = None
+        self,
+        lines: Sequence[Line],
+        repeated: frozenset[Line] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> Iterator[Answer | DomainError]:
         """`batch` without the line objects: an answer or the line's own error, line by line.
 
@@ -277,7 +463,8 @@ class EquivalenceService:
             raise InvalidInput.single(
                 ("body", "lines"), f"at most {MAX_BATCH_LINES} lines a request"
             )
-        snapshot = self._snapshot()
+        if snapshot is None:
+            snapshot = self._snapshot()
         # The keys in order of first use: the certificates of the first lines come first.
         keys = list(dict.fromkeys((line[0], line[1]) for line in lines))
         certificates = self._source.certificate_terms(keys[:FIRST_READ])
@@ -360,19 +547,32 @@ class EquivalenceService:
                 done[line] = outcome
             yield outcome
 
-    def markets(self, scheme_id: str, number: str, on: dt.date) -> list[tuple[str, Answer]]:
-        """Every economy and group where the certificate is recognized (or facilitated) on `on`."""
-        revision, certificate = self._source.terms_and_revision(scheme_id, number)
-        snapshot = self._cache.at(self._source, revision)
+    def markets(
+        self, scheme_id: str, number: str, on: dt.date, asked: AsRecorded | None = None
+    ) -> tuple[int, list[tuple[str, Answer]]]:
+        """Every economy and group where the certificate is recognized (or facilitated) on
+        `on` (as recorded at `asked`), with the registry revision answered from."""
+        certificate: CertificateTerms | None
+        if asked is None:
+            revision, certificate = self._source.terms_and_revision(scheme_id, number)
+            snapshot = self._cache.at(self._source, revision)
+        else:
+            revision = asked.revision
+            snapshot = self.snapshot_as_recorded(asked)
+            found = self._recorded()[0].terms_as_recorded([(scheme_id, number)], revision)
+            certificate = found.get((scheme_id, number))
         if certificate is None:
             raise unknown_certificate(snapshot, scheme_id, number)
-        return snapshot.resolver.markets(
+        return revision, snapshot.resolver.markets(
             certificate, _category(snapshot, certificate), on, sorted(snapshot.economy_codes)
         )
 
-    def plan(self, hs_code: str, targets: Sequence[str], on: dt.date) -> list[PlanOption]:
-        """Which schemes would give recognition in most of `targets` for a product of `hs_code`."""
-        snapshot = self._snapshot()
+    def plan(
+        self, hs_code: str, targets: Sequence[str], on: dt.date, asked: AsRecorded | None = None
+    ) -> list[PlanOption]:
+        """Which schemes would give recognition in most of `targets` for a product of
+        `hs_code` (with the facts as recorded at `asked`)."""
+        snapshot = self._snapshot() if asked is None else self.snapshot_as_recorded(asked)
         errors: list[FieldError] = []
         if not is_hs_code(hs_code):
             errors.append(FieldError(("query", "hs_code"), hs_code_message(hs_code)))
@@ -392,6 +592,10 @@ class EquivalenceService:
         if errors:
             raise InvalidInput(errors)
         return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
+
+
+def _revision(asked: AsRecorded | None) -> int:
+    return 0 if asked is None else asked.revision
 
 
 def repeated_lines(lines: Iterable[Line]) -> frozenset[Line]:

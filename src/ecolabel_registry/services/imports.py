@@ -954,8 +954,8 @@ class _MemoRegistry:
     def audit(self) -> AuditLog:
         return self._inner.audit
 
-    def facts_changed(self, entity_type: str, entity_id: str) -> None:
-        self._inner.facts_changed(entity_type, entity_id)
+    def changed(self, entity_type: str, entity_id: str) -> None:
+        self._inner.changed(entity_type, entity_id)
 
 
 # The service
@@ -1028,7 +1028,16 @@ class CertificateImportService:
             bulk.close()
         phase("done")
         report = ImportReport(scheme_id, fmt, rows, created, updated, unchanged)
-        audit(self._r, actor, "certificate.import", "certificate", scheme_id, None, report)
+        audit(
+            self._r,
+            actor,
+            "certificate.import",
+            "certificate",
+            scheme_id,
+            None,
+            report,
+            changes=False,  # the merge logged each certificate it changed (record_changes)
+        )
         return report
 
     def _stage(

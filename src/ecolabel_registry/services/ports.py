@@ -198,6 +198,7 @@ class Registry(Protocol):
     @property
     def audit(self) -> AuditLog: ...
 
-    def facts_changed(self, entity_type: str, entity_id: str) -> None:
-        """Invalidate every cached copy of economies, schemes, categories and agreements,
-        saying which one changed (an entity type of `CACHED_FACTS` and its audit id)."""
+    def changed(self, entity_type: str, entity_id: str) -> None:
+        """Record that this transaction changed the entity (its audit type and id): the
+        transaction's revision is taken (once) and the entity logged in the change log,
+        which every process reads to bring its cached facts up to date (ADR 0006)."""

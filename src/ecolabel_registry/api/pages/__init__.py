@@ -262,7 +262,8 @@ def certificate_page(
     names = _economy_names(economies)
     markets: list[Market] = []
     used: dict[str, str] = {}
-    for code, answer in equivalence.markets(scheme_id, number, day):
+    _revision, answers = equivalence.markets(scheme_id, number, day)
+    for code, answer in answers:
         best = answer.routes[0]
         steps = [s.agreement_id for s in best.path]
         for agreement_id in steps:

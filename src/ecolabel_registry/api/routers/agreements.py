@@ -10,10 +10,13 @@ from fastapi import APIRouter, Path, Query, Response
 from ecolabel_registry.api.deps import (
     ActorDep,
     AgreementsDep,
+    AsRecordedQuery,
     Cursor,
     IfMatchDep,
     Limit,
+    RecordedDep,
     etag,
+    instant_of,
     today,
 )
 from ecolabel_registry.api.problems import responses
@@ -93,6 +96,7 @@ def create_agreement(
 def get_agreement(
     agreement_id: IdPath,
     service: AgreementsDep,
+    recorded: RecordedDep,
     response: Response,
     on: Annotated[
         dt.date | None,
@@ -101,10 +105,15 @@ def get_agreement(
             "statuses and the scope entries valid then. Absent: statuses today, every entry."
         ),
     ] = None,
+    as_recorded: AsRecordedQuery = None,
 ) -> AgreementRead:
     """One agreement with its parties, scope entries (each with its version) and status
-    history."""
-    saved = service.get(agreement_id)
+    history; with `as_recorded`, as the registry had recorded it at that instant."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    if instant is None:
+        saved = service.get(agreement_id)
+    else:
+        saved = recorded.agreement(agreement_id, instant)
     response.headers["ETag"] = etag(saved.version)
     if on is None:
         return AgreementRead.of(saved, today())

@@ -13,11 +13,14 @@ from starlette.convertors import PathConvertor, register_url_convertor
 
 from ecolabel_registry.api.deps import (
     ActorDep,
+    AsRecordedQuery,
     CertificatesDep,
     Cursor,
     IfMatchDep,
     Limit,
+    RecordedDep,
     etag,
+    instant_of,
     today,
 )
 from ecolabel_registry.api.problems import responses
@@ -229,6 +232,7 @@ def get_certificate(
     number: NumberPath,
     service: CertificatesDep,
     imports: ImportsDep,
+    recorded: RecordedDep,
     response: Response,
     format: Annotated[
         Literal["untp-dcc"] | None,
@@ -237,9 +241,16 @@ def get_certificate(
             "Credential (a W3C Verifiable Credential); absent: the registry's JSON."
         ),
     ] = None,
+    as_recorded: AsRecordedQuery = None,
 ) -> CertificateRead | Response:
-    """One certificate with its status history (or as a UNTP Digital Conformity Credential)."""
-    saved = service.get(scheme_id, number)
+    """One certificate with its status history (or as a UNTP Digital Conformity Credential).
+
+    With `as_recorded`: the certificate as the registry had recorded it at that instant."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    if instant is None:
+        saved = service.get(scheme_id, number)
+    else:
+        saved = recorded.certificate(scheme_id, number, instant)
     if format is not None:
         return Response(
             json.dumps(imports.credential(saved), ensure_ascii=False),

@@ -6,7 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ecolabel_registry.api.deps import ActorDep, Cursor, EconomiesDep, IfMatchDep, Limit, etag
+from ecolabel_registry.api.deps import (
+    ActorDep,
+    AsRecordedQuery,
+    Cursor,
+    EconomiesDep,
+    IfMatchDep,
+    Limit,
+    RecordedDep,
+    etag,
+    instant_of,
+)
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.schemas import (
     EconomyRead,
@@ -45,9 +55,17 @@ def list_economies(
 
 
 @router.get("/{code}", responses=responses(404, 422))
-def get_economy(code: CodePath, service: EconomiesDep, response: Response) -> EconomyRead:
-    """One economy; a group lists its dated memberships."""
-    economy = service.get(code)
+def get_economy(
+    code: CodePath,
+    service: EconomiesDep,
+    recorded: RecordedDep,
+    response: Response,
+    as_recorded: AsRecordedQuery = None,
+) -> EconomyRead:
+    """One economy; a group lists its dated memberships. With `as_recorded`: as the registry
+    had recorded it at that instant."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    economy = service.get(code) if instant is None else recorded.economy(code, instant)
     response.headers["ETag"] = etag(economy.version)
     return EconomyRead.of(economy)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from itertools import repeat
 from typing import Annotated, Any
 
@@ -15,8 +15,9 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.deps import require_reader, today
+from ecolabel_registry.api.deps import instant_of, require_reader, today
 from ecolabel_registry.api.equivalence_io import (
+    AS_RECORDED,
     AnswerWriter,
     BatchIn,
     BatchLineIn,
@@ -36,13 +37,24 @@ from ecolabel_registry.api.equivalence_io import (
 from ecolabel_registry.api.problems import PROBLEMS, TYPE_BASE, responses
 from ecolabel_registry.api.query import query_names
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
-from ecolabel_registry.domain.messages import date_message, economy_code_message, hs_code_message
+from ecolabel_registry.domain.messages import (
+    date_message,
+    economy_code_message,
+    hs_code_message,
+    instant_message,
+)
 from ecolabel_registry.domain.resolver import Answer
-from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN, HS_CODE_PATTERN, iso_day
+from ecolabel_registry.domain.validation import (
+    ECONOMY_CODE_PATTERN,
+    HS_CODE_PATTERN,
+    iso_day,
+    rfc3339_instant,
+)
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
     MAX_BATCH_LINES,
     MAX_PLAN_TARGETS,
+    AsRecorded,
     EquivalenceService,
     Line,
     ResolverCache,
@@ -52,6 +64,9 @@ from ecolabel_registry.services.equivalence import (
 router = APIRouter(tags=["equivalence"])
 JSON = "application/json"
 _BLOCK = 250  # batch lines written out together
+MAX_BATCH_INSTANTS = 100
+"""Different `as_recorded` instants one batch may ask at (each may need a resolver of its
+own facts: a batch of 10,000 different ones would build thousands)."""
 
 
 _fast_batch = msgspec.json.Decoder(BatchIn)
@@ -65,7 +80,9 @@ _encoder = msgspec.json.Encoder()
 
 def equivalence_service(request: Request) -> EquivalenceService:
     cache: ResolverCache = request.app.state.resolver_cache
-    return EquivalenceService(HotFacts(request.app.state.batch_reads), cache)
+    return EquivalenceService(
+        HotFacts(request.app.state.batch_reads), cache, request.app.state.past_snapshots
+    )
 
 
 EquivalenceDep = Annotated[EquivalenceService, Depends(equivalence_service)]
@@ -95,6 +112,7 @@ On = Annotated[dt.date | None, Query(description="The date asked about; today wh
 HsCode = Annotated[
     str | None, Query(pattern=HS_CODE_PATTERN, description="The declared HS code (2 to 10 digits).")
 ]
+AsRecordedQuery = Annotated[str | None, Query(max_length=64, description=AS_RECORDED)]
 
 
 def _json(data: msgspec.Struct) -> Response:
@@ -108,9 +126,43 @@ async def get_equivalence(
     target: Target,
     on: On = None,
     hs_code: HsCode = None,
+    as_recorded: AsRecordedQuery = None,
 ) -> Response:
-    """Is the certificate recognized in `target` on `on` (for `hs_code`)? Routes and reasons."""
+    """Is the certificate recognized in `target` on `on` (for `hs_code`)? Routes and reasons.
+
+    With `as_recorded`: the answer the registry would have given at that instant."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    if instant is not None:
+        service: EquivalenceService = equivalence_service(request)
+        data = await run_in_threadpool(
+            _as_recorded, service, instant, scheme, certificate, target, on, hs_code
+        )
+        return _json(data)
     return await _equivalence(request, scheme, certificate, target, on, hs_code)
+
+
+def _as_recorded(
+    service: EquivalenceService,
+    instant: dt.datetime,
+    scheme: str,
+    certificate: str,
+    target: str,
+    on: dt.date | None,
+    hs_code: str | None,
+) -> EquivalenceAnswer:
+    asked = service.as_recorded(instant, ("query", "as_recorded"))
+    day = on or asked.day
+    answer = service.answer_as_recorded(asked, scheme, certificate, target, day, hs_code)
+    return AnswerWriter().answer(
+        answer,
+        scheme,
+        certificate,
+        target,
+        day,
+        hs_code,
+        revision=asked.revision,
+        as_recorded=instant,
+    )
 
 
 async def _equivalence(
@@ -133,7 +185,9 @@ async def _equivalence(
     if snapshot is None:
         snapshot = await run_in_threadpool(cache.at, facts, revision)
     answer = service.answer(snapshot, scheme, certificate, found, target, day, hs_code)
-    return _json(AnswerWriter().answer(answer, scheme, certificate, target, day, hs_code))
+    return _json(
+        AnswerWriter().answer(answer, scheme, certificate, target, day, hs_code, revision=revision)
+    )
 
 
 class QuickEquivalenceRoute(APIRoute):
@@ -187,6 +241,8 @@ def checked_query(items: list[tuple[str, str]]) -> Query5 | None:
     values = dict(items)
     if len(values) != len(items) or not values.keys() <= _QUERY_NAMES:
         return None
+    if "as_recorded" in values:  # the declared handler answers as recorded
+        return None
     scheme, number, target = values.get("scheme"), values.get("certificate"), values.get("target")
     if (
         scheme is None
@@ -225,7 +281,9 @@ async def post_equivalence_batch(
 ) -> Response:
     """Up to 10,000 questions in one request; each line gets its own answer or its own error."""
     reads: HotReads = request.app.state.batch_reads
-    service = EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
+    service = EquivalenceService(
+        HotFacts(reads), request.app.state.resolver_cache, request.app.state.past_snapshots
+    )
     # One threadpool hop for the whole batch: parsing, reading and answering 10,000 lines
     # would otherwise hold the event loop (and every other request) for their duration.
     data: bytes = await run_in_threadpool(_answer_batch, service, body)
@@ -240,13 +298,46 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     checked = _fast_lines(body, day) if few else None
     if checked is None:
         checked = _lines_one_by_one(body, day)
-    count, refs, lines, line_errors = checked
+    count, refs, lines, line_errors, instants = checked
     # The lines are written out in blocks as they are answered, so that their answers are
     # freed block by block (10,000 answers held together cost more in garbage collection
     # than their writing). msgspec writes compact JSON: the blocks joined are exactly the
     # bytes of the whole document written at once.
-    repeated = repeated_lines(lines)
-    answered = zip(refs, lines, service.answer_lines(lines, repeated), strict=True)
+    snapshot = service.current_snapshot()
+    revision = snapshot.revision
+    asked: list[AsRecorded | None] = []
+    if any(instant is not None for instant in instants):
+        # Each line as recorded at its own instant (or the batch's): the instants' revisions
+        # are looked up once each, and an instant out of the history is its lines' error.
+        known: dict[dt.datetime, AsRecorded | DomainError] = {}
+        for instant in instants:
+            if instant is not None and instant not in known:
+                if len(known) == MAX_BATCH_INSTANTS:
+                    known[instant] = InvalidInput.single(
+                        ("as_recorded",),
+                        f"a batch asks as recorded at most {MAX_BATCH_INSTANTS} different "
+                        "instants; send the other lines in another batch",
+                    )
+                    continue
+                try:
+                    known[instant] = service.as_recorded(instant, ("as_recorded",))
+                except DomainError as error:
+                    known[instant] = error
+        outcomes: list[Answer | DomainError] = []
+        for instant in instants:
+            found = None if instant is None else known[instant]
+            asked.append(found if isinstance(found, AsRecorded) else None)
+        answers = service.answer_lines_as_recorded(lines, asked, snapshot)
+        for i, instant in enumerate(instants):
+            found = None if instant is None else known[instant]
+            outcomes.append(found if isinstance(found, DomainError) else answers[i])
+        repeated: frozenset[Line] = frozenset()
+        results: Iterator[Answer | DomainError] = iter(outcomes)
+    else:
+        repeated = repeated_lines(lines)
+        results = service.answer_lines(lines, repeated, snapshot)
+    answered = zip(refs, lines, results, strict=True)
+    line_no = -1
     shared: dict[Line, EquivalenceAnswer] = {}  # the answers of lines asked again
     writer = AnswerWriter()
     dumps = _encoder.encode
@@ -262,6 +353,7 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
             errors += 1
             continue
         ref, line, outcome = next(answered)
+        line_no += 1
         if isinstance(outcome, Answer):
             if outcome.recognized:
                 recognized += 1
@@ -270,9 +362,17 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
             if repeated and line in repeated:
                 data = shared.get(line)
                 if data is None:
-                    data = shared[line] = writer.answer(outcome, *line)
+                    data = shared[line] = writer.answer(outcome, *line, revision=revision)
+            elif asked:
+                when = asked[line_no]
+                data = writer.answer(
+                    outcome,
+                    *line,
+                    revision=revision if when is None else when.revision,
+                    as_recorded=None if when is None else when.instant,
+                )
             else:
-                data = writer.answer(outcome, *line)
+                data = writer.answer(outcome, *line, revision=revision)
             block.append(BatchLineOut(ref, data, None))
         else:
             errors += 1
@@ -283,9 +383,12 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     return b"".join((b'{"results":[', b",".join(blocks), b'],"summary":', dumps(summary), b"}"))
 
 
-Checked = tuple[int, list[str | None], list[Line], list[BatchLineOut | None] | None]
-"""A batch's line count, the refs and questions of its valid lines, and per line its own
-error (None for a line that goes to the service); no error list when every line is valid."""
+Checked = tuple[
+    int, list[str | None], list[Line], list[BatchLineOut | None] | None, list[dt.datetime | None]
+]
+"""A batch's line count, the refs and questions of its valid lines, per line its own error
+(None for a line that goes to the service; no error list when every line is valid), and the
+instant each valid line is asked as recorded at (None: as the registry is)."""
 
 
 def _fast_lines(body: bytes, day: dt.date) -> Checked | None:
@@ -298,30 +401,38 @@ def _fast_lines(body: bytes, day: dt.date) -> Checked | None:
         batch = _fast_batch.decode(body)
     except msgspec.DecodeError:  # ValidationError included
         return None
+    if batch.as_recorded is not None or any(line.as_recorded for line in batch.lines):
+        return None  # the instants are checked line by line
     refs = [line.ref for line in batch.lines]
     lines: list[Line] = [
         (line.scheme, line.certificate, line.target, line.on or day, line.hs_code)
         for line in batch.lines
     ]
-    return len(lines), refs, lines, None
+    return len(lines), refs, lines, None, [None] * len(lines)
 
 
 def _lines_one_by_one(body: bytes, day: dt.date) -> Checked:
     """The lines of a batch decoded one by one into `BatchLineIn`: a line that does not fit
     gets its own error, worded by `_mistakes`."""
-    raw_lines = _parse_batch(body)
+    raw_lines, batch_text = _parse_batch(body)
+    batch_instant = instant_of(batch_text, ("body", "as_recorded"))
     lines: list[Line] = []
     refs: list[str | None] = []
     line_errors: list[BatchLineOut | None] = []
+    instants: list[dt.datetime | None] = []
     for raw in raw_lines:
         line = _line(raw)
         if isinstance(line, LineProblem):
             line_errors.append(BatchLineOut(_ref(raw), None, line))
             continue
+        instant = rfc3339_instant(line.as_recorded) if line.as_recorded else batch_instant
         refs.append(line.ref)
-        lines.append((line.scheme, line.certificate, line.target, line.on or day, line.hs_code))
+        # `on` defaults to the day of the instant asked as recorded at, else today.
+        default = day if instant is None else instant.date()
+        lines.append((line.scheme, line.certificate, line.target, line.on or default, line.hs_code))
+        instants.append(instant)
         line_errors.append(None)
-    return len(raw_lines), refs, lines, line_errors
+    return len(raw_lines), refs, lines, line_errors, instants
 
 
 def _line(raw: Any) -> BatchLineIn | LineProblem:
@@ -334,6 +445,8 @@ def _line(raw: Any) -> BatchLineIn | LineProblem:
     if any("\x00" in value for value in (line.scheme, line.certificate, line.target)) or any(
         value is not None and "\x00" in value for value in (line.hs_code, line.ref)
     ):
+        return _field_problem(_mistakes(raw))
+    if line.as_recorded is not None and rfc3339_instant(line.as_recorded) is None:
         return _field_problem(_mistakes(raw))
     return line
 
@@ -373,6 +486,7 @@ def _mistakes(raw: Any) -> list[tuple[str, str]]:
         return [("line", "must be an object")]
     errors = [(name, "unknown field") for name in sorted(set(raw) - _LINE_FIELDS)]
     day_text: str | None = None
+    instant_text: str | None = None
     for name, required, limit in _FIELD_RULES:
         value = raw.get(name)
         if name == "ref":
@@ -392,8 +506,12 @@ def _mistakes(raw: Any) -> list[tuple[str, str]]:
             errors.append((name, "must not contain NUL (\\u0000) characters"))
         elif name == "on":
             day_text = value
+        elif name == "as_recorded":
+            instant_text = value
     if day_text is not None and iso_day(day_text) is None:
         errors.append(("on", date_message(day_text)))
+    if instant_text is not None and rfc3339_instant(instant_text) is None:
+        errors.append(("as_recorded", instant_message(instant_text)))
     return errors
 
 
@@ -448,7 +566,7 @@ def _line_count(body: bytes) -> int | None:
     return None
 
 
-def _parse_batch(body: bytes) -> list[Any]:
+def _parse_batch(body: bytes) -> tuple[list[Any], str | None]:
     _count_values(body)
     try:
         data = orjson.loads(body)
@@ -456,7 +574,7 @@ def _parse_batch(body: bytes) -> list[Any]:
         raise InvalidInput.single(("body",), f"not valid JSON: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
         raise InvalidInput.single(("body", "lines"), 'send {"lines": [...]}')
-    extra = set(data) - {"lines"}
+    extra = set(data) - {"lines", "as_recorded"}
     if extra:
         raise InvalidInput.single(("body", sorted(extra)[0]), "unknown field")
     lines: list[Any] = data["lines"]
@@ -464,7 +582,10 @@ def _parse_batch(body: bytes) -> list[Any]:
         raise InvalidInput.single(
             ("body", "lines"), f"{len(lines)} lines; at most {MAX_BATCH_LINES} lines a request"
         )
-    return lines
+    instant = data.get("as_recorded")
+    if instant is not None and not isinstance(instant, str):
+        raise InvalidInput.single(("body", "as_recorded"), instant_message(instant))
+    return lines, instant
 
 
 def _ref(raw: Any) -> str | None:
@@ -511,10 +632,16 @@ def get_certificate_markets(
     scheme_id: Annotated[str, Path(max_length=64)],
     number: Annotated[str, Path(max_length=100)],
     on: On = None,
+    as_recorded: AsRecordedQuery = None,
 ) -> Response:
-    """Every economy and group where the certificate is recognized on `on`, with the best route."""
-    day = on or today()
+    """Every economy and group where the certificate is recognized on `on`, with the best route.
+
+    With `as_recorded`: the markets the registry would have listed at that instant."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    asked = None if instant is None else service.as_recorded(instant, ("query", "as_recorded"))
+    day = on or (today() if asked is None else asked.day)
     writer = AnswerWriter()
+    revision, found = service.markets(scheme_id, number, day, asked)
     markets = [
         MarketOut(
             code,
@@ -523,9 +650,9 @@ def get_certificate_markets(
             writer.route(answer.routes[0]),
             answer.valid_until,
         )
-        for code, answer in service.markets(scheme_id, number, day)
+        for code, answer in found
     ]
-    return _json(MarketsOut(scheme_id, number, day, markets))
+    return _json(MarketsOut(scheme_id, number, day, markets, revision, instant))
 
 
 @router.get("/v1/equivalence/plan", responses={**responses(422), **body_doc(PlanOut)})
@@ -543,9 +670,21 @@ def get_equivalence_plan(
         ),
     ],
     on: On = None,
+    as_recorded: AsRecordedQuery = None,
 ) -> Response:
-    """For an exporter not yet certified: which schemes would be recognized in most targets."""
-    day = on or today()
+    """For an exporter not yet certified: which schemes would be recognized in most targets.
+
+    With `as_recorded`: the plan the registry would have given at that instant."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    asked = None if instant is None else service.as_recorded(instant, ("query", "as_recorded"))
+    day = on or (today() if asked is None else asked.day)
     wanted = list(dict.fromkeys(targets.split(",")))
-    options = service.plan(hs_code, wanted, day)
-    return _json(PlanOut(hs_code, wanted, day, [plan_option(o) for o in options]))
+    if asked is None:
+        snapshot = service.current_snapshot()
+        revision = snapshot.revision
+    else:
+        revision = asked.revision
+    options = service.plan(hs_code, wanted, day, asked)
+    return _json(
+        PlanOut(hs_code, wanted, day, [plan_option(o) for o in options], revision, instant)
+    )

@@ -9,11 +9,14 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ecolabel_registry.api.deps import (
     ActorDep,
+    AsRecordedQuery,
     Cursor,
     IfMatchDep,
     Limit,
+    RecordedDep,
     SchemesDep,
     etag,
+    instant_of,
     today,
 )
 from ecolabel_registry.api.problems import responses
@@ -67,9 +70,16 @@ def create_scheme(
 
 
 @router.get("/{scheme_id}", responses=responses(404, 422))
-def get_scheme(scheme_id: SchemePath, service: SchemesDep, response: Response) -> SchemeRead:
-    """One scheme."""
-    scheme = service.get(scheme_id)
+def get_scheme(
+    scheme_id: SchemePath,
+    service: SchemesDep,
+    recorded: RecordedDep,
+    response: Response,
+    as_recorded: AsRecordedQuery = None,
+) -> SchemeRead:
+    """One scheme; with `as_recorded`, as the registry had recorded it at that instant."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    scheme = service.get(scheme_id) if instant is None else recorded.scheme(scheme_id, instant)
     response.headers["ETag"] = etag(scheme.version)
     return SchemeRead.of(scheme)
 

@@ -1,0 +1,118 @@
+"""Bar "as recorded": GET /v1/equivalence?as_recorded= vs. /bench/trivial.
+
+    python bench/as_recorded.py --size small --engine postgresql --seconds 10 --workers 1 2
+
+Starts the server on the generated registry (bench/generate.py makes it when missing, with
+its corrections recorded one by one after the load), then runs wrk (1 thread, 32
+connections, loopback) on the trivial endpoint and on equivalence questions asked as
+recorded at instants spread evenly over the registry's history (from its first recorded
+revision to its last), cycling through thousands of different certificates, targets, dates
+and instants, alternating the two `--rounds` times; the best round of each counts. Writes
+bench/results/as-recorded-<size>-<engine>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import create_engine, text
+
+from common import equivalence_paths, serve, table, verdict, write_result, wrk
+from generate import ensure
+
+AS_RECORDED_TARGET = 0.25
+
+
+def instants(url: str, n: int) -> list[str]:
+    """`n` instants evenly spread from the first recorded revision to the last."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            first, last = conn.execute(
+                text("SELECT min(recorded_at), max(recorded_at) FROM registry_revision_log")
+            ).one()
+    finally:
+        engine.dispose()
+    if isinstance(first, str):  # SQLite: naive UTC text
+        first, last = dt.datetime.fromisoformat(first), dt.datetime.fromisoformat(last)
+    first, last = (v if v.tzinfo else v.replace(tzinfo=dt.UTC) for v in (first, last))
+    step = (last - first) / max(n - 1, 1)
+    return [(first + i * step).isoformat() for i in range(n)]
+
+
+def measure(manifest: dict[str, Any], workers: int, seconds: float, rounds: int) -> dict[str, Any]:
+    plain = equivalence_paths(manifest, 20_000)
+    times = instants(manifest["database_url"], 5_000)
+    paths = [
+        f"{path}&{urlencode({'as_recorded': times[i % len(times)]})}"
+        for i, path in enumerate(plain)
+    ]
+    with serve(manifest["database_url"], workers=workers) as server:
+        wrk(server.base, paths[:2000], 1)  # warm: caches, past snapshots, page cache
+        wrk(server.base, ["/bench/trivial"], 1)
+        trivial: dict[str, Any] = {}
+        query: dict[str, Any] = {}
+        for _ in range(rounds):
+            t = wrk(server.base, ["/bench/trivial"], seconds)
+            q = wrk(server.base, paths, seconds)
+            if t["rps"] > trivial.get("rps", 0):
+                trivial = t
+            if q["rps"] > query.get("rps", 0):
+                query = q
+    return {
+        "workers": workers,
+        "trivial": trivial,
+        "as_recorded": query,
+        "ratio": query["rps"] / trivial["rps"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--size", default="small")
+    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = parser.parse_args()
+    manifest = ensure(args.size, args.engine)
+    runs = [measure(manifest, w, args.seconds, args.rounds) for w in args.workers]
+    rows = []
+    for run in runs:
+        t, q = run["trivial"], run["as_recorded"]
+        rows.append(
+            (
+                str(run["workers"]),
+                f"{t['rps']:,.0f}",
+                f"{q['rps']:,.0f}",
+                f"{run['ratio']:.2f} (>= {AS_RECORDED_TARGET}) "
+                f"{verdict(run['ratio'], AS_RECORDED_TARGET, True)}",
+                f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}",
+                str(q["non_2xx"] + q["socket_errors"]),
+            )
+        )
+    table(
+        f"as recorded, {manifest['certificates']:,} certificates, "
+        f"{manifest.get('corrections', 0):,} corrections, {args.engine}",
+        rows,
+        ("workers", "trivial req/s", "as-recorded req/s", "ratio", "p50 / p99 ms", "errors"),
+    )
+    write_result(
+        f"as-recorded-{args.size}-{args.engine}",
+        {
+            "size": args.size,
+            "engine": args.engine,
+            "certificates": manifest["certificates"],
+            "corrections": manifest.get("corrections", 0),
+            "seconds": args.seconds,
+            "runs": runs,
+            "targets": {"ratio": AS_RECORDED_TARGET},
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
