@@ -27,6 +27,7 @@ from ecolabel_registry.domain.errors import (
     NotFound,
     StaleVersion,
     Unauthenticated,
+    Unavailable,
     VersionRequired,
 )
 from ecolabel_registry.domain.messages import date_message, pattern_message
@@ -45,6 +46,7 @@ PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     VersionRequired: (428, "version-required", "If-Match is required"),
     Unauthenticated: (401, "unauthenticated", "Valid API key required"),
     Forbidden: (403, "forbidden", "Not allowed for this key"),
+    Unavailable: (503, "unavailable", "Service unavailable"),
 }
 
 HTTP_TITLES = {

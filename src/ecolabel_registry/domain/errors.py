@@ -8,6 +8,7 @@ DomainError
  +-- InvalidInput        one or more fields are wrong; carries FieldError items
  +-- Unauthenticated     no valid credentials
  +-- Forbidden           credentials valid, but not allowed to do this
+ +-- Unavailable         the registry cannot do this now (a missing signing key)
 """
 
 from __future__ import annotations
@@ -45,6 +46,10 @@ class Unauthenticated(DomainError):
 
 class Forbidden(DomainError):
     """The caller may not do this."""
+
+
+class Unavailable(DomainError):
+    """The registry cannot do this now; an operator must act first."""
 
 
 @dataclass(frozen=True, slots=True)

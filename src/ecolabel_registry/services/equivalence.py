@@ -262,7 +262,10 @@ class EquivalenceService:
         ]
 
     def answer_lines(
-        self, lines: Sequence[Line], repeated: frozenset[Line] | None = None
+        self,
+        lines: Sequence[Line],
+        repeated: frozenset[Line] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> Iterator[Answer | DomainError]:
         """`batch` without the line objects: an answer or the line's own error, line by line.
 
@@ -271,19 +274,29 @@ class EquivalenceService:
         each answer out at once holds only one answer at a time (fewer live objects for the
         garbage collector to walk). A line asked more than once in the batch (same
         certificate, target, date and HS code) is resolved once and shares its outcome;
-        `repeated` is `repeated_lines(lines)` when the caller has it already.
+        `repeated` is `repeated_lines(lines)` when the caller has it already; `snapshot` the
+        facts to answer with (see `answer_lines_with_revision`), else the current ones.
         """
         if len(lines) > MAX_BATCH_LINES:
             raise InvalidInput.single(
                 ("body", "lines"), f"at most {MAX_BATCH_LINES} lines a request"
             )
-        snapshot = self._snapshot()
+        if snapshot is None:
+            snapshot = self._snapshot()
         # The keys in order of first use: the certificates of the first lines come first.
         keys = list(dict.fromkeys((line[0], line[1]) for line in lines))
         certificates = self._source.certificate_terms(keys[:FIRST_READ])
         if repeated is None:
             repeated = repeated_lines(lines)
         return self._outcomes(snapshot, certificates, lines, keys[FIRST_READ:], repeated)
+
+    def answer_lines_with_revision(
+        self, lines: Sequence[Line]
+    ) -> tuple[int, Iterator[Answer | DomainError]]:
+        """`answer_lines` and the registry revision of the facts that answer them: the
+        snapshot's, which holds every write up to the revision counter read for it."""
+        snapshot = self._snapshot()
+        return snapshot.revision, self.answer_lines(lines, snapshot=snapshot)
 
     def _outcomes(
         self,
