@@ -10,11 +10,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from ecolabel_registry.domain.access import Role
 from ecolabel_registry.services.signing import SigningKeyFile
 from ecolabel_registry.settings import Settings
-from tests.api.data import agreement_body, created, problem, setup_registry
-from tests.conftest import make_key
+from tests.api.data import agreement_body, created, setup_registry
 
 REGISTRY_URL = "https://registry.example.org"
 Q = {"scheme": "korea-eco-label", "certificate": "KR-0001", "target": "JP", "on": "2025-03-01"}

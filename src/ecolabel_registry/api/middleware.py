@@ -58,7 +58,8 @@ class RequestGuard:
     authenticates the caller of a write before any of its body is read (401).
 
     Each kind of body has its own limit: an import (`max_body_bytes`), a batch of questions
-    or a decision (`max_batch_body_bytes`) and the JSON body of any other write (`max_json_body_bytes`).
+    or a decision (`max_batch_body_bytes`) and the JSON body of any other write
+    (`max_json_body_bytes`).
     `authenticate` turns the `Authorization` header into the caller (or raises
     Unauthenticated); the caller is kept in the request's state for the handler.
     """

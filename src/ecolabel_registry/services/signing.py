@@ -62,7 +62,7 @@ def _registry(algorithm: str) -> JWSRegistry:
     """
 
     class Registry(JWSRegistry):
-        algorithms = dict(JWSRegistry.algorithms)
+        algorithms = dict(JWSRegistry.algorithms)  # noqa: RUF012 (joserfc's own layout)
         max_payload_length = MAX_RECEIPT_BYTES
         max_header_length = 2048
 

@@ -19,11 +19,11 @@ from ecolabel_registry.api.decisions_io import (
     ReplayOut,
     SingleQuestion,
     decision_url,
+    payload_of,
+    questions,
     read_credential,
     recorded_lines,
     replay_report,
-    payload_of,
-    questions,
     response_json,
     subject_json,
 )
