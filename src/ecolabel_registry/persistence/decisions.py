@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.persistence.tables import DecisionRow
 from ecolabel_registry.services.decisions import StoredDecision
 
+_INSERT = DecisionRow.__table__.insert()
+
 
 class SqlDecisionRepository:
     """Adds and reads decisions in the session's transaction."""
@@ -18,19 +20,21 @@ class SqlDecisionRepository:
         self._s = session
 
     def add(self, decision: StoredDecision) -> None:
-        self._s.add(
-            DecisionRow(
-                id=decision.id,
-                recorded_at=decision.recorded_at,
-                api_key_id=decision.api_key_id,
-                registry_revision=decision.registry_revision,
-                kind=decision.kind,
-                line_count=decision.line_count,
-                kid=decision.kid,
-                receipt=decision.receipt,
-            )
+        # One INSERT statement: a decision is written once and never changed, so the ORM's
+        # unit of work (a third of a one-question decision's time) has nothing to track.
+        self._s.connection().execute(
+            _INSERT,
+            {
+                "id": decision.id,
+                "recorded_at": decision.recorded_at,
+                "api_key_id": decision.api_key_id,
+                "registry_revision": decision.registry_revision,
+                "kind": decision.kind,
+                "line_count": decision.line_count,
+                "kid": decision.kid,
+                "receipt": decision.receipt,
+            },
         )
-        self._s.flush()
 
     def get(self, decision_id: str) -> StoredDecision | None:
         row = self._s.execute(
