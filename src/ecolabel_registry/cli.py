@@ -634,7 +634,8 @@ def verify(
         raise typer.Exit(1) from None
     subject = credential.credential_subject
     console.print(
-        f"valid: signed by {credential.issuer} at {subject.as_recorded.isoformat()} "
+        f"valid: signed by {credential.issuer} at "
+        f"{subject.as_recorded.isoformat().replace('+00:00', 'Z')} "
         f"(registry revision {subject.registry_revision}); decision {subject.id}",
         soft_wrap=True,
     )

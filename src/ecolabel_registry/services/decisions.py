@@ -95,6 +95,9 @@ class DecisionService:
         decision's own instant; until the service answers as recorded at an instant, the
         replay asks at the current state, and later corrections show up as differences.
         """
+        if len(lines) == 1:
+            revision, outcome = self._equivalence.answer_line_with_revision(lines[0])
+            return Recorded(revision, as_recorded, [outcome])
         revision, outcomes = self._equivalence.answer_lines_with_revision(lines)
         return Recorded(revision, as_recorded, list(outcomes))
 

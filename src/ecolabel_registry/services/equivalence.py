@@ -298,6 +298,17 @@ class EquivalenceService:
         snapshot = self._snapshot()
         return snapshot.revision, self.answer_lines(lines, snapshot=snapshot)
 
+    def answer_line_with_revision(self, line: Line) -> tuple[int, Answer | DomainError]:
+        """One line answered as `answer_lines` answers it (the same checks and words), its
+        certificate read with the revision counter in one statement, as the single question
+        reads it; and the revision of the snapshot that answers it."""
+        scheme_id, number = line[0], line[1]
+        revision, terms = self._source.terms_and_revision(scheme_id, number)
+        snapshot = self._cache.at(self._source, revision)
+        found = {} if terms is None else {(scheme_id, number): terms}
+        (outcome,) = self._resolved(snapshot, found, [line], None, frozenset())
+        return snapshot.revision, outcome
+
     def _outcomes(
         self,
         snapshot: Snapshot,

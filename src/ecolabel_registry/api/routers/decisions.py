@@ -66,10 +66,11 @@ def _doc(kind: type[msgspec.Struct], status: int) -> dict[int | str, dict[str, A
     return {status: {"content": {JSON: {"schema": json_schema(kind)}}}}
 
 
-def decision_service(request: Request, session: Session) -> DecisionService:
-    equivalence = EquivalenceService(
-        HotFacts(request.app.state.batch_reads), request.app.state.resolver_cache
-    )
+def decision_service(request: Request, session: Session, lines: int = 1) -> DecisionService:
+    """The decisions of this request, answering over the hot reads the equivalence API uses
+    for as many lines: the single question's held connection, or the batch's."""
+    reads = request.app.state.hot_reads if lines == 1 else request.app.state.batch_reads
+    equivalence = EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
     signer: ReceiptSigner = request.app.state.signer
     return DecisionService(equivalence, SqlDecisionRepository(session), signer)
 
@@ -124,7 +125,8 @@ def _record(request: Request, actor: Actor, body: bytes) -> tuple[StoredDecision
     render = Renderer(settings.registry_url, asked)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
-        service = decision_service(request, session)
+        count = 1 if isinstance(asked, SingleQuestion) else len(asked.lines)
+        service = decision_service(request, session, count)
         try:
             if isinstance(asked, SingleQuestion):
                 stored = service.record(actor, "question", 1, [asked.line], render)
@@ -187,11 +189,11 @@ async def get_decision_replay(request: Request, decision_id: str) -> Response:
     def replay() -> bytes:
         factory: sessionmaker[Session] = request.app.state.sessionmaker
         with factory() as session:
-            service = decision_service(request, session)
-            stored = service.get(decision_id)
+            stored = decision_service(request, session).get(decision_id)
             credential = read_credential(payload_of(stored.receipt))
-            lines = recorded_lines(credential.credential_subject)
-            again = service.answer_for_record(questions(lines), stored.recorded_at)
+            asked = questions(recorded_lines(credential.credential_subject))
+            service = decision_service(request, session, len(asked))
+            again = service.answer_for_record(asked, stored.recorded_at)
         return msgspec.json.encode(replay_report(credential, stored.registry_revision, again))
 
     return Response(await run_in_threadpool(replay), media_type=JSON)
