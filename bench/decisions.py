@@ -10,8 +10,8 @@ and dates, alternating with the trivial endpoint `--rounds` times; the best roun
 counts. The 10,000-line decision: the batch benchmark's lines (bench/batch.py), answered by
 the domain resolver in this process over certificates already in memory (the yardstick) and
 recorded over HTTP (sent by curl, whose `time_total` is the request's time), in turn, best of
-each. Every decision is signed and stored, as in use; the benchmark's decisions are deleted
-at the end. Writes bench/results/decisions-<size>-<engine>.json.
+each. Every decision is signed and stored, as in use; the benchmark's decisions and its key
+are deleted at the end. Writes bench/results/decisions-<size>-<engine>.json.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from ecolabel_registry.persistence.repositories import SqlCertificateRepository
 from ecolabel_registry.services.equivalence import ResolverCache
 from generate import ensure
 
+KEY_NAME = "bench decisions"
 ONE_TARGET = 0.2
 LINES_TARGET = 0.4
 
@@ -113,7 +114,7 @@ def post_wrk(base: str, key: str, bodies: list[str], seconds: float) -> dict[str
 def api_key(url: str) -> str:
     env = {"ECOLABEL_DATABASE_URL": url, "ECOLABEL_LOG_JSON": "false"}
     done = subprocess.run(
-        [CLI, "keys", "create", "--role", "operator", "--name", "bench decisions"],
+        [CLI, "keys", "create", "--role", "operator", "--name", KEY_NAME],
         env={**os.environ, **env},
         check=True,
         capture_output=True,
@@ -205,6 +206,7 @@ def measure(manifest: dict[str, Any], seconds: float, rounds: int) -> dict[str, 
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM decision"))
+            conn.execute(text("DELETE FROM api_key WHERE name = :name"), {"name": KEY_NAME})
         engine.dispose()
         key_file.unlink(missing_ok=True)
     n = len(lines)
