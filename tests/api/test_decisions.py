@@ -359,3 +359,37 @@ def test_replay_matches_after_later_backdated_corrections(
     replay = client.get(f"/v1/decisions/{decision['id']}/replay").json()
     assert replay["matches"] is True, replay["differences"]
     assert replay["replayed_revision"] == decision["decision"]["registry_revision"]
+
+
+def test_the_verify_page_shows_a_valid_decision_and_says_why_another_fails(
+    client: TestClient, world: dict[str, Any], operator: dict[str, str]
+) -> None:
+    one = created(client.post("/v1/decisions", json={"question": Q}, headers=operator))
+    many = created(client.post("/v1/decisions", json={"lines": LINES}, headers=operator))
+    form = client.get("/verify")
+    assert form.status_code == 200
+    assert 'method="post"' in form.text
+    assert "script" not in form.headers["content-security-policy"]
+    page = client.get("/verify", params={"decision": one["decision"]["id"]})
+    assert page.status_code == 200
+    assert "The receipt is valid" in page.text
+    assert "KR-0001" in page.text
+    assert "Full recognition" in page.text
+    lines = client.get("/verify", params={"decision": many["id"], "lang": "zh"})
+    assert "收据有效" in lines.text
+    assert "ok-again" in lines.text
+    pasted = client.post("/verify", data={"receipt": one["receipt"]})
+    assert "The receipt is valid" in pasted.text
+    header, payload_part, signature = one["receipt"].split(".")
+    changed = f"{header}.{payload_part[:-1]}{'A' if payload_part[-1] != 'A' else 'B'}.{signature}"
+    refused = client.post("/verify", data={"receipt": changed})
+    assert refused.status_code == 200
+    assert "The receipt does not verify" in refused.text
+    assert "The signature does not match" in refused.text
+    assert "The receipt is valid" not in refused.text
+    garbage = client.post("/verify", data={"receipt": "<script>alert(1)</script>"})
+    assert "This is not a receipt" in garbage.text
+    assert "<script>alert(1)" not in garbage.text
+    assert client.post("/verify", data={"receipt": "  "}).status_code == 422
+    assert client.get("/verify", params={"decision": "A" * 24}).status_code == 404
+    assert client.get("/verify", params={"decision": "../../etc"}).status_code == 404

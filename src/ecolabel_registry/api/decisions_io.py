@@ -252,23 +252,29 @@ def read_credential(payload: bytes) -> Credential[DecisionSubject]:
     try:
         credential = _credential.decode(payload)
     except msgspec.DecodeError as exc:
-        raise ReceiptInvalid(f"the payload is not a decision credential: {exc}") from None
+        raise ReceiptInvalid(
+            f"the payload is not a decision credential: {exc}", "credential"
+        ) from None
     if not credential.context or credential.context[0] != VC_CONTEXT:
-        raise ReceiptInvalid(f"@context does not start with {VC_CONTEXT}")
+        raise ReceiptInvalid(f"@context does not start with {VC_CONTEXT}", "credential")
     if not set(CREDENTIAL_TYPES) <= set(credential.type):
-        raise ReceiptInvalid(f"type is not {list(CREDENTIAL_TYPES)}")
+        raise ReceiptInvalid(f"type is not {list(CREDENTIAL_TYPES)}", "credential")
     subject = credential.credential_subject
     single = subject.question is not None and subject.answer is not None
     batch = subject.lines is not None and subject.summary is not None
     if single == batch or (single and subject.lines is not None):
-        raise ReceiptInvalid("the decision holds neither one question and its answer nor lines")
+        raise ReceiptInvalid(
+            "the decision holds neither one question and its answer nor lines", "credential"
+        )
     prefix = f"{credential.issuer}{DECISIONS_PATH}/"
     if not subject.id.startswith(prefix) or not DECISION_ID.fullmatch(
         subject.id.removeprefix(prefix)
     ):
-        raise ReceiptInvalid(f"the decision's id {subject.id!r} is no decision of the issuer")
+        raise ReceiptInvalid(
+            f"the decision's id {subject.id!r} is no decision of the issuer", "credential"
+        )
     if credential.valid_from != subject.as_recorded:
-        raise ReceiptInvalid("validFrom is not the decision's instant")
+        raise ReceiptInvalid("validFrom is not the decision's instant", "credential")
     return credential
 
 

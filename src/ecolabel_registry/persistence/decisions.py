@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.persistence.tables import DecisionRow
 from ecolabel_registry.services.decisions import StoredDecision
 
-_INSERT = DecisionRow.__table__.insert()
+_INSERT = insert(DecisionRow)
 
 
 class SqlDecisionRepository:

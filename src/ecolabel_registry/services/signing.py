@@ -80,7 +80,15 @@ class SigningKeyError(Unavailable):
 
 
 class ReceiptInvalid(Exception):
-    """A receipt that does not verify; the message says why, for people."""
+    """A receipt that does not verify; the message says why, for people, and `code` which
+    kind of failure it is (one of RECEIPT_FAILURES), for pages that word it themselves."""
+
+    def __init__(self, message: str, code: str = "form") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+RECEIPT_FAILURES = ("form", "header", "algorithm", "unknown_key", "signature", "credential")
 
 
 KeyStatus = Literal["current", "retired"]
@@ -332,20 +340,22 @@ def receipt_header(receipt: str) -> dict[str, Any]:
     try:
         header = json.loads(_b64(parts[0], "header"))
     except ValueError:
-        raise ReceiptInvalid("the header is not JSON") from None
+        raise ReceiptInvalid("the header is not JSON", "header") from None
     if not isinstance(header, dict):
-        raise ReceiptInvalid("the header is not a JSON object")
+        raise ReceiptInvalid("the header is not a JSON object", "header")
     alg = header.get("alg")
     if alg not in ALLOWED_ALGORITHMS:
         allowed = ", ".join(sorted(ALLOWED_ALGORITHMS))
-        raise ReceiptInvalid(f"algorithm {alg!r} is not accepted (only {allowed})")
+        raise ReceiptInvalid(f"algorithm {alg!r} is not accepted (only {allowed})", "algorithm")
     if header.get("typ") != RECEIPT_TYPE:
-        raise ReceiptInvalid(f"typ is {header.get('typ')!r}, not {RECEIPT_TYPE!r}")
+        raise ReceiptInvalid(f"typ is {header.get('typ')!r}, not {RECEIPT_TYPE!r}", "header")
     if "crit" in header or header.get("b64") is False:
-        raise ReceiptInvalid("the header asks for extensions (crit, b64) receipts do not use")
+        raise ReceiptInvalid(
+            "the header asks for extensions (crit, b64) receipts do not use", "header"
+        )
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise ReceiptInvalid("the header names no key (kid)")
+        raise ReceiptInvalid("the header names no key (kid)", "header")
     return header
 
 
@@ -358,16 +368,16 @@ def verify_receipt_signature(receipt: str, jwks: Mapping[str, Any]) -> tuple[dic
     alg, kid = header["alg"], header["kid"]
     keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
     if not isinstance(keys, list):
-        raise ReceiptInvalid('the JWKS is not a JSON Web Key Set ({"keys": [...]})')
+        raise ReceiptInvalid('the JWKS is not a JSON Web Key Set ({"keys": [...]})', "unknown_key")
     found = [k for k in keys if isinstance(k, dict) and k.get("kid") == kid]
     if not found:
-        raise ReceiptInvalid(f"no key {kid!r} in the JWKS: not signed by these keys")
+        raise ReceiptInvalid(f"no key {kid!r} in the JWKS: not signed by these keys", "unknown_key")
     jwk = found[0]
     kty, crv = _KEY_TYPES[alg]
     if jwk.get("kty") != kty or jwk.get("crv") != crv:
-        raise ReceiptInvalid(f"key {kid!r} is no {crv} key, which {alg} needs")
+        raise ReceiptInvalid(f"key {kid!r} is no {crv} key, which {alg} needs", "algorithm")
     if jwk.get("alg") not in (None, alg):
-        raise ReceiptInvalid(f"key {kid!r} is for {jwk.get('alg')!r}, not {alg!r}")
+        raise ReceiptInvalid(f"key {kid!r} is for {jwk.get('alg')!r}, not {alg!r}", "algorithm")
     public = {k: v for k, v in jwk.items() if k != "d"}
     try:
         key: OKPKey | ECKey = (
@@ -376,5 +386,5 @@ def verify_receipt_signature(receipt: str, jwks: Mapping[str, Any]) -> tuple[dic
         verified = jws.deserialize_compact(receipt, key, registry=_REGISTRIES[alg])
     except JoseError as exc:
         reason = exc.description or exc.error
-        raise ReceiptInvalid(f"the signature does not verify ({reason})") from None
+        raise ReceiptInvalid(f"the signature does not verify ({reason})", "signature") from None
     return header, verified.payload
