@@ -158,6 +158,14 @@ def test_a_batch_decision_lists_each_line_with_its_answer_or_its_own_error(
     assert lines[1]["error"]["status"] == 404
     assert lines[3]["question"] is None
     assert lines[3]["error"]["errors"][0]["field"] == "target"
+    # A decision whose one well-formed line is read as the single question reads it says
+    # what the batch says of it all the same.
+    two = [LINES[0], LINES[2]]
+    few = created(client.post("/v1/decisions", json={"lines": two}, headers=operator))
+    few_batch = client.post("/v1/equivalence/batch", json={"lines": two}).json()["results"]
+    assert [(x["answer"], x["error"]) for x in few["decision"]["lines"]] == [
+        (x["answer"], x["error"]) for x in few_batch
+    ]
     # One credential, one signature, for the whole batch.
     assert payload(decision["receipt"])["credentialSubject"] == subject
     assert client.get(f"/v1/decisions/{decision['id']}").json() == decision

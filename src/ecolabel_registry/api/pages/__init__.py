@@ -47,7 +47,7 @@ from ecolabel_registry.domain.validation import HS_CODE_PATTERN
 from ecolabel_registry.persistence.decisions import SqlDecisionRepository
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.certificates import search_terms
-from ecolabel_registry.services.decisions import DECISION_ID
+from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.equivalence import EquivalenceService
 from ecolabel_registry.services.ports import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
@@ -559,6 +559,7 @@ def _verify(page: Page, receipt: str, decision: str | None, status: int = 200) -
 def verify_page(
     request: Request,
     session: SessionDep,
+    equivalence: EquivalenceDep,
     decision: Annotated[
         str | None, Query(max_length=300, description="A decision's id or URL.")
     ] = None,
@@ -570,11 +571,14 @@ def verify_page(
     page = Page(request, lang, accept_language)
     if not decision:
         return page.render("verify.html", checked=False, receipt="", decision=None)
-    wanted = _decision_id(decision)
-    stored = SqlDecisionRepository(session).get(wanted) if DECISION_ID.fullmatch(wanted) else None
-    if stored is None:
+    decisions = DecisionService(
+        equivalence, SqlDecisionRepository(session), request.app.state.signer
+    )
+    try:
+        stored = decisions.get(_decision_id(decision))
+    except NotFound:
         return _not_found(page)
-    return _verify(page, stored.receipt, wanted)
+    return _verify(page, stored.receipt, stored.id)
 
 
 async def _form_receipt(request: Request) -> str:
