@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "ecolabel-registry.sqlite3"
@@ -117,6 +117,12 @@ class Settings(BaseSettings):
     bench_endpoints: bool = Field(
         default=False, description="Mount /bench/trivial, the benchmarks' yardstick (bench/)."
     )
+
+    @field_validator("registry_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        """`https://registry.example.org/` and `https://registry.example.org` are one URL."""
+        return value.rstrip("/")
 
 
 @lru_cache
