@@ -110,6 +110,23 @@ class ReplayOut(msgspec.Struct):
     differences: list[ReplayDifference]
 
 
+class JwkOut(msgspec.Struct):
+    """A public signing key (RFC 7517; an Ed25519 key is an OKP key, RFC 8037 section 2)."""
+
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    use: str
+    alg: str
+
+
+class JwksOut(msgspec.Struct):
+    """The registry's public keys: the current one first, then the retired ones."""
+
+    keys: list[JwkOut]
+
+
 _encoder = msgspec.json.Encoder()
 _raw_credential = msgspec.json.Decoder(Credential[msgspec.Raw])
 _credential = msgspec.json.Decoder(Credential[DecisionSubject])

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from ecolabel_registry.api.decisions_io import (
     DecisionOut,
+    JwksOut,
     Lines,
     Renderer,
     ReplayOut,
@@ -201,7 +202,14 @@ async def get_decision_replay(request: Request, decision_id: str) -> Response:
 
 @well_known.get(
     "/.well-known/jwks.json",
-    responses={304: {"description": "Not modified"}},
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The keys",
+            "content": {"application/jwk-set+json": {"schema": json_schema(JwksOut)}},
+        },
+        304: {"description": "Not modified"},
+    },
 )
 def get_jwks(
     request: Request,
