@@ -6,6 +6,10 @@ Create Date: 2026-11-29 19:50:00.000000
 
 The receipt (a compact JWS) holds the whole decision: question(s), answer(s), registry
 revision and instant; the other columns repeat what is read without decoding it.
+
+PostgreSQL compresses long values (TOAST) with pglz by default, which takes ~100 ms for a
+10,000-line receipt (~9 MB); where the server has lz4, the receipt column uses it (several
+times faster, about as small).
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_decision")),
     )
     op.create_index(op.f("ix_decision_api_key_id"), "decision", ["api_key_id"], unique=False)
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        lz4 = bind.execute(
+            sa.text(
+                "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' "
+                "AND 'lz4' = ANY(enumvals)"
+            )
+        ).first()
+        if lz4 is not None:
+            op.execute("ALTER TABLE decision ALTER COLUMN receipt SET COMPRESSION lz4")
 
 
 def downgrade() -> None:
