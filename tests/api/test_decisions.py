@@ -235,10 +235,11 @@ def test_bodies_that_are_no_decision_are_422_naming_the_field(
     assert fields(post({"lines": [Q] * 10_001})) == ["lines"]
     unknown = problem(post({"question": {**Q, "certificate": "KR-9999"}}), 404)
     assert unknown["certificate_coverage"] == "complete"
-    bad = client.post(
-        "/v1/decisions", content=b'{"question": ', headers={**operator, "Content-Type": JSON}
-    )
-    assert fields(bad) == ["body"]
+    for content in (b'{"question": ', b'{"question": ' + b"[" * 3000 + b"]" * 3000 + b"}"):
+        bad = client.post(
+            "/v1/decisions", content=content, headers={**operator, "Content-Type": JSON}
+        )
+        assert fields(bad) == ["body"]
     # None of these was recorded.
     assert session.execute(select(func.count()).select_from(DecisionRow)).scalar_one() == 0
 

@@ -268,7 +268,7 @@ def read_credential(payload: bytes) -> Credential[DecisionSubject]:
     saying what is off."""
     try:
         credential = _credential.decode(payload)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise ReceiptInvalid(
             f"the payload is not a decision credential: {exc}", "credential"
         ) from None

@@ -339,7 +339,7 @@ def receipt_header(receipt: str) -> dict[str, Any]:
         raise ReceiptInvalid("not a compact JWS (three base64url parts joined by dots)")
     try:
         header = json.loads(_b64(parts[0], "header"))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ReceiptInvalid("the header is not JSON", "header") from None
     if not isinstance(header, dict):
         raise ReceiptInvalid("the header is not a JSON object", "header")

@@ -83,6 +83,8 @@ def parse_decision(body: bytes) -> SingleQuestion | Lines:
         shape = _shape.decode(body)
     except msgspec.DecodeError as exc:
         raise InvalidInput.single(("body",), f"not valid JSON: {exc}") from None
+    except RecursionError:  # values nested thousands deep, which no decision holds
+        raise InvalidInput.single(("body",), "not valid JSON: nested too deep") from None
     if shape.keys() == {"lines"}:
         count, refs, lines, line_errors = parse_lines(body, today())
         if count == 0:
