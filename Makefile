@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run the service on SQLite (var/ecolabel-registry.sqlite3) with the demo data, on port PORT.
+## Run the service on SQLite (var/ecolabel-registry.sqlite3) with the demo data, on port PORT;
+## receipts are signed with var/signing-keys.json, made on the first run.
 PORT ?= 8000
 run: $(STAMP)
 	$(BIN)/ecolabel-registry migrate
 	$(BIN)/ecolabel-registry seed --demo
+	$(BIN)/ecolabel-registry signing-key create --if-missing
 	$(BIN)/ecolabel-registry serve --host 127.0.0.1 --port $(PORT)
 
 ## The suite runs in TEST_WORKERS processes (pytest-xdist), a test file to a process: the

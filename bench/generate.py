@@ -423,7 +423,8 @@ def database(engine_name: str, name: str, folder: Path) -> str:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    db = f"bench_{name}"
+    # ECOLABEL_BENCH_DB_SUFFIX keeps the databases of runs from several checkouts apart.
+    db = f"bench_{name}{os.environ.get('ECOLABEL_BENCH_DB_SUFFIX', '')}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{db}"'))

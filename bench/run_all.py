@@ -4,10 +4,10 @@
     python bench/run_all.py --smoke         # CI: a tiny registry, about a minute, no verdicts
     python bench/run_all.py --large         # the bars' own sizes: 1M certificates (~30 min)
 
-Each step is one of the bench/ scripts (single.py, as_recorded.py, batch.py, search.py,
-growth.py, import_bar.py, memory.py, reads_under_writes.py), on PostgreSQL and on SQLite where
-the bar applies; each prints its own table and writes its JSON under bench/results/. The
-summary goes to bench/results/summary-<mode>.json.
+Each step is one of the bench/ scripts (single.py, as_recorded.py, batch.py, decisions.py,
+search.py, growth.py, import_bar.py, memory.py, reads_under_writes.py), on PostgreSQL and on
+SQLite where the bar applies; each prints its own table and writes its JSON under
+bench/results/. The summary goes to bench/results/summary-<mode>.json.
 """
 
 from __future__ import annotations
@@ -105,6 +105,31 @@ def summary(
                 )
             )
             data[f"batch-{engine}"] = batch
+        decisions = read_result(f"decisions-{size}-{engine}")
+        if decisions:
+            rows.append(
+                (
+                    "one-question decisions vs trivial",
+                    engine,
+                    f"{decisions['one_question']['rps']:,.0f} vs "
+                    f"{decisions['trivial']['rps']:,.0f} req/s",
+                    f"{decisions['one_ratio']:.2f}",
+                    ">= 0.2",
+                    verdict(decisions["one_ratio"], 0.2, True),
+                )
+            )
+            rows.append(
+                (
+                    "10,000-line decision lines/s vs in-process resolver",
+                    engine,
+                    f"{decisions['http_lines_per_s']:,} vs "
+                    f"{decisions['in_process_resolver_lines_per_s']:,}",
+                    f"{decisions['lines_ratio']:.2f}",
+                    ">= 0.4",
+                    verdict(decisions["lines_ratio"], 0.4, True),
+                )
+            )
+            data[f"decisions-{engine}"] = decisions
         grow = read_result(f"growth-{engine}")
         if grow and (grow["from"]["size"], grow["to"]["size"]) == growth:
             rows.append(
@@ -231,6 +256,17 @@ def main() -> None:
             *workers,
         )
         run("batch.py", "--size", size, "--engine", engine, "--rounds", rounds + 1)
+        run(
+            "decisions.py",
+            "--size",
+            size,
+            "--engine",
+            engine,
+            "--seconds",
+            seconds,
+            "--rounds",
+            rounds,
+        )
         run(
             "search.py",
             "--size",

@@ -28,6 +28,7 @@ from ecolabel_registry.persistence.engine import configure_sqlite_connection
 from ecolabel_registry.persistence.migrate import upgrade
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
 from ecolabel_registry.services.keys import ApiKeyService
+from ecolabel_registry.services.signing import SigningKeyFile
 from ecolabel_registry.settings import Settings
 
 ENGINE = os.environ.get("ECOLABEL_TEST_ENGINE", "sqlite")
@@ -165,9 +166,22 @@ def registry(session: Session) -> SqlRegistry:
     return SqlRegistry(session)
 
 
+@pytest.fixture(scope="session")
+def signing_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The run's receipt signing key file (never the one `make run` keeps in var/)."""
+    path = tmp_path_factory.mktemp("keys") / "signing-keys.json"
+    SigningKeyFile(path).create()
+    return path
+
+
 @pytest.fixture
-def settings() -> Settings:
-    return Settings(database_url="sqlite://", check_migrations=False, max_body_bytes=1024 * 1024)
+def settings(signing_key_file: Path) -> Settings:
+    return Settings(
+        database_url="sqlite://",
+        check_migrations=False,
+        max_body_bytes=1024 * 1024,
+        signing_key_file=signing_key_file,
+    )
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from ecolabel_registry.api.routers import (
     bench,
     bodies,
     certificates,
+    decisions,
     economies,
     equivalence,
     health,
@@ -35,6 +36,7 @@ from ecolabel_registry.persistence.engine import make_engine
 from ecolabel_registry.persistence.hot import HotReads, warm_resolver_cache
 from ecolabel_registry.persistence.migrate import ensure_migrated
 from ecolabel_registry.services.equivalence import PastSnapshots, ResolverCache
+from ecolabel_registry.services.signing import ReceiptSigner, SigningKeyFile
 from ecolabel_registry.settings import Settings, get_settings
 
 DESCRIPTION = """\
@@ -117,6 +119,7 @@ def create_app(
     app.state.hot_reads = hot_reads
     app.state.batch_reads = HotReads(bind, held=False)
     app.state.export_slots = StreamSlots(settings.max_concurrent_exports)
+    app.state.signer = ReceiptSigner(SigningKeyFile(settings.signing_key_file))
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
@@ -125,7 +128,17 @@ def create_app(
     if app.openapi_url is not None:
         docs.install(app)
     app.include_router(imports.router, dependencies=[Depends(require_reader)])
-    for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
+    app.include_router(decisions.well_known)
+    for module in (
+        economies,
+        schemes,
+        equivalence,
+        certificates,
+        bodies,
+        agreements,
+        audit,
+        decisions,
+    ):
         reader = equivalence.require_reader_fast if module is equivalence else require_reader
         app.include_router(module.router, dependencies=[Depends(reader)])
     if settings.bench_endpoints:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -32,7 +33,8 @@ from ecolabel_registry.services.imports import (
     ImportReport,
 )
 from ecolabel_registry.services.keys import ApiKeyService
-from ecolabel_registry.settings import Settings, get_settings
+from ecolabel_registry.services.signing import SigningKey, SigningKeyError, SigningKeyFile
+from ecolabel_registry.settings import DEFAULT_SQLITE_PATH, Settings, get_settings
 
 app = typer.Typer(help="Eco-label mutual recognition registry.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
@@ -44,6 +46,10 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 export_app = typer.Typer(help="Bulk export to CSV or JSON Lines.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+signing_app = typer.Typer(
+    help="The registry's receipt signing keys: create, rotate, list.", no_args_is_help=True
+)
+app.add_typer(signing_app, name="signing-key")
 console = Console(stderr=True)
 
 DEFAULT_OPENAPI = Path("openapi") / "openapi.json"
@@ -165,6 +171,7 @@ def serve(
         _require_migrated(settings, engine)
     finally:
         engine.dispose()
+    _check_signing_key(settings)
     uvicorn.run(
         "ecolabel_registry.cli:served_app",
         factory=True,
@@ -174,6 +181,32 @@ def serve(
         access_log=access_log,
         log_level=settings.log_level.lower(),
     )
+
+
+def _check_signing_key(settings: Settings) -> None:
+    """Before serving: on the embedded default database (a registry tried out on one
+    machine), a missing key file is created, so that receipts work from the first start; on
+    any database, an existing key file that others may read stops the start (exit 2)."""
+    keys = SigningKeyFile(settings.signing_key_file)
+    embedded = "database_url" not in settings.model_fields_set and make_url(
+        settings.database_url
+    ).database == str(DEFAULT_SQLITE_PATH)
+    try:
+        if embedded:
+            created = keys.ensure()
+            if created is not None:
+                console.print(f"created signing key {created.kid} in {keys.path}", soft_wrap=True)
+        elif keys.exists():
+            keys.read()
+        else:
+            console.print(
+                f"[yellow]no signing key file at {keys.path}: POST /v1/decisions answers 503 "
+                "until `ecolabel-registry signing-key create` makes one[/yellow]",
+                soft_wrap=True,
+            )
+    except SigningKeyError as exc:
+        console.print(f"[red]{exc.detail}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def served_app(settings: Settings | None = None) -> FastAPI:
@@ -501,3 +534,116 @@ def export_certificates(
             for piece in pieces:
                 f.write(piece)
     console.print(f"wrote {output}")
+
+
+def _key_line(verb: str, key: SigningKey, keys: SigningKeyFile) -> None:
+    console.print(f"{verb} signing key {key.kid} in {keys.path}", soft_wrap=True)
+
+
+@signing_app.command("create")
+def signing_key_create(
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing (exit 0) when the file exists.")
+    ] = False,
+) -> None:
+    """Create the key file (ECOLABEL_SIGNING_KEY_FILE, mode 0600) with one Ed25519 key."""
+    keys = SigningKeyFile(get_settings().signing_key_file)
+    try:
+        key = keys.ensure() if if_missing else keys.create()
+    except SigningKeyError as exc:
+        raise _fail(exc) from None
+    if key is None:
+        console.print(f"signing key file {keys.path} exists", soft_wrap=True)
+    else:
+        _key_line("created", key, keys)
+
+
+@signing_app.command("rotate")
+def signing_key_rotate() -> None:
+    """A new current key signs from now on; the former keys stay, retired, so that every
+    receipt they signed still verifies (servers notice at their next signature)."""
+    keys = SigningKeyFile(get_settings().signing_key_file)
+    try:
+        key = keys.rotate()
+    except SigningKeyError as exc:
+        raise _fail(exc) from None
+    _key_line("rotated to", key, keys)
+
+
+@signing_app.command("list")
+def signing_key_list() -> None:
+    """The keys of the file: id (kid), status and creation (never a private part)."""
+    keys = SigningKeyFile(get_settings().signing_key_file)
+    try:
+        ring = keys.read()
+    except SigningKeyError as exc:
+        raise _fail(exc) from None
+    table = Table("status", "created")
+    table.add_column("kid", no_wrap=True, min_width=43)
+    for key in ring.keys:
+        table.add_row(key.status, key.created_at.isoformat(), key.kid)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
+
+
+def _jwks_of(source: str | None, settings: Settings) -> dict[str, object]:
+    """The JWKS to verify with: a file, a URL, or by default the registry's own
+    (ECOLABEL_REGISTRY_URL/.well-known/jwks.json)."""
+    import urllib.request
+
+    where = source or f"{settings.registry_url}/.well-known/jwks.json"
+    try:
+        if where.startswith(("https://", "http://")):
+            request = urllib.request.Request(where, headers={"Accept": "application/json"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                text = response.read(1024 * 1024)
+        else:
+            text = Path(where).read_bytes()
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]invalid:[/red] cannot read the keys from {where}: {exc}")
+        raise typer.Exit(1) from None
+    if not isinstance(data, dict):
+        console.print(f"[red]invalid:[/red] {where} holds no JSON Web Key Set")
+        raise typer.Exit(1)
+    return data
+
+
+@app.command()
+def verify(
+    receipt_file: Annotated[
+        Path, typer.Argument(dir_okay=False, help="The receipt (a compact JWS) to check.")
+    ],
+    jwks: Annotated[
+        str | None,
+        typer.Option(
+            "--jwks",
+            help="The registry's public keys: a JWKS file (offline) or its URL; by default "
+            "ECOLABEL_REGISTRY_URL/.well-known/jwks.json.",
+        ),
+    ] = None,
+) -> None:
+    """Check a decision receipt: signature, header and credential; print the decision.
+    Exit 0 when it verifies, 1 with the reason when it does not."""
+    from ecolabel_registry.api.decisions_io import verify_receipt
+    from ecolabel_registry.services.signing import MAX_RECEIPT_BYTES, ReceiptInvalid
+
+    try:
+        with receipt_file.open("rb") as f:
+            text = f.read(MAX_RECEIPT_BYTES * 2 + 1).decode("ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        console.print(f"[red]invalid:[/red] cannot read {receipt_file}: {exc}")
+        raise typer.Exit(1) from None
+    keys = _jwks_of(jwks, get_settings())
+    try:
+        credential = verify_receipt(text, keys)
+    except ReceiptInvalid as exc:
+        console.print(f"[red]invalid:[/red] {exc}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    subject = credential.credential_subject
+    console.print(
+        f"valid: signed by {credential.issuer} at "
+        f"{subject.as_recorded.isoformat().replace('+00:00', 'Z')} "
+        f"(registry revision {subject.registry_revision}); decision {subject.id}",
+        soft_wrap=True,
+    )
+    sys.stdout.write(msgspec.json.format(msgspec.json.encode(subject)).decode() + "\n")

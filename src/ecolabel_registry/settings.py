@@ -5,10 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "ecolabel-registry.sqlite3"
+DEFAULT_SIGNING_KEY_FILE = Path("var") / "signing-keys.json"
 
 
 class Settings(BaseSettings):
@@ -102,9 +103,26 @@ class Settings(BaseSettings):
     )
     log_json: bool = Field(default=True, description="Structured JSON logs, one line an event.")
     log_level: str = Field(default="INFO")
+    registry_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        description="The registry's public base URL, without a trailing slash: the issuer of "
+        "decision receipts and the start of each decision's URL.",
+    )
+    signing_key_file: Path = Field(
+        default=DEFAULT_SIGNING_KEY_FILE,
+        description="The file of the registry's private signing keys (JSON, mode 0600, shared "
+        "by every server of the registry); `ecolabel-registry signing-key create` makes it.",
+    )
     bench_endpoints: bool = Field(
         default=False, description="Mount /bench/trivial, the benchmarks' yardstick (bench/)."
     )
+
+    @field_validator("registry_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        """`https://registry.example.org/` and `https://registry.example.org` are one URL."""
+        return value.rstrip("/")
 
 
 @lru_cache

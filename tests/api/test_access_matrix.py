@@ -66,6 +66,7 @@ def _ops() -> dict[str, Case]:
     op = frozenset({"operator"})
     scheme = frozenset({"operator", "scheme_operator"})
     body = frozenset({"operator", "certification_body"})
+    any_key = frozenset(ROLES) - {"revoked", "anonymous"}
     return {
         "put_group": Case(
             "put", lambda _w: "/v1/economies/ASEAN", lambda _w: {"name": "ASEAN", "members": []}, op
@@ -181,6 +182,14 @@ def _ops() -> dict[str, Case]:
                 "valid_from": "2024-01-01",
             },
             op,
+        ),
+        "post_decision": Case(
+            "post",
+            lambda _w: "/v1/decisions",
+            lambda _w: {
+                "question": {"scheme": "korea-eco-label", "certificate": "KR-0001", "target": "KR"}
+            },
+            any_key,
         ),
         "end_scope_entry": Case(
             "patch",

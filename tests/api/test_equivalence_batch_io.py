@@ -22,8 +22,8 @@ from ecolabel_registry.api.equivalence_io import (
 )
 from ecolabel_registry.api.routers.equivalence import (
     _fast_lines,
-    _line_problem,
     _lines_one_by_one,
+    line_problem,
 )
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.persistence.hot import HotFacts
@@ -104,7 +104,7 @@ def reference_body(service: EquivalenceService, lines: list[Any], day: dt.date) 
         else:
             assert result.error is not None
             summary.errors += 1
-            results.append(BatchLineOut(result.ref, None, _line_problem(result.error)))
+            results.append(BatchLineOut(result.ref, None, line_problem(result.error)))
     return msgspec.json.encode(BatchOut(results, summary))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
+from ecolabel_registry.services.signing import SigningKeyFile
 from tests.conftest import ENGINE
 from tests.reliability.serving import postgres_database, prepare_demo, serve
 
@@ -40,17 +41,26 @@ from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The registry served over the demo data, in a database of the engine under test."""
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The registry served over the demo data, in a database of the engine under test, with
+    a signing key file of its own: its URL and an operator key."""
     folder = tmp_path_factory.mktemp("browser")
     with contextlib.ExitStack() as stack:
         if ENGINE == "postgresql":
             url = stack.enter_context(postgres_database())
         else:
             url = f"sqlite:///{folder / 'demo.sqlite3'}"
-        prepare_demo(url)
-        server = stack.enter_context(serve(url, folder / "server.log"))
-        yield server.base_url
+        key = prepare_demo(url)
+        keys = SigningKeyFile(folder / "signing-keys.json")
+        keys.create()
+        env = {"ECOLABEL_SIGNING_KEY_FILE": str(keys.path)}
+        server = stack.enter_context(serve(url, folder / "server.log", env=env))
+        yield server.base_url, key
+
+
+@pytest.fixture(scope="module")
+def base_url(served: tuple[str, str]) -> str:
+    return served[0]
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +169,7 @@ def test_every_page_fits_a_360_px_screen(browser: Browser, base_url: str) -> Non
             ("/schemes/eu-ecolabel", "scheme-360"),
             ("/economies/EU", "economy-360"),
             ("/recognition", "recognition-360"),
+            ("/verify", "verify-360"),
         ):
             narrow.goto(path)
             width = narrow.evaluate("document.documentElement.scrollWidth")
@@ -166,3 +177,47 @@ def test_every_page_fits_a_360_px_screen(browser: Browser, base_url: str) -> Non
             narrow.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_verify_a_receipt_pasted_or_by_its_decision_link(
+    page: Page, served: tuple[str, str]
+) -> None:
+    base, key = served
+    question = {
+        "scheme": "eu-ecolabel",
+        "certificate": "DEMO/FR/044/017",
+        "target": "KR",
+        "on": "2025-03-01",
+        "hs_code": "320810",
+    }
+    response = httpx.post(
+        f"{base}/v1/decisions",
+        json={"question": question},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    assert response.status_code == 201, response.text
+    decision = response.json()
+    page.goto("/")
+    page.click('header a[href="/verify"]')
+    accessible(page, "verify")
+    page.fill("#receipt", decision["receipt"])
+    page.click("form.verify button")
+    main = page.locator("main").inner_text()
+    assert "The receipt is valid" in main
+    assert "DEMO/FR/044/017" in main
+    assert "Conditional recognition" in main
+    accessible(page, "verify-valid")
+    header, payload, signature = decision["receipt"].split(".")
+    changed = f"{header}.{payload[:-1]}{'A' if payload[-1] != 'A' else 'B'}.{signature}"
+    page.fill("#receipt", changed)
+    page.click("form.verify button")
+    main = page.locator("main").inner_text()
+    assert "The receipt does not verify" in main
+    assert "The signature does not match" in main
+    accessible(page, "verify-invalid")
+    page.goto(f"/verify?decision={decision['id']}&lang=zh")
+    assert "收据有效" in page.locator("main").inner_text()
+    accessible(page, "verify-zh")
+    page.click("text=决定的 JSON 数据")
+    assert decision["id"] in page.url

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ecolabel_registry.services.signing import SigningKeyFile
 from tests.reliability.serving import (
     ADMIN_POSTGRES_URL,
     BIN,
@@ -102,7 +103,10 @@ def run_engine(engine: str, args: argparse.Namespace) -> int:
         database(engine, Path(tmp)) as url,
     ):
         key = prepare_demo(url)
-        with serve(url, report / "server.log", env={"ECOLABEL_LOG_LEVEL": "WARNING"}) as server:
+        keys = SigningKeyFile(Path(tmp) / "signing-keys.json")
+        keys.create()
+        env = {"ECOLABEL_LOG_LEVEL": "WARNING", "ECOLABEL_SIGNING_KEY_FILE": str(keys.path)}
+        with serve(url, report / "server.log", env=env) as server:
             say(f"== fuzzing on {engine}: {server.base_url}")
             done = subprocess.run(
                 schemathesis_command(server.base_url, key, args, report),

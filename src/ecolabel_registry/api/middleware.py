@@ -27,6 +27,7 @@ IMPORT_TYPES = frozenset(
 )
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 BATCH_PATH = "/v1/equivalence/batch"  # a public read sent as a POST
+DECISIONS_PATH = "/v1/decisions"  # up to a batch's lines, for the record
 
 
 IMPORT_ACCEPTS = "text/csv or application/x-ndjson (JSON Lines)"
@@ -57,7 +58,8 @@ class RequestGuard:
     authenticates the caller of a write before any of its body is read (401).
 
     Each kind of body has its own limit: an import (`max_body_bytes`), a batch of questions
-    (`max_batch_body_bytes`) and the JSON body of any other write (`max_json_body_bytes`).
+    or a decision (`max_batch_body_bytes`) and the JSON body of any other write
+    (`max_json_body_bytes`).
     `authenticate` turns the `Authorization` header into the caller (or raises
     Unauthenticated); the caller is kept in the request's state for the handler.
     """
@@ -201,7 +203,7 @@ class RequestGuard:
         path = scope["path"]
         if scope["method"] not in WRITE_METHODS or not path.startswith("/v1/"):
             return self.max_body_bytes
-        if path == BATCH_PATH:
+        if path in (BATCH_PATH, DECISIONS_PATH):
             return self.max_batch_body_bytes
         if path.endswith("/certificates/import"):
             return self.max_body_bytes

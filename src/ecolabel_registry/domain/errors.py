@@ -3,13 +3,14 @@
 DomainError
  +-- NotFound            an addressed entity does not exist
  +-- Conflict            the write collides with existing state (duplicate key)
+ |    +-- Busy           another write held what this one needed: nothing written, retry
  +-- StaleVersion        the caller's version is not the current one
  +-- VersionRequired     an update came without the version it applies to
  +-- InvalidInput        one or more fields are wrong; carries FieldError items
- |    +-- Busy            another write held what this one needed: nothing written, retry
  +-- Unauthenticated     no valid credentials
  +-- Forbidden           credentials valid, but not allowed to do this
- +-- Unavailable         the registry cannot do this now: nothing done
+ +-- Unavailable         the registry cannot do this now (the database unreachable, no
+                         signing key): nothing done
 
 The driver's errors (a lost connection, a lock or statement timeout, SQLite's busy lock) are
 turned into Busy and Unavailable in one place, `persistence.errors.domain_error`.
@@ -46,9 +47,9 @@ class Busy(Conflict):
 
 
 class Unavailable(DomainError):
-    """The registry cannot do this now (the database unreachable, or a statement out of
-    time): nothing was done; when `retry_after` is given, the same request can be sent again
-    after that many seconds, else an operator must act first."""
+    """The registry cannot do this now (the database unreachable, a statement out of time,
+    no signing key): nothing was done; when `retry_after` is given, the same request can be
+    sent again after that many seconds, else an operator must act first."""
 
     def __init__(self, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)

@@ -490,3 +490,24 @@ class FactVersionRow(Base):
     body: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index("ix_fact_version_key", "kind", "key", "recorded_revision"),)
+
+
+class DecisionRow(Base):
+    """A decision on the record: its receipt (the signed credential holding the question,
+    the answer, the revision and the instant) and what is looked up without reading it."""
+
+    __tablename__ = "decision"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    api_key_id: Mapped[str] = mapped_column(ForeignKey("api_key.id"), index=True)
+    registry_revision: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(10))
+    line_count: Mapped[int] = mapped_column(Integer)
+    kid: Mapped[str] = mapped_column(String(100))
+    receipt: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('question', 'lines')", name="kind"),
+        CheckConstraint("line_count >= 1", name="line_count"),
+    )

@@ -457,7 +457,8 @@ class EquivalenceService:
         each answer out at once holds only one answer at a time (fewer live objects for the
         garbage collector to walk). A line asked more than once in the batch (same
         certificate, target, date and HS code) is resolved once and shares its outcome;
-        `repeated` is `repeated_lines(lines)` when the caller has it already.
+        `repeated` is `repeated_lines(lines)` when the caller has it already; `snapshot` the
+        facts to answer with (see `answer_lines_with_revision`), else the current ones.
         """
         if len(lines) > MAX_BATCH_LINES:
             raise InvalidInput.single(
@@ -471,6 +472,25 @@ class EquivalenceService:
         if repeated is None:
             repeated = repeated_lines(lines)
         return self._outcomes(snapshot, certificates, lines, keys[FIRST_READ:], repeated)
+
+    def answer_lines_with_revision(
+        self, lines: Sequence[Line]
+    ) -> tuple[int, Iterator[Answer | DomainError]]:
+        """`answer_lines` and the registry revision of the facts that answer them: the
+        snapshot's, which holds every write up to the revision counter read for it."""
+        snapshot = self._snapshot()
+        return snapshot.revision, self.answer_lines(lines, snapshot=snapshot)
+
+    def answer_line_with_revision(self, line: Line) -> tuple[int, Answer | DomainError]:
+        """One line answered as `answer_lines` answers it (the same checks and words), its
+        certificate read with the revision counter in one statement, as the single question
+        reads it; and the revision of the snapshot that answers it."""
+        scheme_id, number = line[0], line[1]
+        revision, terms = self._source.terms_and_revision(scheme_id, number)
+        snapshot = self._cache.at(self._source, revision)
+        found = {} if terms is None else {(scheme_id, number): terms}
+        (outcome,) = self._resolved(snapshot, found, [line], None, frozenset())
+        return snapshot.revision, outcome
 
     def _outcomes(
         self,

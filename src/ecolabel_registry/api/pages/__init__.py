@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 import segno
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
@@ -24,6 +24,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ecolabel_registry.api.decisions_io import verify_receipt
 from ecolabel_registry.api.deps import (
     AgreementsDep,
     CertificatesDep,
@@ -43,11 +44,14 @@ from ecolabel_registry.domain.model import (
     status_on,
 )
 from ecolabel_registry.domain.validation import HS_CODE_PATTERN
+from ecolabel_registry.persistence.decisions import SqlDecisionRepository
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.certificates import search_terms
+from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.equivalence import EquivalenceService
 from ecolabel_registry.services.ports import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
+from ecolabel_registry.services.signing import ReceiptInvalid, ReceiptSigner
 
 router = APIRouter(include_in_schema=False)
 STATIC_URL = "/static/pages"
@@ -513,3 +517,94 @@ def install(app: FastAPI) -> None:
         StaticFiles(directory=Path(__file__).with_name("static")),
         name="pages-static",
     )
+
+
+VERIFY_SHOWN_LINES = 200
+"""The most lines of a batch decision the verification page lists."""
+
+
+def _decision_id(text: str) -> str:
+    """A decision's id from its id or its URL (the last segment of the path)."""
+    return text.strip().rstrip("/").rsplit("/", 1)[-1]
+
+
+def _verify(page: Page, receipt: str, decision: str | None, status: int = 200) -> Response:
+    """The page with the verdict on `receipt`, checked against the published keys."""
+    signer: ReceiptSigner = page.request.app.state.signer
+    credential = failure = detail = None
+    try:
+        credential = verify_receipt(receipt, signer.jwks())
+    except ReceiptInvalid as invalid:
+        failure, detail = invalid.code, str(invalid)
+    except DomainError:  # the registry's keys cannot be read: nothing can be checked
+        failure, status = "keys", 503
+    subject = None if credential is None else credential.credential_subject
+    lines = None if subject is None or subject.lines is None else subject.lines
+    return page.render(
+        "verify.html",
+        status=status,
+        checked=True,
+        credential=credential,
+        subject=subject,
+        lines=None if lines is None else lines[:VERIFY_SHOWN_LINES],
+        line_count=0 if lines is None else len(lines),
+        failure=failure,
+        detail=detail,
+        # A receipt that does not verify is shown again to be corrected, unless it is long.
+        receipt=receipt if credential is None and len(receipt) <= 100_000 else "",
+        decision=decision,
+    )
+
+
+@router.get("/verify")
+def verify_page(
+    request: Request,
+    session: SessionDep,
+    equivalence: EquivalenceDep,
+    decision: Annotated[
+        str | None, Query(max_length=300, description="A decision's id or URL.")
+    ] = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The receipt verification page: a form to paste a receipt, or the verdict on the
+    receipt of a decision of this registry (its id or link in `decision`)."""
+    page = Page(request, lang, accept_language)
+    if not decision:
+        return page.render("verify.html", checked=False, receipt="", decision=None)
+    decisions = DecisionService(
+        equivalence, SqlDecisionRepository(session), request.app.state.signer
+    )
+    try:
+        stored = decisions.get(_decision_id(decision))
+    except NotFound:
+        return _not_found(page)
+    return _verify(page, stored.receipt, stored.id)
+
+
+async def _form_receipt(request: Request) -> str:
+    """The `receipt` field of the form (application/x-www-form-urlencoded), "" when absent."""
+    body = await request.body()
+    fields = parse_qs(body.decode("latin-1"), max_num_fields=10)
+    return fields.get("receipt", [""])[0]
+
+
+@router.post("/verify")
+def verify_pasted(
+    request: Request,
+    receipt: Annotated[str, Depends(_form_receipt)],
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The verdict on a pasted receipt, checked against the registry's published keys."""
+    page = Page(request, lang, accept_language)
+    if not receipt.strip():
+        return page.render(
+            "verify.html",
+            status=422,
+            checked=False,
+            receipt="",
+            decision=None,
+            empty=True,
+        )
+    return _verify(page, receipt.strip(), None)

@@ -35,6 +35,17 @@ SCHEME_TYPES = {
     "other": "Other",
 }
 COVERAGE = {"complete": "Every valid certificate is registered", "partial": "Partial"}
+# Why a receipt does not verify, by the code of `services.signing.ReceiptInvalid` ("keys":
+# the registry's own keys cannot be read).
+RECEIPT_FAILURES = {
+    "form": "This is not a receipt: a receipt is three parts of letters and digits joined by dots.",
+    "header": "The receipt's header is not that of a decision receipt.",
+    "algorithm": "The receipt uses a signature algorithm the registry does not accept.",
+    "unknown_key": "The receipt was not signed by any of the registry's published keys.",
+    "signature": "The signature does not match: the receipt was changed after it was signed, or another key signed it.",
+    "credential": "The signed content is not a decision of this registry.",
+    "keys": "The registry's keys cannot be read now; try again later.",
+}
 LABEL_SETS: tuple[Mapping[str, str], ...] = (
     LEVELS,
     STATUSES,
@@ -43,6 +54,7 @@ LABEL_SETS: tuple[Mapping[str, str], ...] = (
     KINDS,
     SCHEME_TYPES,
     COVERAGE,
+    RECEIPT_FAILURES,
 )
 
 ZH: dict[str, str] = {
@@ -172,6 +184,53 @@ ZH: dict[str, str] = {
     "Every valid certificate is registered": "所有有效证书均已登记",
     "Partial": "部分",
 }
+ZH.update(
+    {
+        # Receipt verification
+        "Verify a receipt": "验证收据",
+        "Paste a decision receipt to check that the registry signed it and that nothing in it has changed. The signature is checked against the registry's published keys.": "粘贴一份决定收据，以核实其由本登记库签发且内容未被改动。签名将以本登记库公布的密钥核验。",
+        "Receipt": "收据",
+        "Check": "核验",
+        "Paste a receipt first.": "请先粘贴收据。",
+        "The receipt is valid": "收据有效",
+        "The receipt does not verify": "收据未通过验证",
+        "The registry signed this decision, and nothing in it has changed since.": "本登记库签发了此决定，且其内容自签发后未被改动。",
+        "Technical detail": "技术细节",
+        "Issued by": "签发方",
+        "Recorded at": "记录时间",
+        "Registry revision": "登记库版本",
+        "Decision": "决定",
+        "Question": "问题",
+        "Answer": "答复",
+        "Target economy": "目标经济体",
+        "On": "日期",
+        "HS code": "HS 编码",
+        "Recognized": "获得认可",
+        "Not recognized": "未获认可",
+        "Explanation": "说明",
+        "Lines": "条目",
+        "Line": "条目",
+        "Your reference": "您的参考号",
+        "Result": "结果",
+        "Error": "错误",
+        "not a valid line": "无效条目",
+        "Showing the first {shown} of {total} lines.": "显示 {total} 条中的前 {shown} 条。",
+        "{lines} lines: {recognized} recognized, {not_recognized} not recognized, {errors} errors.": "{lines} 条：{recognized} 条获认可，{not_recognized} 条未获认可，{errors} 条错误。",
+        "What a receipt proves": "收据能证明什么",
+        "It proves that the registry gave this answer to this question at this instant. It does not prove that the answer is still the registry's answer today.": "它证明本登记库在此时刻对此问题给出了此答复；但不能证明该答复今天仍然成立。",
+        "The decision as JSON": "决定的 JSON 数据",
+        "Verify another receipt": "验证另一份收据",
+        "The receipt as pasted": "所粘贴的收据",
+        # Receipt failures
+        "This is not a receipt: a receipt is three parts of letters and digits joined by dots.": "这不是收据：收据由三段字母和数字组成，以点连接。",
+        "The receipt's header is not that of a decision receipt.": "收据的头部不是决定收据的头部。",
+        "The receipt uses a signature algorithm the registry does not accept.": "收据使用了本登记库不接受的签名算法。",
+        "The receipt was not signed by any of the registry's published keys.": "收据并非由本登记库公布的任何密钥签发。",
+        "The signature does not match: the receipt was changed after it was signed, or another key signed it.": "签名不匹配：收据在签发后被改动过，或由其他密钥签发。",
+        "The signed content is not a decision of this registry.": "签名内容不是本登记库的决定。",
+        "The registry's keys cannot be read now; try again later.": "目前无法读取本登记库的密钥，请稍后再试。",
+    }
+)
 CATALOGUES: dict[str, Mapping[str, str]] = {"en": {}, "zh": ZH}
 
 

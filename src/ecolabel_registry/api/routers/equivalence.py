@@ -290,15 +290,20 @@ async def post_equivalence_batch(
     return Response(data, media_type=JSON)
 
 
-def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
-    day = today()
+def parse_lines(body: bytes, day: dt.date) -> Checked:
+    """A batch body's lines: each line's question, or its own error (InvalidInput when the
+    body as a whole is no batch). Lines without a date are asked about `day`."""
     # Each line is an object: more braces than lines allowed may be too many lines, which the
     # line-by-line path counts before building anything.
     few = body.count(b"{") <= MAX_BATCH_LINES + 1
     checked = _fast_lines(body, day) if few else None
     if checked is None:
         checked = _lines_one_by_one(body, day)
-    count, refs, lines, line_errors, instants = checked
+    return checked
+
+
+def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
+    count, refs, lines, line_errors, instants = parse_lines(body, today())
     # The lines are written out in blocks as they are answered, so that their answers are
     # freed block by block (10,000 answers held together cost more in garbage collection
     # than their writing). msgspec writes compact JSON: the blocks joined are exactly the
@@ -376,7 +381,7 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
             block.append(BatchLineOut(ref, data, None))
         else:
             errors += 1
-            block.append(BatchLineOut(ref, None, _line_problem(outcome)))
+            block.append(BatchLineOut(ref, None, line_problem(outcome)))
     if block:
         blocks.append(dumps(block)[1:-1])
     summary = BatchSummary(count, recognized, not_recognized, errors)
@@ -421,7 +426,7 @@ def _lines_one_by_one(body: bytes, day: dt.date) -> Checked:
     line_errors: list[BatchLineOut | None] = []
     instants: list[dt.datetime | None] = []
     for raw in raw_lines:
-        line = _line(raw)
+        line = decode_line(raw)
         if isinstance(line, LineProblem):
             line_errors.append(BatchLineOut(_ref(raw), None, line))
             continue
@@ -435,7 +440,7 @@ def _lines_one_by_one(body: bytes, day: dt.date) -> Checked:
     return len(raw_lines), refs, lines, line_errors, instants
 
 
-def _line(raw: Any) -> BatchLineIn | LineProblem:
+def decode_line(raw: Any) -> BatchLineIn | LineProblem:
     """One line decoded into `BatchLineIn`, or the problem naming each of its mistakes."""
     try:
         line = msgspec.convert(raw, BatchLineIn)
@@ -608,7 +613,7 @@ def _field_problem(errors: list[tuple[str, str]]) -> LineProblem:
     )
 
 
-def _line_problem(error: DomainError) -> LineProblem:
+def line_problem(error: DomainError) -> LineProblem:
     status, slug, title = 400, "bad-request", "Bad request"
     for cls in type(error).__mro__:
         if cls in PROBLEMS:

@@ -1,0 +1,359 @@
+"""Decisions on the wire: the receipt's credential, the decision, its replay.
+
+The receipt is a W3C Verifiable Credential 2.0 (https://www.w3.org/TR/vc-data-model-2.0/):
+`@context` starts with the VC 2.0 context (section 4.3), `type` holds `VerifiableCredential`
+and our `RecognitionDecision` (4.5), `issuer` is the registry's URL (4.7), `validFrom` the
+instant of the decision (4.9) and `credentialSubject` the decision itself (4.8), whose `id`
+is the decision's URL. Terms this registry defines (the subject's members) are not in the
+base context; the base context's `@vocab` makes them issuer-dependent terms (section 5.2).
+It is secured as VC-JOSE-COSE describes (https://www.w3.org/TR/vc-jose-cose/, 3.1.1): the
+credential is the JWS payload, with no JWT claim beside it (services/signing.py).
+
+The subject's question and answers are the equivalence API's own structs (equivalence_io):
+a receipt says exactly what the API said.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from ecolabel_registry.api.equivalence_io import (
+    AnswerWriter,
+    BatchLineOut,
+    BatchSummary,
+    EquivalenceAnswer,
+    LineProblem,
+    QueryOut,
+)
+from ecolabel_registry.api.routers.equivalence import line_problem
+from ecolabel_registry.domain.errors import DomainError
+from ecolabel_registry.domain.resolver import Answer
+from ecolabel_registry.services.decisions import DECISION_ID, Recorded
+from ecolabel_registry.services.equivalence import Line
+from ecolabel_registry.services.signing import ReceiptInvalid, verify_receipt_signature
+
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+CREDENTIAL_TYPE = "RecognitionDecision"
+CREDENTIAL_TYPES = ("VerifiableCredential", CREDENTIAL_TYPE)
+DECISIONS_PATH = "/v1/decisions"
+
+
+class DecisionLine(msgspec.Struct):
+    """One line of a decision: the question asked (None for a line that was not even well
+    formed), and its answer or its own error, as the batch gives them."""
+
+    ref: str | None
+    question: QueryOut | None
+    answer: EquivalenceAnswer | None
+    error: LineProblem | None
+
+
+class DecisionSubject(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+    """The decision: a question and its answer, or lines and their answers, with the
+    registry revision they were computed at and the instant they were recorded."""
+
+    id: str
+    registry_revision: int
+    as_recorded: dt.datetime
+    ref: str | None = None
+    question: QueryOut | None = None
+    answer: EquivalenceAnswer | None = None
+    lines: list[DecisionLine] | None = None
+    summary: BatchSummary | None = None
+
+
+S = TypeVar("S")
+
+
+class Credential(msgspec.Struct, Generic[S]):
+    """A VC 2.0 credential of one subject (see the module's docstring for the sections)."""
+
+    context: list[str] = msgspec.field(name="@context")
+    type: list[str] = msgspec.field(name="type")
+    issuer: str = msgspec.field(name="issuer")
+    valid_from: dt.datetime = msgspec.field(name="validFrom")
+    credential_subject: S = msgspec.field(name="credentialSubject")
+
+
+class DecisionOut(msgspec.Struct):
+    """A decision as the API answers it: its id, the decision (the credential's subject)
+    and the receipt (the compact JWS of the credential)."""
+
+    id: str
+    decision: DecisionSubject
+    receipt: str
+
+
+class ReplayDifference(msgspec.Struct):
+    line: int | None
+    ref: str | None
+    recorded: DecisionLine
+    replayed: DecisionLine
+
+
+class ReplayOut(msgspec.Struct):
+    """A decision's question(s) asked again: whether every answer is the recorded one."""
+
+    decision: str
+    as_recorded: dt.datetime
+    recorded_revision: int
+    replayed_revision: int
+    matches: bool
+    lines: int
+    differences: list[ReplayDifference]
+
+
+class JwkOut(msgspec.Struct):
+    """A public signing key (RFC 7517; an Ed25519 key is an OKP key, RFC 8037 section 2)."""
+
+    kty: str
+    crv: str
+    x: str
+    kid: str
+    use: str
+    alg: str
+
+
+class JwksOut(msgspec.Struct):
+    """The registry's public keys: the current one first, then the retired ones."""
+
+    keys: list[JwkOut]
+
+
+_encoder = msgspec.json.Encoder()
+_raw_credential = msgspec.json.Decoder(Credential[msgspec.Raw])
+_credential = msgspec.json.Decoder(Credential[DecisionSubject])
+
+
+def decision_url(registry_url: str, decision_id: str) -> str:
+    return f"{registry_url}{DECISIONS_PATH}/{decision_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class SingleQuestion:
+    ref: str | None
+    line: Line
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """A batch decision's lines as parsed: the count, and per line its question or its own
+    error (the equivalence batch's `Checked`, unpacked)."""
+
+    count: int
+    refs: list[str | None]
+    lines: list[Line]
+    line_errors: list[BatchLineOut | None] | None
+
+
+class Renderer:
+    """The credential's JSON of a decision (`services.decisions.Render`), kept for the
+    answer: the subject is written once and put in both the receipt and the response."""
+
+    def __init__(self, issuer: str, asked: SingleQuestion | Lines) -> None:
+        self._issuer = issuer
+        self._asked = asked
+        self.subject_json = b""
+
+    def __call__(self, decision_id: str, recorded: Recorded) -> bytes:
+        subject = self.subject(decision_url(self._issuer, decision_id), recorded)
+        self.subject_json = _encoder.encode(subject)
+        credential = Credential[msgspec.Raw](
+            [VC_CONTEXT],
+            list(CREDENTIAL_TYPES),
+            self._issuer,
+            recorded.as_recorded,
+            msgspec.Raw(self.subject_json),
+        )
+        return _encoder.encode(credential)
+
+    def subject(self, url: str, recorded: Recorded) -> DecisionSubject:
+        asked = self._asked
+        if isinstance(asked, SingleQuestion):
+            (outcome,) = recorded.outcomes
+            if isinstance(outcome, DomainError):
+                raise outcome
+            writer = AnswerWriter()
+            return DecisionSubject(
+                url,
+                recorded.registry_revision,
+                recorded.as_recorded,
+                ref=asked.ref,
+                question=QueryOut(*asked.line),
+                answer=writer.answer(outcome, *asked.line, revision=recorded.registry_revision),
+            )
+        lines = list(decision_lines(asked, recorded.outcomes, recorded.registry_revision))
+        return DecisionSubject(
+            url,
+            recorded.registry_revision,
+            recorded.as_recorded,
+            lines=lines,
+            summary=summary(lines),
+        )
+
+
+def decision_lines(
+    asked: Lines, outcomes: Sequence[Answer | DomainError], revision: int
+) -> Iterator[DecisionLine]:
+    """Each line with its question and its answer (computed at `revision`) or error, in the
+    order sent."""
+    writer = AnswerWriter()
+    answered = iter(zip(asked.refs, asked.lines, outcomes, strict=True))
+    shared: dict[tuple[Line, int], EquivalenceAnswer] = {}
+    errors: Iterable[BatchLineOut | None] = (
+        asked.line_errors if asked.line_errors is not None else (None for _ in range(asked.count))
+    )
+    for line_error in errors:
+        if line_error is not None:
+            yield DecisionLine(line_error.ref, None, None, line_error.error)
+            continue
+        ref, line, outcome = next(answered)
+        question = QueryOut(*line)
+        if isinstance(outcome, Answer):
+            # A line asked again shares its outcome object: its answer is written once.
+            key = (line, id(outcome))
+            answer = shared.get(key)
+            if answer is None:
+                answer = shared[key] = writer.answer(outcome, *line, revision=revision)
+            yield DecisionLine(ref, question, answer, None)
+        else:
+            yield DecisionLine(ref, question, None, line_problem(outcome))
+
+
+def summary(lines: Sequence[DecisionLine]) -> BatchSummary:
+    recognized = sum(1 for x in lines if x.answer is not None and x.answer.recognized)
+    errors = sum(1 for x in lines if x.error is not None)
+    return BatchSummary(len(lines), recognized, len(lines) - recognized - errors, errors)
+
+
+def response_json(decision_id: str, subject_json: bytes, receipt: str) -> bytes:
+    """A DecisionOut's JSON with the subject as already written (never written twice)."""
+    return b"".join(
+        (
+            b'{"id":',
+            _encoder.encode(decision_id),
+            b',"decision":',
+            subject_json,
+            b',"receipt":',
+            _encoder.encode(receipt),
+            b"}",
+        )
+    )
+
+
+def payload_of(receipt: str) -> bytes:
+    """The JWS payload of a stored receipt (the credential's JSON), not verified again."""
+    parts = receipt.split(".")
+    if len(parts) != 3:
+        raise ReceiptInvalid("not a compact JWS")
+    try:
+        return base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
+    except (binascii.Error, ValueError):
+        raise ReceiptInvalid("the payload is not base64url") from None
+
+
+def subject_json(receipt: str) -> bytes:
+    """The subject's JSON as the receipt holds it."""
+    return bytes(_raw_credential.decode(payload_of(receipt)).credential_subject)
+
+
+def read_credential(payload: bytes) -> Credential[DecisionSubject]:
+    """The credential of a receipt's payload, checked against our types; ReceiptInvalid
+    saying what is off."""
+    try:
+        credential = _credential.decode(payload)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise ReceiptInvalid(
+            f"the payload is not a decision credential: {exc}", "credential"
+        ) from None
+    if not credential.context or credential.context[0] != VC_CONTEXT:
+        raise ReceiptInvalid(f"@context does not start with {VC_CONTEXT}", "credential")
+    if not set(CREDENTIAL_TYPES) <= set(credential.type):
+        raise ReceiptInvalid(f"type is not {list(CREDENTIAL_TYPES)}", "credential")
+    subject = credential.credential_subject
+    single = subject.question is not None and subject.answer is not None
+    batch = subject.lines is not None and subject.summary is not None
+    if single == batch or (single and subject.lines is not None):
+        raise ReceiptInvalid(
+            "the decision holds neither one question and its answer nor lines", "credential"
+        )
+    prefix = f"{credential.issuer}{DECISIONS_PATH}/"
+    if not subject.id.startswith(prefix) or not DECISION_ID.fullmatch(
+        subject.id.removeprefix(prefix)
+    ):
+        raise ReceiptInvalid(
+            f"the decision's id {subject.id!r} is no decision of the issuer", "credential"
+        )
+    if credential.valid_from != subject.as_recorded:
+        raise ReceiptInvalid("validFrom is not the decision's instant", "credential")
+    return credential
+
+
+def verify_receipt(receipt: str, jwks: Mapping[str, Any]) -> Credential[DecisionSubject]:
+    """A receipt checked whole: the header, the signature under the key of `jwks` its kid
+    names, and the credential's shape. ReceiptInvalid saying why it does not verify."""
+    _header, payload = verify_receipt_signature(receipt.strip(), jwks)
+    return read_credential(payload)
+
+
+def recorded_lines(subject: DecisionSubject) -> list[DecisionLine]:
+    """A decision's lines as recorded (a one-question decision is one line)."""
+    if subject.lines is not None:
+        return subject.lines
+    return [DecisionLine(subject.ref, subject.question, subject.answer, None)]
+
+
+def questions(lines: Sequence[DecisionLine]) -> list[Line]:
+    """The questions to ask again: every line that had one."""
+    return [
+        (q.scheme, q.certificate, q.target, q.on, q.hs_code)
+        for q in (x.question for x in lines)
+        if q is not None
+    ]
+
+
+def _substance(line: DecisionLine) -> bytes:
+    """What a replay compares of a line: all but the revision its answer names (a replay
+    names the revision its instant names, which is the recorded one but for a write that
+    was in flight when the decision was recorded: ADR 0007)."""
+    if line.answer is not None:
+        line = msgspec.structs.replace(
+            line, answer=msgspec.structs.replace(line.answer, registry_revision=0)
+        )
+    return _encoder.encode(line)
+
+
+def replay_report(
+    credential: Credential[DecisionSubject], recorded_revision: int, replayed: Recorded
+) -> ReplayOut:
+    """The recorded lines against the same questions answered again, line by line."""
+    subject = credential.credential_subject
+    lines = recorded_lines(subject)
+    asked = Lines(
+        len(lines),
+        [x.ref for x in lines if x.question is not None],
+        questions(lines),
+        [None if x.question is not None else BatchLineOut(x.ref, None, x.error) for x in lines],
+    )
+    differences = []
+    replayed_lines = decision_lines(asked, replayed.outcomes, replayed.registry_revision)
+    for index, (before, after) in enumerate(zip(lines, replayed_lines, strict=True)):
+        if _substance(before) != _substance(after):
+            line = None if subject.lines is None else index
+            differences.append(ReplayDifference(line, before.ref, before, after))
+    return ReplayOut(
+        subject.id,
+        subject.as_recorded,
+        recorded_revision,
+        replayed.registry_revision,
+        not differences,
+        len(lines),
+        differences,
+    )

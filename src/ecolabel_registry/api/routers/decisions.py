@@ -1,0 +1,240 @@
+"""Decisions on the record over HTTP, and the registry's public signing keys."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated, Any
+
+import msgspec
+import orjson
+from fastapi import APIRouter, Depends, Header, Request
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ecolabel_registry.api.decisions_io import (
+    DecisionOut,
+    JwksOut,
+    Lines,
+    Renderer,
+    ReplayOut,
+    SingleQuestion,
+    decision_url,
+    payload_of,
+    questions,
+    read_credential,
+    recorded_lines,
+    replay_report,
+    response_json,
+    subject_json,
+)
+from ecolabel_registry.api.deps import ActorDep, today
+from ecolabel_registry.api.equivalence_io import BatchLineIn, LineProblem, json_schema
+from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.routers.equivalence import decode_line, parse_lines
+from ecolabel_registry.domain.access import Actor
+from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput
+from ecolabel_registry.persistence.decisions import SqlDecisionRepository
+from ecolabel_registry.persistence.hot import HotFacts
+from ecolabel_registry.services.decisions import DecisionService, StoredDecision
+from ecolabel_registry.services.equivalence import EquivalenceService
+from ecolabel_registry.services.signing import ReceiptSigner
+
+router = APIRouter(tags=["decisions"])
+well_known = APIRouter(tags=["decisions"])
+JSON = "application/json"
+MAX_QUESTION_BYTES = 4096
+"""A question is five short fields; a larger `question` value is refused unread."""
+IMMUTABLE = "public, max-age=86400, immutable"
+JWKS_CACHE = "public, max-age=300"
+
+_shape = msgspec.json.Decoder(dict[str, msgspec.Raw])
+
+
+class DecisionQuestionIn(msgspec.Struct, forbid_unknown_fields=True):
+    question: BatchLineIn
+
+
+class DecisionLinesIn(msgspec.Struct, forbid_unknown_fields=True):
+    lines: list[BatchLineIn]
+
+
+def _request_schema() -> dict[str, Any]:
+    return {"oneOf": [json_schema(DecisionQuestionIn), json_schema(DecisionLinesIn)]}
+
+
+def _doc(kind: type[msgspec.Struct], status: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"content": {JSON: {"schema": json_schema(kind)}}}}
+
+
+def decision_service(request: Request, session: Session, lines: int = 1) -> DecisionService:
+    """The decisions of this request, answering over the hot reads the equivalence API uses
+    for as many lines: the single question's held connection, or the batch's."""
+    reads = request.app.state.hot_reads if lines == 1 else request.app.state.batch_reads
+    equivalence = EquivalenceService(
+        HotFacts(reads), request.app.state.resolver_cache, request.app.state.past_snapshots
+    )
+    signer: ReceiptSigner = request.app.state.signer
+    return DecisionService(equivalence, SqlDecisionRepository(session), signer)
+
+
+DECISION_AS_RECORDED = (
+    "a decision records the answer the registry gives now; ask as recorded at an earlier "
+    "instant with GET /v1/equivalence or the batch, or replay a decision recorded then"
+)
+
+
+def parse_decision(body: bytes) -> SingleQuestion | Lines:
+    """`{"question": {...}}` (one question) or `{"lines": [...]}` (the batch's lines, each
+    with its own errors); InvalidInput for anything else."""
+    try:
+        shape = _shape.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput.single(("body",), f"not valid JSON: {exc}") from None
+    except RecursionError:  # values nested thousands deep, which no decision holds
+        raise InvalidInput.single(("body",), "not valid JSON: nested too deep") from None
+    if shape.keys() == {"lines"}:
+        count, refs, lines, line_errors, instants = parse_lines(body, today())
+        if count == 0:
+            raise InvalidInput.single(("body", "lines"), "a decision records at least one line")
+        if any(instant is not None for instant in instants):
+            raise InvalidInput.single(("body", "as_recorded"), DECISION_AS_RECORDED)
+        return Lines(count, refs, lines, line_errors)
+    if shape.keys() != {"question"}:
+        extra = sorted(shape.keys() - {"question", "lines"})
+        raise InvalidInput.single(
+            ("body", extra[0]) if extra else ("body",),
+            'send {"question": {"scheme": ..., "certificate": ..., "target": ...}} '
+            'or {"lines": [...]}',
+        )
+    raw = bytes(shape["question"])
+    if len(raw) > MAX_QUESTION_BYTES:
+        raise InvalidInput.single(
+            ("body", "question"), f"a question takes at most {MAX_QUESTION_BYTES} bytes"
+        )
+    line = decode_line(orjson.loads(raw))
+    if isinstance(line, LineProblem):
+        if not line.errors:
+            raise InvalidInput.single(("body", "question"), line.detail)
+        raise InvalidInput(
+            [FieldError(("body", "question", *e.loc), e.message) for e in line.errors]
+        )
+    if line.as_recorded is not None:
+        raise InvalidInput.single(("body", "question", "as_recorded"), DECISION_AS_RECORDED)
+    question = (line.scheme, line.certificate, line.target, line.on or today(), line.hs_code)
+    return SingleQuestion(line.ref, question)
+
+
+def _question_error(error: DomainError) -> DomainError:
+    """A one-question decision's error, its fields named where the body has them."""
+    if isinstance(error, InvalidInput):
+        return InvalidInput(
+            [FieldError(("body", "question", *e.loc), e.message) for e in error.errors]
+        )
+    return error
+
+
+def _record(request: Request, actor: Actor, body: bytes) -> tuple[StoredDecision, bytes]:
+    asked = parse_decision(body)
+    settings = request.app.state.settings
+    render = Renderer(settings.registry_url, asked)
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        count = 1 if isinstance(asked, SingleQuestion) else len(asked.lines)
+        service = decision_service(request, session, count)
+        try:
+            if isinstance(asked, SingleQuestion):
+                stored = service.record(actor, "question", 1, [asked.line], render)
+            else:
+                stored = service.record(actor, "lines", asked.count, asked.lines, render)
+        except DomainError as exc:
+            raise _question_error(exc) if isinstance(asked, SingleQuestion) else exc from None
+        session.commit()
+    return stored, response_json(stored.id, render.subject_json, stored.receipt)
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post(
+    "/v1/decisions",
+    status_code=201,
+    responses={**responses(401, 404, 413, 422, 503), **_doc(DecisionOut, 201)},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {JSON: {"schema": _request_schema()}}}
+    },
+)
+async def post_decision(
+    request: Request, actor: ActorDep, body: Annotated[bytes, Depends(_raw_body)]
+) -> Response:
+    """Ask one question or up to 10,000 lines for the record: the answer(s) are stored under a
+    random id and signed (the receipt, a W3C Verifiable Credential secured with JOSE)."""
+    stored, data = await run_in_threadpool(_record, request, actor, body)
+    url = decision_url(request.app.state.settings.registry_url, stored.id)
+    return Response(data, status_code=201, media_type=JSON, headers={"Location": url})
+
+
+def _stored(request: Request, decision_id: str) -> StoredDecision:
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        return decision_service(request, session).get(decision_id)
+
+
+@router.get("/v1/decisions/{decision_id}", responses={**responses(404), **_doc(DecisionOut, 200)})
+async def get_decision(request: Request, decision_id: str) -> Response:
+    """A decision and its receipt, as recorded. Ids are random; an id of any other form is
+    unknown (404), like an id of no decision."""
+
+    def read() -> bytes:
+        stored = _stored(request, decision_id)
+        return response_json(stored.id, subject_json(stored.receipt), stored.receipt)
+
+    data = await run_in_threadpool(read)
+    return Response(data, media_type=JSON, headers={"Cache-Control": IMMUTABLE})
+
+
+@router.get(
+    "/v1/decisions/{decision_id}/replay", responses={**responses(404), **_doc(ReplayOut, 200)}
+)
+async def get_decision_replay(request: Request, decision_id: str) -> Response:
+    """The decision's question(s) asked again, on the recorded dates: whether every answer
+    is the one recorded, and the lines that differ."""
+
+    def replay() -> bytes:
+        factory: sessionmaker[Session] = request.app.state.sessionmaker
+        with factory() as session:
+            stored = decision_service(request, session).get(decision_id)
+            credential = read_credential(payload_of(stored.receipt))
+            asked = questions(recorded_lines(credential.credential_subject))
+            service = decision_service(request, session, len(asked))
+            again = service.answer_for_record(asked, stored.recorded_at)
+        return msgspec.json.encode(replay_report(credential, stored.registry_revision, again))
+
+    return Response(await run_in_threadpool(replay), media_type=JSON)
+
+
+@well_known.get(
+    "/.well-known/jwks.json",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The keys",
+            "content": {"application/jwk-set+json": {"schema": json_schema(JwksOut)}},
+        },
+        304: {"description": "Not modified"},
+    },
+)
+def get_jwks(
+    request: Request,
+    if_none_match: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Response:
+    """The registry's public signing keys (JWKS, RFC 7517), the retired ones included, so
+    that every receipt it ever signed still verifies."""
+    signer: ReceiptSigner = request.app.state.signer
+    data = orjson.dumps(signer.jwks())
+    tag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": JWKS_CACHE, "ETag": tag}
+    if if_none_match is not None and tag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type="application/jwk-set+json", headers=headers)

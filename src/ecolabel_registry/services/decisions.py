@@ -1,0 +1,141 @@
+"""Decisions on the record: a question (or a batch of lines) answered, stored and signed.
+
+A decision is stored as its receipt: the signed credential whose subject is the question(s),
+the answer(s) as the API renders them, the registry revision and the instant (domain rule 8,
+docs/decisions.md). The credential's JSON is made by the API layer (`Render`), which owns the
+answer's wire format; this service answers, signs and stores.
+
+Every answer of a decision, when it is recorded and when it is replayed, comes from
+`answer_for_record`: the one place that asks the equivalence service.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ecolabel_registry.domain.access import Actor
+from ecolabel_registry.domain.errors import DomainError, NotFound
+from ecolabel_registry.domain.resolver import Answer
+from ecolabel_registry.services.equivalence import EquivalenceService, Line
+from ecolabel_registry.services.signing import ReceiptSigner
+
+DECISION_ID_BYTES = 18
+"""A decision's id: 144 random bits, written as 24 URL-safe base64 characters."""
+DECISION_ID = re.compile(r"[A-Za-z0-9_-]{24}")
+
+Kind = Literal["question", "lines"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDecision:
+    """A decision as stored: the receipt, and what is read without decoding it."""
+
+    id: str
+    recorded_at: dt.datetime
+    api_key_id: str
+    registry_revision: int
+    kind: Kind
+    line_count: int
+    kid: str
+    receipt: str
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """The answers to a decision's questions, line by line (an answer or the line's own
+    error), with the registry revision they were computed at and the instant asked about."""
+
+    registry_revision: int
+    as_recorded: dt.datetime
+    outcomes: list[Answer | DomainError]
+
+
+class DecisionRepository(Protocol):
+    def add(self, decision: StoredDecision) -> None: ...
+    def get(self, decision_id: str) -> StoredDecision | None: ...
+
+
+Render = Callable[[str, Recorded], bytes]
+"""The credential's JSON for a decision id and its answers (the receipt's payload)."""
+
+
+def new_decision_id() -> str:
+    return secrets.token_urlsafe(DECISION_ID_BYTES)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class DecisionService:
+    """Records decisions and reads them back."""
+
+    def __init__(
+        self,
+        equivalence: EquivalenceService,
+        decisions: DecisionRepository,
+        signer: ReceiptSigner,
+        clock: Callable[[], dt.datetime] = utc_now,
+    ) -> None:
+        self._equivalence = equivalence
+        self._decisions = decisions
+        self._signer = signer
+        self._clock = clock
+
+    def answer_for_record(
+        self, lines: Sequence[Line], as_recorded: dt.datetime | None = None
+    ) -> Recorded:
+        """The answers the registry gives to `lines`: now, when recording (the instant is
+        taken once they are read, so that it names every revision they read), or as recorded
+        at `as_recorded`, when replaying (InvalidInput for an instant out of the history)."""
+        if as_recorded is not None:
+            asked = self._equivalence.as_recorded(as_recorded, ("as_recorded",))
+            outcomes = self._equivalence.answer_lines_as_recorded(
+                lines, [asked] * len(lines), self._equivalence.current_snapshot()
+            )
+            return Recorded(asked.revision, as_recorded, outcomes)
+        if len(lines) == 1:
+            revision, outcome = self._equivalence.answer_line_with_revision(lines[0])
+            return Recorded(revision, self._clock(), [outcome])
+        revision, answers = self._equivalence.answer_lines_with_revision(lines)
+        outcomes = list(answers)
+        return Recorded(revision, self._clock(), outcomes)
+
+    def record(
+        self, actor: Actor, kind: Kind, line_count: int, lines: Sequence[Line], render: Render
+    ) -> StoredDecision:
+        """Answer `lines`, sign the credential `render` makes of them, and store it.
+
+        `line_count` counts the decision's lines, those whose own errors `render` knows
+        (a line not even well formed) included. The signing key is read first: without one
+        nothing is answered (Unavailable, 503).
+        """
+        ring = self._signer.ring()
+        decision_id = new_decision_id()
+        recorded = self.answer_for_record(lines)
+        receipt = ring.sign(render(decision_id, recorded))
+        stored = StoredDecision(
+            id=decision_id,
+            recorded_at=recorded.as_recorded,
+            api_key_id=actor.key_id,
+            registry_revision=recorded.registry_revision,
+            kind=kind,
+            line_count=line_count,
+            kid=ring.current.kid,
+            receipt=receipt,
+        )
+        self._decisions.add(stored)
+        return stored
+
+    def get(self, decision_id: str) -> StoredDecision:
+        """The decision of `decision_id`; NotFound for an unknown id or one of no decision's
+        form (looked up no further)."""
+        found = self._decisions.get(decision_id) if DECISION_ID.fullmatch(decision_id) else None
+        if found is None:
+            raise NotFound(f"no decision {decision_id!r}")
+        return found
