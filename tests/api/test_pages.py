@@ -68,8 +68,12 @@ def test_the_certificate_page_shows_where_it_counts_on_the_chosen_date(
     assert f'href="/agreements/{agreement_id}"' in page
     assert "level-full" in page
     assert "level-native" in page
-    assert '<svg role="img" width=' in page
-    assert 'class="qr"' in page
+    assert f'<img class="qr" src="/qr{PAGE}"' in page
+    qr = client.get("/qr" + PAGE)
+    assert qr.status_code == 200
+    assert qr.headers["content-type"] == "image/svg+xml"
+    assert "<title>QR code linking to this page</title>" in qr.text
+    assert client.get("/qr/certificates/korea-eco-label/KR-NONE").status_code == 404
     assert 'name="on"' in page
     before = client.get(PAGE, params={"on": "2023-03-01"}).text  # before the agreement
     assert 'href="/economies/JP"' not in before

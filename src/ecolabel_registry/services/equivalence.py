@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Protocol
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
@@ -95,6 +96,16 @@ class Snapshot:
     facts: RegistryFacts
     categories: dict[tuple[str, str], ProductCategory]
     economy_codes: frozenset[str]
+
+    @cached_property
+    def sorted_codes(self) -> tuple[str, ...]:
+        """`economy_codes` in order (worked out once per snapshot)."""
+        return tuple(sorted(self.economy_codes))
+
+    @cached_property
+    def agreements_by_id(self) -> Mapping[str, Agreement]:
+        """The agreements of `facts` by id."""
+        return {a.id: a for a in self.facts.agreements}
 
 
 class ResolverCache:
@@ -366,9 +377,11 @@ class EquivalenceService:
         snapshot = self._cache.at(self._source, revision)
         if certificate is None:
             raise unknown_certificate(snapshot, scheme_id, number)
-        return snapshot.resolver.markets(
-            certificate, _category(snapshot, certificate), on, sorted(snapshot.economy_codes)
-        )
+        return markets_of(snapshot, certificate, on)
+
+    def snapshot_at(self, revision: int) -> Snapshot:
+        """The snapshot holding every write up to `revision` (read with what it answers for)."""
+        return self._cache.at(self._source, revision)
 
     def plan(self, hs_code: str, targets: Sequence[str], on: dt.date) -> list[PlanOption]:
         """Which schemes would give recognition in most of `targets` for a product of `hs_code`."""
@@ -392,6 +405,16 @@ class EquivalenceService:
         if errors:
             raise InvalidInput(errors)
         return snapshot.resolver.plan(hs_code, targets, on, snapshot.categories.values())
+
+
+def markets_of(
+    snapshot: Snapshot, certificate: Certificate | CertificateTerms, on: dt.date
+) -> list[tuple[str, Answer]]:
+    """Every economy and group where `certificate` is recognized (or facilitated) on `on`,
+    over a snapshot at least as new as the revision read with the certificate."""
+    return snapshot.resolver.markets(
+        certificate, _category(snapshot, certificate), on, snapshot.sorted_codes
+    )
 
 
 def repeated_lines(lines: Iterable[Line]) -> frozenset[Line]:

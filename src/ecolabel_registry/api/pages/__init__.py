@@ -13,6 +13,7 @@ import hashlib
 import io
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,6 +24,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from ecolabel_registry.api.deps import (
     AgreementsDep,
@@ -33,6 +36,7 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.pages import i18n
+from ecolabel_registry.api.pages.cache import PageCache, entity_tag
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
     Certificate,
@@ -44,14 +48,18 @@ from ecolabel_registry.domain.model import (
 )
 from ecolabel_registry.domain.validation import HS_CODE_PATTERN
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
+from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.certificates import search_terms
-from ecolabel_registry.services.equivalence import EquivalenceService
+from ecolabel_registry.services.economies import EconomyService
+from ecolabel_registry.services.equivalence import EquivalenceService, Snapshot, markets_of
 from ecolabel_registry.services.ports import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
 
 router = APIRouter(include_in_schema=False)
 STATIC_URL = "/static/pages"
 PAGE_SIZE = 20
+HTML = "text/html; charset=utf-8"
+SVG = "image/svg+xml"
 # Only the app's own assets: our stylesheet; the QR code is inline SVG; no script at all.
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -89,6 +97,29 @@ AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
 On = Annotated[dt.date | None, Query(description="The date shown; today when absent.")]
 
 
+_RENDERING: ContextVar[Page] = ContextVar("rendering")
+
+
+class _Rendering:
+    """The page being rendered, as the macros see it: they are imported without the
+    template's context (a module made once, not again for every page), so what they need of
+    the page comes from here."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_RENDERING.get(), name)
+
+
+def _translated(message: str) -> str:
+    return _RENDERING.get()._(message)
+
+
+def _labelled(labels: Mapping[str, str], value: str | None) -> str:
+    return _RENDERING.get()._.label(labels, value)
+
+
+env.globals.update(_=_translated, label=_labelled, i18n=i18n, page=_Rendering())
+
+
 class Page:
     """One page's language, links and rendering with the security and caching headers."""
 
@@ -113,35 +144,39 @@ class Page:
         return self.request.url.path + "?" + urlencode(params)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        body = env.get_template(template).render(
-            _=self._,
-            label=self._.label,
-            i18n=i18n,
-            lang=self.lang,
-            languages=i18n.LANGUAGES,
-            page=self,
-            static=self.request.scope.get("root_path", "") + STATIC_URL,
-            **context,
+        return cached(self.request, self.body(template, **context), HTML, status)
+
+    def body(self, template: str, **context: Any) -> bytes:
+        """The template rendered in this page's language."""
+        token = _RENDERING.set(self)
+        try:
+            return self._body(template, **context)
+        finally:
+            _RENDERING.reset(token)
+
+    def _body(self, template: str, **context: Any) -> bytes:
+        return (
+            env.get_template(template)
+            .render(
+                _=self._,
+                label=self._.label,
+                i18n=i18n,
+                lang=self.lang,
+                languages=i18n.LANGUAGES,
+                page=self,
+                static=self.request.scope.get("root_path", "") + STATIC_URL,
+                **context,
+            )
+            .encode()
         )
-        return cached(self.request, body.encode(), "text/html; charset=utf-8", status)
 
 
 def cached(request: Request, body: bytes, media_type: str, status: int = 200) -> Response:
     """The response with its ETag (a hash of the body), or 304 when If-None-Match has it."""
     tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {
-        **SECURITY_HEADERS,
-        "ETag": tag,
-        "Cache-Control": "public, max-age=60"
-        if request.app.state.settings.public_reads
-        else "private, no-cache",
-        "Vary": "Accept-Language",
-    }
-    wanted = request.headers.get("if-none-match")
-    if status == 200 and wanted is not None:
-        tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
-        if tag in tags or "*" in tags:
-            return Response(status_code=304, headers=headers)
+    headers = _headers(request, tag)
+    if status == 200 and _conditional(request, tag):
+        return Response(status_code=304, headers=headers)
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
@@ -236,41 +271,134 @@ def search_page(
     return page.render("search.html", **context)
 
 
+def _conditional(request: Request, tag: str) -> bool:
+    """Whether the request's If-None-Match names `tag` (or any version)."""
+    wanted = request.headers.get("if-none-match")
+    if wanted is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+    return tag in tags or "*" in tags
+
+
+def _headers(request: Request, tag: str) -> dict[str, str]:
+    return {
+        **SECURITY_HEADERS,
+        "ETag": tag,
+        "Cache-Control": "public, max-age=60"
+        if request.app.state.settings.public_reads
+        else "private, no-cache",
+        "Vary": "Accept-Language",
+    }
+
+
+def _from_cache(request: Request, tag: str, body: bytes | None, media_type: str) -> Response | None:
+    """304 when the client holds `tag`; the kept body when there is one; else None."""
+    if _conditional(request, tag):
+        return Response(status_code=304, headers=_headers(request, tag))
+    if body is None:
+        return None
+    headers = {**_headers(request, tag), "X-Cache": "hit"}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _cached_body(request: Request, tag: str, body: bytes, media_type: str) -> Response:
+    """A body just made, under its key's ETag."""
+    headers = {**_headers(request, tag), "X-Cache": "miss"}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def page_cache(request: Request) -> PageCache:
+    cache: PageCache = request.app.state.page_cache
+    return cache
+
+
 @router.get("/certificates/{scheme_id}/{number:path}")
-def certificate_page(
+async def certificate_page(
     request: Request,
     scheme_id: str,
     number: str,
-    certificates: CertificatesDep,
-    schemes: SchemesDep,
-    economies: EconomiesDep,
-    agreements: AgreementsDep,
-    equivalence: EquivalenceDep,
     on: On = None,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> Response:
-    """Holder, product, validity, status timeline, where it is recognized on a date, a QR."""
+    """Holder, product, validity, status timeline, where it is recognized on a date, a QR.
+
+    The page is made of the certificate (its version), the registry's small facts (the fact
+    revision), the date, the language and the address. The certificate and the revision are
+    read in one statement, without a threadpool hop, and name the page (its ETag and its key
+    in the page cache): a conditional request for the same page is a 304, a page made before
+    is sent as it is. A new page is made from the resolver's snapshot and the economy names
+    kept for that revision; only when either must be brought up to date first (after a fact
+    write) is it made in the threadpool.
+    """
     page = Page(request, lang, accept_language)
-    try:
-        certificate = certificates.get(scheme_id, number)
-        scheme = schemes.get(scheme_id)
-        category = schemes.get_category(scheme_id, certificate.category_code)
-    except NotFound:
+    facts = HotFacts(request.app.state.hot_reads)
+    revision, certificate = await facts.certificate_and_revision(scheme_id, number)
+    if certificate is None:
         return _not_found(page)
     day = on or today()
-    names = _economy_names(economies)
+    cache = page_cache(request)
+    key = (
+        "certificate",
+        revision,
+        scheme_id,
+        number,
+        certificate.version,
+        day,
+        page.lang,
+        str(request.url),
+        request.app.state.settings.public_reads,
+    )
+    tag = entity_tag(*key)
+    found = _from_cache(request, tag, cache.pages.get(key), HTML)
+    if found is not None:
+        return found
+    snapshot = request.app.state.resolver_cache.current(revision)
+    names = cache.names.current(revision)
+    if snapshot is None or names is None:
+        snapshot, names = await run_in_threadpool(_page_facts, request, revision)
+    body = _certificate_body(page, certificate, snapshot, names, day)
+    if body is None:  # its scheme or category is newer than the snapshot: should not happen
+        return _not_found(page)
+    cache.pages.put(key, body)
+    return _cached_body(request, tag, body, HTML)
+
+
+def _page_facts(request: Request, revision: int) -> tuple[Snapshot, dict[str, Economy]]:
+    """The resolver's snapshot and the economies by code, both at `revision` or later."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        snapshot = page_equivalence(request, session).snapshot_at(revision)
+        names = page_cache(request).names.at(
+            revision, lambda: _economy_names(EconomyService(SqlRegistry(session)))
+        )
+        session.rollback()
+    return snapshot, names
+
+
+def _certificate_body(
+    page: Page,
+    certificate: Certificate,
+    snapshot: Snapshot,
+    names: Mapping[str, Economy],
+    day: dt.date,
+) -> bytes | None:
+    """The certificate page's HTML (None when its scheme or category is not in `snapshot`)."""
+    scheme_id, number = certificate.scheme_id, certificate.number
+    scheme = snapshot.facts.schemes.get(scheme_id)
+    category = snapshot.categories.get((scheme_id, certificate.category_code))
+    if scheme is None or category is None:
+        return None
+    agreements = snapshot.agreements_by_id
     markets: list[Market] = []
     used: dict[str, str] = {}
-    for code, answer in equivalence.markets(scheme_id, number, day):
+    for code, answer in markets_of(snapshot, certificate, day):
         best = answer.routes[0]
         steps = [s.agreement_id for s in best.path]
         for agreement_id in steps:
             if agreement_id not in used:
-                try:
-                    used[agreement_id] = agreements.get(agreement_id).title
-                except NotFound:
-                    used[agreement_id] = agreement_id
+                found = agreements.get(agreement_id)
+                used[agreement_id] = agreement_id if found is None else found.title
         markets.append(
             Market(
                 code=code,
@@ -283,15 +411,7 @@ def certificate_page(
         )
     markets.sort(key=lambda m: (-m.level.strength, m.code))
     path = page_url(scheme_id, number)
-    absolute = str(request.base_url).rstrip("/") + path  # base_url holds the root_path
-    qr = (
-        segno.make(absolute, error="m")
-        .svg_inline(
-            scale=3, title=page._("QR code linking to this page"), svgclass="qr", lineclass=None
-        )
-        .replace("<svg ", '<svg role="img" ', 1)
-    )
-    return page.render(
+    return page.body(
         "certificate.html",
         certificate=certificate,
         scheme=scheme,
@@ -300,10 +420,48 @@ def certificate_page(
         day_status=status_on(certificate.status_events, day, CertificateStatus),
         markets=markets,
         agreements_used=used,
-        qr=qr,
+        qr_url=page.url("/qr" + path),
         path=path,
-        absolute=absolute,
     )
+
+
+@router.get("/qr/certificates/{scheme_id}/{number:path}")
+async def certificate_qr(
+    request: Request,
+    scheme_id: str,
+    number: str,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The QR code of a certificate page, as SVG (made once per address, then kept).
+
+    Only for certificates the registry holds: no code is drawn for an arbitrary text.
+    """
+    page = Page(request, lang, accept_language)
+    _revision, version = await HotFacts(request.app.state.hot_reads).version_and_revision(
+        scheme_id, number
+    )
+    if version is None:
+        return _not_found(page)
+    absolute = str(request.base_url).rstrip("/") + page_url(scheme_id, number)
+    title = page._("QR code linking to this page")
+    tag = entity_tag("qr", absolute, title)
+    cache = page_cache(request)
+    found = _from_cache(request, tag, cache.qr.get(tag), SVG)
+    if found is not None:
+        found.headers["Cache-Control"] = "public, max-age=86400"
+        return found
+    svg = await run_in_threadpool(_qr_svg, absolute, title)
+    cache.qr.put(tag, svg)
+    response = _cached_body(request, tag, svg, SVG)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _qr_svg(text: str, title: str) -> bytes:
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", scale=3, title=title, lineclass=None)
+    return out.getvalue()
 
 
 @router.get("/schemes/{scheme_id}")
