@@ -629,9 +629,19 @@ class SqlCertificateRepository:
     def find(
         self, filters: CertificateFilter, after: int | None, limit: int
     ) -> list[tuple[int, Certificate]]:
-        query = select(CertificateRow).order_by(CertificateRow.id).limit(limit)
+        dialect = self._s.get_bind().dialect.name
+        driver = search.fts_driver(dialect, filters.terms)
+        terms = filters.terms if driver is None else driver.rest
+        key: ColumnElement[int] = CertificateRow.id if driver is None else driver.rowid
+        query = select(CertificateRow).order_by(key).limit(limit)
+        if driver is not None:
+            query = (
+                query.select_from(driver.table)
+                .join(CertificateRow, CertificateRow.id == driver.rowid)
+                .where(driver.match)
+            )
         if after is not None:
-            query = query.where(CertificateRow.id > after)
+            query = query.where(key > after)
         if filters.scheme_id is not None:
             query = query.where(CertificateRow.scheme_id == filters.scheme_id)
         if filters.category_code is not None:
@@ -666,8 +676,7 @@ class SqlCertificateRepository:
                 hs_matches(CategoryHsCodeRow.hs_code, filters.hs_code),
             )
             query = query.where(or_(own, and_(~has_own, by_category)))
-        dialect = self._s.get_bind().dialect.name
-        for term in filters.terms:
+        for term in terms:
             query = query.where(search.term_match(dialect, term))
         rows = self._s.execute(query).scalars().all()
         return list(zip([r.id for r in rows], self._to_domain(rows), strict=True))
