@@ -249,7 +249,12 @@ class HotFacts:
 
     def revision(self) -> int:
         with self._r.connection() as conn:
-            rows = conn.fetch("SELECT revision FROM registry_revision WHERE id = 1", ())
+            rows = conn.fetch(_REVISION_SQL, ())
+        return int(rows[0][0]) if rows else 0
+
+    async def revision_async(self) -> int:
+        """`revision` without blocking the event loop on PostgreSQL."""
+        rows = await self._r.fetch(_REVISION_SQL, ())
         return int(rows[0][0]) if rows else 0
 
     def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
@@ -420,6 +425,7 @@ _SQLITE_TERMS = (
 _MANY_CHUNK = 10_000
 
 
+_REVISION_SQL = "SELECT revision FROM registry_revision WHERE id = 1"
 # A whole certificate (what `repositories.certificate_from_row` reads), its events as JSON.
 _WHOLE_NAMES = (
     "scheme_id",

@@ -632,7 +632,7 @@ class SqlCertificateRepository:
         dialect = self._s.get_bind().dialect.name
         driver = search.fts_driver(dialect, filters.terms)
         terms = filters.terms if driver is None else driver.rest
-        key: ColumnElement[int] = CertificateRow.id if driver is None else driver.rowid
+        key = CertificateRow.id.expression if driver is None else driver.rowid
         query = select(CertificateRow).order_by(key).limit(limit)
         if driver is not None:
             query = (

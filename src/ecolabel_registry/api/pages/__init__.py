@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 import segno
@@ -37,6 +37,7 @@ from ecolabel_registry.api.deps import (
 )
 from ecolabel_registry.api.pages import i18n
 from ecolabel_registry.api.pages.cache import PageCache, entity_tag
+from ecolabel_registry.api.problems import problem_response
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
     Certificate,
@@ -59,6 +60,7 @@ router = APIRouter(include_in_schema=False)
 STATIC_URL = "/static/pages"
 PAGE_SIZE = 20
 HTML = "text/html; charset=utf-8"
+CSV = "text/csv; charset=utf-8"
 SVG = "image/svg+xml"
 # Only the app's own assets: our stylesheet; the QR code is inline SVG; no script at all.
 CSP = (
@@ -354,9 +356,11 @@ async def certificate_page(
     if found is not None:
         return found
     snapshot = request.app.state.resolver_cache.current(revision)
-    names = cache.names.current(revision)
-    if snapshot is None or names is None:
+    held = cache.names.current(revision)
+    if snapshot is None or held is None:
         snapshot, names = await run_in_threadpool(_page_facts, request, revision)
+    else:
+        names = held
     body = _certificate_body(page, certificate, snapshot, names, day)
     if body is None:  # its scheme or category is newer than the snapshot: should not happen
         return _not_found(page)
@@ -578,77 +582,98 @@ def _filters(on: str | None, type: str | None, hs_code: str | None) -> MatrixFil
     return MatrixFilters(day, kind, hs_code or None)
 
 
-def _matrix(
-    schemes: SchemesDep,
-    equivalence: EquivalenceDep,
-    economies: EconomiesDep,
-    filters: MatrixFilters,
-) -> Matrix:
+def _matrix(snapshot: Snapshot, filters: MatrixFilters) -> Matrix:
+    """The matrix from the resolver's snapshot alone (schemes, categories, economies)."""
     rows = [
         s
-        for s in schemes.find(None, 10_000, None, filters.day).items
+        for _id, s in sorted(snapshot.facts.schemes.items())
         if filters.type is None or s.type is filters.type
     ]
-    categories = [c for s in rows for c in schemes.list_categories(s.id, None, 10_000).items]
-    codes = sorted(_economy_names(economies))
-    return recognition_matrix(equivalence, rows, categories, codes, filters.day, filters.hs_code)
+    return recognition_matrix(
+        snapshot, rows, snapshot.categories.values(), filters.day, filters.hs_code
+    )
 
 
-@router.get("/recognition")
-def recognition_page(
-    request: Request,
-    schemes: SchemesDep,
-    equivalence: EquivalenceDep,
-    economies: EconomiesDep,
-    on: MatrixOn = None,
-    type: MatrixType = None,
-    hs_code: MatrixHs = None,
-    lang: Lang = None,
-    accept_language: AcceptLanguage = None,
+MatrixKind = Literal["html", "csv"]
+
+
+async def _matrix_response(
+    request: Request, page: Page, filters: MatrixFilters, kind: MatrixKind
 ) -> Response:
-    """Schemes by economies on a date: each cell the best level."""
-    page = Page(request, lang, accept_language)
-    context: dict[str, Any] = {
-        "types": [t.value for t in SchemeType],
-        "names": _economy_names(economies),
-        "type": type or None,
-        "hs_code": hs_code or "",
-        "day": on or today().isoformat(),
-    }
-    try:
-        filters = _filters(on, type, hs_code)
-    except InvalidInput as error:
-        context["error"] = "; ".join(e.message for e in error.errors)
-        return page.render("recognition.html", status=422, matrix=None, **context)
-    context["day"] = filters.day.isoformat()
-    return page.render(
+    """The matrix page or CSV, named by the fact revision, the filters, the language and the
+    address: a 304 or the kept body when it was made before; else made in the threadpool,
+    at most `max_concurrent_matrices` at once in this process (503 with Retry-After past
+    that, before any work)."""
+    facts = HotFacts(request.app.state.hot_reads)
+    revision = await facts.revision_async()
+    cache = page_cache(request)
+    key = (
+        "matrix",
+        kind,
+        revision,
+        filters,
+        page.lang,
+        str(request.url),
+        request.app.state.settings.public_reads,
+    )
+    tag = entity_tag(*key)
+    media_type = HTML if kind == "html" else CSV
+    found = _from_cache(request, tag, cache.matrices.get(key), media_type)
+    if found is None:
+        if not cache.matrix_slots.take():
+            return problem_response(
+                503,
+                "unavailable",
+                "Service unavailable",
+                f"{cache.matrix_slots.limit} recognition matrices are being worked out "
+                "already; retry shortly",
+                instance=request.url.path,
+                headers={"Retry-After": "5"},
+            )
+        try:
+            body = await run_in_threadpool(_matrix_body, page, filters, revision, kind)
+        finally:
+            cache.matrix_slots.release()
+        cache.matrices.put(key, body)
+        found = _cached_body(request, tag, body, media_type)
+    if kind == "csv":
+        day = filters.day.isoformat()
+        found.headers["Content-Disposition"] = f'attachment; filename="recognition-{day}.csv"'
+    return found
+
+
+def _matrix_body(page: Page, filters: MatrixFilters, revision: int, kind: MatrixKind) -> bytes:
+    snapshot, names = _page_facts(page.request, revision)
+    matrix = _matrix(snapshot, filters)
+    if kind == "csv":
+        return _matrix_csv(matrix, filters.day)
+    return page.body(
         "recognition.html",
-        matrix=_matrix(schemes, equivalence, economies, filters),
+        matrix=matrix,
         csv_url=page.url(
             "/recognition.csv",
             on=filters.day.isoformat(),
             type=filters.type.value if filters.type else None,
             hs_code=filters.hs_code,
         ),
-        **context,
+        **_matrix_form(filters.day.isoformat(), filters.type, filters.hs_code or "", names),
     )
 
 
-@router.get("/recognition.csv")
-def recognition_csv(
-    request: Request,
-    schemes: SchemesDep,
-    equivalence: EquivalenceDep,
-    economies: EconomiesDep,
-    on: MatrixOn = None,
-    type: MatrixType = None,
-    hs_code: MatrixHs = None,
-    lang: Lang = None,  # noqa: ARG001 (links keep the page's language)
-) -> Response:
-    """The matrix as CSV: one row a scheme, one column an economy, cells the best level."""
-    filters = _filters(on, type, hs_code)
-    matrix = _matrix(schemes, equivalence, economies, filters)
-    day = filters.day.isoformat()
+def _matrix_form(
+    day: str, type: SchemeType | str | None, hs_code: str, names: Mapping[str, Economy]
+) -> dict[str, Any]:
+    return {
+        "types": [t.value for t in SchemeType],
+        "names": names,
+        "type": type.value if isinstance(type, SchemeType) else type or None,
+        "hs_code": hs_code,
+        "day": day,
+    }
+
+
+def _matrix_csv(matrix: Matrix, on: dt.date) -> bytes:
+    day = on.isoformat()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["scheme", "on", *matrix.economies])
@@ -658,9 +683,42 @@ def recognition_csv(
             [s.id, day]
             + [cells[(s.id, e)].value if (s.id, e) in cells else "" for e in matrix.economies]
         )
-    response = cached(request, out.getvalue().encode(), "text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="recognition-{day}.csv"'
-    return response
+    return out.getvalue().encode()
+
+
+@router.get("/recognition")
+async def recognition_page(
+    request: Request,
+    on: MatrixOn = None,
+    type: MatrixType = None,
+    hs_code: MatrixHs = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """Schemes by economies on a date: each cell the best level."""
+    page = Page(request, lang, accept_language)
+    try:
+        filters = _filters(on, type, hs_code)
+    except InvalidInput as error:
+        context = _matrix_form(on or today().isoformat(), type, hs_code or "", {})
+        context["error"] = "; ".join(e.message for e in error.errors)
+        return page.render("recognition.html", status=422, matrix=None, **context)
+    return await _matrix_response(request, page, filters, "html")
+
+
+@router.get("/recognition.csv")
+async def recognition_csv(
+    request: Request,
+    on: MatrixOn = None,
+    type: MatrixType = None,
+    hs_code: MatrixHs = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The matrix as CSV: one row a scheme, one column an economy, cells the best level."""
+    filters = _filters(on, type, hs_code)
+    page = Page(request, lang, accept_language)
+    return await _matrix_response(request, page, filters, "csv")
 
 
 def install(app: FastAPI) -> None:

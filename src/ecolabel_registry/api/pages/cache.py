@@ -107,7 +107,7 @@ class PageCache:
         self.pages: Lru[Hashable, bytes] = Lru(pages)
         self.matrices: Lru[Hashable, bytes] = Lru(matrices)
         self.matrix_slots = MatrixSlots(matrix_workers)
-        self.qr: Lru[str, str] = Lru(pages)
+        self.qr: Lru[str, bytes] = Lru(pages)
 
 
 def entity_tag(*parts: object) -> str:
