@@ -296,3 +296,31 @@ def test_uncached_matrices_past_the_limit_are_a_503_with_retry_after(
         assert client.get("/recognition.csv", params={"on": "2024-06-02"}).status_code == 200
         kept = client.get("/recognition.csv", params={"on": "2024-06-01"})
         assert kept.headers["x-cache"] == "hit"
+
+
+def test_a_certificate_page_is_made_once_and_made_again_after_a_write(
+    client: TestClient, agreement_id: str, operator: dict[str, str]
+) -> None:
+    first = client.get(PAGE)
+    assert first.headers["x-cache"] == "miss"
+    again = client.get(PAGE)
+    assert again.headers["x-cache"] == "hit"
+    assert again.headers["etag"] == first.headers["etag"]
+    # Another language or date is another page.
+    assert client.get(PAGE, params={"lang": "zh"}).headers["x-cache"] == "miss"
+    assert client.get(PAGE, params={"on": "2024-06-01"}).headers["x-cache"] == "miss"
+    # A fact write (the agreement's title) and a certificate write each make a new page.
+    patch = client.patch(
+        f"/v1/agreements/{agreement_id}",
+        json={"title": "Renamed agreement"},
+        headers={**operator, "If-Match": '"1"'},
+    )
+    assert patch.status_code == 200, patch.text
+    renamed = client.get(PAGE, headers={"If-None-Match": first.headers["etag"]})
+    assert renamed.status_code == 200
+    assert "Renamed agreement" in renamed.text
+    event = {"status": "suspended", "effective_date": "2024-01-01", "reason": "audit"}
+    created(client.post(f"{KR}/KR-0001/status-events", json=event, headers=operator))
+    suspended = client.get(PAGE, params={"on": "2024-06-01"})
+    assert suspended.headers["x-cache"] == "miss"
+    assert "status-suspended" in suspended.text
