@@ -22,17 +22,29 @@ from typing import Generic, TypeVar
 
 from ecolabel_registry.domain.model import Economy
 
+# Whatever the entry counts, the bodies kept per process stay within these (memory bar).
+PAGES_MAX_BYTES = 32 * 1024 * 1024
+MATRICES_MAX_BYTES = 48 * 1024 * 1024
+QR_MAX_BYTES = 16 * 1024 * 1024
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
 class Lru(Generic[K, V]):
-    """A bounded map dropping the least recently used entry; safe across threads."""
+    """A map of at most `size` entries (and, for bytes, at most `max_bytes` of them),
+    dropping the least recently used; safe across threads."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int | None = None) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._items: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _weight(value: object) -> int:
+        return len(value) if isinstance(value, bytes) else 0
 
     def get(self, key: K) -> V | None:
         with self._lock:
@@ -42,13 +54,20 @@ class Lru(Generic[K, V]):
             return value
 
     def put(self, key: K, value: V) -> None:
-        if self.size <= 0:
+        weight = self._weight(value)
+        if self.size <= 0 or (self.max_bytes is not None and weight > self.max_bytes):
             return
         with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= self._weight(old)
             self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            self._bytes += weight
+            while len(self._items) > self.size or (
+                self.max_bytes is not None and self._bytes > self.max_bytes
+            ):
+                _key, dropped = self._items.popitem(last=False)
+                self._bytes -= self._weight(dropped)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -104,10 +123,10 @@ class PageCache:
 
     def __init__(self, pages: int, matrices: int, matrix_workers: int) -> None:
         self.names = EconomyNames()
-        self.pages: Lru[Hashable, bytes] = Lru(pages)
-        self.matrices: Lru[Hashable, bytes] = Lru(matrices)
+        self.pages: Lru[Hashable, bytes] = Lru(pages, PAGES_MAX_BYTES)
+        self.matrices: Lru[Hashable, bytes] = Lru(matrices, MATRICES_MAX_BYTES)
         self.matrix_slots = MatrixSlots(matrix_workers)
-        self.qr: Lru[str, bytes] = Lru(pages)
+        self.qr: Lru[str, bytes] = Lru(pages, QR_MAX_BYTES)
 
 
 def entity_tag(*parts: object) -> str:
