@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 import segno
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -32,7 +32,6 @@ from ecolabel_registry.api.deps import (
     CertificatesDep,
     EconomiesDep,
     SchemesDep,
-    SessionDep,
     today,
 )
 from ecolabel_registry.api.pages import i18n
@@ -212,7 +211,7 @@ def _economy_names(economies: EconomiesDep) -> dict[str, Economy]:
     return {e.code: e for e in economies.find(None, 100_000, None).items}
 
 
-def page_equivalence(request: Request, session: SessionDep) -> EquivalenceService:
+def page_equivalence(request: Request, session: Session) -> EquivalenceService:
     """The equivalence service over this request's own database connection.
 
     A page reads the registry through its session as well: with the service's reads on the
@@ -221,9 +220,6 @@ def page_equivalence(request: Request, session: SessionDep) -> EquivalenceServic
     """
     reads = HotReads(session.connection(), held=False)
     return EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
-
-
-EquivalenceDep = Annotated[EquivalenceService, Depends(page_equivalence)]
 
 
 @router.get("/")
