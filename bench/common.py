@@ -87,7 +87,7 @@ def serve(database_url: str, workers: int = 1, **env_extra: str) -> Iterator[Ser
     )
     base = f"http://{HOST}:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # the resolver cache is built first: slow when busy
         while True:
             try:
                 if httpx.get(base + "/readyz", timeout=2).status_code == 200:

@@ -10,9 +10,11 @@ unilateral, with scope amendments, agreement and party suspensions, a few chaini
 go through the services layer with the SYSTEM actor in one transaction. Certificates with
 status histories are written as one CSV file per scheme and loaded with the project's own
 bulk path (the import service that `ecolabel-registry import certificates` runs), one
-transaction per file. The database is `bench_<size>` on PostgreSQL (created fresh; dropped
-with --drop) or `var/bench/<size>.sqlite3`; the files and `manifest.json` (the URL and a
-sample of certificate numbers for the load generators) go to `var/bench/<size>/`.
+transaction per file. The database is `bench_<size>_postgresql` on PostgreSQL (created
+fresh; `_<tag>` appended when ECOLABEL_BENCH_DB_TAG is set, to keep apart the databases of
+several checkouts on one server) or `var/bench/<size>_sqlite.sqlite3`; the files and
+`manifest.json` (the URL and a sample of certificate numbers for the load generators) go
+to `var/bench/<size>_<engine>/`.
 """
 
 from __future__ import annotations
@@ -423,8 +425,8 @@ def database(engine_name: str, name: str, folder: Path) -> str:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    # ECOLABEL_BENCH_DB_SUFFIX keeps the databases of runs from several checkouts apart.
-    db = f"bench_{name}{os.environ.get('ECOLABEL_BENCH_DB_SUFFIX', '')}"
+    tag = os.environ.get("ECOLABEL_BENCH_DB_TAG", "")
+    db = f"bench_{name}" + (f"_{tag}" if tag else "")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{db}"'))

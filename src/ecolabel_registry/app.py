@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry import __version__
 from ecolabel_registry.api import docs, pages, problems
-from ecolabel_registry.api.deps import authenticate, require_reader
+from ecolabel_registry.api.deps import authenticate, require_reader, require_reader_fast
 from ecolabel_registry.api.middleware import RequestGuard
+from ecolabel_registry.api.pages.cache import PageCache
 from ecolabel_registry.api.query import known_query_only
 from ecolabel_registry.api.routers import (
     agreements,
@@ -120,10 +121,15 @@ def create_app(
     app.state.batch_reads = HotReads(bind, held=False)
     app.state.export_slots = StreamSlots(settings.max_concurrent_exports)
     app.state.signer = ReceiptSigner(SigningKeyFile(settings.signing_key_file))
+    app.state.page_cache = PageCache(
+        settings.page_cache_entries,
+        settings.matrix_cache_entries,
+        settings.max_concurrent_matrices,
+    )
     problems.install(app)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
-    app.include_router(pages.router, dependencies=[Depends(require_reader)])
+    app.include_router(pages.router, dependencies=[Depends(require_reader_fast)])
     pages.install(app)
     if app.openapi_url is not None:
         docs.install(app)
@@ -139,7 +145,7 @@ def create_app(
         audit,
         decisions,
     ):
-        reader = equivalence.require_reader_fast if module is equivalence else require_reader
+        reader = require_reader_fast if module is equivalence else require_reader
         app.include_router(module.router, dependencies=[Depends(reader)])
     if settings.bench_endpoints:
         # The benchmarks' yardstick is a bare FastAPI endpoint: mounted as it is, without the

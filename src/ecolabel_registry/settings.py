@@ -52,6 +52,24 @@ class Settings(BaseSettings):
         description="An export whose client takes no data for this long is cut off (its "
         "connection closed), which frees its slot.",
     )
+    max_concurrent_matrices: int = Field(
+        default=2,
+        ge=1,
+        description="Recognition matrices (/recognition, /recognition.csv) not yet cached "
+        "that one process works out at once; more answer 503 with Retry-After.",
+    )
+    page_cache_entries: int = Field(
+        default=2000,
+        ge=0,
+        description="Rendered certificate pages (and their QR codes) kept per process, "
+        "keyed by fact revision, certificate version, date and language; 0 keeps none.",
+    )
+    matrix_cache_entries: int = Field(
+        default=16,
+        ge=0,
+        description="Recognition matrices kept per process (each page or CSV is up to a "
+        "few MB), keyed by fact revision, date, filters and language; 0 keeps none.",
+    )
     cors_origins: str = Field(
         default="",
         description="Origins allowed to call the API from a browser (CORS), comma-separated, "

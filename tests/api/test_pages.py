@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from ecolabel_registry.api import pages
 from ecolabel_registry.api.pages import i18n
 from ecolabel_registry.app import create_app
 from ecolabel_registry.settings import Settings
@@ -68,8 +72,12 @@ def test_the_certificate_page_shows_where_it_counts_on_the_chosen_date(
     assert f'href="/agreements/{agreement_id}"' in page
     assert "level-full" in page
     assert "level-native" in page
-    assert '<svg role="img" width=' in page
-    assert 'class="qr"' in page
+    assert f'<img class="qr" src="/qr{PAGE}"' in page
+    qr = client.get("/qr" + PAGE)
+    assert qr.status_code == 200
+    assert qr.headers["content-type"] == "image/svg+xml"
+    assert "<title>QR code linking to this page</title>" in qr.text
+    assert client.get("/qr/certificates/korea-eco-label/KR-NONE").status_code == 404
     assert 'name="on"' in page
     before = client.get(PAGE, params={"on": "2023-03-01"}).text  # before the agreement
     assert 'href="/economies/JP"' not in before
@@ -218,3 +226,101 @@ def test_empty_matrix_fields_mean_no_filter_and_a_bad_one_is_a_422_page(
     assert bad.headers["content-type"].startswith("text/html")
     assert "a date such as 2025-06-30" in bad.text
     assert "2 to 10 digits, e.g. 3208" in bad.text
+
+
+def test_the_matrix_is_kept_per_fact_revision_and_a_fact_write_changes_it(
+    client: TestClient, agreement_id: str, operator: dict[str, str]
+) -> None:
+    query = {"hs_code": "3208", "on": "2024-06-01"}
+    first = client.get("/recognition.csv", params=query)
+    assert first.headers["x-cache"] == "miss"
+    again = client.get("/recognition.csv", params=query)
+    assert again.headers["x-cache"] == "hit"  # made once, sent again as it was
+    assert again.headers["etag"] == first.headers["etag"]
+    assert again.content == first.content
+    assert "attachment" in again.headers["content-disposition"]
+    unchanged = client.get(
+        "/recognition.csv", params=query, headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert unchanged.status_code == 304
+    html = client.get("/recognition", params=query)
+    assert html.headers["x-cache"] == "miss"  # the page is kept apart from the CSV
+    assert client.get("/recognition", params=query).headers["x-cache"] == "hit"
+    rows = {r["scheme"]: r for r in csv.DictReader(io.StringIO(first.text))}
+    assert rows["korea-eco-label"]["JP"] == "full"
+
+    events = f"/v1/agreements/{agreement_id}/status-events"
+    body = {"status": "suspended", "effective_date": "2024-01-01", "reason": "review"}
+    created(client.post(events, json=body, headers=operator))
+
+    after = client.get(
+        "/recognition.csv", params=query, headers={"If-None-Match": first.headers["etag"]}
+    )
+    assert after.status_code == 200  # the write is seen at once, not after some expiry
+    assert after.headers["x-cache"] == "miss"
+    assert after.headers["etag"] != first.headers["etag"]
+    rows = {r["scheme"]: r for r in csv.DictReader(io.StringIO(after.text))}
+    assert rows["korea-eco-label"].get("JP", "") == ""
+
+
+def test_uncached_matrices_past_the_limit_are_a_503_with_retry_after(
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    operator: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = create_app(
+        settings.model_copy(update={"max_concurrent_matrices": 1}),
+        session_factory=session_factory,
+    )
+    started, release = threading.Event(), threading.Event()
+    work = pages._matrix
+
+    def slow(*args: Any) -> Any:
+        started.set()
+        release.wait(10)
+        return work(*args)
+
+    monkeypatch.setattr(pages, "_matrix", slow)
+    with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
+        setup_registry(client, operator)
+        first = pool.submit(client.get, "/recognition.csv", params={"on": "2024-06-01"})
+        assert started.wait(10)
+        busy = client.get("/recognition.csv", params={"on": "2024-06-02"})
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "5"
+        assert busy.headers["content-type"] == "application/problem+json"
+        release.set()
+        assert first.result(10).status_code == 200
+        # The slot is free again; a matrix made before needs none.
+        assert client.get("/recognition.csv", params={"on": "2024-06-02"}).status_code == 200
+        kept = client.get("/recognition.csv", params={"on": "2024-06-01"})
+        assert kept.headers["x-cache"] == "hit"
+
+
+def test_a_certificate_page_is_made_once_and_made_again_after_a_write(
+    client: TestClient, agreement_id: str, operator: dict[str, str]
+) -> None:
+    first = client.get(PAGE)
+    assert first.headers["x-cache"] == "miss"
+    again = client.get(PAGE)
+    assert again.headers["x-cache"] == "hit"
+    assert again.headers["etag"] == first.headers["etag"]
+    # Another language or date is another page.
+    assert client.get(PAGE, params={"lang": "zh"}).headers["x-cache"] == "miss"
+    assert client.get(PAGE, params={"on": "2024-06-01"}).headers["x-cache"] == "miss"
+    # A fact write (the agreement's title) and a certificate write each make a new page.
+    patch = client.patch(
+        f"/v1/agreements/{agreement_id}",
+        json={"title": "Renamed agreement"},
+        headers={**operator, "If-Match": '"1"'},
+    )
+    assert patch.status_code == 200, patch.text
+    renamed = client.get(PAGE, headers={"If-None-Match": first.headers["etag"]})
+    assert renamed.status_code == 200
+    assert "Renamed agreement" in renamed.text
+    event = {"status": "suspended", "effective_date": "2024-01-01", "reason": "audit"}
+    created(client.post(f"{KR}/KR-0001/status-events", json=event, headers=operator))
+    suspended = client.get(PAGE, params={"on": "2024-06-01"})
+    assert suspended.headers["x-cache"] == "miss"
+    assert "status-suspended" in suspended.text

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import InvalidInput, StaleVersion, Unauthenticated
@@ -107,6 +108,16 @@ def require_reader(
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
         ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
+
+
+async def require_reader_fast(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> None:
+    """`require_reader` without a threadpool hop when reads are public (the usual case)."""
+    if request.app.state.settings.public_reads:
+        return
+    await run_in_threadpool(require_reader, request, authorization)
 
 
 _VERSION = re.compile(r"^[0-9]{1,9}$")

@@ -669,6 +669,64 @@ class Resolver:
                 best[category.scheme_id] = (key, option)
         return [option for _key, option in sorted(best.values(), key=lambda item: item[0])]
 
+    def best_levels(
+        self,
+        categories: Iterable[ProductCategory],
+        targets: Sequence[str],
+        on: dt.date,
+        hs_code: str | None,
+    ) -> dict[tuple[str, str], Level]:
+        """The best level a certificate of each scheme would have in each target on `on`, over
+        the scheme's categories valid then (with `hs_code`, only those matching it, as
+        declared): the recognition matrix, keyed by (scheme id, target).
+
+        The levels of `plan` (each category evaluated as if a certificate of it held on
+        `on`), without the answers' reasons and explanations: each category's routes are
+        explored once and every target only picks the strongest route of its operative
+        schemes.
+        """
+        operative_by_target = {t: self._operative(t, on) for t in dict.fromkeys(targets)}
+        recognizers = frozenset(s for ops in operative_by_target.values() for s in ops)
+        best: dict[tuple[str, str], Level] = {}
+        for category in categories:
+            if not window_contains(category.valid_from, category.valid_to, on):
+                continue
+            if hs_code is not None and not any(hs_match(hs_code, c) for c in category.hs_codes):
+                continue
+            query = _Query(
+                certificate=_planned_certificate(category, on),
+                category=category,
+                on=on,
+                hs_code=hs_code,
+                hs_codes=category.hs_codes,
+                until=None,
+                bound=None,
+            )
+            found = self._explore(query, recognizers)
+            scheme_id = category.scheme_id
+            strongest = {
+                s: max(r.level.strength for r in routes)
+                for s, routes in found.routes.items()
+                if routes
+            }
+            levels = {r.level.strength: r.level for rs in found.routes.values() for r in rs}
+            for target, operative in operative_by_target.items():
+                if scheme_id in operative:
+                    level: Level | None = Level.NATIVE
+                else:
+                    top = max(
+                        (strongest[s] for s in operative if s != scheme_id and s in strongest),
+                        default=None,
+                    )
+                    level = None if top is None else levels[top]
+                if level is None:
+                    continue
+                key = (scheme_id, target)
+                held = best.get(key)
+                if held is None or level.strength > held.strength:
+                    best[key] = level
+        return best
+
     # --- rules 1 and 2: the certificate ----------------------------------------------------
 
     def _check_certificate(

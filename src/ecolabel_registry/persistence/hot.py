@@ -15,6 +15,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 import anyio.to_thread
@@ -25,13 +26,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import (
+    Certificate,
     CertificateTerms,
     ProductCategory,
     StatusChange,
+    StatusEvent,
 )
 from ecolabel_registry.domain.resolver import RegistryFacts
 from ecolabel_registry.persistence import revisions
 from ecolabel_registry.persistence.facts import SqlFacts
+from ecolabel_registry.persistence.repositories import certificate_from_row
 from ecolabel_registry.persistence.tables import RegistryRevisionLogRow
 from ecolabel_registry.persistence.versions import SqlFactVersions
 from ecolabel_registry.services.equivalence import FactChanges, ResolverCache
@@ -281,7 +285,12 @@ class HotFacts:
 
     def revision(self) -> int:
         with self._r.connection() as conn:
-            rows = conn.fetch("SELECT revision FROM registry_revision WHERE id = 1", ())
+            rows = conn.fetch(_REVISION_SQL, ())
+        return int(rows[0][0]) if rows else 0
+
+    async def revision_async(self) -> int:
+        """`revision` without blocking the event loop on PostgreSQL."""
+        rows = await self._r.fetch(_REVISION_SQL, ())
         return int(rows[0][0]) if rows else 0
 
     def load(self) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
@@ -346,6 +355,50 @@ class HotFacts:
             rows = conn.fetch(self._d.single_sql, (scheme_id, number))
         return self._single(rows)
 
+    async def version_and_revision(self, scheme_id: str, number: str) -> tuple[int, int | None]:
+        """The revision counter and one certificate's version (None when there is no such
+        certificate), read together: what a page made of both depends on."""
+        rows = await self._r.fetch(self._d.version_sql, (scheme_id, number))
+        if not rows:
+            return 0, None
+        version = rows[0][1]
+        return int(rows[0][0] or 0), None if version is None else int(version)
+
+    async def certificate_and_revision(
+        self, scheme_id: str, number: str
+    ) -> tuple[int, Certificate | None]:
+        """The revision counter and one whole certificate with its status history: one
+        statement (the events aggregated as JSON in the certificate's row)."""
+        rows = await self._r.fetch(self._d.certificate_sql, (scheme_id, number))
+        if not rows:
+            return 0, None
+        revision = int(rows[0][0] or 0)
+        if rows[0][1] is None:
+            return revision, None
+        return revision, self._certificate(rows[0][1:])
+
+    def _certificate(self, row: Sequence[Any]) -> Certificate:
+        text_dates = self._d.text_dates
+        fields = dict(zip(_WHOLE_NAMES, row, strict=True))
+        for name in ("gtins", "hs_codes"):
+            fields[name] = orjson.loads(fields[name] or "[]")
+        if text_dates:
+            for name in ("valid_from", "valid_to"):
+                fields[name] = dt.date.fromisoformat(fields[name])
+        events = tuple(
+            StatusEvent(
+                status=status,
+                effective_date=dt.date.fromisoformat(effective),
+                reason=reason,
+                id=str(event_id),
+                recorded_at=None if recorded is None else _timestamp(recorded),
+            )
+            for event_id, status, effective, reason, recorded in orjson.loads(
+                fields.pop("events") or "[]"
+            )
+        )
+        return certificate_from_row(SimpleNamespace(**fields), events)
+
     async def terms_and_revision_async(
         self, scheme_id: str, number: str
     ) -> tuple[int, CertificateTerms | None]:
@@ -391,6 +444,16 @@ class TermsDialect(Protocol):
     @property
     def single_sql(self) -> str:
         """The revision counter and one certificate's terms (parameters: scheme, number)."""
+        ...
+
+    @property
+    def version_sql(self) -> str:
+        """The revision counter and one certificate's version (parameters: scheme, number)."""
+        ...
+
+    @property
+    def certificate_sql(self) -> str:
+        """The revision counter and one whole certificate (parameters: scheme, number)."""
         ...
 
     def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
@@ -455,9 +518,50 @@ _SQLITE_TERMS = (
 _MANY_CHUNK = 10_000
 
 
-def _single_sql(mark: str) -> str:
+_REVISION_SQL = "SELECT revision FROM registry_revision WHERE id = 1"
+# A whole certificate (what `repositories.certificate_from_row` reads), its events as JSON.
+_WHOLE_NAMES = (
+    "scheme_id",
+    "number",
+    "category_code",
+    "holder_name",
+    "holder_economy",
+    "product_name",
+    "brand",
+    "model",
+    "gtins",
+    "hs_codes",
+    "certification_body_id",
+    "valid_from",
+    "valid_to",
+    "version",
+    "events",
+)
+_WHOLE = ", ".join(
+    f"CAST(c.{name} AS TEXT)" if name in ("gtins", "hs_codes") else f"c.{name}"
+    for name in _WHOLE_NAMES[:-1]
+)
+_PG_EVENTS = (
+    "(SELECT CAST(json_agg(json_build_array(e.id, e.status, e.effective_date, e.reason, "
+    "e.recorded_at) ORDER BY e.id) AS TEXT) "
+    "FROM certificate_status_event e WHERE e.certificate_id = c.id)"
+)
+_SQLITE_EVENTS = (
+    "(SELECT json_group_array(json_array(e.id, e.status, e.effective_date, e.reason, "
+    "e.recorded_at)) FROM (SELECT * FROM certificate_status_event "
+    "WHERE certificate_id = c.id ORDER BY id) e)"
+)
+
+
+def _timestamp(text: str) -> dt.datetime:
+    """A recorded_at as JSON holds it (PostgreSQL's ISO form, or SQLite's stored text)."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _single_sql(mark: str, columns: str = _TERMS) -> str:
     return (
-        f"SELECT r.revision, {_TERMS} FROM registry_revision r "
+        f"SELECT r.revision, {columns} FROM registry_revision r "
         f"LEFT JOIN certificate c ON c.scheme_id = {mark} AND c.number = {mark} "
         "WHERE r.id = 1"
     )
@@ -487,6 +591,9 @@ class _Postgres:
     recorded_sql = _recorded_sql("%s")
     as_recorded_sql = _as_recorded_sql("%s")
 
+    version_sql = _single_sql("%s", "c.version")
+    certificate_sql = _single_sql("%s", f"{_WHOLE}, {_PG_EVENTS}")
+
     def instant(self, value: dt.datetime) -> Any:
         return value
 
@@ -510,6 +617,9 @@ class _Sqlite:
     single_sql = _single_sql("?")
     recorded_sql = _recorded_sql("?")
     as_recorded_sql = _as_recorded_sql("?")
+
+    version_sql = _single_sql("?", "c.version")
+    certificate_sql = _single_sql("?", f"{_WHOLE}, {_SQLITE_EVENTS}")
 
     def instant(self, value: dt.datetime) -> Any:
         # As SQLAlchemy stores a DateTime on SQLite: naive UTC, microseconds always written.

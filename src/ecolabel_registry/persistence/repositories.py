@@ -559,14 +559,15 @@ class SqlCertificateRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
-    def _to_domain(self, rows: Sequence[CertificateRow]) -> list[Certificate]:
-        events: dict[int, list[CertificateStatusEventRow]] = defaultdict(list)
+    def _to_domain(self, rows: Sequence[Any]) -> list[Certificate]:
+        """Certificates of ORM or Core rows of `certificate`, their events read as Core rows
+        (no ORM objects: a page of them is read for every search)."""
+        events: dict[int, list[Any]] = defaultdict(list)
         if rows:
+            table = CertificateStatusEventRow.__table__
             for e in self._s.execute(
-                select(CertificateStatusEventRow).where(
-                    CertificateStatusEventRow.certificate_id.in_([r.id for r in rows])
-                )
-            ).scalars():
+                select(table).where(table.c.certificate_id.in_([r.id for r in rows]))
+            ):
                 events[e.certificate_id].append(e)
         return [certificate_from_row(r, _ordered_events(events[r.id])) for r in rows]
 
@@ -630,9 +631,20 @@ class SqlCertificateRepository:
     def find(
         self, filters: CertificateFilter, after: int | None, limit: int
     ) -> list[tuple[int, Certificate]]:
-        query = select(CertificateRow).order_by(CertificateRow.id).limit(limit)
+        dialect = self._s.get_bind().dialect.name
+        driver = search.fts_driver(dialect, filters.terms)
+        terms = filters.terms if driver is None else driver.rest
+        key = CertificateRow.id.expression if driver is None else driver.rowid
+        # Core rows, not ORM objects: a search reads a page of them for every request.
+        query = select(*CertificateRow.__table__.c).order_by(key).limit(limit)
+        if driver is not None:
+            query = (
+                query.select_from(driver.table)
+                .join(CertificateRow, CertificateRow.id == driver.rowid)
+                .where(driver.match)
+            )
         if after is not None:
-            query = query.where(CertificateRow.id > after)
+            query = query.where(key > after)
         if filters.scheme_id is not None:
             query = query.where(CertificateRow.scheme_id == filters.scheme_id)
         if filters.category_code is not None:
@@ -667,10 +679,9 @@ class SqlCertificateRepository:
                 hs_matches(CategoryHsCodeRow.hs_code, filters.hs_code),
             )
             query = query.where(or_(own, and_(~has_own, by_category)))
-        dialect = self._s.get_bind().dialect.name
-        for term in filters.terms:
+        for term in terms:
             query = query.where(search.term_match(dialect, term))
-        rows = self._s.execute(query).scalars().all()
+        rows = self._s.execute(query).all()
         return list(zip([r.id for r in rows], self._to_domain(rows), strict=True))
 
     @staticmethod

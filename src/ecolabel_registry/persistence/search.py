@@ -17,9 +17,21 @@ matches the certificate's GTINs in their 14-digit form (`certificate_gtin`, inde
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, column, exists, func, literal_column, or_, select, table
+from sqlalchemy import (
+    ColumnElement,
+    TableClause,
+    column,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+)
 
 from ecolabel_registry.persistence.tables import CertificateGtinRow, CertificateRow
 from ecolabel_registry.services.ports import SearchTerm
@@ -72,6 +84,37 @@ def _text_match(dialect: Literal["sqlite", "postgresql"], term: str) -> ColumnEl
             for column in TEXT_COLUMNS
         )
     )
+
+
+def fts_driver(dialect: str, terms: Sequence[SearchTerm]) -> FtsDriver | None:
+    """On SQLite, the FTS5 table to read the certificates from, in rowid order, with every
+    term that has trigrams and is not a GTIN in one MATCH (None: no such term, or PostgreSQL).
+
+    Read this way (the FTS table first, its rowid ordered and bounded by the cursor), SQLite
+    walks the matching rows in order and stops at the page's end; as `certificate.id IN
+    (SELECT rowid ... MATCH ...)` it would first list every match of every word (a word in
+    every holder name lists every certificate).
+    """
+    if dialect == "postgresql":
+        return None
+    indexed = [t for t in terms if len(t.text) >= TRIGRAM and t.gtin is None]
+    if not indexed:
+        return None
+    fts = table(FTS_TABLE, column("rowid"))
+    match = literal_column(FTS_TABLE).op("MATCH")(
+        " AND ".join(_quoted_phrase(t.text) for t in indexed)
+    )
+    return FtsDriver(fts.c.rowid, fts, match, tuple(t for t in terms if t not in indexed))
+
+
+@dataclass(frozen=True)
+class FtsDriver:
+    """The FTS5 table a search reads first, its MATCH, and the terms left to check."""
+
+    rowid: ColumnElement[int]
+    table: TableClause
+    match: ColumnElement[bool]
+    rest: tuple[SearchTerm, ...]
 
 
 def term_match(dialect: str, term: SearchTerm) -> ColumnElement[bool]:

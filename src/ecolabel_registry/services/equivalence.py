@@ -8,6 +8,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
@@ -205,6 +206,16 @@ class Snapshot:
     facts: RegistryFacts
     categories: dict[tuple[str, str], ProductCategory]
     economy_codes: frozenset[str]
+
+    @cached_property
+    def sorted_codes(self) -> tuple[str, ...]:
+        """`economy_codes` in order (worked out once per snapshot)."""
+        return tuple(sorted(self.economy_codes))
+
+    @cached_property
+    def agreements_by_id(self) -> Mapping[str, Agreement]:
+        """The agreements of `facts` by id."""
+        return {a.id: a for a in self.facts.agreements}
 
 
 class ResolverCache:
@@ -583,9 +594,11 @@ class EquivalenceService:
             certificate = found.get((scheme_id, number))
         if certificate is None:
             raise unknown_certificate(snapshot, scheme_id, number)
-        return revision, snapshot.resolver.markets(
-            certificate, _category(snapshot, certificate), on, sorted(snapshot.economy_codes)
-        )
+        return revision, markets_of(snapshot, certificate, on)
+
+    def snapshot_at(self, revision: int) -> Snapshot:
+        """The snapshot holding every write up to `revision` (read with what it answers for)."""
+        return self._cache.at(self._source, revision)
 
     def plan(
         self, hs_code: str, targets: Sequence[str], on: dt.date, asked: AsRecorded | None = None
@@ -616,6 +629,16 @@ class EquivalenceService:
 
 def _revision(asked: AsRecorded | None) -> int:
     return 0 if asked is None else asked.revision
+
+
+def markets_of(
+    snapshot: Snapshot, certificate: Certificate | CertificateTerms, on: dt.date
+) -> list[tuple[str, Answer]]:
+    """Every economy and group where `certificate` is recognized (or facilitated) on `on`,
+    over a snapshot at least as new as the revision read with the certificate."""
+    return snapshot.resolver.markets(
+        certificate, _category(snapshot, certificate), on, snapshot.sorted_codes
+    )
 
 
 def repeated_lines(lines: Iterable[Line]) -> frozenset[Line]:

@@ -13,9 +13,10 @@ import hashlib
 import io
 import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote, urlencode
 
 import segno
@@ -23,6 +24,8 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from ecolabel_registry.api.decisions_io import verify_receipt
 from ecolabel_registry.api.deps import (
@@ -34,6 +37,8 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.pages import i18n
+from ecolabel_registry.api.pages.cache import PageCache, entity_tag
+from ecolabel_registry.api.problems import problem_response
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
     Certificate,
@@ -46,9 +51,11 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.domain.validation import HS_CODE_PATTERN
 from ecolabel_registry.persistence.decisions import SqlDecisionRepository
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
+from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.decisions import DecisionService
-from ecolabel_registry.services.equivalence import EquivalenceService
+from ecolabel_registry.services.economies import EconomyService
+from ecolabel_registry.services.equivalence import EquivalenceService, Snapshot, markets_of
 from ecolabel_registry.services.ports import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
 from ecolabel_registry.services.signing import ReceiptInvalid, ReceiptSigner
@@ -56,6 +63,9 @@ from ecolabel_registry.services.signing import ReceiptInvalid, ReceiptSigner
 router = APIRouter(include_in_schema=False)
 STATIC_URL = "/static/pages"
 PAGE_SIZE = 20
+HTML = "text/html; charset=utf-8"
+CSV = "text/csv; charset=utf-8"
+SVG = "image/svg+xml"
 # Only the app's own assets: our stylesheet; the QR code is inline SVG; no script at all.
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
@@ -93,6 +103,29 @@ AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
 On = Annotated[dt.date | None, Query(description="The date shown; today when absent.")]
 
 
+_RENDERING: ContextVar[Page] = ContextVar("rendering")
+
+
+class _Rendering:
+    """The page being rendered, as the macros see it: they are imported without the
+    template's context (a module made once, not again for every page), so what they need of
+    the page comes from here."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_RENDERING.get(), name)
+
+
+def _translated(message: str) -> str:
+    return _RENDERING.get()._(message)
+
+
+def _labelled(labels: Mapping[str, str], value: str | None) -> str:
+    return _RENDERING.get()._.label(labels, value)
+
+
+env.globals.update(_=_translated, label=_labelled, i18n=i18n, page=_Rendering())
+
+
 class Page:
     """One page's language, links and rendering with the security and caching headers."""
 
@@ -117,35 +150,39 @@ class Page:
         return self.request.url.path + "?" + urlencode(params)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
-        body = env.get_template(template).render(
-            _=self._,
-            label=self._.label,
-            i18n=i18n,
-            lang=self.lang,
-            languages=i18n.LANGUAGES,
-            page=self,
-            static=self.request.scope.get("root_path", "") + STATIC_URL,
-            **context,
+        return cached(self.request, self.body(template, **context), HTML, status)
+
+    def body(self, template: str, **context: Any) -> bytes:
+        """The template rendered in this page's language."""
+        token = _RENDERING.set(self)
+        try:
+            return self._body(template, **context)
+        finally:
+            _RENDERING.reset(token)
+
+    def _body(self, template: str, **context: Any) -> bytes:
+        return (
+            env.get_template(template)
+            .render(
+                _=self._,
+                label=self._.label,
+                i18n=i18n,
+                lang=self.lang,
+                languages=i18n.LANGUAGES,
+                page=self,
+                static=self.request.scope.get("root_path", "") + STATIC_URL,
+                **context,
+            )
+            .encode()
         )
-        return cached(self.request, body.encode(), "text/html; charset=utf-8", status)
 
 
 def cached(request: Request, body: bytes, media_type: str, status: int = 200) -> Response:
     """The response with its ETag (a hash of the body), or 304 when If-None-Match has it."""
     tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {
-        **SECURITY_HEADERS,
-        "ETag": tag,
-        "Cache-Control": "public, max-age=60"
-        if request.app.state.settings.public_reads
-        else "private, no-cache",
-        "Vary": "Accept-Language",
-    }
-    wanted = request.headers.get("if-none-match")
-    if status == 200 and wanted is not None:
-        tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
-        if tag in tags or "*" in tags:
-            return Response(status_code=304, headers=headers)
+    headers = _headers(request, tag)
+    if status == 200 and _conditional(request, tag):
+        return Response(status_code=304, headers=headers)
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
@@ -179,7 +216,7 @@ def _economy_names(economies: EconomiesDep) -> dict[str, Economy]:
     return {e.code: e for e in economies.find(None, 100_000, None).items}
 
 
-def page_equivalence(request: Request, session: SessionDep) -> EquivalenceService:
+def page_equivalence(request: Request, session: Session) -> EquivalenceService:
     """The equivalence service over this request's own database connection.
 
     A page reads the registry through its session as well: with the service's reads on the
@@ -188,9 +225,6 @@ def page_equivalence(request: Request, session: SessionDep) -> EquivalenceServic
     """
     reads = HotReads(session.connection(), held=False)
     return EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
-
-
-EquivalenceDep = Annotated[EquivalenceService, Depends(page_equivalence)]
 
 
 @router.get("/")
@@ -240,42 +274,136 @@ def search_page(
     return page.render("search.html", **context)
 
 
+def _conditional(request: Request, tag: str) -> bool:
+    """Whether the request's If-None-Match names `tag` (or any version)."""
+    wanted = request.headers.get("if-none-match")
+    if wanted is None:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in wanted.split(",")}
+    return tag in tags or "*" in tags
+
+
+def _headers(request: Request, tag: str) -> dict[str, str]:
+    return {
+        **SECURITY_HEADERS,
+        "ETag": tag,
+        "Cache-Control": "public, max-age=60"
+        if request.app.state.settings.public_reads
+        else "private, no-cache",
+        "Vary": "Accept-Language",
+    }
+
+
+def _from_cache(request: Request, tag: str, body: bytes | None, media_type: str) -> Response | None:
+    """304 when the client holds `tag`; the kept body when there is one; else None."""
+    if _conditional(request, tag):
+        return Response(status_code=304, headers=_headers(request, tag))
+    if body is None:
+        return None
+    headers = {**_headers(request, tag), "X-Cache": "hit"}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _cached_body(request: Request, tag: str, body: bytes, media_type: str) -> Response:
+    """A body just made, under its key's ETag."""
+    headers = {**_headers(request, tag), "X-Cache": "miss"}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def page_cache(request: Request) -> PageCache:
+    cache: PageCache = request.app.state.page_cache
+    return cache
+
+
 @router.get("/certificates/{scheme_id}/{number:path}")
-def certificate_page(
+async def certificate_page(
     request: Request,
     scheme_id: str,
     number: str,
-    certificates: CertificatesDep,
-    schemes: SchemesDep,
-    economies: EconomiesDep,
-    agreements: AgreementsDep,
-    equivalence: EquivalenceDep,
     on: On = None,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> Response:
-    """Holder, product, validity, status timeline, where it is recognized on a date, a QR."""
+    """Holder, product, validity, status timeline, where it is recognized on a date, a QR.
+
+    The page is made of the certificate (its version), the registry's small facts (the fact
+    revision), the date, the language and the address. The certificate and the revision are
+    read in one statement, without a threadpool hop, and name the page (its ETag and its key
+    in the page cache): a conditional request for the same page is a 304, a page made before
+    is sent as it is. A new page is made from the resolver's snapshot and the economy names
+    kept for that revision; only when either must be brought up to date first (after a fact
+    write) is it made in the threadpool.
+    """
     page = Page(request, lang, accept_language)
-    try:
-        certificate = certificates.get(scheme_id, number)
-        scheme = schemes.get(scheme_id)
-        category = schemes.get_category(scheme_id, certificate.category_code)
-    except NotFound:
+    facts = HotFacts(request.app.state.hot_reads)
+    revision, certificate = await facts.certificate_and_revision(scheme_id, number)
+    if certificate is None:
         return _not_found(page)
     day = on or today()
-    names = _economy_names(economies)
+    cache = page_cache(request)
+    key = (
+        "certificate",
+        revision,
+        scheme_id,
+        number,
+        certificate.version,
+        day,
+        page.lang,
+        str(request.url),
+        request.app.state.settings.public_reads,
+    )
+    tag = entity_tag(*key)
+    found = _from_cache(request, tag, cache.pages.get(key), HTML)
+    if found is not None:
+        return found
+    snapshot = request.app.state.resolver_cache.current(revision)
+    held = cache.names.current(revision)
+    if snapshot is None or held is None:
+        snapshot, names = await run_in_threadpool(_page_facts, request, revision)
+    else:
+        names = held
+    body = _certificate_body(page, certificate, snapshot, names, day)
+    if body is None:  # its scheme or category is newer than the snapshot: should not happen
+        return _not_found(page)
+    cache.pages.put(key, body)
+    return _cached_body(request, tag, body, HTML)
+
+
+def _page_facts(request: Request, revision: int) -> tuple[Snapshot, dict[str, Economy]]:
+    """The resolver's snapshot and the economies by code, both at `revision` or later."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        snapshot = page_equivalence(request, session).snapshot_at(revision)
+        names = page_cache(request).names.at(
+            revision, lambda: _economy_names(EconomyService(SqlRegistry(session)))
+        )
+        session.rollback()
+    return snapshot, names
+
+
+def _certificate_body(
+    page: Page,
+    certificate: Certificate,
+    snapshot: Snapshot,
+    names: Mapping[str, Economy],
+    day: dt.date,
+) -> bytes | None:
+    """The certificate page's HTML (None when its scheme or category is not in `snapshot`)."""
+    scheme_id, number = certificate.scheme_id, certificate.number
+    scheme = snapshot.facts.schemes.get(scheme_id)
+    category = snapshot.categories.get((scheme_id, certificate.category_code))
+    if scheme is None or category is None:
+        return None
+    agreements = snapshot.agreements_by_id
     markets: list[Market] = []
     used: dict[str, str] = {}
-    _revision, answers = equivalence.markets(scheme_id, number, day)
-    for code, answer in answers:
+    for code, answer in markets_of(snapshot, certificate, day):
         best = answer.routes[0]
         steps = [s.agreement_id for s in best.path]
         for agreement_id in steps:
             if agreement_id not in used:
-                try:
-                    used[agreement_id] = agreements.get(agreement_id).title
-                except NotFound:
-                    used[agreement_id] = agreement_id
+                found = agreements.get(agreement_id)
+                used[agreement_id] = agreement_id if found is None else found.title
         markets.append(
             Market(
                 code=code,
@@ -288,15 +416,7 @@ def certificate_page(
         )
     markets.sort(key=lambda m: (-m.level.strength, m.code))
     path = page_url(scheme_id, number)
-    absolute = str(request.base_url).rstrip("/") + path  # base_url holds the root_path
-    qr = (
-        segno.make(absolute, error="m")
-        .svg_inline(
-            scale=3, title=page._("QR code linking to this page"), svgclass="qr", lineclass=None
-        )
-        .replace("<svg ", '<svg role="img" ', 1)
-    )
-    return page.render(
+    return page.body(
         "certificate.html",
         certificate=certificate,
         scheme=scheme,
@@ -305,10 +425,48 @@ def certificate_page(
         day_status=status_on(certificate.status_events, day, CertificateStatus),
         markets=markets,
         agreements_used=used,
-        qr=qr,
+        qr_url=page.url("/qr" + path),
         path=path,
-        absolute=absolute,
     )
+
+
+@router.get("/qr/certificates/{scheme_id}/{number:path}")
+async def certificate_qr(
+    request: Request,
+    scheme_id: str,
+    number: str,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The QR code of a certificate page, as SVG (made once per address, then kept).
+
+    Only for certificates the registry holds: no code is drawn for an arbitrary text.
+    """
+    page = Page(request, lang, accept_language)
+    _revision, version = await HotFacts(request.app.state.hot_reads).version_and_revision(
+        scheme_id, number
+    )
+    if version is None:
+        return _not_found(page)
+    absolute = str(request.base_url).rstrip("/") + page_url(scheme_id, number)
+    title = page._("QR code linking to this page")
+    tag = entity_tag("qr", absolute, title)
+    cache = page_cache(request)
+    found = _from_cache(request, tag, cache.qr.get(tag), SVG)
+    if found is not None:
+        found.headers["Cache-Control"] = "public, max-age=86400"
+        return found
+    svg = await run_in_threadpool(_qr_svg, absolute, title)
+    cache.qr.put(tag, svg)
+    response = _cached_body(request, tag, svg, SVG)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def _qr_svg(text: str, title: str) -> bytes:
+    out = io.BytesIO()
+    segno.make(text, error="m").save(out, kind="svg", scale=3, title=title, lineclass=None)
+    return out.getvalue()
 
 
 @router.get("/schemes/{scheme_id}")
@@ -425,77 +583,98 @@ def _filters(on: str | None, type: str | None, hs_code: str | None) -> MatrixFil
     return MatrixFilters(day, kind, hs_code or None)
 
 
-def _matrix(
-    schemes: SchemesDep,
-    equivalence: EquivalenceDep,
-    economies: EconomiesDep,
-    filters: MatrixFilters,
-) -> Matrix:
+def _matrix(snapshot: Snapshot, filters: MatrixFilters) -> Matrix:
+    """The matrix from the resolver's snapshot alone (schemes, categories, economies)."""
     rows = [
         s
-        for s in schemes.find(None, 10_000, None, filters.day).items
+        for _id, s in sorted(snapshot.facts.schemes.items())
         if filters.type is None or s.type is filters.type
     ]
-    categories = [c for s in rows for c in schemes.list_categories(s.id, None, 10_000).items]
-    codes = sorted(_economy_names(economies))
-    return recognition_matrix(equivalence, rows, categories, codes, filters.day, filters.hs_code)
+    return recognition_matrix(
+        snapshot, rows, snapshot.categories.values(), filters.day, filters.hs_code
+    )
 
 
-@router.get("/recognition")
-def recognition_page(
-    request: Request,
-    schemes: SchemesDep,
-    equivalence: EquivalenceDep,
-    economies: EconomiesDep,
-    on: MatrixOn = None,
-    type: MatrixType = None,
-    hs_code: MatrixHs = None,
-    lang: Lang = None,
-    accept_language: AcceptLanguage = None,
+MatrixKind = Literal["html", "csv"]
+
+
+async def _matrix_response(
+    request: Request, page: Page, filters: MatrixFilters, kind: MatrixKind
 ) -> Response:
-    """Schemes by economies on a date: each cell the best level."""
-    page = Page(request, lang, accept_language)
-    context: dict[str, Any] = {
-        "types": [t.value for t in SchemeType],
-        "names": _economy_names(economies),
-        "type": type or None,
-        "hs_code": hs_code or "",
-        "day": on or today().isoformat(),
-    }
-    try:
-        filters = _filters(on, type, hs_code)
-    except InvalidInput as error:
-        context["error"] = "; ".join(e.message for e in error.errors)
-        return page.render("recognition.html", status=422, matrix=None, **context)
-    context["day"] = filters.day.isoformat()
-    return page.render(
+    """The matrix page or CSV, named by the fact revision, the filters, the language and the
+    address: a 304 or the kept body when it was made before; else made in the threadpool,
+    at most `max_concurrent_matrices` at once in this process (503 with Retry-After past
+    that, before any work)."""
+    facts = HotFacts(request.app.state.hot_reads)
+    revision = await facts.revision_async()
+    cache = page_cache(request)
+    key = (
+        "matrix",
+        kind,
+        revision,
+        filters,
+        page.lang,
+        str(request.url),
+        request.app.state.settings.public_reads,
+    )
+    tag = entity_tag(*key)
+    media_type = HTML if kind == "html" else CSV
+    found = _from_cache(request, tag, cache.matrices.get(key), media_type)
+    if found is None:
+        if not cache.matrix_slots.take():
+            return problem_response(
+                503,
+                "unavailable",
+                "Service unavailable",
+                f"{cache.matrix_slots.limit} recognition matrices are being worked out "
+                "already; retry shortly",
+                instance=request.url.path,
+                headers={"Retry-After": "5"},
+            )
+        try:
+            body = await run_in_threadpool(_matrix_body, page, filters, revision, kind)
+        finally:
+            cache.matrix_slots.release()
+        cache.matrices.put(key, body)
+        found = _cached_body(request, tag, body, media_type)
+    if kind == "csv":
+        day = filters.day.isoformat()
+        found.headers["Content-Disposition"] = f'attachment; filename="recognition-{day}.csv"'
+    return found
+
+
+def _matrix_body(page: Page, filters: MatrixFilters, revision: int, kind: MatrixKind) -> bytes:
+    snapshot, names = _page_facts(page.request, revision)
+    matrix = _matrix(snapshot, filters)
+    if kind == "csv":
+        return _matrix_csv(matrix, filters.day)
+    return page.body(
         "recognition.html",
-        matrix=_matrix(schemes, equivalence, economies, filters),
+        matrix=matrix,
         csv_url=page.url(
             "/recognition.csv",
             on=filters.day.isoformat(),
             type=filters.type.value if filters.type else None,
             hs_code=filters.hs_code,
         ),
-        **context,
+        **_matrix_form(filters.day.isoformat(), filters.type, filters.hs_code or "", names),
     )
 
 
-@router.get("/recognition.csv")
-def recognition_csv(
-    request: Request,
-    schemes: SchemesDep,
-    equivalence: EquivalenceDep,
-    economies: EconomiesDep,
-    on: MatrixOn = None,
-    type: MatrixType = None,
-    hs_code: MatrixHs = None,
-    lang: Lang = None,  # noqa: ARG001 (links keep the page's language)
-) -> Response:
-    """The matrix as CSV: one row a scheme, one column an economy, cells the best level."""
-    filters = _filters(on, type, hs_code)
-    matrix = _matrix(schemes, equivalence, economies, filters)
-    day = filters.day.isoformat()
+def _matrix_form(
+    day: str, type: SchemeType | str | None, hs_code: str, names: Mapping[str, Economy]
+) -> dict[str, Any]:
+    return {
+        "types": [t.value for t in SchemeType],
+        "names": names,
+        "type": type.value if isinstance(type, SchemeType) else type or None,
+        "hs_code": hs_code,
+        "day": day,
+    }
+
+
+def _matrix_csv(matrix: Matrix, on: dt.date) -> bytes:
+    day = on.isoformat()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["scheme", "on", *matrix.economies])
@@ -505,9 +684,42 @@ def recognition_csv(
             [s.id, day]
             + [cells[(s.id, e)].value if (s.id, e) in cells else "" for e in matrix.economies]
         )
-    response = cached(request, out.getvalue().encode(), "text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="recognition-{day}.csv"'
-    return response
+    return out.getvalue().encode()
+
+
+@router.get("/recognition")
+async def recognition_page(
+    request: Request,
+    on: MatrixOn = None,
+    type: MatrixType = None,
+    hs_code: MatrixHs = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """Schemes by economies on a date: each cell the best level."""
+    page = Page(request, lang, accept_language)
+    try:
+        filters = _filters(on, type, hs_code)
+    except InvalidInput as error:
+        context = _matrix_form(on or today().isoformat(), type, hs_code or "", {})
+        context["error"] = "; ".join(e.message for e in error.errors)
+        return page.render("recognition.html", status=422, matrix=None, **context)
+    return await _matrix_response(request, page, filters, "html")
+
+
+@router.get("/recognition.csv")
+async def recognition_csv(
+    request: Request,
+    on: MatrixOn = None,
+    type: MatrixType = None,
+    hs_code: MatrixHs = None,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Response:
+    """The matrix as CSV: one row a scheme, one column an economy, cells the best level."""
+    filters = _filters(on, type, hs_code)
+    page = Page(request, lang, accept_language)
+    return await _matrix_response(request, page, filters, "csv")
 
 
 def install(app: FastAPI) -> None:
@@ -560,7 +772,6 @@ def _verify(page: Page, receipt: str, decision: str | None, status: int = 200) -
 def verify_page(
     request: Request,
     session: SessionDep,
-    equivalence: EquivalenceDep,
     decision: Annotated[
         str | None, Query(max_length=300, description="A decision's id or URL.")
     ] = None,
@@ -573,7 +784,9 @@ def verify_page(
     if not decision:
         return page.render("verify.html", checked=False, receipt="", decision=None)
     decisions = DecisionService(
-        equivalence, SqlDecisionRepository(session), request.app.state.signer
+        page_equivalence(request, session),
+        SqlDecisionRepository(session),
+        request.app.state.signer,
     )
     try:
         stored = decisions.get(_decision_id(decision))

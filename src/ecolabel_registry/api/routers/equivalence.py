@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 import msgspec
 import orjson
-from fastapi import APIRouter, Depends, Header, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.deps import instant_of, require_reader, today
+from ecolabel_registry.api.deps import instant_of, today
 from ecolabel_registry.api.equivalence_io import (
     AS_RECORDED,
     AnswerWriter,
@@ -86,16 +86,6 @@ def equivalence_service(request: Request) -> EquivalenceService:
 
 
 EquivalenceDep = Annotated[EquivalenceService, Depends(equivalence_service)]
-
-
-async def require_reader_fast(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> None:
-    """`require_reader` without a threadpool hop when reads are public (the usual case)."""
-    if request.app.state.settings.public_reads:
-        return
-    await run_in_threadpool(require_reader, request, authorization)
 
 
 Scheme = Annotated[
