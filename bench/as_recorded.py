@@ -6,9 +6,9 @@ Starts the server on the generated registry (bench/generate.py makes it when mis
 its corrections recorded one by one after the load), then runs wrk (1 thread, 32
 connections, loopback) on the trivial endpoint and on equivalence questions asked as
 recorded at instants spread evenly over the registry's history of corrections (from the
-end of its last bulk load to its last revision), cycling through thousands of different certificates, targets, dates
-and instants, alternating the two `--rounds` times; the best round of each counts. Writes
-bench/results/as-recorded-<size>-<engine>.json.
+end of its last bulk load to its last revision), cycling through thousands of different
+certificates, targets, dates and instants, alternating the two `--rounds` times; the best
+round of each counts. Writes bench/results/as-recorded-<size>-<engine>.json.
 """
 
 from __future__ import annotations
