@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from functools import partial
@@ -23,6 +24,7 @@ from ecolabel_registry.api.routers import (
     bench,
     bodies,
     certificates,
+    changes,
     economies,
     equivalence,
     health,
@@ -48,6 +50,26 @@ Updates need `If-Match` with the resource's `ETag`.
 """
 
 
+@asynccontextmanager
+async def delivering(
+    sessions: sessionmaker[Session], settings: Settings, deliver: bool
+) -> AsyncIterator[None]:
+    """The webhook worker running beside the app, when `deliver`; stopped as the app stops
+    (SIGTERM included): attempts in flight are finished and recorded first."""
+    if not deliver:
+        yield
+        return
+    from ecolabel_registry.delivery import DeliveryWorker
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(DeliveryWorker(sessions, settings).run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 def operation_id(route: APIRoute) -> str:
     """Stable operation ids: the handler's name."""
     return route.name
@@ -59,11 +81,13 @@ def create_app(
     engine: Engine | None = None,
     session_factory: sessionmaker[Session] | None = None,
     serving: Callable[[Settings], AbstractContextManager[object]] | None = None,
+    deliver: bool = False,
 ) -> FastAPI:
     """Build the application. Tests pass their own session factory (one transaction a test).
 
     `serving` is what the `serve` command runs around a worker process's life, once the
-    resolver's cache is warm (the process tuning of `cli.tuned_process`).
+    resolver's cache is warm (the process tuning of `cli.tuned_process`). With `deliver`,
+    the process also runs the webhook worker (ecolabel_registry/delivery.py) until it stops.
     """
     settings = settings or get_settings()
     configure_logging(settings)
@@ -79,7 +103,8 @@ def create_app(
         if own_engine:
             await warm_resolver_cache(app.state.resolver_cache, hot_reads)
         with serving(settings) if serving is not None else nullcontext():
-            yield
+            async with delivering(session_factory, settings, deliver):
+                yield
         await hot_reads.aclose()
         if own_engine and engine is not None:
             engine.dispose()
@@ -124,7 +149,8 @@ def create_app(
     if app.openapi_url is not None:
         docs.install(app)
     app.include_router(imports.router, dependencies=[Depends(require_reader)])
-    for module in (economies, schemes, equivalence, certificates, bodies, agreements, audit):
+    modules = (economies, schemes, equivalence, certificates, bodies, agreements, changes, audit)
+    for module in modules:
         reader = equivalence.require_reader_fast if module is equivalence else require_reader
         app.include_router(module.router, dependencies=[Depends(reader)])
     if settings.bench_endpoints:
