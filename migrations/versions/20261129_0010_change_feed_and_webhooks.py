@@ -97,7 +97,10 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_webhook_delivery_due", "webhook_delivery", ["state", "next_attempt_at"], unique=False
+        "ix_webhook_delivery_due",
+        "webhook_delivery",
+        ["state", "next_attempt_at", "id"],
+        unique=False,
     )
     op.create_index(
         "ix_webhook_delivery_entity",

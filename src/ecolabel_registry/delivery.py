@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 4096
 """The most of a receiver's answer read (its start is kept as the attempt's error)."""
 MAX_ERROR_CHARS = 500
+CLAIM_ROUNDS = 4
+"""A worker claims up to this many times its concurrency at once (and claims again when half
+of that is left), so its lease covers this many attempts' timeouts, one after the other."""
 
 
 def message(change: Change) -> bytes:
@@ -104,7 +107,7 @@ class DeliveryWorker:
         self._poll = settings.webhook_poll_seconds
         self._queue = SqlDeliveryQueue(
             sessions,
-            lease=dt.timedelta(seconds=2 * self._timeout + 30),
+            lease=dt.timedelta(seconds=CLAIM_ROUNDS * self._timeout + 30),
             disable_after=dt.timedelta(hours=settings.webhook_disable_after_hours),
             rand=rand,
         )
@@ -126,17 +129,27 @@ class DeliveryWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then finish the attempts in flight (each bounded by the
-        timeout), record them, and return. A claim not yet sent is given back."""
+        timeout), record them, give back the claims not yet sent, and return.
+
+        Claims are made in batches of up to CLAIM_ROUNDS times the concurrency, whenever at
+        most half of that is still claimed and unfinished; at most `concurrency` attempts are
+        sending at once; finished attempts are recorded together.
+        """
+        slots = asyncio.Semaphore(self._concurrency)
+        batch = CLAIM_ROUNDS * self._concurrency
         async with self.client() as client:
-            flying: set[asyncio.Task[Outcome]] = set()
+            flying: set[asyncio.Task[Outcome | Claimed]] = set()
             while True:
-                if not stop.is_set() and len(flying) < self._concurrency:
+                if not stop.is_set() and len(flying) <= batch // 2:
                     try:
-                        claimed = await self._claim(self._concurrency - len(flying))
+                        claimed, targets = await self._claim(batch - len(flying))
                     except Exception:
                         log.exception("webhook claim failed; trying again")
-                        claimed = []
-                    flying |= {asyncio.create_task(self.send(client, c)) for c in claimed}
+                        claimed, targets = [], {}
+                    flying |= {
+                        asyncio.create_task(self._send_in_slot(slots, stop, client, c, targets))
+                        for c in claimed
+                    }
                 if not flying:
                     if stop.is_set():
                         return
@@ -145,24 +158,56 @@ class DeliveryWorker:
                 done, flying = await asyncio.wait(
                     flying, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
                 )
-                if done:
-                    await self._finish([t.result() for t in done])
+                results = [t.result() for t in done]
+                unsent = [r for r in results if isinstance(r, Claimed)]
+                if unsent:
+                    await anyio.to_thread.run_sync(self._queue.release, unsent)
+                await self._finish([r for r in results if isinstance(r, Outcome)])
+
+    async def _send_in_slot(
+        self,
+        slots: asyncio.Semaphore,
+        stop: asyncio.Event,
+        client: httpx2.AsyncClient,
+        claimed: Claimed,
+        targets: dict[str, list[str] | Exception],
+    ) -> Outcome | Claimed:
+        """The attempt's outcome; the claim itself when the worker stopped before sending."""
+        async with slots:
+            if stop.is_set():
+                return claimed
+            return await self.send(client, claimed, targets.get(claimed.url))
 
     async def step(self, client: httpx2.AsyncClient) -> int:
         """One round: claim what is due (up to the concurrency), send it all, record it;
-        how many attempts were made. (The tests' and the benchmark's driver.)"""
-        claimed = await self._claim(self._concurrency)
+        how many attempts were made. (The tests' driver.)"""
+        claimed, targets = await self._claim(self._concurrency)
         if claimed:
-            outcomes = await asyncio.gather(*(self.send(client, c) for c in claimed))
+            outcomes = await asyncio.gather(
+                *(self.send(client, c, targets.get(c.url)) for c in claimed)
+            )
             await self._finish(list(outcomes))
         return len(claimed)
 
-    async def _claim(self, limit: int) -> list[Claimed]:
+    async def _claim(self, limit: int) -> tuple[list[Claimed], dict[str, list[str] | Exception]]:
+        """Due deliveries, and where each of their URLs may be reached right now: every URL
+        resolved and checked once per claim, just before its attempts."""
         now = self._clock()
         await anyio.to_thread.run_sync(self._queue.fan_out, now)
-        return await anyio.to_thread.run_sync(self._queue.claim, now, limit)
+        claimed = await anyio.to_thread.run_sync(self._queue.claim, now, limit)
+        targets: dict[str, list[str] | Exception] = {}
+        for url in {c.url for c in claimed}:
+            try:
+                targets[url] = await anyio.to_thread.run_sync(
+                    self._policy.addresses, url, self._resolver
+                )
+            except (UnsafeAddress, InvalidInput) as exc:
+                targets[url] = exc
+        return claimed, targets
 
     async def _finish(self, outcomes: list[Outcome]) -> None:
+        if not outcomes:
+            return
         for attempt in range(5):
             try:
                 await anyio.to_thread.run_sync(self._queue.finish, outcomes, self._clock())
@@ -172,11 +217,24 @@ class DeliveryWorker:
                 log.exception("recording webhook attempts failed (try %d)", attempt + 1)
                 await asyncio.sleep(0.5 * (attempt + 1))
 
-    async def send(self, client: httpx2.AsyncClient, claimed: Claimed) -> Outcome:
-        """One attempt, never longer than the timeout; its outcome (never an exception)."""
+    async def send(
+        self,
+        client: httpx2.AsyncClient,
+        claimed: Claimed,
+        target: list[str] | Exception | None = None,
+    ) -> Outcome:
+        """One attempt, never longer than the timeout; its outcome (never an exception).
+        `target`: the addresses the URL was resolved to and checked for this attempt (or why
+        it may not be reached); None: resolved and checked here."""
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._post(client, claimed)
+                if target is None:
+                    target = await anyio.to_thread.run_sync(
+                        self._policy.addresses, claimed.url, self._resolver
+                    )
+                if isinstance(target, Exception):
+                    raise target
+                return await self._post(client, claimed, target)
         except TimeoutError:
             return Outcome(claimed, False, None, f"no answer within {self._timeout:g} s")
         except (UnsafeAddress, InvalidInput) as exc:
@@ -187,10 +245,9 @@ class DeliveryWorker:
             log.exception("webhook attempt failed")
             return Outcome(claimed, False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
 
-    async def _post(self, client: httpx2.AsyncClient, claimed: Claimed) -> Outcome:
-        addresses = await anyio.to_thread.run_sync(
-            self._policy.addresses, claimed.url, self._resolver
-        )
+    async def _post(
+        self, client: httpx2.AsyncClient, claimed: Claimed, addresses: list[str]
+    ) -> Outcome:
         url = httpx2.URL(claimed.url)
         body = message(claimed.change)
         headers = signed_headers(claimed.secret, message_id(claimed), int(time.time()), body)

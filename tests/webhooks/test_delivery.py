@@ -296,7 +296,7 @@ def test_an_attempt_claimed_by_a_worker_that_died_is_sent_again_after_its_lease(
         r.status("KR-0001", "suspended", "2024-03-01")
         dead = r.worker()
         # The dead worker claimed the delivery and never recorded it.
-        claimed = asyncio.run(dead._claim(10))
+        claimed, _ = asyncio.run(dead._claim(10))
         assert len(claimed) == 1
         alive = r.worker()
         assert run_rounds(alive, r.clock) == 0  # held by the lease

@@ -507,7 +507,7 @@ class WebhookDeliveryRow(Base):
 
     __table_args__ = (
         UniqueConstraint("subscription_id", "change_id"),
-        Index("ix_webhook_delivery_due", "state", "next_attempt_at"),
+        Index("ix_webhook_delivery_due", "state", "next_attempt_at", "id"),
         Index("ix_webhook_delivery_entity", "subscription_id", "entity_key", "id"),
         CheckConstraint("state IN ('pending', 'delivered')", name="state"),
     )
