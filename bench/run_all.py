@@ -5,9 +5,9 @@
     python bench/run_all.py --large         # the bars' own sizes: 1M certificates (~30 min)
 
 Each step is one of the bench/ scripts (single.py, as_recorded.py, batch.py, decisions.py,
-search.py, growth.py, import_bar.py, memory.py, reads_under_writes.py), on PostgreSQL and on
-SQLite where the bar applies; each prints its own table and writes its JSON under
-bench/results/. The summary goes to bench/results/summary-<mode>.json.
+search.py, growth.py, import_bar.py, memory.py, reads_under_writes.py, webhooks.py), on
+PostgreSQL and on SQLite where the bar applies; each prints its own table and writes its JSON
+under bench/results/. The summary goes to bench/results/summary-<mode>.json.
 """
 
 from __future__ import annotations
@@ -179,6 +179,19 @@ def summary(
                     )
                 )
             data[f"reads-under-writes-{engine}"] = under
+        hooks = read_result(f"webhooks-{size}-{engine}")
+        if hooks:
+            rows.append(
+                (
+                    f"webhooks: {hooks['changes']:,} changes delivered vs bare async client",
+                    engine,
+                    f"{hooks['worker_per_s']:,} vs {hooks['bare_per_s']:,} a second",
+                    f"{hooks['ratio']:.2f}",
+                    ">= 0.5",
+                    verdict(hooks["ratio"], 0.5, True),
+                )
+            )
+            data[f"webhooks-{engine}"] = hooks
         memory = read_result(f"memory-{memory_size}-{engine}")
         if memory:
             rows.append(
@@ -306,6 +319,19 @@ def main() -> None:
             rounds,
         )
         run("memory.py", "--size", size, "--engine", engine, "--seconds", memory_seconds)
+        # 10,000 changes in every full run (the bar's size); 1,000 in the smoke run.
+        changes = 1_000 if args.smoke else 10_000
+        run(
+            "webhooks.py",
+            "--engine",
+            engine,
+            "--changes",
+            changes,
+            "--size",
+            size,
+            "--rounds",
+            rounds,
+        )
     if "postgresql" in args.engines:
         run("import_bar.py", "--rows", rows)
     summary(size, growth or ("", ""), rows, size, writes_size)

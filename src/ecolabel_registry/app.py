@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from functools import partial
@@ -24,6 +25,7 @@ from ecolabel_registry.api.routers import (
     bench,
     bodies,
     certificates,
+    changes,
     decisions,
     economies,
     equivalence,
@@ -51,6 +53,26 @@ Updates need `If-Match` with the resource's `ETag`.
 """
 
 
+@asynccontextmanager
+async def delivering(
+    sessions: sessionmaker[Session], settings: Settings, deliver: bool
+) -> AsyncIterator[None]:
+    """The webhook worker running beside the app, when `deliver`; stopped as the app stops
+    (SIGTERM included): attempts in flight are finished and recorded first."""
+    if not deliver:
+        yield
+        return
+    from ecolabel_registry.delivery import DeliveryWorker
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(DeliveryWorker(sessions, settings).run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
 def operation_id(route: APIRoute) -> str:
     """Stable operation ids: the handler's name."""
     return route.name
@@ -62,11 +84,13 @@ def create_app(
     engine: Engine | None = None,
     session_factory: sessionmaker[Session] | None = None,
     serving: Callable[[Settings], AbstractContextManager[object]] | None = None,
+    deliver: bool = False,
 ) -> FastAPI:
     """Build the application. Tests pass their own session factory (one transaction a test).
 
     `serving` is what the `serve` command runs around a worker process's life, once the
-    resolver's cache is warm (the process tuning of `cli.tuned_process`).
+    resolver's cache is warm (the process tuning of `cli.tuned_process`). With `deliver`,
+    the process also runs the webhook worker (ecolabel_registry/delivery.py) until it stops.
     """
     settings = settings or get_settings()
     configure_logging(settings)
@@ -82,7 +106,8 @@ def create_app(
         if own_engine:
             await warm_resolver_cache(app.state.resolver_cache, hot_reads)
         with serving(settings) if serving is not None else nullcontext():
-            yield
+            async with delivering(session_factory, settings, deliver):
+                yield
         await hot_reads.aclose()
         if own_engine and engine is not None:
             engine.dispose()
@@ -142,6 +167,7 @@ def create_app(
         certificates,
         bodies,
         agreements,
+        changes,
         audit,
         decisions,
     ):

@@ -214,7 +214,8 @@ def served_app(settings: Settings | None = None) -> FastAPI:
     served process is tuned (`tuned_process`) once its resolver cache is warm."""
     from ecolabel_registry.app import create_app
 
-    return create_app(settings, serving=tuned_process)
+    settings = settings or get_settings()
+    return create_app(settings, serving=tuned_process, deliver=settings.webhook_worker)
 
 
 @contextmanager
@@ -241,6 +242,39 @@ def tuned_process(settings: Settings) -> Iterator[None]:
         gc.set_threshold(*thresholds)
         sys.setswitchinterval(interval)
         gc.unfreeze()
+
+
+@app.command()
+def deliver() -> None:
+    """Run the webhook worker alone (serve with ECOLABEL_WEBHOOK_WORKER=false then).
+
+    Several may run against one PostgreSQL database: each claims different deliveries. On
+    SQLite run one. SIGTERM or Ctrl-C stops it once the attempts in flight are recorded.
+    """
+    import asyncio
+    import signal
+
+    from sqlalchemy.orm import sessionmaker
+
+    from ecolabel_registry.delivery import DeliveryWorker
+
+    settings = get_settings()
+    engine = _engine(settings)
+    _require_migrated(settings, engine)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        console.print(f"delivering webhooks from {_database(settings)}", soft_wrap=True)
+        await DeliveryWorker(sessionmaker(engine, expire_on_commit=False), settings).run(stop)
+
+    try:
+        asyncio.run(main())
+    finally:
+        engine.dispose()
+    console.print("webhook worker stopped")
 
 
 @app.command()

@@ -132,6 +132,37 @@ class Settings(BaseSettings):
         description="The file of the registry's private signing keys (JSON, mode 0600, shared "
         "by every server of the registry); `ecolabel-registry signing-key create` makes it.",
     )
+    webhook_worker: bool = Field(
+        default=True,
+        description="`serve` runs the webhook worker in each served process; false when "
+        "`ecolabel-registry deliver` runs apart (docs/changes.md).",
+    )
+    webhook_allow_private_addresses: bool = Field(
+        default=False,
+        description="Accept webhook URLs whose host is or resolves to a private, loopback, "
+        "link-local or otherwise non-public address (tests, closed networks).",
+    )
+    webhook_allow_http: bool = Field(
+        default=False, description="Accept http:// webhook URLs, not only https:// ones."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Longest one delivery attempt may take, connecting and answering included.",
+    )
+    webhook_concurrency: int = Field(
+        default=16, ge=1, le=1000, description="Delivery attempts in flight at once per worker."
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle worker looks for new changes."
+    )
+    webhook_disable_after_hours: float = Field(
+        default=72.0,
+        ge=24,
+        description="A subscription whose every delivery has failed for this long is disabled "
+        "(it says so, and why, in its GET).",
+    )
     bench_endpoints: bool = Field(
         default=False, description="Mount /bench/trivial, the benchmarks' yardstick (bench/)."
     )

@@ -553,6 +553,21 @@ class Resolver:
         """The facts this resolver was built from."""
         return self._facts
 
+    def reach_of(self, agreement: Agreement) -> tuple[frozenset[str], frozenset[str]]:
+        """Which answers `agreement` can take part in: the schemes whose certificates may be
+        recognized through it (the ones it recognizes, and those that reach them through
+        chaining-allowed links), and the schemes that may recognize through it (its
+        recognizing ones, and those that reach on from them). A superset: chain rules and
+        dates are not checked here; answers are compared by `resolve` and `markets`."""
+        links = self._links_of(agreement)
+        sources = {link.recognized for link in links}
+        ends = {link.recognizing for link in links}
+        allowed = [link for items in self._allowed.values() for link in items]
+        for _ in range(MAX_CHAIN_LENGTH - 1):
+            sources |= {link.recognized for link in allowed if link.recognizing in sources}
+            ends |= {link.recognizing for link in allowed if link.recognized in ends}
+        return frozenset(sources), frozenset(ends)
+
     def operative_schemes(self, economy: str, on: dt.date) -> frozenset[str]:
         """The schemes operative in `economy` on `on`: homed there, or in a group it is in
         (directly or through member groups), or, for a group, in every country of it."""

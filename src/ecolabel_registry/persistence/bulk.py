@@ -400,24 +400,50 @@ class SqlCertificateBulkStore:
             f"FROM import_certificate s WHERE {new}",
             params,
         )
-        # The change log: one row per certificate created or changed, under the revision.
+        # The change log: one row per certificate created or changed, under the revision,
+        # with what the public change feed says of it (as `changes.describe` says it of a
+        # single write): created; or the last status event the row appended; or updated.
         log = (
-            "INSERT INTO registry_change (revision, entity_type, entity_id) "
+            "INSERT INTO registry_change (revision, entity_type, entity_id, kind, "
+            "effective_date, status, scheme_id, economy_code, payload) "
             "SELECT :revision, 'certificate', CAST(:scheme AS text) || '/' || "
         )
         revision = {"revision": revisions.recorded(self._s).revision, "scheme": self._scheme_id}
-        self._sql(f"{log}s.number FROM import_certificate s WHERE {new}", revision)
-        if not self._matched:
-            return
         self._sql(
-            f"{log}m.number FROM import_match m WHERE m.fields_changed OR EXISTS "
-            "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id) "
-            "ORDER BY m.row_no",
+            f"{log}s.number, 'created', NULL, NULL, CAST(:scheme AS text), s.holder_economy, "
+            f"{_audit_object(d, {'version': '1'})} FROM import_certificate s WHERE {new} "
+            "ORDER BY s.row_no",
             revision,
         )
+        if not self._matched:
+            return
         if self._events:
             # Each changed certificate's appended events are looked up by certificate.
             self._sql("CREATE INDEX import_event_certificate ON import_event (certificate_id, seq)")
+        last = (
+            "(SELECT e.{} FROM import_event e WHERE e.certificate_id = m.certificate_id "
+            "ORDER BY e.seq DESC LIMIT 1)"
+        )
+        appended = "EXISTS (SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id)"
+        status_payload = _audit_object(
+            d,
+            {
+                "status": last.format("status"),
+                "effective_date": last.format("effective_date"),
+                "reason": last.format("reason"),
+            },
+        )
+        self._sql(
+            f"{log}m.number, "
+            f"CASE WHEN {appended} THEN 'status_event' ELSE 'updated' END, "
+            f"{last.format('effective_date')}, {last.format('status')}, "
+            "CAST(:scheme AS text), m.holder_economy, "
+            f"CASE WHEN {appended} THEN {status_payload} "
+            f"ELSE {_audit_object(d, {'version': 'c.version + 1'})} END "
+            "FROM import_match m JOIN certificate c ON c.id = m.certificate_id "
+            f"WHERE m.fields_changed OR {appended} ORDER BY m.row_no",
+            revision,
+        )
         event = _audit_object(
             d, {"status": "e.status", "effective_date": "e.effective_date", "reason": "e.reason"}
         )

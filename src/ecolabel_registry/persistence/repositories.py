@@ -66,6 +66,7 @@ from ecolabel_registry.persistence.tables import (
     SchemeRow,
     ScopeEntryRow,
 )
+from ecolabel_registry.services.changes import ChangeFacts
 from ecolabel_registry.services.keys import ApiKey
 from ecolabel_registry.services.ports import (
     AgreementFilter,
@@ -1158,9 +1159,10 @@ class SqlRegistry:
         self.agreements = SqlAgreementRepository(session)
         self.audit = SqlAuditLog(session)
 
-    def changed(self, entity_type: str, entity_id: str) -> None:
-        """Log the entity under this transaction's revision (`revisions.changed`)."""
-        revisions.changed(self.session, entity_type, entity_id)
+    def changed(self, entity_type: str, entity_id: str, facts: ChangeFacts | None = None) -> None:
+        """Log the entity under this transaction's revision (`revisions.changed`), with what
+        the change feed says of it."""
+        revisions.changed(self.session, entity_type, entity_id, facts)
 
 
 class SqlApiKeyRepository:

@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
+from ecolabel_registry.persistence.changes import change_columns
 from ecolabel_registry.persistence.tables import (
     RegistryChangeRow,
     RegistryRevisionLogRow,
@@ -40,6 +41,9 @@ _CHANGED = "registry.changed"
 _WATCHED = "registry.watched"
 _TAKING = "registry.taking"
 TICK = dt.timedelta(microseconds=1)
+
+if TYPE_CHECKING:
+    from ecolabel_registry.services.changes import ChangeFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +99,14 @@ def _take(session: Session) -> Recorded:
     return Recorded(int(revision), at)
 
 
-def changed(session: Session, entity_type: str, entity_id: str) -> Recorded:
-    """Log that this transaction changed the entity (once a transaction); its revision."""
+def changed(
+    session: Session, entity_type: str, entity_id: str, facts: ChangeFacts | None = None
+) -> Recorded:
+    """Log that this transaction changed the entity (once a transaction); its revision.
+
+    `facts`: what the public change feed says of the change (ADR 0009); the first write of
+    an entity in a transaction gives them.
+    """
     taken = recorded(session)
     logged: set[tuple[str, str]] = session.info.setdefault(_CHANGED, set())
     if (entity_type, entity_id) not in logged:
@@ -105,7 +115,10 @@ def changed(session: Session, entity_type: str, entity_id: str) -> Recorded:
         try:
             session.execute(
                 insert(RegistryChangeRow).values(
-                    revision=taken.revision, entity_type=entity_type, entity_id=entity_id
+                    revision=taken.revision,
+                    entity_type=entity_type,
+                    entity_id=entity_id,
+                    **change_columns(facts),
                 )
             )
         finally:

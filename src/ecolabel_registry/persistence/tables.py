@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -472,6 +473,80 @@ class RegistryChangeRow(Base):
     revision: Mapped[int] = mapped_column(BigInteger, index=True)
     entity_type: Mapped[str] = mapped_column(String(50))
     entity_id: Mapped[str] = mapped_column(String(300))
+    # What the public change feed says of it (ADR 0009, services/changes.py); kind NULL:
+    # not in the feed (API keys, the import's summary, rows from before migration 0010).
+    kind: Mapped[str | None] = mapped_column(String(30))
+    effective_date: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str | None] = mapped_column(String(20))
+    scheme_id: Mapped[str | None] = mapped_column(String(64))
+    agreement_id: Mapped[str | None] = mapped_column(String(36))
+    economy_code: Mapped[str | None] = mapped_column(String(10))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_registry_change_scheme_id", "scheme_id", "id"),
+        Index("ix_registry_change_agreement_id", "agreement_id", "id"),
+        Index("ix_registry_change_economy_code", "economy_code", "id"),
+        Index("ix_registry_change_entity", "entity_type", "entity_id", "id"),
+    )
+
+
+class WebhookSubscriptionRow(Base):
+    """A key's subscription to the change feed: where to deliver, which changes, and how it
+    has gone (ADR 0009). `fanned_through`: the last change sequence turned into deliveries."""
+
+    __tablename__ = "webhook_subscription"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_key.id"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    scheme_id: Mapped[str | None] = mapped_column(String(64))
+    certificate: Mapped[str | None] = mapped_column(String(200))
+    agreement_id: Mapped[str | None] = mapped_column(String(36))
+    economy_code: Mapped[str | None] = mapped_column(String(10))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    fanned_through: Mapped[int] = mapped_column(BigInteger, default=0)
+    failing_since: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookDeliveryRow(Base):
+    """One change to deliver to one subscription, and its attempts so far.
+
+    A worker claims a due delivery by setting `lease_until` (PostgreSQL: the rows picked with
+    `FOR UPDATE SKIP LOCKED`); an attempt whose worker died is claimable again once its lease
+    has run out. `entity_key` keeps per-entity order: a delivery is not claimed while an
+    earlier one of the same subscription and entity is not delivered.
+    """
+
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(
+        ForeignKey("webhook_subscription.id", ondelete="CASCADE")
+    )
+    change_id: Mapped[int] = mapped_column(BigInteger)
+    entity_key: Mapped[str] = mapped_column(String(400))
+    state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    claim: Mapped[str | None] = mapped_column(String(36))
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "change_id"),
+        Index("ix_webhook_delivery_due", "state", "next_attempt_at", "id"),
+        Index("ix_webhook_delivery_entity", "subscription_id", "entity_key", "id"),
+        CheckConstraint("state IN ('pending', 'delivered')", name="state"),
+    )
 
 
 class FactVersionRow(Base):

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound
+from ecolabel_registry.services.changes import describe
 from ecolabel_registry.services.ports import Page, Registry
 
 T = TypeVar("T")
@@ -70,16 +71,20 @@ def audit(
     after: Any | None,
     *,
     changes: bool = True,
+    parent: Any | None = None,
 ) -> None:
     """Record a write in the audit trail, in the same transaction as the write.
 
     The write's transaction has its registry revision (taken at its first write), and the
     entity goes in the change log under it (`changes=False`: the caller logged the entities
     it changed itself), from which every process reloads only the cached facts that changed
-    (ADR 0006).
+    (ADR 0006), with what the public change feed says of the change (ADR 0009,
+    `changes.describe`; `parent`: a status event's certificate, a scope entry's agreement
+    id).
     """
     if changes:
-        registry.changed(entity_type, entity_id)
+        facts = describe(operation, entity_type, entity_id, before, after, parent)
+        registry.changed(entity_type, entity_id, facts)
     registry.audit.record(
         actor_key_id=actor.key_id,
         actor_name=actor.name,

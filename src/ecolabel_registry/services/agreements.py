@@ -232,7 +232,16 @@ class AgreementService:
         raise_if(errors)
         saved = self._r.agreements.add_scope_entry(agreement_id, entry)
         self._r.agreements.touch(agreement_id)
-        audit(self._r, actor, "agreement.scope_entry.create", "scope_entry", saved.id, None, saved)
+        audit(
+            self._r,
+            actor,
+            "agreement.scope_entry.create",
+            "scope_entry",
+            saved.id,
+            None,
+            saved,
+            parent=agreement_id,
+        )
         return saved
 
     def end_scope_entry(
@@ -261,7 +270,16 @@ class AgreementService:
         ended = dataclasses.replace(entry, valid_to=valid_to)
         saved = self._r.agreements.update_scope_entry(agreement_id, ended, version)
         self._r.agreements.touch(agreement_id)
-        audit(self._r, actor, "agreement.scope_entry.end", "scope_entry", entry_id, entry, saved)
+        audit(
+            self._r,
+            actor,
+            "agreement.scope_entry.end",
+            "scope_entry",
+            entry_id,
+            entry,
+            saved,
+            parent=agreement_id,
+        )
         return saved
 
     def scope_entry_version(self, entry_id: str) -> int:

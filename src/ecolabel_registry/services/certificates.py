@@ -191,6 +191,7 @@ class CertificateService:
             _key(current),
             None,
             saved_event,
+            parent=current,
         )
         return version, saved_event
 

@@ -60,6 +60,7 @@ from ecolabel_registry.services.certificates import (
     check_event_starts,
     check_status_event,
 )
+from ecolabel_registry.services.changes import ChangeFacts
 from ecolabel_registry.services.ports import (
     AgreementRepository,
     AuditLog,
@@ -954,8 +955,8 @@ class _MemoRegistry:
     def audit(self) -> AuditLog:
         return self._inner.audit
 
-    def changed(self, entity_type: str, entity_id: str) -> None:
-        self._inner.changed(entity_type, entity_id)
+    def changed(self, entity_type: str, entity_id: str, facts: ChangeFacts | None = None) -> None:
+        self._inner.changed(entity_type, entity_id, facts)
 
 
 # The service

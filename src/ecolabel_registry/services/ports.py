@@ -20,6 +20,7 @@ from ecolabel_registry.domain.model import (
     StatusChange,
     StatusEvent,
 )
+from ecolabel_registry.services.changes import ChangeFacts
 
 T = TypeVar("T")
 
@@ -198,7 +199,8 @@ class Registry(Protocol):
     @property
     def audit(self) -> AuditLog: ...
 
-    def changed(self, entity_type: str, entity_id: str) -> None:
+    def changed(self, entity_type: str, entity_id: str, facts: ChangeFacts | None = None) -> None:
         """Record that this transaction changed the entity (its audit type and id): the
         transaction's revision is taken (once) and the entity logged in the change log,
-        which every process reads to bring its cached facts up to date (ADR 0006)."""
+        which every process reads to bring its cached facts up to date (ADR 0006), with
+        `facts`, what the public change feed says of it (ADR 0009)."""

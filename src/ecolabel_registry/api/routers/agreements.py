@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import Field
 
 from ecolabel_registry.api.deps import (
     ActorDep,
@@ -15,6 +16,7 @@ from ecolabel_registry.api.deps import (
     IfMatchDep,
     Limit,
     RecordedDep,
+    RegistryDep,
     etag,
     instant_of,
     today,
@@ -25,6 +27,7 @@ from ecolabel_registry.api.schemas import (
     AgreementRead,
     AgreementStatusEventCreate,
     AgreementUpdate,
+    Output,
     PageOut,
     PartyStatusEventCreate,
     ScopeEntryCreate,
@@ -35,6 +38,16 @@ from ecolabel_registry.api.schemas import (
 )
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Purpose
+from ecolabel_registry.persistence.hot import HotFacts
+from ecolabel_registry.persistence.impact import SqlCertificateGroups
+from ecolabel_registry.services.impact import (
+    MAX_GROUPS,
+    AgreementSuspended,
+    Hypothesis,
+    PartySuspended,
+    ScopeEntryEnded,
+    impact,
+)
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 IdPath = Annotated[str, Path(max_length=36, description="The agreement's id.")]
@@ -251,3 +264,87 @@ def end_scope_entry(
     entry = service.end_scope_entry(actor, agreement_id, entry_id, body.valid_to, version)
     response.headers["ETag"] = etag(service.scope_entry_version(entry_id))
     return ScopeEntryRead.of(entry)
+
+
+# Impact
+
+
+class EconomyImpactRead(Output):
+    economy: str
+    certificates: int = Field(description="Certificates whose answer here would change.")
+    no_longer_recognized: int = Field(description="Of those, the ones that would lose recognition.")
+
+
+class ImpactRead(Output):
+    on: dt.date
+    certificates: int = Field(description="Certificates whose answer changes in some economy.")
+    economies: list[EconomyImpactRead] = Field(description="Most certificates first.")
+    groups: int = Field(
+        description="Groups of alike certificates (scheme, category, HS codes) evaluated."
+    )
+    complete: bool = Field(
+        description=f"false when more than {MAX_GROUPS} groups would be needed: the figures "
+        "then count the largest groups only."
+    )
+
+
+OnQuery = Annotated[
+    dt.date | None,
+    Query(description="The day the suspension or end would take effect (default today)."),
+]
+
+
+def _impact(
+    request: Request, registry: RegistryDep, hypothesis: Hypothesis, on: dt.date
+) -> ImpactRead:
+    snapshot = request.app.state.resolver_cache.get(HotFacts(request.app.state.batch_reads))
+    found = impact(snapshot, SqlCertificateGroups(registry.session), hypothesis, on)
+    return ImpactRead(
+        on=found.on,
+        certificates=found.certificates,
+        economies=[
+            EconomyImpactRead(
+                economy=e.economy,
+                certificates=e.certificates,
+                no_longer_recognized=e.no_longer_recognized,
+            )
+            for e in found.economies
+        ],
+        groups=found.groups,
+        complete=found.complete,
+    )
+
+
+@router.get("/{agreement_id}/impact", responses=responses(404, 422))
+def agreement_impact(
+    request: Request, registry: RegistryDep, agreement_id: IdPath, on: OnQuery = None
+) -> ImpactRead:
+    """What suspending (or ending) the agreement from `on` would change: how many registered
+    certificates' answers change, in which economies. Nothing is recorded."""
+    return _impact(request, registry, AgreementSuspended(agreement_id), on or today())
+
+
+@router.get("/{agreement_id}/parties/{scheme_id}/impact", responses=responses(404, 422))
+def party_impact(
+    request: Request,
+    registry: RegistryDep,
+    agreement_id: IdPath,
+    scheme_id: SchemePath,
+    on: OnQuery = None,
+) -> ImpactRead:
+    """What suspending (or withdrawing) this party from `on` would change."""
+    hypothesis = PartySuspended(agreement_id, scheme_id)
+    return _impact(request, registry, hypothesis, on or today())
+
+
+@router.get("/{agreement_id}/scope-entries/{entry_id}/impact", responses=responses(404, 422))
+def scope_entry_impact(
+    request: Request,
+    registry: RegistryDep,
+    agreement_id: IdPath,
+    entry_id: EntryPath,
+    on: OnQuery = None,
+) -> ImpactRead:
+    """What ending this scope entry the day before `on` would change."""
+    hypothesis = ScopeEntryEnded(agreement_id, entry_id)
+    return _impact(request, registry, hypothesis, on or today())
