@@ -62,7 +62,8 @@ from ecolabel_registry.services.schemes import SchemeService
 
 ROOT = Path(__file__).resolve().parent.parent
 CORRECTIONS_A_TRANSACTION = 10
-NAME_SUFFIX = os.environ.get("ECOLABEL_BENCH_NAME_SUFFIX", "")
+TAG = os.environ.get("ECOLABEL_BENCH_DB_TAG", "")
+NAME_SUFFIX = f"_{TAG}" if TAG else ""
 """Appended to the registry's name (database and folder): runs of several checkouts of the
 project on one PostgreSQL server do not share (and drop) each other's database."""
 ADMIN_URL = os.environ.get(
@@ -425,8 +426,7 @@ def database(engine_name: str, name: str, folder: Path) -> str:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return f"sqlite:///{path}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    tag = os.environ.get("ECOLABEL_BENCH_DB_TAG", "")
-    db = f"bench_{name}" + (f"_{tag}" if tag else "")
+    db = f"bench_{name}"
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
         conn.execute(text(f'CREATE DATABASE "{db}"'))
