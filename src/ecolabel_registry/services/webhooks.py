@@ -291,9 +291,11 @@ class SubscriptionService:
         rows = self._s.deliveries(subscription_id, id_cursor(cursor), limit + 1)
         return page_of(rows, limit, lambda d: str(d.id))
 
-    def redeliver(self, actor: Actor, subscription_id: str, delivery_id: int) -> None:
+    def redeliver(self, actor: Actor, subscription_id: str, delivery_id: int) -> Delivery:
         """Send a delivery again as soon as the worker can (after the earlier changes of its
-        entity, as always)."""
+        entity, as always); the delivery, pending again."""
         self.get(actor, subscription_id)
         if not self._s.redeliver(subscription_id, delivery_id, self._clock()):
             raise NotFound(f"subscription {subscription_id} has no delivery {delivery_id}")
+        (delivery,) = self._s.deliveries(subscription_id, delivery_id + 1, 1)
+        return delivery

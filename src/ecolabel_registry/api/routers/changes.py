@@ -315,7 +315,9 @@ def redeliver(
     actor: ActorDep,
     subscription_id: SubPath,
     delivery_id: Annotated[int, Path(ge=1, le=2**62)],
-) -> Response:
-    """Send a delivery again, as soon as the worker can (after earlier changes of its entity)."""
-    subscriptions(request, registry).redeliver(actor, subscription_id, delivery_id)
-    return Response(status_code=202)
+) -> DeliveryRead:
+    """Send a delivery again, as soon as the worker can (after earlier changes of its entity);
+    the delivery, pending again."""
+    return DeliveryRead.of(
+        subscriptions(request, registry).redeliver(actor, subscription_id, delivery_id)
+    )
