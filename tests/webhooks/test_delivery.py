@@ -36,14 +36,15 @@ from tests.reliability.serving import free_port, postgres_database
 from tests.webhooks.receiver import Receiver
 
 KR_CERT = "/v1/schemes/korea-eco-label/certificates"
-# A minute ahead of the real time: the API stamps resumptions and redeliveries with the real
-# clock, which must not be later than the worker's.
-START = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
 
 
 class Clock:
+    """The worker's clock, started a minute ahead of the real time when a test begins: the API
+    stamps resumptions and redeliveries with the real clock, which must not be later."""
+
     def __init__(self) -> None:
-        self.now = START
+        self.start = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
+        self.now = self.start
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -320,7 +321,7 @@ def test_a_subscription_failing_for_days_is_disabled_and_says_why_then_resumes(
     run_rounds(worker, r.clock, rounds=40, step=dt.timedelta(hours=9))
     read = r.subscription(subscription)
     assert read["enabled"] is False
-    assert read["disabled_reason"].startswith(f"every delivery since {START.isoformat()}")
+    assert read["disabled_reason"].startswith(f"every delivery since {r.clock.start.isoformat()}")
     assert "Connect" in read["disabled_reason"]
     (delivery,) = r.deliveries(subscription)
     assert delivery["state"] == "pending"
