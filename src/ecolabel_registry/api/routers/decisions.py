@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 import orjson
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Path, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -175,6 +175,15 @@ async def post_decision(
     return Response(data, status_code=201, media_type=JSON, headers={"Location": url})
 
 
+DecisionId = Annotated[
+    str,
+    Path(
+        max_length=300,
+        description="The decision's id (24 URL-safe characters); any other text is a 404.",
+    ),
+]
+
+
 def _stored(request: Request, decision_id: str) -> StoredDecision:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
@@ -182,7 +191,7 @@ def _stored(request: Request, decision_id: str) -> StoredDecision:
 
 
 @router.get("/v1/decisions/{decision_id}", responses={**responses(404), **_doc(DecisionOut, 200)})
-async def get_decision(request: Request, decision_id: str) -> Response:
+async def get_decision(request: Request, decision_id: DecisionId) -> Response:
     """A decision and its receipt, as recorded. Ids are random; an id of any other form is
     unknown (404), like an id of no decision."""
 
@@ -197,7 +206,7 @@ async def get_decision(request: Request, decision_id: str) -> Response:
 @router.get(
     "/v1/decisions/{decision_id}/replay", responses={**responses(404), **_doc(ReplayOut, 200)}
 )
-async def get_decision_replay(request: Request, decision_id: str) -> Response:
+async def get_decision_replay(request: Request, decision_id: DecisionId) -> Response:
     """The decision's question(s) asked again, on the recorded dates: whether every answer
     is the one recorded, and the lines that differ."""
 
