@@ -190,7 +190,9 @@ def _stored(request: Request, decision_id: str) -> StoredDecision:
         return decision_service(request, session).get(decision_id)
 
 
-@router.get("/v1/decisions/{decision_id}", responses={**responses(404), **_doc(DecisionOut, 200)})
+@router.get(
+    "/v1/decisions/{decision_id}", responses={**responses(404, 422), **_doc(DecisionOut, 200)}
+)
 async def get_decision(request: Request, decision_id: DecisionId) -> Response:
     """A decision and its receipt, as recorded. Ids are random; an id of any other form is
     unknown (404), like an id of no decision."""
@@ -204,7 +206,8 @@ async def get_decision(request: Request, decision_id: DecisionId) -> Response:
 
 
 @router.get(
-    "/v1/decisions/{decision_id}/replay", responses={**responses(404), **_doc(ReplayOut, 200)}
+    "/v1/decisions/{decision_id}/replay",
+    responses={**responses(404, 422), **_doc(ReplayOut, 200)},
 )
 async def get_decision_replay(request: Request, decision_id: DecisionId) -> Response:
     """The decision's question(s) asked again, on the recorded dates: whether every answer
