@@ -195,7 +195,7 @@ def _stored(request: Request, decision_id: str) -> StoredDecision:
 )
 async def get_decision(request: Request, decision_id: DecisionId) -> Response:
     """A decision and its receipt, as recorded. Ids are random; an id of any other form is
-    unknown (404), like an id of no decision."""
+    unknown (404), like an id of no decision (422 past 300 characters)."""
 
     def read() -> bytes:
         stored = _stored(request, decision_id)
