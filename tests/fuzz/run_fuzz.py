@@ -128,7 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--max-examples", type=int, default=10, help="per operation and phase")
     parser.add_argument("--seed", type=int, default=20251125)
-    parser.add_argument("--workers", type=int, default=2)
+    # One worker: schemathesis' workers are threads, and on CPython 3.11 as shipped here the
+    # AST constructor's recursion counter is shared by all threads (python/cpython#106905),
+    # so two threads describing strategies at once fail with "AST constructor recursion
+    # depth mismatch", a SystemError in the fuzzer, not in the server.
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--timeout", type=int, default=600, help="seconds a run may take")
     parser.add_argument(
         "--report-dir", type=Path, default=Path(tempfile.gettempdir()) / "ecolabel-fuzz"
