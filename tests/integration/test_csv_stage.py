@@ -38,7 +38,7 @@ from ecolabel_registry.services.imports import (
     ImportFormat,
     ImportRejected,
 )
-from ecolabel_registry.services.ports import CertificateFilter
+from ecolabel_registry.services.ports.registry import CertificateFilter
 from ecolabel_registry.services.schemes import SchemeService
 
 SCHEME = "stage-label"

@@ -28,7 +28,7 @@ from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
 from ecolabel_registry.services.imports import ExistingMatch, StagedCertificate
-from ecolabel_registry.services.ports import CertificateFilter
+from ecolabel_registry.services.ports.registry import CertificateFilter
 
 EXPORT_PAGE = 1000
 _CERTIFICATE_TABLES = (

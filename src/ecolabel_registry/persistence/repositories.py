@@ -68,7 +68,7 @@ from ecolabel_registry.persistence.tables import (
 )
 from ecolabel_registry.services.changes import ChangeFacts
 from ecolabel_registry.services.keys import ApiKey
-from ecolabel_registry.services.ports import (
+from ecolabel_registry.services.ports.registry import (
     AgreementFilter,
     CertificateFilter,
     LockedCertificate,

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from ecolabel_registry.persistence.tables import CertificateGtinRow, CertificateRow
-from ecolabel_registry.services.ports import SearchTerm
+from ecolabel_registry.services.ports.registry import SearchTerm
 
 FTS_TABLE = "certificate_fts"
 PG_FUNCTION = "ecolabel_certificate_text"

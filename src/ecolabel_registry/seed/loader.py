@@ -32,7 +32,7 @@ from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.bodies import CertificationBodyService
 from ecolabel_registry.services.certificates import CertificateService
 from ecolabel_registry.services.economies import EconomyService
-from ecolabel_registry.services.ports import Registry
+from ecolabel_registry.services.ports.registry import Registry
 from ecolabel_registry.services.schemes import SchemeService
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound
 from ecolabel_registry.services.changes import describe
-from ecolabel_registry.services.ports import Page, Registry
+from ecolabel_registry.services.ports.registry import Page, Registry
 
 T = TypeVar("T")
 

@@ -29,7 +29,7 @@ from ecolabel_registry.domain.validation import (
 )
 from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_operator
-from ecolabel_registry.services.ports import AgreementFilter, Page, Registry
+from ecolabel_registry.services.ports.registry import AgreementFilter, Page, Registry
 from ecolabel_registry.services.schemes import operative_in, require_version
 
 AGREEMENT_UPDATABLE = frozenset(

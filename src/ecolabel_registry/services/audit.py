@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import InvalidInput
 from ecolabel_registry.services.authz import require_operator
-from ecolabel_registry.services.ports import Page
+from ecolabel_registry.services.ports.registry import Page
 
 
 @dataclass(frozen=True, slots=True)

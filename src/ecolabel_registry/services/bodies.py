@@ -11,7 +11,7 @@ from ecolabel_registry.domain.errors import Conflict, FieldError, Forbidden, Not
 from ecolabel_registry.domain.model import Authorization, CertificationBody, windows_overlap
 from ecolabel_registry.domain.validation import check_window, is_slug
 from ecolabel_registry.services._common import audit, raise_if
-from ecolabel_registry.services.ports import Page, Registry
+from ecolabel_registry.services.ports.registry import Page, Registry
 from ecolabel_registry.services.schemes import require_version
 
 BODY_UPDATABLE = frozenset({"name", "economy", "accreditation_ref", "authorizations"})

@@ -31,7 +31,7 @@ from ecolabel_registry.domain.validation import (
 )
 from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_issuing_body
-from ecolabel_registry.services.ports import CertificateFilter, Page, Registry, SearchTerm
+from ecolabel_registry.services.ports.registry import CertificateFilter, Page, Registry, SearchTerm
 from ecolabel_registry.services.schemes import require_version
 
 CERTIFICATE_UPDATABLE = frozenset(CERTIFICATE_TERMS_CHANGEABLE)

@@ -20,7 +20,7 @@ from ecolabel_registry.domain.operative import cyclic_members
 from ecolabel_registry.domain.validation import check_window
 from ecolabel_registry.services._common import audit, raise_if
 from ecolabel_registry.services.authz import require_operator
-from ecolabel_registry.services.ports import Page, Registry
+from ecolabel_registry.services.ports.registry import Page, Registry
 from ecolabel_registry.services.schemes import require_version
 
 

@@ -61,7 +61,7 @@ from ecolabel_registry.services.certificates import (
     check_status_event,
 )
 from ecolabel_registry.services.changes import ChangeFacts
-from ecolabel_registry.services.ports import (
+from ecolabel_registry.services.ports.registry import (
     AgreementRepository,
     AuditLog,
     BodyRepository,

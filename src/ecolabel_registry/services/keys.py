@@ -12,7 +12,7 @@ from typing import Protocol
 from ecolabel_registry.domain.access import SYSTEM, Actor, Role
 from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound, Unauthenticated
 from ecolabel_registry.services._common import snapshot
-from ecolabel_registry.services.ports import AuditLog
+from ecolabel_registry.services.ports.registry import AuditLog
 
 KEY_PREFIX = "erk_"
 

@@ -19,7 +19,7 @@ from ecolabel_registry.domain.validation import (
 )
 from ecolabel_registry.services._common import audit, raise_if
 from ecolabel_registry.services.authz import require_operator, require_scheme_operator
-from ecolabel_registry.services.ports import Page, Registry
+from ecolabel_registry.services.ports.registry import Page, Registry
 
 SCHEME_UPDATABLE = frozenset(
     {"name", "operator", "type", "website", "description", "home_economies", "certificate_coverage"}

@@ -26,7 +26,7 @@ from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict, InvalidInput, NotFound
 from ecolabel_registry.services._common import id_cursor, page_of
 from ecolabel_registry.services.changes import ChangeFilter
-from ecolabel_registry.services.ports import Page
+from ecolabel_registry.services.ports.registry import Page
 
 MAX_URL_LENGTH = 2000
 MAX_SUBSCRIPTIONS_PER_KEY = 100

@@ -56,7 +56,7 @@ from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.economies import EconomyService
 from ecolabel_registry.services.equivalence import EquivalenceService, Snapshot, markets_of
-from ecolabel_registry.services.ports import CertificateFilter
+from ecolabel_registry.services.ports.registry import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
 from ecolabel_registry.services.signing import ReceiptInvalid, ReceiptSigner
 

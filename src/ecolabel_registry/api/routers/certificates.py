@@ -44,7 +44,7 @@ from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
-from ecolabel_registry.services.ports import CertificateFilter
+from ecolabel_registry.services.ports.registry import CertificateFilter
 
 
 class CertificateNumberConvertor(PathConvertor):
