@@ -188,15 +188,17 @@ class EconomyService:
                         )
                     )
                 check_window(errors, window_loc(i), m.valid_from, m.valid_to)
-            for j, other in by_member[m.member]:
-                if checked and windows_overlap(
-                    m.valid_from, m.valid_to, other.valid_from, other.valid_to
-                ):
-                    message = (
-                        f"overlaps membership {j} of {m.member}"
-                        if only is None
-                        else f"overlaps {m.member}'s membership from {other.valid_from}"
-                    )
-                    errors.append(FieldError((*window_loc(i), "valid_from"), message))
+            # The first earlier window it overlaps is enough to say what is wrong; naming
+            # every pair would make a body of n copies of one membership cost n^2 errors.
+            if checked:
+                for j, other in by_member[m.member]:
+                    if windows_overlap(m.valid_from, m.valid_to, other.valid_from, other.valid_to):
+                        message = (
+                            f"overlaps membership {j} of {m.member}"
+                            if only is None
+                            else f"overlaps {m.member}'s membership from {other.valid_from}"
+                        )
+                        errors.append(FieldError((*window_loc(i), "valid_from"), message))
+                        break
             by_member[m.member].append((i, m))
         return errors
