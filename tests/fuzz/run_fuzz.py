@@ -1,10 +1,10 @@
 """Schemathesis over every operation of openapi/openapi.json, against the real server.
 
-For each engine (SQLite, PostgreSQL) the script makes a fresh database (a SQLite file in a
-temporary folder; a PostgreSQL database it creates and drops), migrates it, loads the demo
-registry, makes an operator key, starts `ecolabel-registry serve` on a free loopback port and
-runs schemathesis with the key and an If-Match on every request. Checks: no 5xx, responses
-that conform to their schema and content type, declared status codes only.
+For each engine (SQLite, PostgreSQL; the two side by side) the script makes a fresh database
+(a SQLite file in a temporary folder; a PostgreSQL database it creates and drops), migrates
+it, loads the demo registry, makes an operator key, starts `ecolabel-registry serve` on a free
+loopback port and runs schemathesis with the key and an If-Match on every request. Checks: no
+5xx, responses that conform to their schema and content type, declared status codes only.
 
     .venv/bin/python -m tests.fuzz.run_fuzz                 # both engines (make fuzz)
     .venv/bin/python -m tests.fuzz.run_fuzz --engine sqlite --max-examples 50
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ecolabel_registry.services.signing import SigningKeyFile
@@ -106,16 +107,23 @@ def run_engine(engine: str, args: argparse.Namespace) -> int:
         keys = SigningKeyFile(Path(tmp) / "signing-keys.json")
         keys.create()
         env = {"ECOLABEL_LOG_LEVEL": "WARNING", "ECOLABEL_SIGNING_KEY_FILE": str(keys.path)}
-        with serve(url, report / "server.log", env=env) as server:
+        with (
+            serve(url, report / "server.log", env=env) as server,
+            (report / "schemathesis.log").open("w") as output,
+        ):
             say(f"== fuzzing on {engine}: {server.base_url}")
             done = subprocess.run(
                 schemathesis_command(server.base_url, key, args, report),
                 cwd=ROOT,
                 timeout=args.timeout,
                 check=False,
+                stdout=output,
+                stderr=subprocess.STDOUT,
             )
             log = server.log_text()
     took = time.monotonic() - started
+    say(f"== {engine}: schemathesis output")
+    say((report / "schemathesis.log").read_text())
     say(f"== {engine}: schemathesis exit {done.returncode} in {took:.0f} s")
     if '"level": "error"' in log:
         say(f"== {engine}: the server logged errors (see {report / 'server.log'})")
@@ -128,18 +136,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--max-examples", type=int, default=10, help="per operation and phase")
     parser.add_argument("--seed", type=int, default=20251125)
-    # One worker: schemathesis' workers are threads, and on CPython 3.11 as shipped here the
-    # AST constructor's recursion counter is shared by all threads (python/cpython#106905),
-    # so two threads describing strategies at once fail with "AST constructor recursion
-    # depth mismatch", a SystemError in the fuzzer, not in the server.
+    # One worker per engine: schemathesis' workers are threads, and on CPython 3.11 as shipped
+    # here the AST constructor's recursion counter is shared by all threads
+    # (python/cpython#106905), so two threads describing strategies at once fail with "AST
+    # constructor recursion depth mismatch", a SystemError in the fuzzer, not in the server.
+    # The two engines' runs are separate processes, side by side, instead.
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--timeout", type=int, default=600, help="seconds a run may take")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds a run may take")
     parser.add_argument(
         "--report-dir", type=Path, default=Path(tempfile.gettempdir()) / "ecolabel-fuzz"
     )
     args = parser.parse_args(argv)
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
-    failed = [engine for engine in engines if run_engine(engine, args) != 0]
+    # The engines run side by side, each schemathesis in its own process (see --workers).
+    with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+        codes = dict(zip(engines, pool.map(lambda e: run_engine(e, args), engines), strict=True))
+    failed = [engine for engine in engines if codes[engine] != 0]
     if failed:
         say(f"fuzzing failed on: {', '.join(failed)}")
         return 1

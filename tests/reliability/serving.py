@@ -134,9 +134,14 @@ def serve(
     log_path: Path,
     *,
     env: dict[str, str] | None = None,
-    ready_seconds: float = 30,
+    ready_seconds: float = 120,
 ) -> Iterator[Server]:
-    """`ecolabel-registry serve` on a free loopback port until the block ends."""
+    """`ecolabel-registry serve` on a free loopback port until the block ends.
+
+    The wait for /readyz ends as soon as the server answers; its limit is generous because a
+    start-up (imports, migration check, first snapshot) takes several times longer on a
+    machine whose cores are busy with other test processes.
+    """
     port = free_port()
     log = log_path.open("wb")
     process = subprocess.Popen(
