@@ -137,6 +137,16 @@ def test_overlapping_authorizations_for_the_same_scheme_are_rejected(
     problem(client.get(BODY), 404)
 
 
+def test_five_hundred_copies_of_one_authorization_get_one_error_each(
+    client: TestClient, operator: dict[str, str]
+) -> None:
+    two_schemes(client, operator)
+    copies = [{"scheme_id": "korea-eco-label", "valid_from": "2020-01-01", "valid_to": None}] * 500
+    response = client.post(BODIES, json=body_body(authorizations=copies), headers=operator)
+    assert fields(response) == [f"authorizations.{i}.valid_from" for i in range(1, 500)]
+    problem(client.get(BODY), 404)
+
+
 def test_consecutive_authorizations_for_the_same_scheme_are_accepted(
     client: TestClient, operator: dict[str, str]
 ) -> None:

@@ -102,6 +102,7 @@ class CertificationBodyService:
                             (*loc, "valid_from"), f"overlaps authorization {j} for the same scheme"
                         )
                     )
+                    break  # the first overlap says what is wrong; all pairs would be n^2
             seen.append((i, auth))
 
 
