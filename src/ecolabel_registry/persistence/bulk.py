@@ -1,6 +1,6 @@
 """Bulk certificate writes and reads: staging tables, COPY on PostgreSQL, set-based merges.
 
-Implements `services.imports.CertificateBulkStore` over one SQLAlchemy session (the
+Implements `services.ports.imports.CertificateBulkStore` over one SQLAlchemy session (the
 caller's transaction). Rows are staged in temporary tables (PostgreSQL: psycopg COPY;
 SQLite: executemany), compared with the scheme's certificates in one join, and merged with
 a handful of INSERT ... SELECT / UPDATE ... FROM statements into certificate,
@@ -27,7 +27,7 @@ from ecolabel_registry.persistence import certificate_history, revisions, status
 from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
-from ecolabel_registry.services.imports import ExistingMatch, StagedCertificate
+from ecolabel_registry.services.ports.imports import ExistingMatch, StagedCertificate
 from ecolabel_registry.services.ports.registry import CertificateFilter
 
 EXPORT_PAGE = 1000
