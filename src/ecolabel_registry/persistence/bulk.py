@@ -22,7 +22,12 @@ from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict
-from ecolabel_registry.domain.model import CERTIFICATE_TERMS_CHANGEABLE, Certificate, StatusEvent
+from ecolabel_registry.domain.model import (
+    CERTIFICATE_FIELDS,
+    CERTIFICATE_TERMS_CHANGEABLE,
+    Certificate,
+    StatusEvent,
+)
 from ecolabel_registry.persistence import certificate_history, revisions, status_changes
 from ecolabel_registry.persistence.csv_stage import stage_csv
 from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
@@ -41,18 +46,7 @@ _CERTIFICATE_TABLES = (
 _STAGING_COLUMNS = (
     "row_no",
     "new_id",
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
+    *CERTIFICATE_FIELDS,
     "first_status",
     "first_date",
     "first_reason",

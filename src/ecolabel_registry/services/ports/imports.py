@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.model import Certificate, StatusEvent
+from ecolabel_registry.domain.model import CERTIFICATE_FIELDS, Certificate, StatusEvent
 from ecolabel_registry.services.ports.registry import CertificateFilter
 
 __all__ = [
@@ -25,18 +25,7 @@ __all__ = [
 ]
 
 COLUMNS: tuple[str, ...] = (
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
+    *CERTIFICATE_FIELDS,
     "status",
     "status_effective_date",
     "status_reason",
