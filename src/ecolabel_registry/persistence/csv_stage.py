@@ -226,7 +226,7 @@ AND CASE WHEN v.status IS NULL
 
 
 def _codes_json(column: str) -> str:
-    """The list as the JSON text `bulk._codes` writes (the items are digits only)."""
+    """The list as the JSON text `bulk_staging.codes_json` writes (the items are digits only)."""
     return (
         f"CASE WHEN cardinality({column}) = 0 THEN '[]' "
         f"""ELSE '["' || array_to_string({column}, '", "') || '"]' END"""
@@ -234,8 +234,9 @@ def _codes_json(column: str) -> str:
 
 
 def _gtins_json(column: str) -> str:
-    """The GTINs in their normal form (`_normal_gtin`) as the JSON text `bulk._codes` writes;
-    lists of up to two items inline, longer ones with a subquery."""
+    """The GTINs in their normal form (`_normal_gtin`) as the JSON text
+    `bulk_staging.codes_json` writes; lists of up to two items inline, longer ones with a
+    subquery."""
     one, two = _normal_gtin(f"{column}[1]"), _normal_gtin(f"{column}[2]")
     return (
         f"CASE cardinality({column}) WHEN 0 THEN '[]' "
