@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ecolabel_registry.domain.model import Certificate, Scheme, StatusEvent
+from ecolabel_registry.domain.model import CERTIFICATE_FIELDS, Certificate, Scheme, StatusEvent
 from ecolabel_registry.services import untp_dcc
 from ecolabel_registry.services.imports.formats import ImportFormat
 from ecolabel_registry.services.imports.rows import Lookups, latest_event
@@ -58,25 +59,21 @@ def _event_json(e: StatusEvent) -> dict[str, str]:
 
 
 def _export_record(c: Certificate) -> dict[str, Any]:
+    """The certificate as an export line holds it: its fields as JSON values, then its status."""
+    record = {name: _json_value(getattr(c, name)) for name in CERTIFICATE_FIELDS}
     latest = latest_event(c.status_events)
-    return {
-        "number": c.number,
-        "category_code": c.category_code,
-        "holder_name": c.holder_name,
-        "holder_economy": c.holder_economy,
-        "product_name": c.product_name,
-        "brand": c.brand,
-        "model": c.model,
-        "gtins": list(c.gtins),
-        "hs_codes": list(c.hs_codes),
-        "certification_body_id": c.certification_body_id,
-        "valid_from": c.valid_from.isoformat(),
-        "valid_to": c.valid_to.isoformat(),
-        "status": None if latest is None else str(latest.status),
-        "status_effective_date": None if latest is None else latest.effective_date.isoformat(),
-        "status_reason": None if latest is None else latest.reason,
-        "status_events": [_event_json(e) for e in c.status_events],
-    }
+    record["status"] = None if latest is None else str(latest.status)
+    record["status_effective_date"] = None if latest is None else latest.effective_date.isoformat()
+    record["status_reason"] = None if latest is None else latest.reason
+    record["status_events"] = [_event_json(e) for e in c.status_events]
+    return record
+
+
+def _json_value(value: Any) -> Any:
+    """A certificate field as JSON has it: a list for a tuple, ISO text for a date."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value.isoformat() if isinstance(value, dt.date) else value
 
 
 def export_lines(certificates: Iterator[Certificate], fmt: ImportFormat) -> Iterator[str]:
