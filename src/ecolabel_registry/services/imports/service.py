@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import functools
@@ -139,13 +140,42 @@ class CertificateImportService:
         chunks: Iterable[bytes],
         on_row: Callable[[int], None] | None,
     ) -> int:
-        if fmt is ImportFormat.CSV and self._bulk.stages_csv:
-            with Spool(chunks) as spool:
-                staged = self._stage_set_based(spool, converter.own_body, on_row)
+        """Stage the file's valid rows and count the rows read: the whole CSV file set-based
+        when the store takes it, else row by row (the row path reports every error)."""
+        with contextlib.ExitStack() as stack:
+            if fmt is ImportFormat.CSV and self._bulk.stages_csv:
+                spool = stack.enter_context(Spool(chunks))
+                count = self._stage_set_based(spool, converter.own_body, on_row)
+                if count is not None:
+                    return count
+                chunks = spool.replay()
+            reader: Callable[[Iterable[bytes]], Iterator[tuple[int, dict[str, Any] | FileError]]]
+            reader = csv_rows if fmt is ImportFormat.CSV else jsonl_rows
+            if fmt is ImportFormat.UNTP_DCC:
+                reader = functools.partial(
+                    dcc_rows, default_economy=self._home_economy(converter.scheme_id)
+                )
+            is_csv = fmt is ImportFormat.CSV
+            batch: list[StagedCertificate] = []
+            rows = 0
+            for row, values in reader(chunks):
+                rows = row
+                if isinstance(values, FileError):
+                    errors.add(row, values.loc, values.message)
+                    continue
+                staged = converter.stage(errors, row, values, is_csv)
                 if staged is not None:
-                    return staged
-                return self._stage_rows(converter, errors, fmt, spool.replay(), on_row)
-        return self._stage_rows(converter, errors, fmt, chunks, on_row)
+                    batch.append(staged)
+                    if len(batch) >= self._chunk_rows:
+                        self._bulk.stage(batch)
+                        batch = []
+                        if on_row is not None:
+                            on_row(row)
+            if batch:
+                self._bulk.stage(batch)
+            if on_row is not None:
+                on_row(rows)
+            return rows
 
     def _stage_set_based(
         self, chunks: Iterable[bytes], own_body: str | None, on_row: Callable[[int], None] | None
@@ -173,42 +203,6 @@ class CertificateImportService:
         if rows == 0:
             return None
         if rows is not None and on_row is not None:
-            on_row(rows)
-        return rows
-
-    def _stage_rows(
-        self,
-        converter: RowConverter,
-        errors: RowErrors,
-        fmt: ImportFormat,
-        chunks: Iterable[bytes],
-        on_row: Callable[[int], None] | None,
-    ) -> int:
-        reader: Callable[[Iterable[bytes]], Iterator[tuple[int, dict[str, Any] | FileError]]]
-        reader = csv_rows if fmt is ImportFormat.CSV else jsonl_rows
-        if fmt is ImportFormat.UNTP_DCC:
-            reader = functools.partial(
-                dcc_rows, default_economy=self._home_economy(converter.scheme_id)
-            )
-        is_csv = fmt is ImportFormat.CSV
-        batch: list[StagedCertificate] = []
-        rows = 0
-        for row, values in reader(chunks):
-            rows = row
-            if isinstance(values, FileError):
-                errors.add(row, values.loc, values.message)
-                continue
-            staged = converter.stage(errors, row, values, is_csv)
-            if staged is not None:
-                batch.append(staged)
-                if len(batch) >= self._chunk_rows:
-                    self._bulk.stage(batch)
-                    batch = []
-                    if on_row is not None:
-                        on_row(row)
-        if batch:
-            self._bulk.stage(batch)
-        if on_row is not None:
             on_row(rows)
         return rows
 
