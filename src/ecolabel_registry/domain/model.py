@@ -400,3 +400,15 @@ class Agreement:
     def multilateral(self) -> bool:
         """More than two parties."""
         return len(self.parties) > 2
+
+
+# A certificate's own fields, as import files and table rows list them
+
+CERTIFICATE_FIELDS: tuple[str, ...] = (
+    "number",
+    *CERTIFICATE_TERMS_CHANGEABLE[:-2],  # category_code to hs_codes
+    "certification_body_id",
+    *CERTIFICATE_TERMS_CHANGEABLE[-2:],  # valid_from, valid_to
+)
+"""A certificate's fields other than its scheme, status history and version, in the order
+an import file's columns and the certificate table's rows list them."""

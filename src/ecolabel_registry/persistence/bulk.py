@@ -1,116 +1,46 @@
-"""Bulk certificate writes and reads: staging tables, COPY on PostgreSQL, set-based merges.
+"""Bulk certificate writes: staging tables, COPY on PostgreSQL, set-based merges.
 
-Implements `services.imports.CertificateBulkStore` over one SQLAlchemy session (the
+Implements `services.ports.imports.CertificateBulkStore` over one SQLAlchemy session (the
 caller's transaction). Rows are staged in temporary tables (PostgreSQL: psycopg COPY;
 SQLite: executemany), compared with the scheme's certificates in one join, and merged with
 a handful of INSERT ... SELECT / UPDATE ... FROM statements into certificate,
 certificate_gtin, certificate_hs_code and certificate_status_event. New certificates get
 their ids when staged (from the sequence on PostgreSQL), so the child rows need no join.
+The staging tables and the SQL that differs by engine are in `bulk_staging`, the audit
+events and change log of a merge in `bulk_audit`, the export's reads in `bulk_export`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
-import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Row, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import Conflict
-from ecolabel_registry.domain.model import CERTIFICATE_TERMS_CHANGEABLE, Certificate, StatusEvent
+from ecolabel_registry.domain.model import Certificate, StatusEvent
 from ecolabel_registry.persistence import certificate_history, revisions, status_changes
+from ecolabel_registry.persistence.bulk_audit import record_changes
+from ecolabel_registry.persistence.bulk_export import export_certificates
+from ecolabel_registry.persistence.bulk_staging import (
+    EVENT_DDL,
+    FIELDS,
+    STAGING_COLUMNS,
+    STAGING_DDL,
+    Dialect,
+    existing_match,
+    import_lock_key,
+    sqlite_value,
+    staging_record,
+)
 from ecolabel_registry.persistence.csv_stage import stage_csv
-from ecolabel_registry.persistence.repositories import certificate_from_row, hold_write_lock
-from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
-from ecolabel_registry.services.imports import ExistingMatch, StagedCertificate
+from ecolabel_registry.persistence.repositories import hold_write_lock
+from ecolabel_registry.persistence.tables import CertificateStatusEventRow
+from ecolabel_registry.services.ports.imports import ExistingMatch, StagedCertificate
 from ecolabel_registry.services.ports.registry import CertificateFilter
-
-EXPORT_PAGE = 1000
-_CERTIFICATE_TABLES = (
-    "certificate",
-    "certificate_gtin",
-    "certificate_hs_code",
-    "certificate_status_event",
-)
-
-_STAGING_COLUMNS = (
-    "row_no",
-    "new_id",
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
-    "first_status",
-    "first_date",
-    "first_reason",
-    "extra_events",
-    "declared",
-    "status",
-    "status_date",
-    "status_reason",
-)
-
-_STAGING_DDL = """
-CREATE TEMPORARY TABLE import_certificate (
-    row_no BIGINT NOT NULL,
-    new_id BIGINT NOT NULL,
-    number TEXT NOT NULL,
-    category_code TEXT NOT NULL,
-    holder_name TEXT NOT NULL,
-    holder_economy TEXT NOT NULL,
-    product_name TEXT NOT NULL,
-    brand TEXT,
-    model TEXT,
-    gtins TEXT NOT NULL,
-    hs_codes TEXT NOT NULL,
-    certification_body_id TEXT,
-    valid_from DATE NOT NULL,
-    valid_to DATE NOT NULL,
-    first_status TEXT NOT NULL,
-    first_date DATE NOT NULL,
-    first_reason TEXT NOT NULL,
-    extra_events TEXT,
-    declared TEXT NOT NULL,
-    status TEXT,
-    status_date DATE,
-    status_reason TEXT
-){suffix}
-"""
-
-_EVENT_DDL = """
-CREATE TEMPORARY TABLE import_event (
-    seq BIGINT NOT NULL,
-    certificate_id BIGINT NOT NULL,
-    status TEXT NOT NULL,
-    effective_date DATE NOT NULL,
-    reason TEXT NOT NULL
-){suffix}
-"""
-
-_FIELDS = CERTIFICATE_TERMS_CHANGEABLE
-
-
-def _codes(codes: tuple[str, ...]) -> str:
-    # The codes are digits only (validated), so this is exactly json.dumps(list(codes)).
-    return '["' + '", "'.join(codes) + '"]' if codes else "[]"
-
-
-def _date(value: Any) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
 
 _ANALYZE_AFTER_ROWS = 10_000
 _CERTIFICATE_TABLES = (
@@ -119,52 +49,6 @@ _CERTIFICATE_TABLES = (
     "certificate_hs_code",
     "certificate_status_event",
 )
-
-
-class _Dialect:
-    """The SQL that differs between PostgreSQL and SQLite."""
-
-    def __init__(self, postgres: bool) -> None:
-        self.postgres = postgres
-
-    def json(self, expr: str) -> str:
-        return f"CAST({expr} AS json)" if self.postgres else expr
-
-    def same_json(self, a: str, b: str) -> str:
-        if self.postgres:
-            return f"CAST({a} AS jsonb) = CAST({b} AS jsonb)"
-        return f"json({a}) = json({b})"
-
-    def distinct(self, a: str, b: str) -> str:
-        return f"{a} IS DISTINCT FROM {b}" if self.postgres else f"{a} IS NOT {b}"
-
-    def elements(self, expr: str, alias: str) -> str:
-        """A FROM item with the elements of a JSON array as text column `value`."""
-        if self.postgres:
-            return f"json_array_elements_text(CAST({expr} AS json)) AS {alias}(value)"
-        return f"json_each({expr}) AS {alias}"
-
-    def objects(self, expr: str, alias: str) -> tuple[str, str, str, str, str]:
-        """FROM item, status, effective_date, reason and position of a JSON list of events."""
-        if self.postgres:
-            return (
-                f"json_array_elements(CAST({expr} AS json)) WITH ORDINALITY AS {alias}(value, ord)",
-                f"{alias}.value->>'status'",
-                f"CAST({alias}.value->>'effective_date' AS date)",
-                f"{alias}.value->>'reason'",
-                f"{alias}.ord",
-            )
-        return (
-            f"json_each({expr}) AS {alias}",
-            f"json_extract({alias}.value, '$.status')",
-            f"json_extract({alias}.value, '$.effective_date')",
-            f"json_extract({alias}.value, '$.reason')",
-            f"{alias}.key",
-        )
-
-    @property
-    def true(self) -> str:
-        return "TRUE" if self.postgres else "1"
 
 
 class SqlCertificateBulkStore:
@@ -178,7 +62,7 @@ class SqlCertificateBulkStore:
         """
         self._s = session
         self._rebuild_threshold = rebuild_threshold
-        self._d = _Dialect(session.get_bind().dialect.name == "postgresql")
+        self._d = Dialect(session.get_bind().dialect.name == "postgresql")
         self._scheme_id = ""
         self._staged = 0
         self._matched = 0
@@ -201,13 +85,13 @@ class SqlCertificateBulkStore:
         suffix = " ON COMMIT DROP" if self._d.postgres else ""
         for table in ("import_certificate", "import_match", "import_event"):
             self._sql(f"DROP TABLE IF EXISTS {table}")
-        self._sql(_STAGING_DDL.format(suffix=suffix))
-        self._sql(_EVENT_DDL.format(suffix=suffix))
+        self._sql(STAGING_DDL.format(suffix=suffix))
+        self._sql(EVENT_DDL.format(suffix=suffix))
         if self._d.postgres:
             # Imports of one scheme run one after the other; single writes are not blocked.
             # An advisory lock, not the scheme's row: a scheme's own writes take the
             # registry's revision before its row (see `revisions` on lock order).
-            self._sql("SELECT pg_advisory_xact_lock(:k)", {"k": _import_lock_key(scheme_id)})
+            self._sql("SELECT pg_advisory_xact_lock(:k)", {"k": import_lock_key(scheme_id)})
         else:
             self._next_id = self._opened_at = self._max_id()
 
@@ -230,18 +114,18 @@ class SqlCertificateBulkStore:
         if not rows:
             return
         ids = self._new_ids(len(rows))
-        records = [_staging_record(r, i) for r, i in zip(rows, ids, strict=True)]
+        records = [staging_record(r, i) for r, i in zip(rows, ids, strict=True)]
         if self._d.postgres:
             with self._dbapi().cursor() as cur:
-                columns = ", ".join(_STAGING_COLUMNS)
+                columns = ", ".join(STAGING_COLUMNS)
                 with cur.copy(f"COPY import_certificate ({columns}) FROM STDIN") as copy:
                     for record in records:
                         copy.write_row(record)
         else:
-            marks = ", ".join("?" for _ in _STAGING_COLUMNS)
+            marks = ", ".join("?" for _ in STAGING_COLUMNS)
             self._dbapi().executemany(
                 f"INSERT INTO import_certificate VALUES ({marks})",
-                [tuple(_sqlite_value(v) for v in record) for record in records],
+                [tuple(sqlite_value(v) for v in record) for record in records],
             )
         self._staged += len(rows)
 
@@ -297,7 +181,7 @@ class SqlCertificateBulkStore:
             f"NOT {d.same_json('c.' + f, 's.' + f)}"
             if f in ("gtins", "hs_codes")
             else d.distinct("c." + f, "s." + f)
-            for f in _FIELDS
+            for f in FIELDS
         )
         self._sql(
             "CREATE TEMPORARY TABLE import_match"
@@ -341,7 +225,7 @@ class SqlCertificateBulkStore:
                 .order_by(events_table.c.certificate_id, events_table.c.id)
             ):
                 histories[int(e[0])].append(StatusEvent(e[1], e[2], e[3], str(e[4])))
-            yield [_match(r, tuple(histories[int(r[1])])) for r in rows]
+            yield [existing_match(r, tuple(histories[int(r[1])])) for r in rows]
 
     def stage_events(self, events: Sequence[tuple[int, StatusEvent]]) -> None:
         records = []
@@ -367,109 +251,8 @@ class SqlCertificateBulkStore:
     # Auditing
 
     def record_changes(self, actor: Actor, operation: str) -> None:
-        """One audit event per certificate the merge will create or change: one statement for
-        the new ones, one for the changed ones (their `before` read before the merge).
-
-        Written set-based, so the statements do not grow with the rows (on PostgreSQL,
-        1.4-1.9 s per 100,000 new certificates on the shared development machine).
-        """
-        d = self._d
-        params = {
-            "key": actor.key_id,
-            "name": actor.name,
-            "operation": operation,
-            "scheme": self._scheme_id,
-        }
-        insert = (
-            "INSERT INTO audit_event (actor_key_id, actor_name, operation, entity_type, "
-            "entity_id, before, after) SELECT :key, :name, :operation, 'certificate', "
-        )
-        new = (
-            "NOT EXISTS (SELECT 1 FROM import_match m WHERE m.row_no = s.row_no)"
-            if self._matched
-            else d.true
-        )
-        # A new certificate's event is kept small (a load of a million new certificates
-        # writes a million of them): its number and version; its fields are the ones it was
-        # created with, which its next change records as `before`.
-        after = _audit_object(
-            d, {"scheme_id": "CAST(:scheme AS text)", "number": "s.number", "version": "1"}
-        )
-        self._sql(
-            f"{insert}CAST(:scheme AS text) || '/' || s.number, NULL, {after} "
-            f"FROM import_certificate s WHERE {new}",
-            params,
-        )
-        # The change log: one row per certificate created or changed, under the revision,
-        # with what the public change feed says of it (as `changes.describe` says it of a
-        # single write): created; or the last status event the row appended; or updated.
-        log = (
-            "INSERT INTO registry_change (revision, entity_type, entity_id, kind, "
-            "effective_date, status, scheme_id, economy_code, payload) "
-            "SELECT :revision, 'certificate', CAST(:scheme AS text) || '/' || "
-        )
-        revision = {"revision": revisions.recorded(self._s).revision, "scheme": self._scheme_id}
-        self._sql(
-            f"{log}s.number, 'created', NULL, NULL, CAST(:scheme AS text), s.holder_economy, "
-            f"{_audit_object(d, {'version': '1'})} FROM import_certificate s WHERE {new} "
-            "ORDER BY s.row_no",
-            revision,
-        )
-        if not self._matched:
-            return
-        if self._events:
-            # Each changed certificate's appended events are looked up by certificate.
-            self._sql("CREATE INDEX import_event_certificate ON import_event (certificate_id, seq)")
-        last = (
-            "(SELECT e.{} FROM import_event e WHERE e.certificate_id = m.certificate_id "
-            "ORDER BY e.seq DESC LIMIT 1)"
-        )
-        appended = "EXISTS (SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id)"
-        status_payload = _audit_object(
-            d,
-            {
-                "status": last.format("status"),
-                "effective_date": last.format("effective_date"),
-                "reason": last.format("reason"),
-            },
-        )
-        self._sql(
-            f"{log}m.number, "
-            f"CASE WHEN {appended} THEN 'status_event' ELSE 'updated' END, "
-            f"{last.format('effective_date')}, {last.format('status')}, "
-            "CAST(:scheme AS text), m.holder_economy, "
-            f"CASE WHEN {appended} THEN {status_payload} "
-            f"ELSE {_audit_object(d, {'version': 'c.version + 1'})} END "
-            "FROM import_match m JOIN certificate c ON c.id = m.certificate_id "
-            f"WHERE m.fields_changed OR {appended} ORDER BY m.row_no",
-            revision,
-        )
-        event = _audit_object(
-            d, {"status": "e.status", "effective_date": "e.effective_date", "reason": "e.reason"}
-        )
-        if d.postgres:
-            added = (
-                f"coalesce((SELECT json_agg({event} ORDER BY e.seq) FROM import_event e "
-                "WHERE e.certificate_id = m.certificate_id), CAST('[]' AS json))"
-            )
-        else:
-            added = (
-                f"(SELECT json_group_array(json({event})) FROM (SELECT * FROM import_event e "
-                "WHERE e.certificate_id = m.certificate_id ORDER BY e.seq) e)"
-            )
-        before = _audit_object(d, {**_audit_fields(d, "c"), "version": "c.version"})
-        changed_after = _audit_object(
-            d,
-            {**_audit_fields(d, "m"), "version": "c.version + 1", "status_events_added": added},
-        )
-        self._sql(
-            f"{insert}CAST(:scheme AS text) || '/' || m.number, {before}, "
-            f"{changed_after} FROM import_match m "
-            "JOIN certificate c ON c.id = m.certificate_id "
-            "WHERE m.fields_changed OR EXISTS "
-            "(SELECT 1 FROM import_event e WHERE e.certificate_id = m.certificate_id) "
-            "ORDER BY m.row_no",
-            params,
+        record_changes(
+            self._s, self._d, self._scheme_id, self._matched, self._events, actor, operation
         )
 
     # Merging
@@ -495,7 +278,7 @@ class SqlCertificateBulkStore:
         d = self._d
         assignments = ", ".join(
             f"{f} = {d.json('m.' + f)}" if f in ("gtins", "hs_codes") else f"{f} = m.{f}"
-            for f in _FIELDS
+            for f in FIELDS
         )
         touched = (
             "(m.fields_changed OR EXISTS "
@@ -678,141 +461,4 @@ class SqlCertificateBulkStore:
     # Export
 
     def export(self, scheme_id: str, filters: CertificateFilter) -> Iterator[Certificate]:
-        t = CertificateRow.__table__
-        e = CertificateStatusEventRow.__table__
-        after = 0
-        while True:
-            query = (
-                select(t)
-                .where(t.c.scheme_id == scheme_id, t.c.id > after)
-                .order_by(t.c.id)
-                .limit(EXPORT_PAGE)
-            )
-            if filters.category_code is not None:
-                query = query.where(t.c.category_code == filters.category_code)
-            if filters.certification_body_id is not None:
-                query = query.where(t.c.certification_body_id == filters.certification_body_id)
-            rows = self._s.execute(query).all()
-            if not rows:
-                return
-            after = rows[-1].id
-            events: dict[int, list[StatusEvent]] = {r.id: [] for r in rows}
-            for ev in self._s.execute(
-                select(e).where(e.c.certificate_id.in_(list(events))).order_by(e.c.id)
-            ):
-                events[ev.certificate_id].append(
-                    StatusEvent(ev.status, ev.effective_date, ev.reason, str(ev.id), ev.recorded_at)
-                )
-            for r in rows:
-                yield certificate_from_row(r, tuple(events[r.id]))
-            if len(rows) < EXPORT_PAGE:
-                return
-
-
-def _import_lock_key(scheme_id: str) -> int:
-    """The PostgreSQL advisory lock key of one scheme's imports (a signed 64-bit integer)."""
-    digest = hashlib.blake2b(f"certificate-import:{scheme_id}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
-
-
-def _audit_object(d: _Dialect, members: dict[str, str]) -> str:
-    """A JSON object of SQL expressions (json on PostgreSQL, JSON text on SQLite)."""
-    pairs = ", ".join(f"'{k}', {v}" for k, v in members.items())
-    return f"json_build_object({pairs})" if d.postgres else f"json_object({pairs})"
-
-
-def _audit_fields(d: _Dialect, alias: str) -> dict[str, str]:
-    """A certificate's fields for its audit events, from `certificate` or a staging table."""
-    fields = {"scheme_id": "CAST(:scheme AS text)", "number": f"{alias}.number"}
-    for f in (*_FIELDS, "certification_body_id"):
-        if f in ("gtins", "hs_codes"):
-            fields[f] = f"CAST({alias}.{f} AS json)" if d.postgres else f"json({alias}.{f})"
-        else:
-            fields[f] = f"{alias}.{f}"
-    return fields
-
-
-def _staging_record(staged: StagedCertificate, new_id: int) -> tuple[Any, ...]:
-    c = staged.certificate
-    first = staged.events[0]
-    extra = staged.events[1:]
-    st = staged.status
-    return (
-        staged.row,
-        new_id,
-        c.number,
-        c.category_code,
-        c.holder_name,
-        c.holder_economy,
-        c.product_name,
-        c.brand,
-        c.model,
-        _codes(c.gtins),
-        _codes(c.hs_codes),
-        c.certification_body_id,
-        c.valid_from,
-        c.valid_to,
-        str(first.status),
-        first.effective_date,
-        first.reason,
-        json.dumps(
-            [
-                {
-                    "status": str(x.status),
-                    "effective_date": x.effective_date.isoformat(),
-                    "reason": x.reason,
-                }
-                for x in extra
-            ]
-        )
-        if extra
-        else None,
-        staged.declared,
-        None if st is None else str(st.status),
-        None if st is None else st.effective_date,
-        None if st is None else st.reason,
-    )
-
-
-def _sqlite_value(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
-def _match(r: Row[Any], history: tuple[StatusEvent, ...]) -> ExistingMatch:
-    (
-        row_no,
-        certificate_id,
-        number,
-        body_id,
-        current_body_id,
-        changed,
-        declared,
-        first_status,
-        first_date,
-        first_reason,
-        extra_events,
-        status,
-        status_date,
-        status_reason,
-    ) = r
-    declared_history: tuple[StatusEvent, ...] = ()
-    if declared == "history":
-        extra = json.loads(extra_events) if extra_events else []
-        declared_history = (
-            StatusEvent(first_status, _date(first_date), first_reason),
-            *(StatusEvent(x["status"], _date(x["effective_date"]), x["reason"]) for x in extra),
-        )
-    return ExistingMatch(
-        row=int(row_no),
-        certificate_id=int(certificate_id),
-        number=number,
-        certification_body_id=body_id,
-        current_body_id=current_body_id,
-        fields_changed=bool(changed),
-        history=history,
-        declared=declared,
-        declared_history=declared_history,
-        status=None
-        if status is None
-        else StatusEvent(status, _date(status_date), status_reason or ""),
-    )
+        return export_certificates(self._s, scheme_id, filters)

@@ -1,13 +1,13 @@
 """Set-based staging of a CSV import on PostgreSQL: COPY the records, check them in one query.
 
-The row-by-row import (`services.imports`) converts and checks each row in Python, which
-costs tens of microseconds a row. Here the records the service has parsed are re-written as
-canonical CSV into PostgreSQL's COPY, into a temporary table of text columns, and a single
-INSERT ... SELECT converts them into the staging table the merge reads
+The row-by-row import (`services.imports.rows`) converts and checks each row in Python,
+which costs tens of microseconds a row. Here the records the service has parsed are
+re-written as canonical CSV into PostgreSQL's COPY, into a temporary table of text columns,
+and a single INSERT ... SELECT converts them into the staging table the merge reads
 (`import_certificate`), keeping only the rows that pass every rule of a single create.
 
 This path only ever *accepts*. The conditions below are the row rules of
-`services.imports._convert` and `CertificateService.check`, written so that a row passes
+`services.imports.rows` (`convert`, then `check_certificate`), written so that a row passes
 only when the Python rules would accept it and convert it to exactly the same values; where
 matching Python exactly would be costly (non-ASCII certificate numbers, whitespace other
 than spaces and tabs inside code lists, a `status_events` column), the row simply does not
@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.validation import CERTIFICATE_SUB_RESOURCES
-from ecolabel_registry.services.imports import COLUMNS, restore_cell
+from ecolabel_registry.services.ports.imports import COLUMNS, restore_cell
 
 _CHUNK_RECORDS = 5000
 
@@ -226,7 +226,7 @@ AND CASE WHEN v.status IS NULL
 
 
 def _codes_json(column: str) -> str:
-    """The list as the JSON text `bulk._codes` writes (the items are digits only)."""
+    """The list as the JSON text `bulk_staging.codes_json` writes (the items are digits only)."""
     return (
         f"CASE WHEN cardinality({column}) = 0 THEN '[]' "
         f"""ELSE '["' || array_to_string({column}, '", "') || '"]' END"""
@@ -234,8 +234,9 @@ def _codes_json(column: str) -> str:
 
 
 def _gtins_json(column: str) -> str:
-    """The GTINs in their normal form (`_normal_gtin`) as the JSON text `bulk._codes` writes;
-    lists of up to two items inline, longer ones with a subquery."""
+    """The GTINs in their normal form (`_normal_gtin`) as the JSON text
+    `bulk_staging.codes_json` writes; lists of up to two items inline, longer ones with a
+    subquery."""
     one, two = _normal_gtin(f"{column}[1]"), _normal_gtin(f"{column}[2]")
     return (
         f"CASE cardinality({column}) WHEN 0 THEN '[]' "

@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import (
+    CERTIFICATE_FIELDS,
     Certificate,
     CertificateTerms,
     ProductCategory,
@@ -520,23 +521,7 @@ _MANY_CHUNK = 10_000
 
 _REVISION_SQL = "SELECT revision FROM registry_revision WHERE id = 1"
 # A whole certificate (what `repositories.certificate_from_row` reads), its events as JSON.
-_WHOLE_NAMES = (
-    "scheme_id",
-    "number",
-    "category_code",
-    "holder_name",
-    "holder_economy",
-    "product_name",
-    "brand",
-    "model",
-    "gtins",
-    "hs_codes",
-    "certification_body_id",
-    "valid_from",
-    "valid_to",
-    "version",
-    "events",
-)
+_WHOLE_NAMES = ("scheme_id", *CERTIFICATE_FIELDS, "version", "events")
 _WHOLE = ", ".join(
     f"CAST(c.{name} AS TEXT)" if name in ("gtins", "hs_codes") else f"c.{name}"
     for name in _WHOLE_NAMES[:-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor, Role
@@ -204,51 +204,66 @@ class CertificateService:
 
     def _check(self, certificate: Certificate) -> CertificationBody | None:
         """Validate every field against the registry; the issuing body when there is one."""
-        errors: list[FieldError] = []
-        b = ("body",)
-        if not certificate.number.strip():
-            errors.append(FieldError((*b, "number"), "must not be blank"))
-        suffix = sub_resource_suffix(certificate.number)
-        if suffix is not None:
+        r = self._r
+        return check_certificate(
+            certificate,
+            r.categories.get,
+            lambda code: code in r.economies.kinds([code]),
+            r.bodies.get,
+        )
+
+
+def check_certificate(
+    certificate: Certificate,
+    category_of: Callable[[str, str], ProductCategory | None],
+    economy_known: Callable[[str], bool],
+    body_of: Callable[[str], CertificationBody | None],
+) -> CertificationBody | None:
+    """Validate every field of a certificate against the registry's categories, economies and
+    bodies, given as look-ups (InvalidInput); the issuing body when there is one."""
+    errors: list[FieldError] = []
+    b = ("body",)
+    if not certificate.number.strip():
+        errors.append(FieldError((*b, "number"), "must not be blank"))
+    suffix = sub_resource_suffix(certificate.number)
+    if suffix is not None:
+        errors.append(
+            FieldError(
+                (*b, "number"),
+                f"a certificate number may not end in {suffix!r}: the certificate's path "
+                f"would name its {suffix[1:]}; FR/044/017 is fine",
+            )
+        )
+    category = category_of(certificate.scheme_id, certificate.category_code)
+    if category is None:
+        errors.append(
+            FieldError(
+                (*b, "category_code"),
+                f"scheme {certificate.scheme_id!r} has no product category "
+                f"{certificate.category_code!r}",
+            )
+        )
+    if not economy_known(certificate.holder_economy):
+        errors.append(
+            FieldError((*b, "holder_economy"), f"unknown economy {certificate.holder_economy!r}")
+        )
+    check_window(errors, b, certificate.valid_from, certificate.valid_to)
+    check_gtins(errors, (*b, "gtins"), certificate.gtins)
+    check_hs_codes(errors, (*b, "hs_codes"), certificate.hs_codes)
+    if category is not None:
+        _check_hs_within_category(errors, certificate, category)
+    body = None
+    if certificate.certification_body_id is not None:
+        body = body_of(certificate.certification_body_id)
+        if body is None:
             errors.append(
                 FieldError(
-                    (*b, "number"),
-                    f"a certificate number may not end in {suffix!r}: the certificate's path "
-                    f"would name its {suffix[1:]}; FR/044/017 is fine",
+                    (*b, "certification_body_id"),
+                    f"unknown certification body {certificate.certification_body_id!r}",
                 )
             )
-        category = self._r.categories.get(certificate.scheme_id, certificate.category_code)
-        if category is None:
-            errors.append(
-                FieldError(
-                    (*b, "category_code"),
-                    f"scheme {certificate.scheme_id!r} has no product category "
-                    f"{certificate.category_code!r}",
-                )
-            )
-        if certificate.holder_economy not in self._r.economies.kinds([certificate.holder_economy]):
-            errors.append(
-                FieldError(
-                    (*b, "holder_economy"), f"unknown economy {certificate.holder_economy!r}"
-                )
-            )
-        check_window(errors, b, certificate.valid_from, certificate.valid_to)
-        check_gtins(errors, (*b, "gtins"), certificate.gtins)
-        check_hs_codes(errors, (*b, "hs_codes"), certificate.hs_codes)
-        if category is not None:
-            _check_hs_within_category(errors, certificate, category)
-        body = None
-        if certificate.certification_body_id is not None:
-            body = self._r.bodies.get(certificate.certification_body_id)
-            if body is None:
-                errors.append(
-                    FieldError(
-                        (*b, "certification_body_id"),
-                        f"unknown certification body {certificate.certification_body_id!r}",
-                    )
-                )
-        raise_if(errors)
-        return body
+    raise_if(errors)
+    return body
 
 
 def check_status_event(number: str, history: Sequence[StatusRecord], event: StatusEvent) -> None:
