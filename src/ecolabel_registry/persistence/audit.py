@@ -9,7 +9,7 @@ from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.persistence.tables import AuditEventRow
-from ecolabel_registry.services.audit import AuditEvent, AuditFilter
+from ecolabel_registry.services.ports.audit import AuditEvent, AuditFilter
 
 
 class SqlAuditReader:

@@ -66,8 +66,8 @@ from ecolabel_registry.persistence.tables import (
     SchemeRow,
     ScopeEntryRow,
 )
-from ecolabel_registry.services.changes import ChangeFacts
-from ecolabel_registry.services.keys import ApiKey
+from ecolabel_registry.services.ports.changes import ChangeFacts
+from ecolabel_registry.services.ports.keys import ApiKey
 from ecolabel_registry.services.ports.registry import (
     AgreementFilter,
     CertificateFilter,

@@ -34,8 +34,8 @@ from ecolabel_registry.persistence.tables import (
     WebhookDeliveryRow,
     WebhookSubscriptionRow,
 )
-from ecolabel_registry.services.changes import FEED_ENTITY_TYPES, Change, ChangeFilter
-from ecolabel_registry.services.webhooks import (
+from ecolabel_registry.services.ports.changes import FEED_ENTITY_TYPES, Change, ChangeFilter
+from ecolabel_registry.services.ports.webhooks import (
     Delivery,
     DeliveryState,
     Subscription,

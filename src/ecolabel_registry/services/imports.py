@@ -60,7 +60,7 @@ from ecolabel_registry.services.certificates import (
     check_event_starts,
     check_status_event,
 )
-from ecolabel_registry.services.changes import ChangeFacts
+from ecolabel_registry.services.ports.changes import ChangeFacts
 from ecolabel_registry.services.ports.registry import (
     AgreementRepository,
     AuditLog,
