@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from ecolabel_registry.persistence.changes import SqlChangeLog, matching, utc
-from ecolabel_registry.persistence.repositories import hold_write_lock
+from ecolabel_registry.persistence.repositories.base import hold_write_lock
 from ecolabel_registry.persistence.tables import (
     AgreementRow,
     CertificateRow,
