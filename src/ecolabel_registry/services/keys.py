@@ -7,8 +7,8 @@ import secrets
 import uuid
 
 from ecolabel_registry.domain.access import SYSTEM, Actor, Role
-from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound, Unauthenticated
-from ecolabel_registry.services._common import snapshot
+from ecolabel_registry.domain.errors import FieldError, InvalidInput, Unauthenticated
+from ecolabel_registry.services._common import found, snapshot
 from ecolabel_registry.services.ports.keys import ApiKey, ApiKeyRepository
 
 KEY_PREFIX = "erk_"
@@ -90,9 +90,7 @@ class ApiKeyService:
 
     def revoke(self, key_id: str, *, actor: Actor = SYSTEM) -> None:
         """Revoke a key; it is refused from then on. Revoking it again changes nothing."""
-        current = self._keys.get(key_id)
-        if current is None:
-            raise NotFound(f"no API key {key_id!r}")
+        current = found(self._keys.get(key_id), f"no API key {key_id!r}")
         if current.revoked_at is not None:
             return
         self._keys.revoke(key_id)
