@@ -33,6 +33,7 @@ from ecolabel_registry.persistence.repositories.base import (
     bump_version,
     event_from_row,
     flush_new,
+    insert_event,
     locked,
     ordered_events,
     page_after,
@@ -269,31 +270,14 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
         self._s.expire_all()
 
     def add_status_event(self, agreement_id: str, event: StatusEvent) -> StatusEvent:
-        row = AgreementStatusEventRow(
-            agreement_id=agreement_id,
-            status=str(event.status),
-            effective_date=event.effective_date,
-            reason=event.reason,
-        )
-        self._s.add(row)
-        self._s.flush()
-        self._s.refresh(row)
-        return event_from_row(row)
+        return insert_event(self._s, AgreementStatusEventRow, event, agreement_id=agreement_id)
 
     def add_party_status_event(
         self, agreement_id: str, scheme_id: str, event: StatusEvent
     ) -> StatusEvent:
-        row = PartyStatusEventRow(
-            agreement_id=agreement_id,
-            scheme_id=scheme_id,
-            status=str(event.status),
-            effective_date=event.effective_date,
-            reason=event.reason,
+        return insert_event(
+            self._s, PartyStatusEventRow, event, agreement_id=agreement_id, scheme_id=scheme_id
         )
-        self._s.add(row)
-        self._s.flush()
-        self._s.refresh(row)
-        return event_from_row(row)
 
     @staticmethod
     def _entry_fields(e: ScopeEntry) -> dict[str, Any]:

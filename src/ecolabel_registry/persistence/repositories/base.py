@@ -87,6 +87,21 @@ def event_from_row(row: Any) -> StatusEvent:
     )
 
 
+def insert_event(session: Session, table: Any, event: StatusEvent, **owner: Any) -> StatusEvent:
+    """Append `event` to the history of its owner (`owner`: the row's key columns, e.g. a
+    certificate id) in `table`; the event as stored, with its id and recording time."""
+    row = table(
+        **owner,
+        status=str(event.status),
+        effective_date=event.effective_date,
+        reason=event.reason,
+    )
+    session.add(row)
+    session.flush()
+    session.refresh(row)
+    return event_from_row(row)
+
+
 def ordered_events(rows: Iterable[Any]) -> tuple[StatusEvent, ...]:
     return tuple(event_from_row(r) for r in sorted(rows, key=lambda r: r.id))
 

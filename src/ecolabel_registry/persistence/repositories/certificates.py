@@ -28,6 +28,7 @@ from ecolabel_registry.persistence.repositories.base import (
     bump_version,
     event_from_row,
     flush_new,
+    insert_event,
     locked,
     ordered_events,
     page_after,
@@ -272,16 +273,9 @@ class SqlCertificateRepository:
         return stored(self.get(certificate.scheme_id, certificate.number))
 
     def _insert_event(self, certificate_id: int, event: StatusEvent) -> StatusEvent:
-        row = CertificateStatusEventRow(
-            certificate_id=certificate_id,
-            status=str(event.status),
-            effective_date=event.effective_date,
-            reason=event.reason,
+        return insert_event(
+            self._s, CertificateStatusEventRow, event, certificate_id=certificate_id
         )
-        self._s.add(row)
-        self._s.flush()
-        self._s.refresh(row)
-        return event_from_row(row)
 
     def add_status_event(
         self, scheme_id: str, number: str, event: StatusEvent
