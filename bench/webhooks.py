@@ -44,8 +44,8 @@ from ecolabel_registry.persistence.changes import SqlChangeLog
 from ecolabel_registry.persistence.migrate import upgrade
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository
 from ecolabel_registry.persistence.tables import WebhookDeliveryRow
-from ecolabel_registry.services.changes import ChangeFilter
 from ecolabel_registry.services.keys import ApiKeyService
+from ecolabel_registry.services.ports.changes import ChangeFilter
 from ecolabel_registry.settings import Settings
 from generate import ADMIN_URL
 

@@ -35,7 +35,8 @@ from standardwebhooks import Webhook
 
 from ecolabel_registry.domain.errors import InvalidInput
 from ecolabel_registry.persistence.webhooks import Claimed, Outcome, SqlDeliveryQueue
-from ecolabel_registry.services.changes import Change, change_item
+from ecolabel_registry.services.changes import change_item
+from ecolabel_registry.services.ports.changes import Change
 from ecolabel_registry.services.webhooks import Resolver, UnsafeAddress, UrlPolicy, resolve
 from ecolabel_registry.settings import Settings
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ecolabel_registry.app import create_app
-from ecolabel_registry.cli import _check_signing_key
 from ecolabel_registry.cli import app as cli
+from ecolabel_registry.cli.serve import check_signing_key
 from ecolabel_registry.settings import Settings, get_settings
 
 runner = CliRunner()
@@ -115,11 +115,11 @@ def test_serving_the_embedded_default_creates_the_key_file(
     monkeypatch.chdir(tmp_path)
     settings = Settings()
     assert not settings.signing_key_file.exists()
-    _check_signing_key(settings)
+    check_signing_key(settings)
     assert stat.S_IMODE(settings.signing_key_file.stat().st_mode) == 0o600
     settings.signing_key_file.chmod(0o644)
     with pytest.raises(typer.Exit) as refused:
-        _check_signing_key(settings)
+        check_signing_key(settings)
     assert refused.value.exit_code == 2
 
 
@@ -128,5 +128,5 @@ def test_serving_another_database_does_not_create_a_key_file(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'other.sqlite3'}")
-    _check_signing_key(settings)
+    check_signing_key(settings)
     assert not settings.signing_key_file.exists()

@@ -13,13 +13,12 @@ from standardwebhooks import Webhook
 from ecolabel_registry.delivery import signed_headers
 from ecolabel_registry.domain.errors import InvalidInput
 from ecolabel_registry.services.changes import decode_cursor, encode_cursor
+from ecolabel_registry.services.ports.webhooks import RETRY_DELAYS, retry_delay
 from ecolabel_registry.services.webhooks import (
-    RETRY_DELAYS,
     UnsafeAddress,
     UrlPolicy,
     forbidden_address,
     new_secret,
-    retry_delay,
 )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Callable
 
 from ecolabel_registry.domain.errors import FieldError
 
@@ -182,46 +183,54 @@ def check_window(
         )
 
 
+def _check_each(
+    errors: list[FieldError],
+    loc: Loc,
+    values: tuple[str, ...],
+    valid: Callable[[str], bool],
+    invalid: Callable[[str], str],
+    noun: str,
+    same: Callable[[str], str] = lambda v: v,
+) -> None:
+    """Record an error for each value that is not `valid` (saying `invalid(value)`), and for
+    each one listed again (`same` gives the form in which two values are the same)."""
+    seen: set[str] = set()
+    for i, value in enumerate(values):
+        if not valid(value):
+            errors.append(FieldError((*loc, i), invalid(value)))
+        elif same(value) in seen:
+            errors.append(FieldError((*loc, i), f"{noun} {value} is listed twice"))
+        seen.add(same(value))
+
+
 def check_hs_codes(errors: list[FieldError], loc: Loc, codes: tuple[str, ...]) -> None:
     """Record an error for each malformed or repeated HS code."""
-    seen: set[str] = set()
-    for i, code in enumerate(codes):
-        if not is_hs_code(code):
-            errors.append(FieldError((*loc, i), f"HS code {code!r} is not 2 to 10 digits"))
-        elif code in seen:
-            errors.append(FieldError((*loc, i), f"HS code {code} is listed twice"))
-        seen.add(code)
+    _check_each(
+        errors, loc, codes, is_hs_code, lambda c: f"HS code {c!r} is not 2 to 10 digits", "HS code"
+    )
 
 
 def check_gtins(errors: list[FieldError], loc: Loc, gtins: tuple[str, ...]) -> None:
     """Record an error for each GTIN with a wrong length or check digit, or repeated
     (in any of its forms: `4006381333931` and `04006381333931` are the same GTIN)."""
-    seen: set[str] = set()
-    for i, value in enumerate(gtins):
-        gtin = normal_gtin(value)
-        if not gtin_check_digit_ok(value):
-            errors.append(
-                FieldError(
-                    (*loc, i),
-                    f"GTIN {value!r} is not 8, 12, 13 or 14 digits with a valid check digit",
-                )
-            )
-        elif gtin in seen:
-            errors.append(FieldError((*loc, i), f"GTIN {value} is listed twice"))
-        seen.add(gtin)
+    _check_each(
+        errors,
+        loc,
+        gtins,
+        gtin_check_digit_ok,
+        lambda g: f"GTIN {g!r} is not 8, 12, 13 or 14 digits with a valid check digit",
+        "GTIN",
+        normal_gtin,
+    )
 
 
 def check_criteria(errors: list[FieldError], loc: Loc, keys: tuple[str, ...]) -> None:
     """Record an error for each malformed or repeated criterion key."""
-    seen: set[str] = set()
-    for i, key in enumerate(keys):
-        if not _CRITERION.match(key):
-            errors.append(
-                FieldError(
-                    (*loc, i),
-                    f"criterion key {key!r} must be lower-case letters, digits, '.', '_' or '-'",
-                )
-            )
-        elif key in seen:
-            errors.append(FieldError((*loc, i), f"criterion key {key} is listed twice"))
-        seen.add(key)
+    _check_each(
+        errors,
+        loc,
+        keys,
+        lambda k: _CRITERION.match(k) is not None,
+        lambda k: f"criterion key {k!r} must be lower-case letters, digits, '.', '_' or '-'",
+        "criterion key",
+    )

@@ -1,4 +1,4 @@
-"""Reading the audit table."""
+"""Reading the audit table (its writer is `repositories.audit.SqlAuditLog`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
+from ecolabel_registry.persistence.repositories.base import page_after, where_equal
 from ecolabel_registry.persistence.tables import AuditEventRow
-from ecolabel_registry.services.audit import AuditEvent, AuditFilter
+from ecolabel_registry.services.ports.audit import AuditEvent, AuditFilter
 
 
 class SqlAuditReader:
@@ -18,14 +19,13 @@ class SqlAuditReader:
 
     def find(self, filters: AuditFilter, after: int | None, limit: int) -> list[AuditEvent]:
         query = select(AuditEventRow).order_by(AuditEventRow.id).limit(limit)
-        if after is not None:
-            query = query.where(AuditEventRow.id > after)
-        if filters.entity_type is not None:
-            query = query.where(AuditEventRow.entity_type == filters.entity_type)
-        if filters.entity_id is not None:
-            query = query.where(AuditEventRow.entity_id == filters.entity_id)
-        if filters.actor_key_id is not None:
-            query = query.where(AuditEventRow.actor_key_id == filters.actor_key_id)
+        query = page_after(query, AuditEventRow.id, after)
+        query = where_equal(
+            query,
+            (AuditEventRow.entity_type, filters.entity_type),
+            (AuditEventRow.entity_id, filters.entity_id),
+            (AuditEventRow.actor_key_id, filters.actor_key_id),
+        )
         if filters.since is not None:
             column, moment = self._instant(filters.since)
             query = query.where(column >= moment)

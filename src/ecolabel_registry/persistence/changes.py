@@ -14,7 +14,7 @@ from ecolabel_registry.persistence.tables import (
     RegistryChangeRow,
     RegistryRevisionLogRow,
 )
-from ecolabel_registry.services.changes import (
+from ecolabel_registry.services.ports.changes import (
     FEED_ENTITY_TYPES,
     Change,
     ChangeFacts,

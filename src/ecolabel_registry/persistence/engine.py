@@ -1,12 +1,15 @@
-"""Engine set-up for SQLite and PostgreSQL, and the check that the schema is migrated."""
+"""Engine set-up for SQLite and PostgreSQL, and one transaction over a session (`unit_of_work`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session
 
 from ecolabel_registry.settings import Settings
 
@@ -74,3 +77,16 @@ def ensure_sqlite_directory(url: URL) -> None:
     """Create the folder of a SQLite database file when it does not exist yet."""
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextmanager
+def unit_of_work(new_session: Callable[[], Session]) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back when it raises (a
+    request's, in `api/deps.py`; a command's, in `cli`)."""
+    with new_session() as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

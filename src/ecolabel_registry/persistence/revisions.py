@@ -43,7 +43,7 @@ _TAKING = "registry.taking"
 TICK = dt.timedelta(microseconds=1)
 
 if TYPE_CHECKING:
-    from ecolabel_registry.services.changes import ChangeFacts
+    from ecolabel_registry.services.ports.changes import ChangeFacts
 
 
 @dataclass(frozen=True, slots=True)

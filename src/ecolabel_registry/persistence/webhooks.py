@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from ecolabel_registry.persistence.changes import SqlChangeLog, matching, utc
-from ecolabel_registry.persistence.repositories import hold_write_lock
+from ecolabel_registry.persistence.repositories.base import hold_write_lock
 from ecolabel_registry.persistence.tables import (
     AgreementRow,
     CertificateRow,
@@ -34,8 +34,8 @@ from ecolabel_registry.persistence.tables import (
     WebhookDeliveryRow,
     WebhookSubscriptionRow,
 )
-from ecolabel_registry.services.changes import FEED_ENTITY_TYPES, Change, ChangeFilter
-from ecolabel_registry.services.webhooks import (
+from ecolabel_registry.services.ports.changes import FEED_ENTITY_TYPES, Change, ChangeFilter
+from ecolabel_registry.services.ports.webhooks import (
     Delivery,
     DeliveryState,
     Subscription,

@@ -55,6 +55,13 @@ def page_of(rows: list[T], limit: int, cursor_of: Callable[[T], str]) -> Page[T]
     return Page(items, cursor_of(items[-1]) if len(rows) > limit else None)
 
 
+def found(value: T | None, missing: str) -> T:
+    """`value`, or NotFound saying `missing` when the look-up found nothing."""
+    if value is None:
+        raise NotFound(missing)
+    return value
+
+
 def raise_if(errors: list[FieldError]) -> None:
     """Raise InvalidInput when any error was collected."""
     if errors:

@@ -27,7 +27,7 @@ from ecolabel_registry.domain.validation import (
     check_starts_within,
     check_window,
 )
-from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
+from ecolabel_registry.services._common import audit, found, id_cursor, page_of, raise_if
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports.registry import AgreementFilter, Page, Registry
 from ecolabel_registry.services.schemes import operative_in, require_version
@@ -50,10 +50,7 @@ class AgreementService:
 
     def get(self, agreement_id: str) -> Agreement:
         """The agreement, or NotFound."""
-        agreement = self._r.agreements.get(agreement_id)
-        if agreement is None:
-            raise NotFound(f"no agreement {agreement_id!r}")
-        return agreement
+        return found(self._r.agreements.get(agreement_id), f"no agreement {agreement_id!r}")
 
     def find(
         self,
@@ -89,9 +86,7 @@ class AgreementService:
             in_force_on=in_force_on,
             purpose=purpose,
         )
-        rows = self._r.agreements.find(filters, after, limit + 1)
-        items = rows[:limit]
-        return Page(items, items[-1].id if len(rows) > limit else None)
+        return page_of(self._r.agreements.find(filters, after, limit + 1), limit, lambda a: a.id)
 
     def create(self, actor: Actor, agreement: Agreement) -> Agreement:
         """Record an agreement; it is in force from `effective_from` unless events say otherwise."""

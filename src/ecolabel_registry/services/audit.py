@@ -4,43 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import InvalidInput
+from ecolabel_registry.services._common import id_cursor, page_of
 from ecolabel_registry.services.authz import require_operator
+from ecolabel_registry.services.ports.audit import AuditEvent, AuditFilter, AuditReader
 from ecolabel_registry.services.ports.registry import Page
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """One recorded write."""
-
-    id: int
-    occurred_at: dt.datetime
-    actor_key_id: str
-    actor_name: str
-    operation: str
-    entity_type: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditFilter:
-    """What to list; `since` and `until` are instants, given to the reader in UTC."""
-
-    entity_type: str | None = None
-    entity_id: str | None = None
-    actor_key_id: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
-
-
-class AuditReader(Protocol):
-    def find(self, filters: AuditFilter, after: int | None, limit: int) -> list[AuditEvent]: ...
 
 
 class AuditService:
@@ -54,17 +23,11 @@ class AuditService:
     ) -> Page[AuditEvent]:
         """Audit events in the order they were recorded, filtered."""
         require_operator(actor, "read the audit trail")
-        after = None
-        if cursor is not None:
-            if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
-                raise InvalidInput.single(("query", "cursor"), "not a cursor this list gave out")
-            after = int(cursor)
+        after = id_cursor(cursor)
         filters = dataclasses.replace(
             filters, since=as_utc(filters.since), until=as_utc(filters.until)
         )
-        rows = self._reader.find(filters, after, limit + 1)
-        items = rows[:limit]
-        return Page(items, str(items[-1].id) if len(rows) > limit else None)
+        return page_of(self._reader.find(filters, after, limit + 1), limit, lambda e: str(e.id))
 
 
 def as_utc(moment: dt.datetime | None) -> dt.datetime | None:

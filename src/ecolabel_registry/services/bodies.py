@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor, Role
-from ecolabel_registry.domain.errors import Conflict, FieldError, Forbidden, NotFound
+from ecolabel_registry.domain.errors import Conflict, FieldError, Forbidden
 from ecolabel_registry.domain.model import Authorization, CertificationBody, windows_overlap
 from ecolabel_registry.domain.validation import check_window, is_slug
-from ecolabel_registry.services._common import audit, raise_if
+from ecolabel_registry.services._common import audit, found, page_of, raise_if
 from ecolabel_registry.services.ports.registry import Page, Registry
 from ecolabel_registry.services.schemes import require_version
 
@@ -25,16 +25,11 @@ class CertificationBodyService:
 
     def get(self, body_id: str) -> CertificationBody:
         """The body, or NotFound."""
-        body = self._r.bodies.get(body_id)
-        if body is None:
-            raise NotFound(f"no certification body {body_id!r}")
-        return body
+        return found(self._r.bodies.get(body_id), f"no certification body {body_id!r}")
 
     def find(self, after: str | None, limit: int, scheme_id: str | None) -> Page[CertificationBody]:
         """Bodies ordered by id, optionally only those ever authorized for a scheme."""
-        rows = self._r.bodies.find(after, limit + 1, scheme_id)
-        items = rows[:limit]
-        return Page(items, items[-1].id if len(rows) > limit else None)
+        return page_of(self._r.bodies.find(after, limit + 1, scheme_id), limit, lambda b: b.id)
 
     def create(self, actor: Actor, body: CertificationBody) -> CertificationBody:
         """Register a body. A scheme operator may register one authorized only for its schemes."""

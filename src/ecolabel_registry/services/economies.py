@@ -18,7 +18,7 @@ from ecolabel_registry.domain.errors import (
 from ecolabel_registry.domain.model import Economy, EconomyKind, Membership, windows_overlap
 from ecolabel_registry.domain.operative import cyclic_members
 from ecolabel_registry.domain.validation import check_window
-from ecolabel_registry.services._common import audit, raise_if
+from ecolabel_registry.services._common import audit, found, page_of, raise_if
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports.registry import Page, Registry
 from ecolabel_registry.services.schemes import require_version
@@ -32,19 +32,14 @@ class EconomyService:
 
     def get(self, code: str) -> Economy:
         """The economy with this code, or NotFound."""
-        economy = self._r.economies.get(code)
-        if economy is None:
-            raise NotFound(
-                f"no economy {code!r}: use an ISO 3166-1 alpha-2 code or a registered group"
-            )
-        return economy
+        return found(
+            self._r.economies.get(code),
+            f"no economy {code!r}: use an ISO 3166-1 alpha-2 code or a registered group",
+        )
 
     def find(self, after: str | None, limit: int, kind: EconomyKind | None) -> Page[Economy]:
         """Economies ordered by code."""
-        rows = self._r.economies.find(after, limit + 1, kind)
-        more = len(rows) > limit
-        items = rows[:limit]
-        return Page(items, items[-1].code if more else None)
+        return page_of(self._r.economies.find(after, limit + 1, kind), limit, lambda e: e.code)
 
     def put_group(
         self,

@@ -2,57 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
-from typing import Protocol
 
 from ecolabel_registry.domain.access import SYSTEM, Actor, Role
-from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound, Unauthenticated
-from ecolabel_registry.services._common import snapshot
-from ecolabel_registry.services.ports.registry import AuditLog
+from ecolabel_registry.domain.errors import FieldError, InvalidInput, Unauthenticated
+from ecolabel_registry.services._common import found, snapshot
+from ecolabel_registry.services.ports.keys import ApiKey, ApiKeyRepository
 
 KEY_PREFIX = "erk_"
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    """A stored key: everything but the key itself."""
-
-    id: str
-    name: str
-    role: Role
-    scheme_ids: tuple[str, ...]
-    certification_body_id: str | None
-    created_at: dt.datetime | None
-    revoked_at: dt.datetime | None
-
-    def actor(self) -> Actor:
-        """The identity this key acts as."""
-        return Actor(
-            key_id=self.id,
-            name=self.name,
-            role=self.role,
-            scheme_ids=frozenset(self.scheme_ids),
-            certification_body_id=self.certification_body_id,
-        )
-
-
-class ApiKeyRepository(Protocol):
-    @property
-    def audit(self) -> AuditLog:
-        """The audit trail, written in the same transaction as the keys."""
-        ...
-
-    def by_hash(self, key_hash: str) -> ApiKey | None: ...
-    def get(self, key_id: str) -> ApiKey | None: ...
-    def add(self, key: ApiKey, key_hash: str) -> None: ...
-    def find(self) -> list[ApiKey]: ...
-    def revoke(self, key_id: str) -> None: ...
-    def schemes_exist(self, scheme_ids: tuple[str, ...]) -> set[str]: ...
-    def body_exists(self, body_id: str) -> bool: ...
 
 
 def hash_key(key: str) -> str:
@@ -131,9 +90,7 @@ class ApiKeyService:
 
     def revoke(self, key_id: str, *, actor: Actor = SYSTEM) -> None:
         """Revoke a key; it is refused from then on. Revoking it again changes nothing."""
-        current = self._keys.get(key_id)
-        if current is None:
-            raise NotFound(f"no API key {key_id!r}")
+        current = found(self._keys.get(key_id), f"no API key {key_id!r}")
         if current.revoked_at is not None:
             return
         self._keys.revoke(key_id)

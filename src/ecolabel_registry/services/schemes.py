@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import Conflict, FieldError, NotFound, VersionRequired
+from ecolabel_registry.domain.errors import Conflict, FieldError, VersionRequired
 from ecolabel_registry.domain.model import ProductCategory, Scheme
 from ecolabel_registry.domain.operative import OperativeRule
 from ecolabel_registry.domain.validation import (
@@ -17,7 +17,7 @@ from ecolabel_registry.domain.validation import (
     check_window,
     is_slug,
 )
-from ecolabel_registry.services._common import audit, raise_if
+from ecolabel_registry.services._common import audit, found, page_of, raise_if
 from ecolabel_registry.services.authz import require_operator, require_scheme_operator
 from ecolabel_registry.services.ports.registry import Page, Registry
 
@@ -50,19 +50,14 @@ class SchemeService:
 
     def get(self, scheme_id: str) -> Scheme:
         """The scheme, or NotFound."""
-        scheme = self._r.schemes.get(scheme_id)
-        if scheme is None:
-            raise NotFound(f"no scheme {scheme_id!r}")
-        return scheme
+        return found(self._r.schemes.get(scheme_id), f"no scheme {scheme_id!r}")
 
     def find(self, after: str | None, limit: int, economy: str | None, on: dt.date) -> Page[Scheme]:
         """Schemes ordered by id, optionally only those operative in `economy` on `on`."""
         ids = None
         if economy is not None:
             ids = set(operative_in(self._r, economy, on))
-        rows = self._r.schemes.find(after, limit + 1, ids)
-        items = rows[:limit]
-        return Page(items, items[-1].id if len(rows) > limit else None)
+        return page_of(self._r.schemes.find(after, limit + 1, ids), limit, lambda s: s.id)
 
     def create(self, actor: Actor, scheme: Scheme) -> Scheme:
         """Register a new scheme."""
@@ -114,10 +109,10 @@ class SchemeService:
     def get_category(self, scheme_id: str, code: str) -> ProductCategory:
         """The category, or NotFound."""
         self.get(scheme_id)
-        category = self._r.categories.get(scheme_id, code)
-        if category is None:
-            raise NotFound(f"scheme {scheme_id!r} has no product category {code!r}")
-        return category
+        return found(
+            self._r.categories.get(scheme_id, code),
+            f"scheme {scheme_id!r} has no product category {code!r}",
+        )
 
     def list_categories(
         self, scheme_id: str, after: str | None, limit: int
@@ -125,8 +120,7 @@ class SchemeService:
         """A scheme's categories ordered by code."""
         self.get(scheme_id)
         rows = self._r.categories.find(scheme_id, after, limit + 1)
-        items = rows[:limit]
-        return Page(items, items[-1].code if len(rows) > limit else None)
+        return page_of(rows, limit, lambda c: c.code)
 
     def create_category(self, actor: Actor, category: ProductCategory) -> ProductCategory:
         """Register a product category of a scheme."""

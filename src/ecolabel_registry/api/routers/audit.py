@@ -12,7 +12,8 @@ from ecolabel_registry.api.deps import ActorDep, Cursor, Limit, RegistryDep
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.schemas import PageOut, utc
 from ecolabel_registry.persistence.audit import SqlAuditReader
-from ecolabel_registry.services.audit import AuditEvent, AuditFilter, AuditService
+from ecolabel_registry.services.audit import AuditService
+from ecolabel_registry.services.ports.audit import AuditEvent, AuditFilter
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"])
 

@@ -15,8 +15,10 @@ from ecolabel_registry.delivery import policy_of
 from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN, SLUG_PATTERN
 from ecolabel_registry.persistence.changes import SqlChangeLog
 from ecolabel_registry.persistence.webhooks import SqlSubscriptionStore
-from ecolabel_registry.services.changes import ChangeFeed, ChangeFilter, change_item
-from ecolabel_registry.services.webhooks import Delivery, Subscription, SubscriptionService
+from ecolabel_registry.services.changes import ChangeFeed, change_item
+from ecolabel_registry.services.ports.changes import ChangeFilter
+from ecolabel_registry.services.ports.webhooks import Delivery, Subscription
+from ecolabel_registry.services.webhooks import SubscriptionService
 
 router = APIRouter(tags=["changes"])
 

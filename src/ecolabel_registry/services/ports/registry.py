@@ -20,7 +20,7 @@ from ecolabel_registry.domain.model import (
     StatusChange,
     StatusEvent,
 )
-from ecolabel_registry.services.changes import ChangeFacts
+from ecolabel_registry.services.ports.changes import ChangeFacts
 
 T = TypeVar("T")
 

@@ -1,0 +1,92 @@
+"""Certification bodies and their authorizations."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import (
+    delete,
+    exists,
+    insert,
+    select,
+)
+
+from ecolabel_registry.domain.model import (
+    Authorization,
+    CertificationBody,
+)
+from ecolabel_registry.persistence.repositories.base import (
+    VersionedRepository,
+    page_after,
+    stored,
+)
+from ecolabel_registry.persistence.tables import (
+    BodyAuthorizationRow,
+    CertificationBodyRow,
+)
+
+
+class SqlBodyRepository(VersionedRepository[CertificationBody]):
+    def _to_domain(self, rows: Sequence[CertificationBodyRow]) -> list[CertificationBody]:
+        auths: dict[str, list[Authorization]] = defaultdict(list)
+        if rows:
+            for a in self._s.execute(
+                select(BodyAuthorizationRow)
+                .where(BodyAuthorizationRow.body_id.in_([r.id for r in rows]))
+                .order_by(BodyAuthorizationRow.id)
+            ).scalars():
+                auths[a.body_id].append(Authorization(a.scheme_id, a.valid_from, a.valid_to))
+        return [
+            CertificationBody(
+                r.id, r.name, r.economy_code, r.accreditation_ref, tuple(auths[r.id]), r.version
+            )
+            for r in rows
+        ]
+
+    def get(self, body_id: str) -> CertificationBody | None:
+        return self._by_key(CertificationBodyRow, body_id)
+
+    def find(self, after: str | None, limit: int, scheme_id: str | None) -> list[CertificationBody]:
+        query = select(CertificationBodyRow).order_by(CertificationBodyRow.id).limit(limit)
+        query = page_after(query, CertificationBodyRow.id, after)
+        if scheme_id is not None:
+            query = query.where(
+                exists().where(
+                    BodyAuthorizationRow.body_id == CertificationBodyRow.id,
+                    BodyAuthorizationRow.scheme_id == scheme_id,
+                )
+            )
+        return self._to_domain(self._s.execute(query).scalars().all())
+
+    def _children(self, body: CertificationBody) -> None:
+        self._s.execute(delete(BodyAuthorizationRow).where(BodyAuthorizationRow.body_id == body.id))
+        if body.authorizations:
+            self._s.execute(
+                insert(BodyAuthorizationRow),
+                [
+                    {
+                        "body_id": body.id,
+                        "scheme_id": a.scheme_id,
+                        "valid_from": a.valid_from,
+                        "valid_to": a.valid_to,
+                    }
+                    for a in body.authorizations
+                ],
+            )
+
+    @staticmethod
+    def _fields(b: CertificationBody) -> dict[str, Any]:
+        return {"name": b.name, "economy_code": b.economy, "accreditation_ref": b.accreditation_ref}
+
+    def _reload(self, body: CertificationBody) -> CertificationBody:
+        return stored(self.get(body.id))
+
+    def add(self, body: CertificationBody) -> CertificationBody:
+        row = CertificationBodyRow(id=body.id, version=1, **self._fields(body))
+        return self._insert(row, body, f"certification body {body.id}")
+
+    def update(self, body: CertificationBody) -> CertificationBody:
+        key = CertificationBodyRow.id == body.id
+        return self._update(CertificationBodyRow, key, body, f"certification body {body.id}")

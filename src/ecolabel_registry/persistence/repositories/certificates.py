@@ -1,0 +1,316 @@
+"""Certificates: their status events, search, and the history kept of each write."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from ecolabel_registry.domain.model import (
+    Certificate,
+    StatusEvent,
+)
+from ecolabel_registry.persistence import certificate_history, revisions, search, status_changes
+from ecolabel_registry.persistence.repositories.base import (
+    bump_version,
+    event_from_row,
+    flush_new,
+    insert_event,
+    locked,
+    ordered_events,
+    page_after,
+    stored,
+    where_equal,
+)
+from ecolabel_registry.persistence.repositories.schemes import hs_matches
+from ecolabel_registry.persistence.tables import (
+    CategoryHsCodeRow,
+    CertificateGtinRow,
+    CertificateHsCodeRow,
+    CertificateRow,
+    CertificateStatusEventRow,
+)
+from ecolabel_registry.services.ports.registry import (
+    CertificateFilter,
+    LockedCertificate,
+)
+
+
+def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certificate:
+    """A certificate from a row holding the `certificate` table's columns by name (an ORM
+    row or a Core row) and its status history, in recording order.
+
+    The one mapping of a stored certificate for the ORM and Core readers; the hot read path
+    (`persistence.hot`) reads only a certificate's terms (`CertificateTerms`), not whole
+    certificates.
+    """
+    return Certificate(
+        scheme_id=row.scheme_id,
+        number=row.number,
+        category_code=row.category_code,
+        holder_name=row.holder_name,
+        holder_economy=row.holder_economy,
+        product_name=row.product_name,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        brand=row.brand,
+        model=row.model,
+        gtins=tuple(row.gtins),
+        hs_codes=tuple(row.hs_codes),
+        certification_body_id=row.certification_body_id,
+        status_events=events,
+        version=row.version,
+    )
+
+
+class SqlCertificateRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    def _to_domain(self, rows: Sequence[Any]) -> list[Certificate]:
+        """Certificates of ORM or Core rows of `certificate`, their events read as Core rows
+        (no ORM objects: a page of them is read for every search)."""
+        events: dict[int, list[Any]] = defaultdict(list)
+        if rows:
+            table = CertificateStatusEventRow.__table__
+            for e in self._s.execute(
+                select(table).where(table.c.certificate_id.in_([r.id for r in rows]))
+            ):
+                events[e.certificate_id].append(e)
+        return [certificate_from_row(r, ordered_events(events[r.id])) for r in rows]
+
+    def _row(self, scheme_id: str, number: str) -> CertificateRow | None:
+        return self._s.execute(
+            select(CertificateRow).where(
+                CertificateRow.scheme_id == scheme_id, CertificateRow.number == number
+            )
+        ).scalar_one_or_none()
+
+    def get(self, scheme_id: str, number: str) -> Certificate | None:
+        row = self._row(scheme_id, number)
+        return None if row is None else self._to_domain([row])[0]
+
+    def lock(self, scheme_id: str, number: str) -> LockedCertificate | None:
+        row = locked(
+            self._s,
+            select(CertificateRow).where(
+                CertificateRow.scheme_id == scheme_id, CertificateRow.number == number
+            ),
+        )
+        if row is None:
+            return None
+        return LockedCertificate(
+            certificate_from_row(row, ()), status_changes.parse(row.status_changes)
+        )
+
+    def status_events(
+        self, scheme_id: str, number: str, after: int | None, limit: int
+    ) -> list[StatusEvent]:
+        e = CertificateStatusEventRow
+        query = (
+            select(e)
+            .join(CertificateRow, CertificateRow.id == e.certificate_id)
+            .where(CertificateRow.scheme_id == scheme_id, CertificateRow.number == number)
+            .order_by(e.id)
+            .limit(limit)
+        )
+        query = page_after(query, e.id, after)
+        return [event_from_row(r) for r in self._s.execute(query).scalars()]
+
+    def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
+        by_scheme: dict[str, set[str]] = defaultdict(set)
+        for scheme_id, number in keys:
+            by_scheme[scheme_id].add(number)
+        rows: list[CertificateRow] = []
+        for scheme_id, numbers in by_scheme.items():
+            ordered = sorted(numbers)
+            for start in range(0, len(ordered), 500):
+                rows.extend(
+                    self._s.execute(
+                        select(CertificateRow).where(
+                            CertificateRow.scheme_id == scheme_id,
+                            CertificateRow.number.in_(ordered[start : start + 500]),
+                        )
+                    ).scalars()
+                )
+        return {(c.scheme_id, c.number): c for c in self._to_domain(rows)}
+
+    def find(
+        self, filters: CertificateFilter, after: int | None, limit: int
+    ) -> list[tuple[int, Certificate]]:
+        dialect = self._s.get_bind().dialect.name
+        driver = search.fts_driver(dialect, filters.terms)
+        terms = filters.terms if driver is None else driver.rest
+        key = CertificateRow.id.expression if driver is None else driver.rowid
+        # Core rows, not ORM objects: a search reads a page of them for every request.
+        query = select(*CertificateRow.__table__.c).order_by(key).limit(limit)
+        if driver is not None:
+            query = (
+                query.select_from(driver.table)
+                .join(CertificateRow, CertificateRow.id == driver.rowid)
+                .where(driver.match)
+            )
+        query = page_after(query, key, after)
+        query = where_equal(
+            query,
+            (CertificateRow.scheme_id, filters.scheme_id),
+            (CertificateRow.category_code, filters.category_code),
+            (CertificateRow.certification_body_id, filters.certification_body_id),
+        )
+        if filters.gtin is not None:
+            query = query.where(
+                exists().where(
+                    CertificateGtinRow.certificate_id == CertificateRow.id,
+                    CertificateGtinRow.gtin == filters.gtin,
+                )
+            )
+        if filters.holder is not None:
+            escaped = (
+                filters.holder.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            )
+            query = query.where(
+                func.lower(CertificateRow.holder_name).like(f"%{escaped}%", escape="\\")
+            )
+        if filters.hs_code is not None:
+            own = exists().where(
+                CertificateHsCodeRow.certificate_id == CertificateRow.id,
+                hs_matches(CertificateHsCodeRow.hs_code, filters.hs_code),
+            )
+            has_own = exists().where(CertificateHsCodeRow.certificate_id == CertificateRow.id)
+            by_category = exists().where(
+                CategoryHsCodeRow.scheme_id == CertificateRow.scheme_id,
+                CategoryHsCodeRow.category_code == CertificateRow.category_code,
+                hs_matches(CategoryHsCodeRow.hs_code, filters.hs_code),
+            )
+            query = query.where(or_(own, and_(~has_own, by_category)))
+        for term in terms:
+            query = query.where(search.term_match(dialect, term))
+        rows = self._s.execute(query).all()
+        return list(zip([r.id for r in rows], self._to_domain(rows), strict=True))
+
+    @staticmethod
+    def _fields(c: Certificate) -> dict[str, Any]:
+        return {
+            "category_code": c.category_code,
+            "holder_name": c.holder_name,
+            "holder_economy": c.holder_economy,
+            "product_name": c.product_name,
+            "brand": c.brand,
+            "model": c.model,
+            "gtins": list(c.gtins),
+            "hs_codes": list(c.hs_codes),
+            "certification_body_id": c.certification_body_id,
+            "valid_from": c.valid_from,
+            "valid_to": c.valid_to,
+        }
+
+    def _index(self, certificate_id: int, c: Certificate, replace: bool) -> None:
+        if replace:
+            self._s.execute(
+                delete(CertificateGtinRow).where(
+                    CertificateGtinRow.certificate_id == certificate_id
+                )
+            )
+            self._s.execute(
+                delete(CertificateHsCodeRow).where(
+                    CertificateHsCodeRow.certificate_id == certificate_id
+                )
+            )
+        if c.gtins:
+            self._s.execute(
+                insert(CertificateGtinRow),
+                [{"certificate_id": certificate_id, "gtin": g} for g in c.gtins],
+            )
+        if c.hs_codes:
+            self._s.execute(
+                insert(CertificateHsCodeRow),
+                [{"certificate_id": certificate_id, "hs_code": h} for h in c.hs_codes],
+            )
+
+    def add(self, certificate: Certificate) -> Certificate:
+        row = CertificateRow(
+            scheme_id=certificate.scheme_id,
+            number=certificate.number,
+            version=1,
+            recorded_revision=revisions.recorded(self._s).revision,
+            **self._fields(certificate),
+        )
+        self._s.add(row)
+        flush_new(self._s, f"certificate {certificate.scheme_id}/{certificate.number}")
+        self._index(row.id, certificate, replace=False)
+        for event in certificate.status_events:
+            self._insert_event(row.id, event)
+        self._refresh_status_changes(row.id)
+        return stored(self.get(certificate.scheme_id, certificate.number))
+
+    def update(self, certificate: Certificate) -> Certificate:
+        row = self._row(certificate.scheme_id, certificate.number)
+        assert row is not None
+        revision = self._keep_history(row.id)
+        bump_version(
+            self._s,
+            CertificateRow,
+            CertificateRow.id == row.id,
+            certificate.version,
+            f"certificate {certificate.number}",
+            {**self._fields(certificate), "recorded_revision": revision},
+        )
+        self._index(row.id, certificate, replace=True)
+        self._s.expire_all()
+        return stored(self.get(certificate.scheme_id, certificate.number))
+
+    def _insert_event(self, certificate_id: int, event: StatusEvent) -> StatusEvent:
+        return insert_event(
+            self._s, CertificateStatusEventRow, event, certificate_id=certificate_id
+        )
+
+    def add_status_event(
+        self, scheme_id: str, number: str, event: StatusEvent
+    ) -> tuple[StatusEvent, int]:
+        row = self._row(scheme_id, number)
+        assert row is not None
+        revision = self._keep_history(row.id)
+        saved = self._insert_event(row.id, event)
+        version = self._s.execute(
+            update(CertificateRow)
+            .where(CertificateRow.id == row.id)
+            .values(
+                version=CertificateRow.version + 1,
+                updated_at=func.now(),
+                recorded_revision=revision,
+            )
+            .returning(CertificateRow.version)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        self._refresh_status_changes(row.id)
+        self._s.expire_all()
+        return saved, version
+
+    def _keep_history(self, certificate_id: int) -> int:
+        """Copy the row into `certificate_history` before this transaction changes it; the
+        transaction's revision, which the row is then recorded at."""
+        revision = revisions.recorded(self._s).revision
+        self._s.execute(
+            text(certificate_history.keep("c.id = :id")),
+            {"id": certificate_id, "revision": revision},
+        )
+        return revision
+
+    def _refresh_status_changes(self, certificate_id: int) -> None:
+        postgres = self._s.get_bind().dialect.name == "postgresql"
+        self._s.execute(
+            text(status_changes.refresh(postgres, "certificate.id = :id")), {"id": certificate_id}
+        )

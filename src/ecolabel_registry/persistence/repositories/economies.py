@@ -1,0 +1,105 @@
+"""Economies and groups (with their memberships)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import (
+    delete,
+    insert,
+    select,
+)
+
+from ecolabel_registry.domain.model import (
+    Economy,
+    EconomyKind,
+    Membership,
+)
+from ecolabel_registry.persistence.repositories.base import (
+    VersionedRepository,
+    bump_version,
+    flush_new,
+    page_after,
+    stored,
+)
+from ecolabel_registry.persistence.tables import (
+    EconomyRow,
+    GroupMembershipRow,
+)
+
+
+class SqlEconomyRepository(VersionedRepository[Economy]):
+    def _members(self, codes: Sequence[str]) -> dict[str, tuple[Membership, ...]]:
+        out: dict[str, list[Membership]] = defaultdict(list)
+        if codes:
+            rows = self._s.execute(
+                select(GroupMembershipRow)
+                .where(GroupMembershipRow.group_code.in_(codes))
+                .order_by(GroupMembershipRow.member_code, GroupMembershipRow.valid_from)
+            ).scalars()
+            for r in rows:
+                out[r.group_code].append(Membership(r.member_code, r.valid_from, r.valid_to))
+        return {k: tuple(v) for k, v in out.items()}
+
+    def _to_domain(self, rows: Sequence[EconomyRow]) -> list[Economy]:
+        members = self._members([r.code for r in rows if r.kind == EconomyKind.GROUP])
+        return [
+            Economy(r.code, r.name, EconomyKind(r.kind), members.get(r.code, ()), r.version)
+            for r in rows
+        ]
+
+    def get(self, code: str) -> Economy | None:
+        return self._by_key(EconomyRow, code)
+
+    def kinds(self, codes: Iterable[str]) -> dict[str, EconomyKind]:
+        wanted = set(codes)
+        if not wanted:
+            return {}
+        rows = self._s.execute(
+            select(EconomyRow.code, EconomyRow.kind).where(EconomyRow.code.in_(wanted))
+        )
+        return {code: EconomyKind(kind) for code, kind in rows}
+
+    def find(self, after: str | None, limit: int, kind: EconomyKind | None) -> list[Economy]:
+        query = select(EconomyRow).order_by(EconomyRow.code).limit(limit)
+        query = page_after(query, EconomyRow.code, after)
+        if kind is not None:
+            query = query.where(EconomyRow.kind == kind.value)
+        return self._to_domain(self._s.execute(query).scalars().all())
+
+    def groups(self) -> list[Economy]:
+        return self.find(None, 100_000, EconomyKind.GROUP)
+
+    def save_group(self, group: Economy, expected_version: int | None) -> Economy:
+        if expected_version is None:
+            self._s.add(
+                EconomyRow(code=group.code, name=group.name, kind=group.kind.value, version=1)
+            )
+            flush_new(self._s, f"economy {group.code}")
+        else:
+            bump_version(
+                self._s,
+                EconomyRow,
+                EconomyRow.code == group.code,
+                expected_version,
+                f"group {group.code}",
+                {"name": group.name},
+            )
+            self._s.execute(
+                delete(GroupMembershipRow).where(GroupMembershipRow.group_code == group.code)
+            )
+        if group.members:
+            self._s.execute(
+                insert(GroupMembershipRow),
+                [
+                    {
+                        "group_code": group.code,
+                        "member_code": m.member,
+                        "valid_from": m.valid_from,
+                        "valid_to": m.valid_to,
+                    }
+                    for m in group.members
+                ],
+            )
+        return stored(self.get(group.code))

@@ -1,0 +1,81 @@
+"""API keys (stored as hashes)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    func,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from ecolabel_registry.domain.access import Role
+from ecolabel_registry.persistence.repositories.audit import SqlAuditLog
+from ecolabel_registry.persistence.repositories.schemes import SqlSchemeRepository
+from ecolabel_registry.persistence.tables import (
+    ApiKeyRow,
+    CertificationBodyRow,
+)
+from ecolabel_registry.services.ports.keys import ApiKey
+
+
+class SqlApiKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self.audit = SqlAuditLog(session)
+
+    @staticmethod
+    def _key(r: ApiKeyRow) -> ApiKey:
+        return ApiKey(
+            id=r.id,
+            name=r.name,
+            role=Role(r.role),
+            scheme_ids=tuple(r.scheme_ids),
+            certification_body_id=r.certification_body_id,
+            created_at=r.created_at,
+            revoked_at=r.revoked_at,
+        )
+
+    def by_hash(self, key_hash: str) -> ApiKey | None:
+        row = self._s.execute(
+            select(ApiKeyRow).where(ApiKeyRow.key_hash == key_hash)
+        ).scalar_one_or_none()
+        return None if row is None else self._key(row)
+
+    def get(self, key_id: str) -> ApiKey | None:
+        row = self._s.get(ApiKeyRow, key_id)
+        return None if row is None else self._key(row)
+
+    def add(self, key: ApiKey, key_hash: str) -> None:
+        self._s.add(
+            ApiKeyRow(
+                id=key.id,
+                name=key.name,
+                role=key.role.value,
+                scheme_ids=list(key.scheme_ids),
+                certification_body_id=key.certification_body_id,
+                key_hash=key_hash,
+            )
+        )
+        self._s.flush()
+
+    def find(self) -> list[ApiKey]:
+        return [
+            self._key(r)
+            for r in self._s.execute(
+                select(ApiKeyRow).order_by(ApiKeyRow.created_at, ApiKeyRow.id)
+            ).scalars()
+        ]
+
+    def revoke(self, key_id: str) -> None:
+        self._s.execute(
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id == key_id, ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+        )
+
+    def schemes_exist(self, scheme_ids: tuple[str, ...]) -> set[str]:
+        return SqlSchemeRepository(self._s).existing(scheme_ids)
+
+    def body_exists(self, body_id: str) -> bool:
+        return self._s.get(CertificationBodyRow, body_id) is not None

@@ -1,0 +1,37 @@
+"""The audit trail's port: a recorded write, the filter of a listing, and the reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One recorded write."""
+
+    id: int
+    occurred_at: dt.datetime
+    actor_key_id: str
+    actor_name: str
+    operation: str
+    entity_type: str
+    entity_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What to list; `since` and `until` are instants, given to the reader in UTC."""
+
+    entity_type: str | None = None
+    entity_id: str | None = None
+    actor_key_id: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+class AuditReader(Protocol):
+    def find(self, filters: AuditFilter, after: int | None, limit: int) -> list[AuditEvent]: ...
