@@ -8,7 +8,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.persistence.tables import DecisionRow
-from ecolabel_registry.services.decisions import StoredDecision
+from ecolabel_registry.services.ports.decisions import StoredDecision
 
 _INSERT = insert(DecisionRow)
 

@@ -36,8 +36,9 @@ from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput
 from ecolabel_registry.persistence.decisions import SqlDecisionRepository
 from ecolabel_registry.persistence.hot import HotFacts
-from ecolabel_registry.services.decisions import DecisionService, StoredDecision
+from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.equivalence import EquivalenceService
+from ecolabel_registry.services.ports.decisions import StoredDecision
 from ecolabel_registry.services.signing import ReceiptSigner
 
 router = APIRouter(tags=["decisions"])
