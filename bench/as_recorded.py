@@ -13,14 +13,13 @@ round of each counts. Writes bench/results/as-recorded-<size>-<engine>.json.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
 
-from common import equivalence_paths, serve, table, verdict, write_result, wrk
+from common import arguments, equivalence_paths, served_vs_trivial, table, verdict, write_bar
 from generate import ensure
 
 AS_RECORDED_TARGET = 0.25
@@ -58,18 +57,7 @@ def measure(manifest: dict[str, Any], workers: int, seconds: float, rounds: int)
         f"{path}&{urlencode({'as_recorded': times[i % len(times)]})}"
         for i, path in enumerate(plain)
     ]
-    with serve(manifest["database_url"], workers=workers) as server:
-        wrk(server.base, paths[:2000], 1)  # warm: caches, past snapshots, page cache
-        wrk(server.base, ["/bench/trivial"], 1)
-        trivial: dict[str, Any] = {}
-        query: dict[str, Any] = {}
-        for _ in range(rounds):
-            t = wrk(server.base, ["/bench/trivial"], seconds)
-            q = wrk(server.base, paths, seconds)
-            if t["rps"] > trivial.get("rps", 0):
-                trivial = t
-            if q["rps"] > query.get("rps", 0):
-                query = q
+    trivial, query = served_vs_trivial(manifest["database_url"], workers, paths, seconds, rounds)
     return {
         "workers": workers,
         "trivial": trivial,
@@ -79,13 +67,7 @@ def measure(manifest: dict[str, Any], workers: int, seconds: float, rounds: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", default="small")
-    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
+    args = arguments(__doc__, workers=[1, 2]).parse_args()
     manifest = ensure(args.size, args.engine)
     runs = [measure(manifest, w, args.seconds, args.rounds) for w in args.workers]
     rows = []
@@ -108,17 +90,13 @@ def main() -> None:
         rows,
         ("workers", "trivial req/s", "as-recorded req/s", "ratio", "p50 / p99 ms", "errors"),
     )
-    write_result(
-        f"as-recorded-{args.size}-{args.engine}",
-        {
-            "size": args.size,
-            "engine": args.engine,
-            "certificates": manifest["certificates"],
-            "corrections": manifest.get("corrections", 0),
-            "seconds": args.seconds,
-            "runs": runs,
-            "targets": {"ratio": AS_RECORDED_TARGET},
-        },
+    write_bar(
+        "as-recorded",
+        args,
+        manifest,
+        corrections=manifest.get("corrections", 0),
+        runs=runs,
+        targets={"ratio": AS_RECORDED_TARGET},
     )
 
 

@@ -14,7 +14,6 @@ bench/results/batch-<size>-<engine>.json.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import datetime as dt
 import json
@@ -27,7 +26,7 @@ from typing import Any
 
 from sqlalchemy import create_engine
 
-from common import ensure_tool, serve, table, verdict, write_result
+from common import arguments, ensure_tool, question, serve, table, verdict, write_result
 from ecolabel_registry.cli import tuned_process
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.repositories import SqlCertificateRepository
@@ -40,22 +39,13 @@ LINES = 10_000
 
 
 def make_lines(manifest: dict[str, Any], n: int) -> list[dict[str, Any]]:
+    """`n` lines over certificates drawn from the manifest's sample, each with its ref."""
     rng = random.Random(3)
     sample, targets = manifest["sample"], manifest["targets"]
-    lines = []
-    for i in range(n):
-        scheme, number = sample[rng.randrange(len(sample))]
-        line = {
-            "ref": f"L{i}",
-            "scheme": scheme,
-            "certificate": number,
-            "target": rng.choice(targets),
-            "on": (dt.date(2016, 1, 1) + dt.timedelta(days=rng.randrange(3600))).isoformat(),
-        }
-        if rng.random() < 0.3:
-            line["hs_code"] = rng.choice(("320810", "3209", "940360", "8418"))
-        lines.append(line)
-    return lines
+    return [
+        {"ref": f"L{i}", **question(rng, *sample[rng.randrange(len(sample))], targets)}
+        for i in range(n)
+    ]
 
 
 def measure(
@@ -129,11 +119,7 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", default="small")
-    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--rounds", type=int, default=5)
-    args = parser.parse_args()
+    args = arguments(__doc__, seconds=None, rounds=5).parse_args()
     manifest = ensure(args.size, args.engine)
     lines = make_lines(manifest, LINES)
     pure, service, http, summary = measure(manifest["database_url"], lines, args.rounds)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import json
@@ -12,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,17 +151,7 @@ def ensure_tool(name: str, package: str | None = None) -> str:
     )
 
 
-LUA = r"""
-local paths = {}
-local counter = 0
-function init(args)
-  for line in io.lines(args[1]) do paths[#paths + 1] = line end
-  counter = math.random(#paths)
-end
-function request()
-  counter = counter % #paths + 1
-  return wrk.format("GET", paths[counter])
-end
+_LUA_DONE = r"""
 function done(summary, latency, requests)
   io.write(string.format(
     'WRKJSON {"requests": %d, "seconds": %.6f, "rps": %.2f, "p50_ms": %.3f, ' ..
@@ -173,64 +164,156 @@ function done(summary, latency, requests)
 end
 """
 
+LUA = (
+    r"""
+local lines = {}
+local counter = 0
+function init(args)
+  for line in io.lines(args[1]) do lines[#lines + 1] = line end
+  counter = math.random(#lines)
+end
+function request()
+  counter = counter % #lines + 1
+  if POST then return wrk.format("POST", POST, HEADERS, lines[counter]) end
+  return wrk.format("GET", lines[counter])
+end
+"""
+    + _LUA_DONE
+)
+"""GET of each line in turn, or with POST (a path) and HEADERS set before it, POST of each
+line as the body."""
 
-def wrk(base: str, paths: list[str], seconds: float, connections: int = 32) -> dict[str, Any]:
-    """wrk with 1 thread over `paths` in turn; its throughput and latency percentiles."""
+
+def wrk(
+    base: str,
+    lines: list[str],
+    seconds: float,
+    connections: int = 32,
+    post: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """wrk with 1 thread: GET of each of the paths `lines` in turn, or with `post` (a path)
+    POST of each of the bodies `lines` with `headers`; its throughput and latency
+    percentiles."""
     binary = ensure_wrk()
     VAR.mkdir(parents=True, exist_ok=True)
-    script = VAR / "cycle.lua"
-    script.write_text(LUA)
-    listing = VAR / f"paths-{os.getpid()}.txt"
-    listing.write_text("\n".join(paths) + "\n")
+    lua = VAR / f"wrk-{os.getpid()}.lua"
+    table = (
+        "{"
+        + ", ".join(f"[{json.dumps(k)}] = {json.dumps(v)}" for k, v in (headers or {}).items())
+        + "}"
+    )
+    preamble = f"POST = {json.dumps(post)}\nHEADERS = {table}\n" if post else ""
+    lua.write_text(preamble + LUA)
+    listing = VAR / f"lines-{os.getpid()}.txt"
+    listing.write_text("\n".join(lines) + "\n")
     try:
-        out = _run_wrk(binary, script, listing, base, seconds, connections)
+        out = subprocess.run(
+            [
+                binary,
+                "-t1",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "-s",
+                str(lua),
+                base,
+                "--",
+                str(listing),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     finally:
         listing.unlink(missing_ok=True)
+        lua.unlink(missing_ok=True)
     line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
     result: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
     return result
 
 
-def _run_wrk(
-    binary: str, script: Path, listing: Path, base: str, seconds: float, connections: int
-) -> str:
-    return subprocess.run(
-        [
-            binary,
-            "-t1",
-            f"-c{connections}",
-            f"-d{max(1, round(seconds))}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            base,
-            "--",
-            str(listing),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+def alternate(
+    base: str,
+    load: Callable[[float], dict[str, Any]],
+    seconds: float,
+    rounds: int,
+    each_round: Callable[[], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The best of `rounds` wrk runs of /bench/trivial and of `load`, taking turns (then
+    `each_round`, if any): both sides measured within seconds of each other."""
+    trivial: dict[str, Any] = {}
+    best: dict[str, Any] = {}
+    for _ in range(rounds):
+        t = wrk(base, ["/bench/trivial"], seconds)
+        q = load(seconds)
+        if t["rps"] > trivial.get("rps", 0):
+            trivial = t
+        if q["rps"] > best.get("rps", 0):
+            best = q
+        if each_round is not None:
+            each_round()
+    return trivial, best
+
+
+def served_vs_trivial(
+    database_url: str, workers: int, paths: list[str], seconds: float, rounds: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The server on `database_url` with `workers`, warmed (caches, prepared statements,
+    page cache) with 2,000 of `paths`; then `alternate` of /bench/trivial and GETs of `paths`."""
+    with serve(database_url, workers=workers) as server:
+        wrk(server.base, paths[:2000], 1)
+        wrk(server.base, ["/bench/trivial"], 1)
+        return alternate(server.base, lambda s: wrk(server.base, paths, s), seconds, rounds)
+
+
+def question(
+    rng: random.Random, scheme: str, number: str, targets: list[str], hs_codes: bool = True
+) -> dict[str, str]:
+    """A question about one certificate: a target and a date drawn from `rng` (and, with
+    `hs_codes`, an HS code for three in ten)."""
+    asked = {
+        "scheme": scheme,
+        "certificate": number,
+        "target": rng.choice(targets),
+        "on": (dt.date(2016, 1, 1) + dt.timedelta(days=rng.randrange(3600))).isoformat(),
+    }
+    if hs_codes and rng.random() < 0.3:
+        asked["hs_code"] = rng.choice(("320810", "3209", "940360", "8418"))
+    return asked
 
 
 def equivalence_paths(manifest: dict[str, Any], n: int, seed: int = 1) -> list[str]:
     """`n` different questions over the manifest's sample of certificates."""
     rng = random.Random(seed)
     sample, targets = manifest["sample"], manifest["targets"]
-    paths = []
-    for i in range(n):
-        scheme, number = sample[i % len(sample)]
-        query = {
-            "scheme": scheme,
-            "certificate": number,
-            "target": rng.choice(targets),
-            "on": (dt.date(2016, 1, 1) + dt.timedelta(days=rng.randrange(3600))).isoformat(),
-        }
-        if rng.random() < 0.3:
-            query["hs_code"] = rng.choice(("320810", "3209", "940360", "8418"))
-        paths.append("/v1/equivalence?" + urlencode(query))
-    return paths
+    return [
+        "/v1/equivalence?" + urlencode(question(rng, *sample[i % len(sample)], targets))
+        for i in range(n)
+    ]
+
+
+def arguments(
+    doc: str | None,
+    *,
+    size: str = "small",
+    seconds: float | None = 10,
+    rounds: int | None = 2,
+    workers: list[int] | None = None,
+) -> argparse.ArgumentParser:
+    """The options of a bar's script: --size and --engine, and those of the defaults given
+    (--seconds, --rounds, --workers); the script adds its own."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n", 1)[0])
+    parser.add_argument("--size", default=size)
+    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
+    if seconds is not None:
+        parser.add_argument("--seconds", type=float, default=seconds)
+    if rounds is not None:
+        parser.add_argument("--rounds", type=int, default=rounds)
+    if workers is not None:
+        parser.add_argument("--workers", type=int, nargs="+", default=workers)
+    return parser
 
 
 def table(title: str, rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
@@ -254,6 +337,21 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     path.write_text(json.dumps(data, indent=2) + "\n", "utf-8")
     console.print(f"[dim]wrote {path.relative_to(ROOT)}[/dim]")
     return path
+
+
+def write_bar(
+    name: str, args: argparse.Namespace, manifest: dict[str, Any], **figures: Any
+) -> Path:
+    """A bar's result, `<name>-<size>-<engine>.json`: the registry and the run's options,
+    then `figures`."""
+    data: dict[str, Any] = {
+        "size": args.size,
+        "engine": args.engine,
+        "certificates": manifest["certificates"],
+    }
+    if getattr(args, "seconds", None) is not None:
+        data["seconds"] = args.seconds
+    return write_result(f"{name}-{args.size}-{args.engine}", {**data, **figures})
 
 
 def read_result(name: str) -> dict[str, Any] | None:

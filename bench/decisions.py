@@ -16,7 +16,6 @@ are deleted at the end. Writes bench/results/decisions-<size>-<engine>.json.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -34,13 +33,14 @@ from batch import LINES, make_lines
 from common import (
     CLI,
     VAR,
-    _run_wrk,
+    alternate,
+    arguments,
     ensure_tool,
-    ensure_wrk,
+    question,
     serve,
     table,
     verdict,
-    write_result,
+    write_bar,
     wrk,
 )
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
@@ -52,63 +52,24 @@ KEY_NAME = "bench decisions"
 ONE_TARGET = 0.2
 LINES_TARGET = 0.4
 
-POST_LUA = r"""
-local bodies = {}
-local counter = 0
-local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. KEY}
-function init(args)
-  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
-  counter = math.random(#bodies)
-end
-function request()
-  counter = counter % #bodies + 1
-  return wrk.format("POST", "/v1/decisions", headers, bodies[counter])
-end
-function done(summary, latency, requests)
-  io.write(string.format(
-    'WRKJSON {"requests": %d, "seconds": %.6f, "rps": %.2f, "p50_ms": %.3f, ' ..
-    '"p90_ms": %.3f, "p99_ms": %.3f, "max_ms": %.3f, "non_2xx": %d, "socket_errors": %d}\n',
-    summary.requests, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
-    latency:percentile(99) / 1000, latency.max / 1000, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write +
-    summary.errors.timeout))
-end
-"""
-
 
 def question_bodies(manifest: dict[str, Any], n: int, seed: int = 1) -> list[str]:
     """`n` different one-question decision bodies over the manifest's certificates."""
     rng = random.Random(seed)
     sample, targets = manifest["sample"], manifest["targets"]
-    bodies = []
-    for i in range(n):
-        scheme, number = sample[i % len(sample)]
-        question = {
-            "scheme": scheme,
-            "certificate": number,
-            "target": rng.choice(targets),
-            "on": (dt.date(2016, 1, 1) + dt.timedelta(days=rng.randrange(3600))).isoformat(),
-        }
-        bodies.append(json.dumps({"question": question}, separators=(",", ":")))
-    return bodies
+    return [
+        json.dumps(
+            {"question": question(rng, *sample[i % len(sample)], targets, hs_codes=False)},
+            separators=(",", ":"),
+        )
+        for i in range(n)
+    ]
 
 
 def post_wrk(base: str, key: str, bodies: list[str], seconds: float) -> dict[str, Any]:
     """wrk posting `bodies` in turn to /v1/decisions with the API key."""
-    binary = ensure_wrk()
-    VAR.mkdir(parents=True, exist_ok=True)
-    script = VAR / "decisions.lua"
-    script.write_text(f"KEY = {json.dumps(key)}\n" + POST_LUA)
-    listing = VAR / "decision-bodies.txt"
-    listing.write_text("\n".join(bodies) + "\n")
-    try:
-        out = _run_wrk(binary, script, listing, base, seconds, 32)
-    finally:
-        listing.unlink(missing_ok=True)
-    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
-    result: dict[str, Any] = json.loads(line.removeprefix("WRKJSON "))
-    return result
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    return wrk(base, bodies, seconds, post="/v1/decisions", headers=headers)
 
 
 def api_key(url: str) -> str:
@@ -171,8 +132,6 @@ def measure(manifest: dict[str, Any], seconds: float, rounds: int) -> dict[str, 
     body = json.dumps({"lines": lines}, separators=(",", ":")).encode()
     curl = ensure_tool("curl")
     pure = resolver_pass(url, lines)
-    trivial: dict[str, Any] = {}
-    one: dict[str, Any] = {}
     best_pure = best_http = float("inf")
     receipt_bytes = 0
     try:
@@ -193,15 +152,19 @@ def measure(manifest: dict[str, Any], seconds: float, rounds: int) -> dict[str, 
             post_wrk(server.base, key, bodies[:2000], 1)  # warm
             wrk(server.base, ["/bench/trivial"], 1)
             post_lines()
-            for _ in range(rounds):
-                t = wrk(server.base, ["/bench/trivial"], seconds)
-                q = post_wrk(server.base, key, bodies, seconds)
-                if t["rps"] > trivial.get("rps", 0):
-                    trivial = t
-                if q["rps"] > one.get("rps", 0):
-                    one = q
+
+            def lines_round() -> None:
+                nonlocal best_pure, best_http
                 best_pure = min(best_pure, pure())
                 best_http = min(best_http, post_lines())
+
+            trivial, one = alternate(
+                server.base,
+                lambda s: post_wrk(server.base, key, bodies, s),
+                seconds,
+                rounds,
+                lines_round,
+            )
     finally:
         engine = create_engine(url)
         with engine.begin() as conn:
@@ -223,12 +186,7 @@ def measure(manifest: dict[str, Any], seconds: float, rounds: int) -> dict[str, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", default="small")
-    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = arguments(__doc__, rounds=3).parse_args()
     manifest = ensure(args.size, args.engine)
     run = measure(manifest, args.seconds, args.rounds)
     t, q = run["trivial"], run["one_question"]
@@ -253,16 +211,12 @@ def main() -> None:
         ],
         ("bar", "figures", "ratio", "target"),
     )
-    write_result(
-        f"decisions-{args.size}-{args.engine}",
-        {
-            "size": args.size,
-            "engine": args.engine,
-            "certificates": manifest["certificates"],
-            "seconds": args.seconds,
-            **run,
-            "targets": {"one_ratio": ONE_TARGET, "lines_ratio": LINES_TARGET},
-        },
+    write_bar(
+        "decisions",
+        args,
+        manifest,
+        **run,
+        targets={"one_ratio": ONE_TARGET, "lines_ratio": LINES_TARGET},
     )
 
 

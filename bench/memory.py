@@ -10,24 +10,19 @@ and a few 10,000-line batches, and samples again. Writes bench/results/memory-<s
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import httpx2 as httpx
 
 from batch import make_lines
-from common import equivalence_paths, serve, table, verdict, write_result, wrk
+from common import arguments, equivalence_paths, serve, table, verdict, write_bar, wrk
 from generate import ensure
 
 TARGET_MB = 300.0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", default="large")
-    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--seconds", type=float, default=60)
-    args = parser.parse_args()
+    args = arguments(__doc__, size="large", seconds=60, rounds=None).parse_args()
     manifest = ensure(args.size, args.engine)
     paths = equivalence_paths(manifest, 50_000, seed=9)
     body = json.dumps({"lines": make_lines(manifest, 10_000)}, separators=(",", ":")).encode()
@@ -55,18 +50,14 @@ def main() -> None:
         ],
         ("", "figure", "target"),
     )
-    write_result(
-        f"memory-{args.size}-{args.engine}",
-        {
-            "size": args.size,
-            "engine": args.engine,
-            "certificates": manifest["certificates"],
-            "rss_start_mb": round(idle, 1),
-            "rss_after_mb": round(after, 1),
-            "seconds": args.seconds,
-            "requests": load["requests"],
-            "target_mb": TARGET_MB,
-        },
+    write_bar(
+        "memory",
+        args,
+        manifest,
+        rss_start_mb=round(idle, 1),
+        rss_after_mb=round(after, 1),
+        requests=load["requests"],
+        target_mb=TARGET_MB,
     )
 
 

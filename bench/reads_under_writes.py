@@ -17,7 +17,6 @@ round of each side counts. Writes bench/results/reads-under-writes-<size>-<engin
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import sqlite3
@@ -30,7 +29,7 @@ from typing import Any
 import httpx2 as httpx
 from sqlalchemy import create_engine, make_url, text
 
-from common import CLI, equivalence_paths, serve, table, verdict, write_result, wrk
+from common import CLI, arguments, equivalence_paths, serve, table, verdict, write_bar, wrk
 from generate import ADMIN_URL, ensure
 
 RATIO_TARGET = 0.5
@@ -339,13 +338,8 @@ def measure(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", default="small")
-    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser = arguments(__doc__, workers=[1])
     parser.add_argument("--rate", type=float, default=2.0, help="Fact writes a second.")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1])
     args = parser.parse_args()
     manifest = ensure(args.size, args.engine)
     runs = [measure(manifest, w, args.seconds, args.rounds, args.rate) for w in args.workers]
@@ -382,17 +376,13 @@ def main() -> None:
             "errors",
         ),
     )
-    write_result(
-        f"reads-under-writes-{args.size}-{args.engine}",
-        {
-            "size": args.size,
-            "engine": args.engine,
-            "agreements": manifest["agreements"],
-            "certificates": manifest["certificates"],
-            "seconds": args.seconds,
-            "runs": runs,
-            "targets": {"ratio": RATIO_TARGET, "p99_over_p50": TAIL_TARGET, "stale_answers": 0},
-        },
+    write_bar(
+        "reads-under-writes",
+        args,
+        manifest,
+        agreements=manifest["agreements"],
+        runs=runs,
+        targets={"ratio": RATIO_TARGET, "p99_over_p50": TAIL_TARGET, "stale_answers": 0},
     )
     if any(run["stale_answers"] for run in runs):  # a broken rule, not a slow run: fail
         raise SystemExit(f"answers missed an acknowledged write: {runs[0]['stale']}")

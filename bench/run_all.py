@@ -28,6 +28,21 @@ def run(script: str, *args: object) -> None:
     subprocess.run(command, check=True)
 
 
+def bar(
+    what: str, engine: str, figures: str, ratio: float, target: float, higher: bool, digits: int = 2
+) -> tuple[str, ...]:
+    """A summary row: the bar, its figures, the ratio against its target and the verdict."""
+    sign = ">=" if higher else "<="
+    return (
+        what,
+        engine,
+        figures,
+        f"{ratio:.{digits}f}",
+        f"{sign} {target:g}",
+        verdict(ratio, target, higher),
+    )
+
+
 def summary(
     size: str, growth: tuple[str, str], rows_imported: int, memory_size: str, writes_size: str
 ) -> None:
@@ -39,23 +54,24 @@ def summary(
             for r in single["runs"]:
                 w = r["workers"]
                 rows.append(
-                    (
+                    bar(
                         f"single query vs trivial ({w} worker{'s' * (w > 1)})",
                         engine,
                         f"{r['equivalence']['rps']:,.0f} vs {r['trivial']['rps']:,.0f} req/s",
-                        f"{r['ratio']:.2f}",
-                        ">= 0.5",
-                        verdict(r["ratio"], 0.5, True),
+                        r["ratio"],
+                        0.5,
+                        True,
                     )
                 )
                 rows.append(
-                    (
+                    bar(
                         f"p99 / p50 at 32 connections ({w} worker{'s' * (w > 1)})",
                         engine,
                         f"{r['equivalence']['p99_ms']:.2f} / {r['equivalence']['p50_ms']:.2f} ms",
-                        f"{r['p99_over_p50']:.1f}",
-                        "<= 4",
-                        verdict(r["p99_over_p50"], 4.0, False),
+                        r["p99_over_p50"],
+                        4.0,
+                        False,
+                        digits=1,
                     )
                 )
             data[f"single-{engine}"] = single
@@ -64,14 +80,14 @@ def summary(
             for r in recorded["runs"]:
                 w = r["workers"]
                 rows.append(
-                    (
+                    bar(
                         f"as recorded vs trivial ({w} worker{'s' * (w > 1)}, "
                         f"{recorded['corrections']:,} corrections)",
                         engine,
                         f"{r['as_recorded']['rps']:,.0f} vs {r['trivial']['rps']:,.0f} req/s",
-                        f"{r['ratio']:.2f}",
-                        ">= 0.25",
-                        verdict(r["ratio"], 0.25, True),
+                        r["ratio"],
+                        0.25,
+                        True,
                     )
                 )
             data[f"as-recorded-{engine}"] = recorded
@@ -80,67 +96,67 @@ def summary(
             for r in search["runs"]:
                 for name in ("search", "page"):
                     rows.append(
-                        (
+                        bar(
                             f"{name} vs trivial ({r['workers']} worker)",
                             engine,
                             f"{r[name]['rps']:,.0f} vs {r['trivial']['rps']:,.0f} req/s, "
                             f"p99/p50 {r[name + '_p99_over_p50']:.1f} (<= 4)",
-                            f"{r[name + '_ratio']:.2f}",
-                            ">= 0.25",
-                            verdict(r[name + "_ratio"], 0.25, True),
+                            r[name + "_ratio"],
+                            0.25,
+                            True,
                         )
                     )
             data[f"search-{engine}"] = search
         batch = read_result(f"batch-{size}-{engine}")
         if batch:
             rows.append(
-                (
+                bar(
                     "batch lines/s vs in-process resolver",
                     engine,
                     f"{batch['http_lines_per_s']:,} vs "
                     f"{batch['in_process_resolver_lines_per_s']:,}",
-                    f"{batch['ratio']:.2f}",
-                    ">= 0.5",
-                    verdict(batch["ratio"], 0.5, True),
+                    batch["ratio"],
+                    0.5,
+                    True,
                 )
             )
             data[f"batch-{engine}"] = batch
         decisions = read_result(f"decisions-{size}-{engine}")
         if decisions:
             rows.append(
-                (
+                bar(
                     "one-question decisions vs trivial",
                     engine,
                     f"{decisions['one_question']['rps']:,.0f} vs "
                     f"{decisions['trivial']['rps']:,.0f} req/s",
-                    f"{decisions['one_ratio']:.2f}",
-                    ">= 0.2",
-                    verdict(decisions["one_ratio"], 0.2, True),
+                    decisions["one_ratio"],
+                    0.2,
+                    True,
                 )
             )
             rows.append(
-                (
+                bar(
                     "10,000-line decision lines/s vs in-process resolver",
                     engine,
                     f"{decisions['http_lines_per_s']:,} vs "
                     f"{decisions['in_process_resolver_lines_per_s']:,}",
-                    f"{decisions['lines_ratio']:.2f}",
-                    ">= 0.4",
-                    verdict(decisions["lines_ratio"], 0.4, True),
+                    decisions["lines_ratio"],
+                    0.4,
+                    True,
                 )
             )
             data[f"decisions-{engine}"] = decisions
         grow = read_result(f"growth-{engine}")
         if grow and (grow["from"]["size"], grow["to"]["size"]) == growth:
             rows.append(
-                (
+                bar(
                     f"growth {grow['from']['certificates']:,} -> "
                     f"{grow['to']['certificates']:,} certificates",
                     engine,
                     f"{grow['from']['equivalence']:,.0f} -> {grow['to']['equivalence']:,.0f} req/s",
-                    f"{grow['slowdown']:.2f}",
-                    "<= 1.5",
-                    verdict(grow["slowdown"], 1.5, False),
+                    grow["slowdown"],
+                    1.5,
+                    False,
                 )
             )
             data[f"growth-{engine}"] = grow
@@ -149,23 +165,24 @@ def summary(
             for r in under["runs"]:
                 w = r["under_writes"]
                 rows.append(
-                    (
+                    bar(
                         f"reads under {w['writes_per_second']:.1f} fact writes/s vs none",
                         engine,
                         f"{w['rps']:,.0f} vs {r['quiet']['rps']:,.0f} req/s",
-                        f"{r['ratio']:.2f}",
-                        ">= 0.5",
-                        verdict(r["ratio"], 0.5, True),
+                        r["ratio"],
+                        0.5,
+                        True,
                     )
                 )
                 rows.append(
-                    (
+                    bar(
                         "p99 / p50 under fact writes",
                         engine,
                         f"{w['p99_ms']:.2f} / {w['p50_ms']:.2f} ms",
-                        f"{r['p99_over_p50']:.1f}",
-                        "<= 4",
-                        verdict(r["p99_over_p50"], 4.0, False),
+                        r["p99_over_p50"],
+                        4.0,
+                        False,
+                        digits=1,
                     )
                 )
                 rows.append(
@@ -182,13 +199,13 @@ def summary(
         hooks = read_result(f"webhooks-{size}-{engine}")
         if hooks:
             rows.append(
-                (
+                bar(
                     f"webhooks: {hooks['changes']:,} changes delivered vs bare async client",
                     engine,
                     f"{hooks['worker_per_s']:,} vs {hooks['bare_per_s']:,} a second",
-                    f"{hooks['ratio']:.2f}",
-                    ">= 0.5",
-                    verdict(hooks["ratio"], 0.5, True),
+                    hooks["ratio"],
+                    0.5,
+                    True,
                 )
             )
             data[f"webhooks-{engine}"] = hooks
@@ -208,13 +225,13 @@ def summary(
     imported = read_result(f"import-{rows_imported}")
     if imported:
         rows.append(
-            (
+            bar(
                 f"import vs COPY, {imported['rows']:,} rows",
                 "postgresql",
                 f"{imported['import_seconds']:.2f} vs {imported['copy_seconds']:.2f} s",
-                f"{imported['ratio']:.2f}",
-                "<= 3",
-                verdict(imported["ratio"], 3.0, False),
+                imported["ratio"],
+                3.0,
+                False,
             )
         )
         data["import"] = imported
@@ -241,97 +258,22 @@ def main() -> None:
     # Reads under writes is a bar of the small registry (5,000 agreements) in every full run.
     writes_size = "smoke" if args.smoke else "small"
     for engine in args.engines:
-        run("generate.py", "--size", size, "--engine", engine, "--reuse")
-        run(
-            "single.py",
-            "--size",
-            size,
-            "--engine",
-            engine,
-            "--seconds",
-            seconds,
-            "--rounds",
-            rounds,
-            "--workers",
-            *workers,
-        )
-        run(
-            "as_recorded.py",
-            "--size",
-            size,
-            "--engine",
-            engine,
-            "--seconds",
-            seconds,
-            "--rounds",
-            rounds,
-            "--workers",
-            *workers,
-        )
-        run("batch.py", "--size", size, "--engine", engine, "--rounds", rounds + 1)
-        run(
-            "decisions.py",
-            "--size",
-            size,
-            "--engine",
-            engine,
-            "--seconds",
-            seconds,
-            "--rounds",
-            rounds,
-        )
-        run(
-            "search.py",
-            "--size",
-            size,
-            "--engine",
-            engine,
-            "--seconds",
-            seconds,
-            "--rounds",
-            rounds,
-            "--workers",
-            "1",
-        )
+        sized = ("--size", size, "--engine", engine)
+        load = ("--seconds", seconds, "--rounds", rounds)
+        timed = (*sized, *load)
+        run("generate.py", *sized, "--reuse")
+        run("single.py", *timed, "--workers", *workers)
+        run("as_recorded.py", *timed, "--workers", *workers)
+        run("batch.py", *sized, "--rounds", rounds + 1)
+        run("decisions.py", *timed)
+        run("search.py", *timed, "--workers", "1")
         if growth is not None:
-            run(
-                "growth.py",
-                "--engine",
-                engine,
-                "--from",
-                growth[0],
-                "--to",
-                growth[1],
-                "--seconds",
-                seconds,
-                "--rounds",
-                rounds,
-            )
-        run(
-            "reads_under_writes.py",
-            "--size",
-            writes_size,
-            "--engine",
-            engine,
-            "--seconds",
-            seconds,
-            "--rounds",
-            rounds,
-        )
-        run("memory.py", "--size", size, "--engine", engine, "--seconds", memory_seconds)
+            run("growth.py", "--engine", engine, "--from", growth[0], "--to", growth[1], *load)
+        run("reads_under_writes.py", "--size", writes_size, "--engine", engine, *load)
+        run("memory.py", *sized, "--seconds", memory_seconds)
         # 10,000 changes in every full run (the bar's size); 1,000 in the smoke run.
         changes = 1_000 if args.smoke else 10_000
-        run(
-            "webhooks.py",
-            "--engine",
-            engine,
-            "--changes",
-            changes,
-            "--size",
-            size,
-            "--rounds",
-            rounds,
-        )
+        run("webhooks.py", *sized, "--changes", changes, "--rounds", rounds)
     if "postgresql" in args.engines:
         run("import_bar.py", "--rows", rows)
     summary(size, growth or ("", ""), rows, size, writes_size)

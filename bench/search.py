@@ -12,12 +12,11 @@ p99 <= 4 x p50. Writes bench/results/search-<size>-<engine>.json.
 
 from __future__ import annotations
 
-import argparse
 import random
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from common import serve, table, verdict, write_result, wrk
+from common import arguments, serve, table, verdict, write_bar, wrk
 from generate import ensure
 
 RATIO_TARGET = 0.25
@@ -79,13 +78,7 @@ def measure(manifest: dict[str, Any], workers: int, seconds: float, rounds: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", default="small")
-    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1])
-    args = parser.parse_args()
+    args = arguments(__doc__, workers=[1]).parse_args()
     manifest = ensure(args.size, args.engine)
     runs = [measure(manifest, w, args.seconds, args.rounds) for w in args.workers]
     rows = []
@@ -108,16 +101,12 @@ def main() -> None:
         rows,
         ("what", "trivial req/s", "req/s", "ratio", "p50 / p99 ms", "p99/p50", "errors"),
     )
-    write_result(
-        f"search-{args.size}-{args.engine}",
-        {
-            "size": args.size,
-            "engine": args.engine,
-            "certificates": manifest["certificates"],
-            "seconds": args.seconds,
-            "runs": runs,
-            "targets": {"ratio": RATIO_TARGET, "p99_over_p50": TAIL_TARGET},
-        },
+    write_bar(
+        "search",
+        args,
+        manifest,
+        runs=runs,
+        targets={"ratio": RATIO_TARGET, "p99_over_p50": TAIL_TARGET},
     )
 
 

@@ -11,10 +11,9 @@ bench/results/single-<size>-<engine>.json.
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from common import equivalence_paths, serve, table, verdict, write_result, wrk
+from common import arguments, equivalence_paths, served_vs_trivial, table, verdict, write_bar
 from generate import ensure
 
 SINGLE_TARGET = 0.5
@@ -23,18 +22,7 @@ TAIL_TARGET = 4.0
 
 def measure(manifest: dict[str, Any], workers: int, seconds: float, rounds: int) -> dict[str, Any]:
     paths = equivalence_paths(manifest, 20_000)
-    with serve(manifest["database_url"], workers=workers) as server:
-        wrk(server.base, paths[:2000], 1)  # warm: caches, prepared statements, page cache
-        wrk(server.base, ["/bench/trivial"], 1)
-        trivial: dict[str, Any] = {}
-        query: dict[str, Any] = {}
-        for _ in range(rounds):
-            t = wrk(server.base, ["/bench/trivial"], seconds)
-            q = wrk(server.base, paths, seconds)
-            if t["rps"] > trivial.get("rps", 0):
-                trivial = t
-            if q["rps"] > query.get("rps", 0):
-                query = q
+    trivial, query = served_vs_trivial(manifest["database_url"], workers, paths, seconds, rounds)
     ratio = query["rps"] / trivial["rps"]
     tail = query["p99_ms"] / query["p50_ms"] if query["p50_ms"] else None
     return {
@@ -47,13 +35,7 @@ def measure(manifest: dict[str, Any], workers: int, seconds: float, rounds: int)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--size", default="small")
-    parser.add_argument("--engine", choices=("postgresql", "sqlite"), default="postgresql")
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    args = parser.parse_args()
+    args = arguments(__doc__, workers=[1, 2]).parse_args()
     manifest = ensure(args.size, args.engine)
     runs = [measure(manifest, w, args.seconds, args.rounds) for w in args.workers]
     rows = []
@@ -85,16 +67,12 @@ def main() -> None:
             "errors",
         ),
     )
-    write_result(
-        f"single-{args.size}-{args.engine}",
-        {
-            "size": args.size,
-            "engine": args.engine,
-            "certificates": manifest["certificates"],
-            "seconds": args.seconds,
-            "runs": runs,
-            "targets": {"ratio": SINGLE_TARGET, "p99_over_p50": TAIL_TARGET},
-        },
+    write_bar(
+        "single",
+        args,
+        manifest,
+        runs=runs,
+        targets={"ratio": SINGLE_TARGET, "p99_over_p50": TAIL_TARGET},
     )
 
 

@@ -15,15 +15,20 @@ from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import InvalidInput, StaleVersion, Unauthenticated
 from ecolabel_registry.domain.messages import instant_message
 from ecolabel_registry.domain.validation import rfc3339_instant
+from ecolabel_registry.persistence.decisions import SqlDecisionRepository
+from ecolabel_registry.persistence.hot import HotFacts
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
 from ecolabel_registry.persistence.versions import SqlRecordedEntities
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.bodies import CertificationBodyService
 from ecolabel_registry.services.certificates import CertificateService
+from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.economies import EconomyService
+from ecolabel_registry.services.equivalence import EquivalenceService
 from ecolabel_registry.services.keys import ApiKeyService
 from ecolabel_registry.services.recorded import RecordedReads
 from ecolabel_registry.services.schemes import SchemeService
+from ecolabel_registry.services.signing import ReceiptSigner
 from ecolabel_registry.settings import Settings
 
 
@@ -219,3 +224,14 @@ AgreementsDep = Annotated[AgreementService, Depends(agreement_service)]
 def today() -> dt.date:
     """Today's date in UTC: the default `on` of every question."""
     return dt.datetime.now(dt.UTC).date()
+
+
+def decision_service(request: Request, session: Session, lines: int = 1) -> DecisionService:
+    """The decisions of this request, answering over the hot reads the equivalence API uses
+    for as many lines: the single question's held connection, or the batch's."""
+    reads = request.app.state.hot_reads if lines == 1 else request.app.state.batch_reads
+    equivalence = EquivalenceService(
+        HotFacts(reads), request.app.state.resolver_cache, request.app.state.past_snapshots
+    )
+    signer: ReceiptSigner = request.app.state.signer
+    return DecisionService(equivalence, SqlDecisionRepository(session), signer)

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ecolabel_registry.persistence.driver import run_sql
 from ecolabel_registry.persistence.tables import DecisionRow
-from ecolabel_registry.services.decisions import StoredDecision
+from ecolabel_registry.services.ports.decisions import StoredDecision
 
-_INSERT = insert(DecisionRow)
+_INSERT = (
+    "INSERT INTO decision (id, recorded_at, api_key_id, registry_revision, kind, line_count, "
+    "kid, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class SqlDecisionRepository:
@@ -20,20 +24,22 @@ class SqlDecisionRepository:
         self._s = session
 
     def add(self, decision: StoredDecision) -> None:
-        # One INSERT statement: a decision is written once and never changed, so the ORM's
-        # unit of work (a third of a one-question decision's time) has nothing to track.
-        self._s.connection().execute(
+        # One INSERT on the session's DBAPI connection: a decision is written once and never
+        # changed, so neither the ORM's unit of work nor SQLAlchemy's statement execution
+        # (most of a one-question decision's time) has work to do.
+        run_sql(
+            self._s,
             _INSERT,
-            {
-                "id": decision.id,
-                "recorded_at": decision.recorded_at,
-                "api_key_id": decision.api_key_id,
-                "registry_revision": decision.registry_revision,
-                "kind": decision.kind,
-                "line_count": decision.line_count,
-                "kid": decision.kid,
-                "receipt": decision.receipt,
-            },
+            (
+                decision.id,
+                decision.recorded_at,
+                decision.api_key_id,
+                decision.registry_revision,
+                decision.kind,
+                decision.line_count,
+                decision.kid,
+                decision.receipt,
+            ),
         )
 
     def get(self, decision_id: str) -> StoredDecision | None:

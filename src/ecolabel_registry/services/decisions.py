@@ -16,33 +16,17 @@ import re
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import DomainError, NotFound
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.services.equivalence import EquivalenceService, Line
+from ecolabel_registry.services.ports.decisions import DecisionRepository, Kind, StoredDecision
 from ecolabel_registry.services.signing import ReceiptSigner
 
 DECISION_ID_BYTES = 18
 """A decision's id: 144 random bits, written as 24 URL-safe base64 characters."""
 DECISION_ID = re.compile(r"[A-Za-z0-9_-]{24}")
-
-Kind = Literal["question", "lines"]
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDecision:
-    """A decision as stored: the receipt, and what is read without decoding it."""
-
-    id: str
-    recorded_at: dt.datetime
-    api_key_id: str
-    registry_revision: int
-    kind: Kind
-    line_count: int
-    kid: str
-    receipt: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +37,6 @@ class Recorded:
     registry_revision: int
     as_recorded: dt.datetime
     outcomes: list[Answer | DomainError]
-
-
-class DecisionRepository(Protocol):
-    def add(self, decision: StoredDecision) -> None: ...
-    def get(self, decision_id: str) -> StoredDecision | None: ...
 
 
 Render = Callable[[str, Recorded], bytes]
