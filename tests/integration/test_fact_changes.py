@@ -257,25 +257,25 @@ class Writer:
 
 def indexes(snapshot: Snapshot) -> dict[str, Any]:
     """The resolver's agreement indexes, by ids (the same when built from the same facts)."""
-    resolver: Any = snapshot.resolver
+    index: Any = snapshot.resolver._index
     return {
         "links": {
             recognized: {
                 recognizing: [link.agreement.id for link in links]
                 for recognizing, links in by_recognizing.items()
             }
-            for recognized, by_recognizing in resolver._links.items()
+            for recognized, by_recognizing in index.links.items()
         },
         "allowed": {
             recognized: [(link.agreement.id, link.recognizing) for link in links]
-            for recognized, links in resolver._allowed.items()
+            for recognized, links in index.allowed.items()
         },
         "cooperation": {
             recognized: {
                 recognizing: [agreement.id for agreement in agreements]
                 for recognizing, agreements in by_recognizing.items()
             }
-            for recognized, by_recognizing in resolver._cooperation.items()
+            for recognized, by_recognizing in index.cooperation.items()
         },
     }
 
