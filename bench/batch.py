@@ -31,7 +31,8 @@ from common import ensure_tool, serve, table, verdict, write_result
 from ecolabel_registry.cli import tuned_process
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.repositories import SqlCertificateRepository
-from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
+from ecolabel_registry.services.equivalence import EquivalenceService, Question
+from ecolabel_registry.services.snapshots import ResolverCache
 from ecolabel_registry.settings import Settings
 from generate import ensure
 

@@ -48,8 +48,9 @@ from ecolabel_registry.persistence.tables import (
 from ecolabel_registry.persistence.versions import SqlFactVersions
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.economies import EconomyService
-from ecolabel_registry.services.equivalence import FactChanges, ResolverCache, Snapshot
+from ecolabel_registry.services.ports.equivalence import FactChanges
 from ecolabel_registry.services.schemes import SchemeService
+from ecolabel_registry.services.snapshots import ResolverCache, Snapshot
 
 D = dt.date
 SCHEMES = [f"s{i}" for i in range(6)]

@@ -38,7 +38,7 @@ from ecolabel_registry.persistence.facts import SqlFacts
 from ecolabel_registry.persistence.repositories import certificate_from_row
 from ecolabel_registry.persistence.tables import RegistryRevisionLogRow
 from ecolabel_registry.persistence.versions import SqlFactVersions
-from ecolabel_registry.services.equivalence import FactChanges, ResolverCache
+from ecolabel_registry.services.ports.equivalence import FactChanges, FactsCache
 
 log = structlog.get_logger("ecolabel_registry.resolver_cache")
 
@@ -277,7 +277,7 @@ def _is_disconnect(exc: Exception) -> bool:
 
 class HotFacts:
     """The resolver's facts and certificate terms (CertificateSource of
-    services.equivalence): the one reader of certificate terms, with plain SQL."""
+    services.ports.equivalence): the one reader of certificate terms, with plain SQL."""
 
     def __init__(self, reads: HotReads) -> None:
         self._r = reads
@@ -304,7 +304,7 @@ class HotFacts:
         with self._r.session() as session:
             return SqlFacts(session).changes(since)
 
-    # The registry as recorded (services.equivalence.RecordedSource, ADR 0007)
+    # The registry as recorded (services.ports.equivalence.RecordedSource, ADR 0007)
 
     def recorded_revision(self, instant: dt.datetime) -> tuple[int, int] | None:
         """The last revision recorded at or before `instant`, and the last revision at or
@@ -690,7 +690,7 @@ class _TermsBuilder:
         return out
 
 
-async def warm_resolver_cache(cache: ResolverCache, reads: HotReads) -> None:
+async def warm_resolver_cache(cache: FactsCache, reads: HotReads) -> None:
     """Build the resolver's snapshot before the first question (seconds on a large registry).
 
     A failure is logged, not raised: the first question then builds it (and answers 503 if
