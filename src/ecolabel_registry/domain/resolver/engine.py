@@ -19,7 +19,6 @@ from ecolabel_registry.domain.resolver.answers import (
     Answer,
     PlanOption,
     Reason,
-    ReasonCode,
     RegistryFacts,
     Route,
 )
@@ -28,10 +27,10 @@ from ecolabel_registry.domain.resolver.links import LinkIndex
 from ecolabel_registry.domain.resolver.reasons import (
     explain_route,
     negative_answer,
+    no_agreement,
     scheme_name,
-    sentence,
 )
-from ecolabel_registry.domain.resolver.routes import Exploration, explore, route_key
+from ecolabel_registry.domain.resolver.routes import Exploration, RouteFinder, route_key
 from ecolabel_registry.domain.resolver.timeline import day_before, earliest, next_day_in
 from ecolabel_registry.domain.validation import hs_match
 
@@ -67,6 +66,7 @@ class Resolver:
                 previous._agreements, self._agreements, frozenset(changed_agreements)
             )
         )
+        self._routes = RouteFinder(self._index, self._schemes)
 
     # --- public API ------------------------------------------------------------------------
 
@@ -109,7 +109,7 @@ class Resolver:
         if native is not None:
             return self._native_answer(checked, target, native)
         recognizers = frozenset(operative)
-        exploration = explore(self._index, self._schemes, checked, recognizers)
+        exploration = self._routes.explore(checked, recognizers)
         return self._agreement_answer(checked, target, operative, exploration)
 
     def markets(
@@ -131,7 +131,7 @@ class Resolver:
         checked = check_certificate(certificate, category, ordered[0], on, None)
         if isinstance(checked, Answer):
             return []
-        exploration = explore(self._index, self._schemes, checked, None)
+        exploration = self._routes.explore(checked, None)
         result: list[tuple[str, Answer]] = []
         for target in ordered:
             operative = self._operative(target, on)
@@ -168,7 +168,7 @@ class Resolver:
             if not any(hs_match(hs_code, code) for code in category.hs_codes):
                 continue
             query = planned_query(category, on, hs_code)
-            exploration = explore(self._index, self._schemes, query, recognizers)
+            exploration = self._routes.explore(query, recognizers)
             levels: dict[str, Level | None] = {}
             for target, operative in operative_by_target.items():
                 if category.scheme_id in operative:
@@ -216,7 +216,7 @@ class Resolver:
             if hs_code is not None and not any(hs_match(hs_code, c) for c in category.hs_codes):
                 continue
             query = planned_query(category, on, hs_code)
-            found = explore(self._index, self._schemes, query, recognizers)
+            found = self._routes.explore(query, recognizers)
             scheme_id = category.scheme_id
             strongest = {
                 s: max(r.level.strength for r in routes)
@@ -310,17 +310,8 @@ class Resolver:
         routes.sort(key=route_key)
         horizon = day_before(bound) if bound is not None else None
         if not routes:
-            if not schemes:
-                clause = f"no scheme in the registry is operative in {target}"
-                misses.append((Reason(ReasonCode.NO_AGREEMENT, sentence(clause)), clause))
-            elif not any(s in found.linked for s in schemes):
-                names = ", ".join(scheme_name(self._schemes, s) for s in schemes)
-                clause = (
-                    f"no agreement is on record under which {names} "
-                    f"recognizes {scheme_name(self._schemes, query.scheme_id)}"
-                )
-                reason = Reason(ReasonCode.NO_AGREEMENT, sentence(clause), None, query.scheme_id)
-                misses.append((reason, clause))
+            if not schemes or not any(s in found.linked for s in schemes):
+                misses.append(no_agreement(self._schemes, target, schemes, query.scheme_id))
             return negative_answer(target, on, misses, bound)
         best = routes[0]
         return Answer(

@@ -156,3 +156,19 @@ def scheme_name(schemes: Mapping[str, Scheme], scheme_id: str) -> str:
     """A scheme's name, or its id when the facts do not hold it."""
     scheme = schemes.get(scheme_id)
     return scheme.name if scheme is not None else scheme_id
+
+
+def no_agreement(
+    schemes: Mapping[str, Scheme], target: str, operative: Sequence[str], scheme_id: str
+) -> tuple[Reason, str]:
+    """`NO_AGREEMENT`: no scheme is `operative` in the target, or no agreement links any of
+    them to the certificate's scheme."""
+    if not operative:
+        clause = f"no scheme in the registry is operative in {target}"
+        return Reason(ReasonCode.NO_AGREEMENT, sentence(clause)), clause
+    names = ", ".join(scheme_name(schemes, s) for s in operative)
+    clause = (
+        f"no agreement is on record under which {names} "
+        f"recognizes {scheme_name(schemes, scheme_id)}"
+    )
+    return Reason(ReasonCode.NO_AGREEMENT, sentence(clause), None, scheme_id), clause
