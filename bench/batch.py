@@ -30,7 +30,8 @@ from common import arguments, ensure_tool, question, serve, table, verdict, writ
 from ecolabel_registry.cli import tuned_process
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.repositories import SqlCertificateRepository
-from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
+from ecolabel_registry.services.equivalence import EquivalenceService, Question
+from ecolabel_registry.services.snapshots import ResolverCache
 from ecolabel_registry.settings import Settings
 from generate import ensure
 

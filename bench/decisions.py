@@ -45,7 +45,7 @@ from common import (
 )
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.repositories import SqlCertificateRepository
-from ecolabel_registry.services.equivalence import ResolverCache
+from ecolabel_registry.services.snapshots import ResolverCache
 from generate import ensure
 
 KEY_NAME = "bench decisions"

@@ -38,8 +38,8 @@ from ecolabel_registry.observability import configure_logging
 from ecolabel_registry.persistence.engine import make_engine
 from ecolabel_registry.persistence.hot import HotReads, warm_resolver_cache
 from ecolabel_registry.persistence.migrate import ensure_migrated
-from ecolabel_registry.services.equivalence import PastSnapshots, ResolverCache
 from ecolabel_registry.services.signing import ReceiptSigner, SigningKeyFile
+from ecolabel_registry.services.snapshots import PastSnapshots, ResolverCache
 from ecolabel_registry.settings import Settings, get_settings
 
 DESCRIPTION = """\

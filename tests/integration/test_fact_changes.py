@@ -48,8 +48,9 @@ from ecolabel_registry.persistence.tables import (
 from ecolabel_registry.persistence.versions import SqlFactVersions
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.economies import EconomyService
-from ecolabel_registry.services.equivalence import FactChanges, ResolverCache, Snapshot
+from ecolabel_registry.services.ports.equivalence import FactChanges
 from ecolabel_registry.services.schemes import SchemeService
+from ecolabel_registry.services.snapshots import ResolverCache, Snapshot
 
 D = dt.date
 SCHEMES = [f"s{i}" for i in range(6)]
@@ -257,25 +258,25 @@ class Writer:
 
 def indexes(snapshot: Snapshot) -> dict[str, Any]:
     """The resolver's agreement indexes, by ids (the same when built from the same facts)."""
-    resolver: Any = snapshot.resolver
+    index: Any = snapshot.resolver._index
     return {
         "links": {
             recognized: {
                 recognizing: [link.agreement.id for link in links]
                 for recognizing, links in by_recognizing.items()
             }
-            for recognized, by_recognizing in resolver._links.items()
+            for recognized, by_recognizing in index.links.items()
         },
         "allowed": {
             recognized: [(link.agreement.id, link.recognizing) for link in links]
-            for recognized, links in resolver._allowed.items()
+            for recognized, links in index.allowed.items()
         },
         "cooperation": {
             recognized: {
                 recognizing: [agreement.id for agreement in agreements]
                 for recognizing, agreements in by_recognizing.items()
             }
-            for recognized, by_recognizing in resolver._cooperation.items()
+            for recognized, by_recognizing in index.cooperation.items()
         },
     }
 

@@ -31,8 +31,9 @@ from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.repositories import SqlCertificateRepository, SqlRegistry
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.certificates import CertificateService
-from ecolabel_registry.services.equivalence import EquivalenceService, Question, ResolverCache
+from ecolabel_registry.services.equivalence import EquivalenceService, Question
 from ecolabel_registry.services.schemes import SchemeService
+from ecolabel_registry.services.snapshots import ResolverCache
 
 ON = dt.date(2025, 3, 1)
 

@@ -25,8 +25,7 @@ from ecolabel_registry.persistence.tables import (
     RegistryRevisionRow,
     ScopeEntryRow,
 )
-from ecolabel_registry.services._common import CACHED_FACTS
-from ecolabel_registry.services.equivalence import DELTA_LIMIT, FactChanges
+from ecolabel_registry.services.ports.equivalence import CACHED_FACTS, DELTA_LIMIT, FactChanges
 
 
 class SqlFacts:

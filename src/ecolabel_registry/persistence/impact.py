@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import CertificateStatus
 from ecolabel_registry.persistence.tables import CertificateRow, CertificateStatusEventRow
-from ecolabel_registry.services.impact import CertificateGroup
+from ecolabel_registry.services.ports.equivalence import CertificateGroup
 
 C = CertificateRow
 E = CertificateStatusEventRow

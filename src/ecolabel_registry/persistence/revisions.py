@@ -169,7 +169,7 @@ def _before_commit(session: Session) -> None:
     if taken is None or not logged:
         return
     from ecolabel_registry.persistence import versions
-    from ecolabel_registry.services._common import CACHED_FACTS
+    from ecolabel_registry.services.ports.equivalence import CACHED_FACTS
 
     facts = [(kind, key) for kind, key in logged if kind in CACHED_FACTS]
     if facts:

@@ -49,7 +49,7 @@ from ecolabel_registry.persistence.tables import (
     FactVersionRow,
     RegistryRevisionLogRow,
 )
-from ecolabel_registry.services.equivalence import FactChanges
+from ecolabel_registry.services.ports.equivalence import FactChanges
 
 ECONOMY, SCHEME, CATEGORY, AGREEMENT = "economy", "scheme", "product_category", "agreement"
 _encode = msgspec.json.Encoder().encode
@@ -161,8 +161,8 @@ def _as_of(revision: int) -> Any:
 
 
 class SqlFactVersions:
-    """Reads the resolver's facts as recorded at a revision (`services.equivalence.
-    PastFactsSource`)."""
+    """Reads the resolver's facts as recorded at a revision (`services.ports.equivalence.
+    RecordedSource`)."""
 
     def __init__(self, session: Session) -> None:
         self._s = session

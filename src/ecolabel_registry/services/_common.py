@@ -15,8 +15,6 @@ from ecolabel_registry.services.ports.registry import Page, Registry
 
 T = TypeVar("T")
 
-CACHED_FACTS = frozenset({"economy", "scheme", "product_category", "agreement", "scope_entry"})
-
 
 def snapshot(entity: Any) -> dict[str, Any]:
     """A JSON-ready copy of a domain object, for the audit trail."""

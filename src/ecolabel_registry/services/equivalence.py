@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import Counter, OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from functools import cached_property
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
 
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput, NotFound
 from ecolabel_registry.domain.messages import (
@@ -18,302 +15,31 @@ from ecolabel_registry.domain.messages import (
     economy_code_message,
     hs_code_message,
     is_economy_code,
-    recorded_before_message,
-    recorded_future_message,
     unknown_economy_message,
 )
 from ecolabel_registry.domain.model import (
-    Agreement,
     Certificate,
     CertificateTerms,
     Coverage,
-    Economy,
-    EconomyKind,
     ProductCategory,
-    Scheme,
 )
-from ecolabel_registry.domain.resolver import Answer, PlanOption, RegistryFacts, Resolver
+from ecolabel_registry.domain.resolver import Answer, PlanOption
 from ecolabel_registry.domain.validation import is_hs_code
+from ecolabel_registry.services.ports.equivalence import CertificateSource, RecordedSource
+from ecolabel_registry.services.snapshots import (
+    AsRecorded,
+    PastSnapshots,
+    ResolverCache,
+    Snapshot,
+    as_recorded,
+)
 
 MAX_BATCH_LINES = 10_000
-DELTA_LIMIT = 200
-"""Most facts applied to a snapshot one by one; more: a full load is as quick."""
 MAX_PLAN_TARGETS = 50
 FIRST_READ = 500
 """Certificates a batch reads before answering; the rest are read meanwhile (see `batch`)."""
 READ_CHUNK = 1_000
 """Certificates read together while a batch is being answered."""
-
-
-@dataclass(frozen=True)
-class FactChanges:
-    """The cached facts that changed after a revision, as they are at `revision` (or later).
-
-    Each maps the key of a fact written since to its current value, None when it is gone:
-    `economies` by code (a group, or None when the code is not a group), `schemes` by id,
-    `categories` by (scheme id, code), `agreements` by id (a scope entry's write names its
-    agreement).
-    """
-
-    revision: int
-    economies: Mapping[str, Economy | None]
-    schemes: Mapping[str, Scheme | None]
-    categories: Mapping[tuple[str, str], ProductCategory | None]
-    agreements: Mapping[str, Agreement | None]
-
-
-class FactsSource(Protocol):
-    """The small facts a `ResolverCache` holds, and the counter of their writes."""
-
-    def revision(self) -> int: ...
-    def load(
-        self,
-    ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]: ...
-    def changes(self, since: int) -> FactChanges | None:
-        """What changed after revision `since`; None when only a full `load` can tell."""
-        ...
-
-
-class CertificateSource(FactsSource, Protocol):
-    """The facts and what the resolver reads of certificates (one reader of their terms)."""
-
-    def terms_and_revision(
-        self, scheme_id: str, number: str
-    ) -> tuple[int, CertificateTerms | None]:
-        """The revision counter and one certificate's terms, read together."""
-        ...
-
-    def certificate_terms(
-        self, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], CertificateTerms]:
-        """The terms of the certificates of `keys` that exist (safe to call from a second
-        thread while the first answers: each call reads on a connection of its own)."""
-        ...
-
-
-class RevisionLog(Protocol):
-    """The registry's revisions by the instant they were recorded."""
-
-    def recorded_revision(self, instant: dt.datetime) -> tuple[int, int] | None:
-        """The last revision recorded at or before `instant` and the last revision at or
-        before it that changed a fact; None when the registry recorded nothing by then."""
-        ...
-
-    def first_recorded(self) -> dt.datetime | None:
-        """When the registry's first logged revision was recorded."""
-        ...
-
-
-@runtime_checkable
-class RecordedSource(RevisionLog, Protocol):
-    """The registry as recorded: revisions by instant, facts and certificates as of one."""
-
-    def past_load(
-        self, revision: int
-    ) -> tuple[RegistryFacts, dict[tuple[str, str], ProductCategory], frozenset[str]]:
-        """Every fact as recorded at `revision`."""
-        ...
-
-    def past_changes(self, base: int, revision: int, limit: int) -> FactChanges | None:
-        """The facts that differ between `base` and `revision`, as recorded at `revision`;
-        None when more than `limit` do."""
-        ...
-
-    def terms_as_recorded(
-        self, keys: Iterable[tuple[str, str]], revision: int
-    ) -> dict[tuple[str, str], CertificateTerms]:
-        """The terms of the certificates of `keys` as recorded at `revision` (those that
-        existed then)."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class AsRecorded:
-    """An instant a question is asked as recorded at, and the revisions it names."""
-
-    instant: dt.datetime
-    revision: int
-    facts_revision: int
-
-    @property
-    def day(self) -> dt.date:
-        """The instant's date in UTC: `on` when the question names none."""
-        return self.instant.astimezone(dt.UTC).date()
-
-
-def as_recorded(
-    source: RevisionLog, instant: dt.datetime, loc: tuple[str | int, ...]
-) -> AsRecorded:
-    """The revisions an `as_recorded` instant names; 422 for an instant in the future or
-    before the registry's first recorded revision."""
-    if instant > dt.datetime.now(dt.UTC):
-        raise InvalidInput.single(loc, recorded_future_message(instant))
-    found = source.recorded_revision(instant)
-    if found is None:
-        raise InvalidInput.single(loc, recorded_before_message(instant, source.first_recorded()))
-    return AsRecorded(instant, found[0], found[1])
-
-
-PAST_SNAPSHOTS = 32
-"""Resolver snapshots of earlier facts a process keeps (the ones used last)."""
-
-
-class PastSnapshots:
-    """Resolver snapshots of the facts as recorded at earlier revisions, the last used kept.
-
-    Keyed by the facts' state (the last revision that changed a fact, `AsRecorded.
-    facts_revision`): the many revisions that changed only certificates share one. A missing
-    one is built from the nearest kept snapshot by applying the fact versions that differ
-    (`Resolver(facts, previous, changed_agreements)`, as the current snapshot's updates),
-    and loaded whole only when none is near (ADR 0007).
-    """
-
-    def __init__(self, size: int = PAST_SNAPSHOTS) -> None:
-        self._size = size
-        self._kept: OrderedDict[int, Snapshot] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def at(self, source: RecordedSource, facts_revision: int) -> Snapshot:
-        kept = self._kept.get(facts_revision)
-        if kept is not None:
-            return kept
-        with self._lock:
-            kept = self._kept.get(facts_revision)
-            if kept is not None:
-                self._kept.move_to_end(facts_revision)
-                return kept
-            snapshot: Snapshot | None = None
-            if self._kept:
-                base = min(self._kept.values(), key=lambda k: abs(k.revision - facts_revision))
-                changes = source.past_changes(base.revision, facts_revision, DELTA_LIMIT)
-                if changes is not None:
-                    snapshot = _updated(base, changes)
-            if snapshot is None:
-                facts, categories, codes = source.past_load(facts_revision)
-                snapshot = Snapshot(facts_revision, Resolver(facts), facts, categories, codes)
-            self._kept[facts_revision] = snapshot
-            while len(self._kept) > self._size:
-                self._kept.popitem(last=False)
-            return snapshot
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The resolver and its facts as of one registry revision."""
-
-    revision: int
-    resolver: Resolver
-    facts: RegistryFacts
-    categories: dict[tuple[str, str], ProductCategory]
-    economy_codes: frozenset[str]
-
-    @cached_property
-    def sorted_codes(self) -> tuple[str, ...]:
-        """`economy_codes` in order (worked out once per snapshot)."""
-        return tuple(sorted(self.economy_codes))
-
-    @cached_property
-    def agreements_by_id(self) -> Mapping[str, Agreement]:
-        """The agreements of `facts` by id."""
-        return {a.id: a for a in self.facts.agreements}
-
-
-class ResolverCache:
-    """One process's copy of the small facts, brought up to date when the registry's
-    revision moves: by the changes logged since its revision when the source can tell them
-    (a few small reads and the changed agreements' links), else by a full reload (ADR 0006).
-    """
-
-    def __init__(self) -> None:
-        self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
-
-    def get(self, source: FactsSource) -> Snapshot:
-        """The snapshot for the current revision (one small query when nothing changed)."""
-        return self.at(source, source.revision())
-
-    def current(self, revision: int) -> Snapshot | None:
-        """The snapshot when it holds every write up to `revision`; None when it must be
-        brought up to date first (no query)."""
-        snapshot = self._snapshot
-        return snapshot if snapshot is not None and snapshot.revision >= revision else None
-
-    def at(self, source: FactsSource, revision: int) -> Snapshot:
-        """A snapshot holding every write up to `revision`, read by the caller (no query when
-        the current one does).
-
-        Revisions commit in their order, so a snapshot at a later revision holds every write
-        an earlier one does: a question never waits for a snapshot older than the current
-        one. One update runs at a time; the questions that wait for it take its result when
-        it holds their revision, instead of starting another. An update reads the counter
-        again before the facts, and labels the snapshot with that value: facts at least as
-        new as their label, so a later write is never missed.
-        """
-        snapshot = self._snapshot
-        if snapshot is not None and snapshot.revision >= revision:
-            return snapshot
-        with self._lock:
-            snapshot = self._snapshot
-            if snapshot is not None and snapshot.revision >= revision:
-                return snapshot
-            changes = source.changes(snapshot.revision) if snapshot is not None else None
-            if snapshot is not None and changes is not None:
-                snapshot = _updated(snapshot, changes)
-                self._snapshot = snapshot
-                return snapshot
-            revision = source.revision()
-            facts, categories, codes = source.load()
-            snapshot = Snapshot(revision, Resolver(facts), facts, categories, codes)
-            self._snapshot = snapshot
-            return snapshot
-
-    def clear(self) -> None:
-        """Forget the snapshot (the next question reloads)."""
-        self._snapshot = None
-
-
-def _updated(snapshot: Snapshot, changes: FactChanges) -> Snapshot:
-    """`snapshot` with `changes` applied: what a full load at `changes.revision` gives."""
-    if not (changes.economies or changes.schemes or changes.categories or changes.agreements):
-        return replace(snapshot, revision=changes.revision)  # certificates only: same facts
-    facts = snapshot.facts
-    economies = dict(facts.economies)
-    codes = set(snapshot.economy_codes)
-    for code, economy in changes.economies.items():
-        if economy is not None and economy.kind is EconomyKind.GROUP:
-            economies[code] = economy
-        else:
-            economies.pop(code, None)
-        if economy is None:
-            codes.discard(code)
-        else:
-            codes.add(code)
-    schemes = dict(facts.schemes)
-    for scheme_id, scheme in changes.schemes.items():
-        if scheme is None:
-            schemes.pop(scheme_id, None)
-        else:
-            schemes[scheme_id] = scheme
-    categories = dict(snapshot.categories)
-    for key, category in changes.categories.items():
-        if category is None:
-            categories.pop(key, None)
-        else:
-            categories[key] = category
-    agreements = {a.id: a for a in facts.agreements}
-    for agreement_id, agreement in changes.agreements.items():
-        if agreement is None:
-            agreements.pop(agreement_id, None)
-        else:
-            agreements[agreement_id] = agreement
-    updated = replace(
-        facts,
-        economies=economies,
-        schemes=schemes,
-        agreements=[agreements[k] for k in sorted(agreements)],
-    )
-    resolver = Resolver(updated, snapshot.resolver, changes.agreements.keys())
-    return Snapshot(changes.revision, resolver, updated, categories, frozenset(codes))
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -32,31 +31,13 @@ from ecolabel_registry.domain.model import (
     StatusEvent,
 )
 from ecolabel_registry.domain.resolver import Resolver
-from ecolabel_registry.services.equivalence import Snapshot
+from ecolabel_registry.services.ports.equivalence import CertificateGroup, CertificateGroups
+from ecolabel_registry.services.snapshots import Snapshot
 
 MAX_GROUPS = 2_000
 """The most certificate groups (scheme, category, HS codes) one impact question evaluates."""
 
 REASON = "impact estimate"
-
-
-@dataclass(frozen=True, slots=True)
-class CertificateGroup:
-    """Certificates that recognition treats alike on a date, and how many there are."""
-
-    scheme_id: str
-    category_code: str
-    hs_codes: tuple[str, ...]
-    count: int
-
-
-class CertificateGroups(Protocol):
-    def active_groups(
-        self, scheme_ids: Iterable[str], on: dt.date, limit: int
-    ) -> tuple[list[CertificateGroup], int]:
-        """Up to `limit` groups of the certificates of `scheme_ids` valid and active on `on`,
-        the largest first, and how many groups there are in all."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

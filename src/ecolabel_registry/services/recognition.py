@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from ecolabel_registry.domain.model import Level, ProductCategory, Scheme
-from ecolabel_registry.services.equivalence import Snapshot
+from ecolabel_registry.services.snapshots import Snapshot
 
 
 @dataclass(frozen=True, slots=True)

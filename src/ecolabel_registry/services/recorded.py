@@ -4,11 +4,14 @@ held it at an instant (`as_recorded`, ADR 0007)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Agreement, Certificate, Economy, Scheme
-from ecolabel_registry.services.equivalence import RevisionLog, as_recorded
+from ecolabel_registry.services.ports.equivalence import RevisionLog
+from ecolabel_registry.services.snapshots import as_recorded
+
+_F = TypeVar("_F", Agreement, Scheme, Economy)
 
 
 class RecordedEntities(RevisionLog, Protocol):
@@ -36,19 +39,16 @@ class RecordedReads:
         return found
 
     def agreement(self, agreement_id: str, instant: dt.datetime) -> Agreement:
-        found = self._source.fact("agreement", agreement_id, self.revision(instant))
-        if not isinstance(found, Agreement):
-            raise NotFound(f"no agreement {agreement_id!r} at {instant}")
-        return found
+        return self._fact(Agreement, "agreement", agreement_id, instant)
 
     def scheme(self, scheme_id: str, instant: dt.datetime) -> Scheme:
-        found = self._source.fact("scheme", scheme_id, self.revision(instant))
-        if not isinstance(found, Scheme):
-            raise NotFound(f"no scheme {scheme_id!r} at {instant}")
-        return found
+        return self._fact(Scheme, "scheme", scheme_id, instant)
 
     def economy(self, code: str, instant: dt.datetime) -> Economy:
-        found = self._source.fact("economy", code, self.revision(instant))
-        if not isinstance(found, Economy):
-            raise NotFound(f"no economy {code!r} at {instant}")
+        return self._fact(Economy, "economy", code, instant)
+
+    def _fact(self, kind: type[_F], name: str, key: str, instant: dt.datetime) -> _F:
+        found = self._source.fact(name, key, self.revision(instant))
+        if not isinstance(found, kind):
+            raise NotFound(f"no {name} {key!r} at {instant}")
         return found

@@ -55,10 +55,11 @@ from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.economies import EconomyService
-from ecolabel_registry.services.equivalence import EquivalenceService, Snapshot, markets_of
+from ecolabel_registry.services.equivalence import EquivalenceService, markets_of
 from ecolabel_registry.services.ports.registry import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
 from ecolabel_registry.services.signing import ReceiptInvalid, ReceiptSigner
+from ecolabel_registry.services.snapshots import Snapshot
 
 router = APIRouter(include_in_schema=False)
 STATIC_URL = "/static/pages"

@@ -54,12 +54,11 @@ from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
     MAX_BATCH_LINES,
     MAX_PLAN_TARGETS,
-    AsRecorded,
     EquivalenceService,
     Line,
-    ResolverCache,
     repeated_lines,
 )
+from ecolabel_registry.services.snapshots import AsRecorded, ResolverCache
 
 router = APIRouter(tags=["equivalence"])
 JSON = "application/json"

@@ -1,0 +1,201 @@
+"""What both databases share on the hot read path: the protocol of a dialect, the SQL they
+have in common (each builds its own from it), and DBAPI connections raising SQLAlchemy's
+errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy.exc import DBAPIError
+
+from ecolabel_registry.domain.model import CERTIFICATE_FIELDS
+
+
+class TermsDialect(Protocol):
+    """What differs between the databases in reading certificate terms."""
+
+    text_dates: bool
+    """Whether dates come back as ISO text (SQLite) rather than `date`s."""
+
+    @property
+    def single_sql(self) -> str:
+        """The revision counter and one certificate's terms (parameters: scheme, number)."""
+        ...
+
+    @property
+    def version_sql(self) -> str:
+        """The revision counter and one certificate's version (parameters: scheme, number)."""
+        ...
+
+    @property
+    def certificate_sql(self) -> str:
+        """The revision counter and one whole certificate (parameters: scheme, number)."""
+        ...
+
+    def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
+        """The statement and parameters reading the terms of `keys`."""
+        ...
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        """The terms rows of what `many`'s statement returned."""
+        ...
+
+    @property
+    def recorded_sql(self) -> str:
+        """The revision recorded last at or before an instant, and its facts' revision."""
+        ...
+
+    @property
+    def as_recorded_sql(self) -> str:
+        """One certificate's terms as recorded at a revision (scheme, number, revision,
+        scheme, number, revision, revision)."""
+        ...
+
+    def instant(self, value: dt.datetime) -> Any:
+        """An instant as the driver compares it with `recorded_at`."""
+        ...
+
+    def held(self, raw: Any) -> None:
+        """Set up a connection held between reads."""
+        ...
+
+    def borrowed(self, conn: Wrapped) -> None:
+        """Set up a pooled connection for one read (in its transaction)."""
+        ...
+
+
+# Only the columns recognition depends on; the status history comes from the certificate's
+# own row (`status_changes`, kept by every write of events), so that each certificate is one
+# index lookup and one heap row, with no look-up of its events.
+TERMS = (
+    "c.scheme_id, c.number, c.category_code, c.valid_from, c.valid_to, "
+    "CAST(c.hs_codes AS TEXT), c.status_changes"
+)
+MANY_CHUNK = 10_000
+
+
+REVISION_SQL = "SELECT revision FROM registry_revision WHERE id = 1"
+# A whole certificate (what `repositories.certificate_from_row` reads), its events as JSON.
+WHOLE_NAMES = ("scheme_id", *CERTIFICATE_FIELDS, "version", "events")
+WHOLE = ", ".join(
+    f"CAST(c.{name} AS TEXT)" if name in ("gtins", "hs_codes") else f"c.{name}"
+    for name in WHOLE_NAMES[:-1]
+)
+
+
+def _single_sql(mark: str, columns: str = TERMS) -> str:
+    return (
+        f"SELECT r.revision, {columns} FROM registry_revision r "
+        f"LEFT JOIN certificate c ON c.scheme_id = {mark} AND c.number = {mark} "
+        "WHERE r.id = 1"
+    )
+
+
+def _recorded_sql(mark: str) -> str:
+    return (
+        "SELECT l.revision, (SELECT max(v.recorded_revision) FROM fact_version v "
+        "WHERE v.recorded_revision <= l.revision) FROM registry_revision_log l "
+        f"WHERE l.recorded_at <= {mark} ORDER BY l.recorded_at DESC LIMIT 1"
+    )
+
+
+def _as_recorded_sql(mark: str) -> str:
+    return (
+        f"SELECT {TERMS} FROM certificate c WHERE c.scheme_id = {mark} AND c.number = {mark} "
+        f"AND c.recorded_revision <= {mark} UNION ALL "
+        f"SELECT {TERMS} FROM certificate_history c WHERE c.scheme_id = {mark} "
+        f"AND c.number = {mark} AND c.recorded_revision <= {mark} "
+        f"AND c.superseded_revision > {mark}"
+    )
+
+
+class Statements:
+    """A dialect's statements, built from its parameter mark and its events subquery
+    (`class X(Statements, mark="?", events=...)`), and the defaults of `TermsDialect`: rows
+    and instants as the driver gives and takes them, connections used as they come."""
+
+    single_sql: str
+    recorded_sql: str
+    as_recorded_sql: str
+    version_sql: str
+    certificate_sql: str
+
+    def __init_subclass__(cls, *, mark: str, events: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.single_sql = _single_sql(mark)
+        cls.recorded_sql = _recorded_sql(mark)
+        cls.as_recorded_sql = _as_recorded_sql(mark)
+        cls.version_sql = _single_sql(mark, "c.version")
+        cls.certificate_sql = _single_sql(mark, f"{WHOLE}, {events}")
+
+    def instant(self, value: dt.datetime) -> Any:
+        return value
+
+    def rows(self, fetched: list[tuple[Any, ...]]) -> Iterable[Sequence[Any]]:
+        return fetched
+
+    def held(self, raw: Any) -> None:
+        pass
+
+    def borrowed(self, conn: Wrapped) -> None:
+        pass
+
+
+class Wrapped:
+    """A DBAPI connection whose execute() turns driver errors into SQLAlchemy's."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str) -> None:
+        """A statement without rows (a setting)."""
+        self._run(sql, (), fetch=False)
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return self._run(sql, params, fetch=True)
+
+    def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        try:
+            cursor = self._conn.cursor()
+            try:
+                cursor.execute(sql, params)
+                if fetch:
+                    rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        except DBAPIError:
+            raise
+        except Exception as exc:
+            base = _dbapi_error_base(exc)
+            if base is None:
+                raise
+            raise DBAPIError.instance(
+                sql, list(params), exc, base, connection_invalidated=_is_disconnect(exc)
+            ) from exc
+        return rows
+
+
+def wrapping(conn: Any) -> Wrapped:
+    return Wrapped(conn)
+
+
+def _dbapi_error_base(exc: Exception) -> type[Exception] | None:
+    module = type(exc).__module__.split(".")[0]
+    if module == "sqlite3":
+        import sqlite3
+
+        return sqlite3.Error
+    if module == "psycopg":
+        import psycopg
+
+        return psycopg.Error
+    return None
+
+
+def _is_disconnect(exc: Exception) -> bool:
+    return type(exc).__name__ in ("OperationalError", "InterfaceError")

@@ -1,0 +1,112 @@
+"""The hot reads' DBAPI connections: one held between requests, pooled ones, and the
+asynchronous PostgreSQL pool."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from ecolabel_registry.persistence.hot.dialect import TermsDialect, wrapping
+from ecolabel_registry.persistence.hot.postgresql import AsyncPostgresPool, PostgresDialect
+from ecolabel_registry.persistence.hot.sqlite import SqliteDialect
+
+
+class HotReads:
+    """The hot reads' DBAPI connections, over the app's bind (an engine, or a test's
+    connection: the same reader either way).
+
+    Over an engine, `held` readers (the single question) keep one connection of the engine's
+    pool between requests, in autocommit mode, so every statement reads the latest committed
+    data; the others (the batch, whose later chunks are read on a second thread, and the
+    markets) take a pooled connection for each read. Over a connection (a test's, in its
+    transaction), every read is made on it, so the test's own transaction is what is read.
+    """
+
+    def __init__(
+        self,
+        bind: Engine | Connection,
+        *,
+        held: bool,
+        async_pool_size: int = 0,
+        connect_timeout: int = 5,
+    ) -> None:
+        self.bind = bind
+        self._held_mode = held
+        self._held: Any = None
+        self._lock = threading.Lock()
+        self.dialect: TermsDialect = (
+            SqliteDialect() if bind.dialect.name == "sqlite" else PostgresDialect()
+        )
+        self._pool: AsyncPostgresPool | None = None
+        if (
+            isinstance(bind, Engine)
+            and isinstance(self.dialect, PostgresDialect)
+            and async_pool_size
+        ):
+            self._pool = AsyncPostgresPool(bind, async_pool_size, connect_timeout)
+
+    def session(self) -> Session:
+        """An ORM session over the same bind (the rare reads of the small facts)."""
+        return Session(self.bind)
+
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement's rows, without blocking the event loop on PostgreSQL's answer.
+
+        PostgreSQL over an engine: on a small pool of asynchronous connections, so that the
+        worker answers other requests while one waits for the database. SQLite (a local file,
+        a lookup of some microseconds) and a test's connection: synchronously.
+        """
+        if self._pool is not None:
+            return await self._pool.fetch(sql, params)
+        with self.connection() as conn:
+            rows: list[tuple[Any, ...]] = conn.fetch(sql, params)
+        return rows
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A DBAPI connection; driver errors come out as SQLAlchemy's DBAPIError family."""
+        bind = self.bind
+        if isinstance(bind, Connection):
+            with self._lock:
+                yield wrapping(bind.connection.dbapi_connection)
+            return
+        if not self._held_mode:
+            pooled = bind.raw_connection()
+            try:
+                conn = wrapping(pooled.dbapi_connection)
+                self.dialect.borrowed(conn)
+                yield conn
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    pooled.invalidate()
+                raise
+            finally:
+                pooled.close()
+            return
+        with self._lock:
+            held = self._held
+            if held is None:
+                held = bind.raw_connection()
+                self.dialect.held(held.dbapi_connection)
+                self._held = held
+            try:
+                yield wrapping(held.dbapi_connection)
+            except DBAPIError:
+                self._held = None
+                held.invalidate()
+                raise
+
+    async def aclose(self) -> None:
+        """Give the connections back (at shutdown)."""
+        if self._pool is not None:
+            await self._pool.close()
+        with self._lock:
+            if self._held is not None:
+                self._held.close()
+                self._held = None
