@@ -11,19 +11,28 @@ from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from ecolabel_registry.delivery import policy_of
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import InvalidInput, StaleVersion, Unauthenticated
 from ecolabel_registry.domain.messages import instant_message
 from ecolabel_registry.domain.validation import rfc3339_instant
+from ecolabel_registry.persistence.audit import SqlAuditReader
+from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
+from ecolabel_registry.persistence.changes import SqlChangeLog
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
 from ecolabel_registry.persistence.versions import SqlRecordedEntities
+from ecolabel_registry.persistence.webhooks import SqlSubscriptionStore
 from ecolabel_registry.services.agreements import AgreementService
+from ecolabel_registry.services.audit import AuditService
 from ecolabel_registry.services.bodies import CertificationBodyService
 from ecolabel_registry.services.certificates import CertificateService
+from ecolabel_registry.services.changes import ChangeFeed
 from ecolabel_registry.services.economies import EconomyService
+from ecolabel_registry.services.imports import CertificateImportService
 from ecolabel_registry.services.keys import ApiKeyService
 from ecolabel_registry.services.recorded import RecordedReads
 from ecolabel_registry.services.schemes import SchemeService
+from ecolabel_registry.services.webhooks import SubscriptionService
 from ecolabel_registry.settings import Settings
 
 
@@ -219,3 +228,31 @@ AgreementsDep = Annotated[AgreementService, Depends(agreement_service)]
 def today() -> dt.date:
     """Today's date in UTC: the default `on` of every question."""
     return dt.datetime.now(dt.UTC).date()
+
+
+def import_service_of(session: Session) -> CertificateImportService:
+    """The import (and export) service over a session and its bulk paths."""
+    return CertificateImportService(SqlRegistry(session), SqlCertificateBulkStore(session))
+
+
+def import_service(registry: RegistryDep) -> CertificateImportService:
+    """The import service over this request's transaction."""
+    return CertificateImportService(registry, SqlCertificateBulkStore(registry.session))
+
+
+def change_feed(session: SessionDep) -> ChangeFeed:
+    return ChangeFeed(SqlChangeLog(session))
+
+
+def subscription_service(session: SessionDep, settings: SettingsDep) -> SubscriptionService:
+    return SubscriptionService(SqlSubscriptionStore(session), policy_of(settings))
+
+
+def audit_service(session: SessionDep) -> AuditService:
+    return AuditService(SqlAuditReader(session))
+
+
+ImportsDep = Annotated[CertificateImportService, Depends(import_service)]
+ChangeFeedDep = Annotated[ChangeFeed, Depends(change_feed)]
+SubscriptionsDep = Annotated[SubscriptionService, Depends(subscription_service)]
+AuditDep = Annotated[AuditService, Depends(audit_service)]

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import Field
 
 from ecolabel_registry.api.deps import (
     ActorDep,
@@ -22,26 +21,24 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.agreements import (
     AgreementCreate,
     AgreementRead,
     AgreementStatusEventCreate,
     AgreementUpdate,
-    Output,
-    PageOut,
+    EconomyImpactRead,
+    ImpactRead,
     PartyStatusEventCreate,
     ScopeEntryCreate,
     ScopeEntryEnd,
     ScopeEntryRead,
-    StatusEventRead,
-    changes,
 )
+from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Purpose
 from ecolabel_registry.persistence.hot import HotFacts
 from ecolabel_registry.persistence.impact import SqlCertificateGroups
 from ecolabel_registry.services.impact import (
-    MAX_GROUPS,
     AgreementSuspended,
     Hypothesis,
     PartySuspended,
@@ -267,25 +264,6 @@ def end_scope_entry(
 
 
 # Impact
-
-
-class EconomyImpactRead(Output):
-    economy: str
-    certificates: int = Field(description="Certificates whose answer here would change.")
-    no_longer_recognized: int = Field(description="Of those, the ones that would lose recognition.")
-
-
-class ImpactRead(Output):
-    on: dt.date
-    certificates: int = Field(description="Certificates whose answer changes in some economy.")
-    economies: list[EconomyImpactRead] = Field(description="Most certificates first.")
-    groups: int = Field(
-        description="Groups of alike certificates (scheme, category, HS codes) evaluated."
-    )
-    complete: bool = Field(
-        description=f"false when more than {MAX_GROUPS} groups would be needed: the figures "
-        "then count the largest groups only."
-    )
 
 
 OnQuery = Annotated[

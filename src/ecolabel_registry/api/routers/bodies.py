@@ -8,14 +8,13 @@ from fastapi import APIRouter, Path, Query, Response
 
 from ecolabel_registry.api.deps import ActorDep, BodiesDep, Cursor, IfMatchDep, Limit, etag
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.bodies import (
     CertificationBodyCreate,
     CertificationBodyRead,
     CertificationBodyUpdate,
-    PageOut,
     authorizations,
-    changes,
 )
+from ecolabel_registry.api.schemas.common import PageOut, changes
 
 router = APIRouter(prefix="/v1/certification-bodies", tags=["certification bodies"])
 BodyPath = Annotated[str, Path(max_length=64, description="The body's id.")]

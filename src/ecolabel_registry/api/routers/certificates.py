@@ -17,33 +17,30 @@ from ecolabel_registry.api.deps import (
     CertificatesDep,
     Cursor,
     IfMatchDep,
+    ImportsDep,
     Limit,
     RecordedDep,
     etag,
+    import_service_of,
     instant_of,
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.routers.imports import ImportsDep
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.certificates import (
     CertificateCreate,
     CertificateRead,
     CertificateStatusEventCreate,
     CertificateUpdate,
-    PageOut,
-    StatusEventRead,
-    changes,
 )
+from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
 from ecolabel_registry.api.streaming import ClosingStream
 from ecolabel_registry.domain.validation import (
     CERTIFICATE_SUB_RESOURCES,
     GTIN_PATTERN,
     HS_CODE_PATTERN,
 )
-from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
-from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.certificates import search_terms
-from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
+from ecolabel_registry.services.imports import ImportFormat
 from ecolabel_registry.services.ports.registry import CertificateFilter
 
 
@@ -160,7 +157,7 @@ def _export(
     (ClosingStream does, as soon as the response ends) closes the session.
     """
     with factory() as session:
-        service = CertificateImportService(SqlRegistry(session), SqlCertificateBulkStore(session))
+        service = import_service_of(session)
         for piece in service.export(scheme_id, fmt, filters):
             session.rollback()
             yield piece

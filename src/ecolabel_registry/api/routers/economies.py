@@ -18,13 +18,13 @@ from ecolabel_registry.api.deps import (
     instant_of,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.common import PageOut
+from ecolabel_registry.api.schemas.economies import (
     EconomyRead,
     GroupPut,
     MembershipAdd,
     MembershipEnd,
     MembershipRead,
-    PageOut,
     memberships,
 )
 from ecolabel_registry.domain.model import EconomyKind, Membership

@@ -20,15 +20,14 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.common import PageOut, changes
+from ecolabel_registry.api.schemas.schemes import (
     CategoryCreate,
     CategoryRead,
     CategoryUpdate,
-    PageOut,
     SchemeCreate,
     SchemeRead,
     SchemeUpdate,
-    changes,
 )
 
 router = APIRouter(prefix="/v1/schemes", tags=["schemes"])
