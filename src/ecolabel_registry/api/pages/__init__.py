@@ -34,6 +34,9 @@ from ecolabel_registry.api.deps import (
     EconomiesDep,
     SchemesDep,
     SessionDep,
+    economies_of,
+    session_decisions,
+    session_equivalence,
     today,
 )
 from ecolabel_registry.api.pages import i18n
@@ -49,13 +52,8 @@ from ecolabel_registry.domain.model import (
     status_on,
 )
 from ecolabel_registry.domain.validation import HS_CODE_PATTERN
-from ecolabel_registry.persistence.decisions import SqlDecisionRepository
-from ecolabel_registry.persistence.hot import HotFacts, HotReads
-from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.certificates import search_terms
-from ecolabel_registry.services.decisions import DecisionService
-from ecolabel_registry.services.economies import EconomyService
-from ecolabel_registry.services.equivalence import EquivalenceService, Snapshot, markets_of
+from ecolabel_registry.services.equivalence import Snapshot, markets_of
 from ecolabel_registry.services.ports.registry import CertificateFilter
 from ecolabel_registry.services.recognition import Matrix, recognition_matrix
 from ecolabel_registry.services.signing import ReceiptInvalid, ReceiptSigner
@@ -216,17 +214,6 @@ def _economy_names(economies: EconomiesDep) -> dict[str, Economy]:
     return {e.code: e for e in economies.find(None, 100_000, None).items}
 
 
-def page_equivalence(request: Request, session: Session) -> EquivalenceService:
-    """The equivalence service over this request's own database connection.
-
-    A page reads the registry through its session as well: with the service's reads on the
-    same connection, one page never holds two pooled connections at once (many pages at once
-    would otherwise take the whole pool and wait on each other until they time out).
-    """
-    reads = HotReads(session.connection(), held=False)
-    return EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
-
-
 @router.get("/")
 def search_page(
     request: Request,
@@ -335,7 +322,7 @@ async def certificate_page(
     write) is it made in the threadpool.
     """
     page = Page(request, lang, accept_language)
-    facts = HotFacts(request.app.state.hot_reads)
+    facts = request.app.state.hot_facts
     revision, certificate = await facts.certificate_and_revision(scheme_id, number)
     if certificate is None:
         return _not_found(page)
@@ -373,9 +360,9 @@ def _page_facts(request: Request, revision: int) -> tuple[Snapshot, dict[str, Ec
     """The resolver's snapshot and the economies by code, both at `revision` or later."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
-        snapshot = page_equivalence(request, session).snapshot_at(revision)
+        snapshot = session_equivalence(request, session).snapshot_at(revision)
         names = page_cache(request).names.at(
-            revision, lambda: _economy_names(EconomyService(SqlRegistry(session)))
+            revision, lambda: _economy_names(economies_of(session))
         )
         session.rollback()
     return snapshot, names
@@ -443,9 +430,7 @@ async def certificate_qr(
     Only for certificates the registry holds: no code is drawn for an arbitrary text.
     """
     page = Page(request, lang, accept_language)
-    _revision, version = await HotFacts(request.app.state.hot_reads).version_and_revision(
-        scheme_id, number
-    )
+    _revision, version = await request.app.state.hot_facts.version_and_revision(scheme_id, number)
     if version is None:
         return _not_found(page)
     absolute = str(request.base_url).rstrip("/") + page_url(scheme_id, number)
@@ -605,7 +590,7 @@ async def _matrix_response(
     address: a 304 or the kept body when it was made before; else made in the threadpool,
     at most `max_concurrent_matrices` at once in this process (503 with Retry-After past
     that, before any work)."""
-    facts = HotFacts(request.app.state.hot_reads)
+    facts = request.app.state.hot_facts
     revision = await facts.revision_async()
     cache = page_cache(request)
     key = (
@@ -783,11 +768,7 @@ def verify_page(
     page = Page(request, lang, accept_language)
     if not decision:
         return page.render("verify.html", checked=False, receipt="", decision=None)
-    decisions = DecisionService(
-        page_equivalence(request, session),
-        SqlDecisionRepository(session),
-        request.app.state.signer,
-    )
+    decisions = session_decisions(request, session)
     try:
         stored = decisions.get(_decision_id(decision))
     except NotFound:

@@ -11,11 +11,11 @@ from ecolabel_registry.api.deps import (
     ActorDep,
     AgreementsDep,
     AsRecordedQuery,
+    CertificateGroupsDep,
     Cursor,
     IfMatchDep,
     Limit,
     RecordedDep,
-    RegistryDep,
     etag,
     instant_of,
     today,
@@ -36,8 +36,6 @@ from ecolabel_registry.api.schemas.agreements import (
 from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Purpose
-from ecolabel_registry.persistence.hot import HotFacts
-from ecolabel_registry.persistence.impact import SqlCertificateGroups
 from ecolabel_registry.services.impact import (
     AgreementSuspended,
     Hypothesis,
@@ -273,10 +271,10 @@ OnQuery = Annotated[
 
 
 def _impact(
-    request: Request, registry: RegistryDep, hypothesis: Hypothesis, on: dt.date
+    request: Request, groups: CertificateGroupsDep, hypothesis: Hypothesis, on: dt.date
 ) -> ImpactRead:
-    snapshot = request.app.state.resolver_cache.get(HotFacts(request.app.state.batch_reads))
-    found = impact(snapshot, SqlCertificateGroups(registry.session), hypothesis, on)
+    state = request.app.state
+    found = impact(state.resolver_cache.get(state.batch_facts), groups, hypothesis, on)
     return ImpactRead(
         on=found.on,
         certificates=found.certificates,
@@ -295,34 +293,34 @@ def _impact(
 
 @router.get("/{agreement_id}/impact", responses=responses(404, 422))
 def agreement_impact(
-    request: Request, registry: RegistryDep, agreement_id: IdPath, on: OnQuery = None
+    request: Request, groups: CertificateGroupsDep, agreement_id: IdPath, on: OnQuery = None
 ) -> ImpactRead:
     """What suspending (or ending) the agreement from `on` would change: how many registered
     certificates' answers change, in which economies. Nothing is recorded."""
-    return _impact(request, registry, AgreementSuspended(agreement_id), on or today())
+    return _impact(request, groups, AgreementSuspended(agreement_id), on or today())
 
 
 @router.get("/{agreement_id}/parties/{scheme_id}/impact", responses=responses(404, 422))
 def party_impact(
     request: Request,
-    registry: RegistryDep,
+    groups: CertificateGroupsDep,
     agreement_id: IdPath,
     scheme_id: SchemePath,
     on: OnQuery = None,
 ) -> ImpactRead:
     """What suspending (or withdrawing) this party from `on` would change."""
     hypothesis = PartySuspended(agreement_id, scheme_id)
-    return _impact(request, registry, hypothesis, on or today())
+    return _impact(request, groups, hypothesis, on or today())
 
 
 @router.get("/{agreement_id}/scope-entries/{entry_id}/impact", responses=responses(404, 422))
 def scope_entry_impact(
     request: Request,
-    registry: RegistryDep,
+    groups: CertificateGroupsDep,
     agreement_id: IdPath,
     entry_id: EntryPath,
     on: OnQuery = None,
 ) -> ImpactRead:
     """What ending this scope entry the day before `on` would change."""
     hypothesis = ScopeEntryEnded(agreement_id, entry_id)
-    return _impact(request, registry, hypothesis, on or today())
+    return _impact(request, groups, hypothesis, on or today())

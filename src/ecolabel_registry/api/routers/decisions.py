@@ -28,16 +28,13 @@ from ecolabel_registry.api.decisions_io import (
     response_json,
     subject_json,
 )
-from ecolabel_registry.api.deps import ActorDep, today
+from ecolabel_registry.api.deps import ActorDep, decision_service, today
 from ecolabel_registry.api.equivalence_io import BatchLineIn, LineProblem, json_schema
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.routers.equivalence import decode_line, parse_lines
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput
-from ecolabel_registry.persistence.decisions import SqlDecisionRepository
-from ecolabel_registry.persistence.hot import HotFacts
-from ecolabel_registry.services.decisions import DecisionService, StoredDecision
-from ecolabel_registry.services.equivalence import EquivalenceService
+from ecolabel_registry.services.decisions import StoredDecision
 from ecolabel_registry.services.signing import ReceiptSigner
 
 router = APIRouter(tags=["decisions"])
@@ -65,17 +62,6 @@ def _request_schema() -> dict[str, Any]:
 
 def _doc(kind: type[msgspec.Struct], status: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"content": {JSON: {"schema": json_schema(kind)}}}}
-
-
-def decision_service(request: Request, session: Session, lines: int = 1) -> DecisionService:
-    """The decisions of this request, answering over the hot reads the equivalence API uses
-    for as many lines: the single question's held connection, or the batch's."""
-    reads = request.app.state.hot_reads if lines == 1 else request.app.state.batch_reads
-    equivalence = EquivalenceService(
-        HotFacts(reads), request.app.state.resolver_cache, request.app.state.past_snapshots
-    )
-    signer: ReceiptSigner = request.app.state.signer
-    return DecisionService(equivalence, SqlDecisionRepository(session), signer)
 
 
 DECISION_AS_RECORDED = (

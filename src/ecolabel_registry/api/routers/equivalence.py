@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.deps import instant_of, today
+from ecolabel_registry.api.deps import EquivalenceDep, equivalence_service, instant_of, today
 from ecolabel_registry.api.equivalence_io import (
     AS_RECORDED,
     AnswerWriter,
@@ -50,7 +50,6 @@ from ecolabel_registry.domain.validation import (
     iso_day,
     rfc3339_instant,
 )
-from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
     MAX_BATCH_LINES,
     MAX_PLAN_TARGETS,
@@ -76,16 +75,6 @@ MAX_BATCH_VALUES = 20 * MAX_BATCH_LINES
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
 _encoder = msgspec.json.Encoder()
-
-
-def equivalence_service(request: Request) -> EquivalenceService:
-    cache: ResolverCache = request.app.state.resolver_cache
-    return EquivalenceService(
-        HotFacts(request.app.state.batch_reads), cache, request.app.state.past_snapshots
-    )
-
-
-EquivalenceDep = Annotated[EquivalenceService, Depends(equivalence_service)]
 
 
 Scheme = Annotated[
@@ -168,7 +157,7 @@ async def _equivalence(
     # date after a write (milliseconds from the change log, seconds for a full reload) runs
     # in the threadpool, so other requests keep being answered meanwhile.
     cache: ResolverCache = request.app.state.resolver_cache
-    facts = HotFacts(request.app.state.hot_reads)
+    facts = request.app.state.hot_facts
     service = EquivalenceService(facts, cache)
     revision, found = await facts.terms_and_revision_async(scheme, certificate)
     snapshot = cache.current(revision)
@@ -270,10 +259,7 @@ async def post_equivalence_batch(
     request: Request, body: Annotated[bytes, Depends(_raw_body)]
 ) -> Response:
     """Up to 10,000 questions in one request; each line gets its own answer or its own error."""
-    reads: HotReads = request.app.state.batch_reads
-    service = EquivalenceService(
-        HotFacts(reads), request.app.state.resolver_cache, request.app.state.past_snapshots
-    )
+    service = equivalence_service(request)
     # One threadpool hop for the whole batch: parsing, reading and answering 10,000 lines
     # would otherwise hold the event loop (and every other request) for their duration.
     data: bytes = await run_in_threadpool(_answer_batch, service, body)

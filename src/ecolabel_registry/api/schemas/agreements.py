@@ -112,21 +112,7 @@ class ScopeEntryRead(Output):
 
     @classmethod
     def of(cls, e: ScopeEntry) -> ScopeEntryRead:
-        return cls(
-            id=e.id,
-            recognized_scheme_id=e.recognized_scheme_id,
-            recognizing_scheme_id=e.recognizing_scheme_id,
-            category_code=e.category_code,
-            hs_prefixes=list(e.hs_prefixes),
-            equivalent_category_code=e.equivalent_category_code,
-            level=e.level.value,
-            conditions=[
-                ConditionRead(text=c.text, criteria=list(c.criteria)) for c in e.conditions
-            ],
-            valid_from=e.valid_from,
-            valid_to=e.valid_to,
-            version=e.version,
-        )
+        return cls.model_validate(e)
 
 
 class AgreementCreate(Input):

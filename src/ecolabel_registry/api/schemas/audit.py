@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel
 
-from ecolabel_registry.api.schemas.common import utc
+from ecolabel_registry.api.schemas.common import UtcInstant
 from ecolabel_registry.services.audit import AuditEvent
 
 
 class AuditEventRead(BaseModel):
     id: int
-    occurred_at: dt.datetime
+    occurred_at: UtcInstant
     actor_key_id: str
     actor_name: str
     operation: str
@@ -24,14 +23,4 @@ class AuditEventRead(BaseModel):
 
     @classmethod
     def of(cls, e: AuditEvent) -> AuditEventRead:
-        return cls(
-            id=e.id,
-            occurred_at=utc(e.occurred_at),
-            actor_key_id=e.actor_key_id,
-            actor_name=e.actor_name,
-            operation=e.operation,
-            entity_type=e.entity_type,
-            entity_id=e.entity_id,
-            before=e.before,
-            after=e.after,
-        )
+        return cls.model_validate(e, from_attributes=True)

@@ -70,16 +70,4 @@ class CertificationBodyRead(Output):
 
     @classmethod
     def of(cls, b: CertificationBody) -> CertificationBodyRead:
-        return cls(
-            id=b.id,
-            name=b.name,
-            economy=b.economy,
-            accreditation_ref=b.accreditation_ref,
-            authorizations=[
-                AuthorizationRead(
-                    scheme_id=a.scheme_id, valid_from=a.valid_from, valid_to=a.valid_to
-                )
-                for a in b.authorizations
-            ],
-            version=b.version,
-        )
+        return cls.model_validate(b)

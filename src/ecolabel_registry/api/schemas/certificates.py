@@ -20,6 +20,7 @@ from ecolabel_registry.api.schemas.common import (
     Reason,
     Slug,
     StatusEventRead,
+    domain_fields,
 )
 from ecolabel_registry.domain.model import (
     Certificate,
@@ -53,21 +54,7 @@ class CertificateCreate(Input):
     valid_to: IsoDate
 
     def to_domain(self, scheme_id: str) -> Certificate:
-        return Certificate(
-            scheme_id=scheme_id,
-            number=self.number,
-            category_code=self.category_code,
-            holder_name=self.holder_name,
-            holder_economy=self.holder_economy,
-            product_name=self.product_name,
-            brand=self.brand,
-            model=self.model,
-            gtins=tuple(self.gtins),
-            hs_codes=tuple(self.hs_codes),
-            certification_body_id=self.certification_body_id,
-            valid_from=self.valid_from,
-            valid_to=self.valid_to,
-        )
+        return Certificate(scheme_id=scheme_id, **domain_fields(self))
 
 
 class CertificateUpdate(Input):

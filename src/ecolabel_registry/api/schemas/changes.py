@@ -126,17 +126,4 @@ class DeliveryRead(Output):
 
     @classmethod
     def of(cls, d: Delivery) -> DeliveryRead:
-        return cls(
-            id=d.id,
-            change_sequence=d.change_sequence,
-            entity_type=d.entity_type,
-            entity_id=d.entity_id,
-            state=d.state.value,
-            attempts=d.attempts,
-            created_at=d.created_at,
-            next_attempt_at=d.next_attempt_at,
-            last_attempt_at=d.last_attempt_at,
-            last_status=d.last_status,
-            last_error=d.last_error,
-            delivered_at=d.delivered_at,
-        )
+        return cls.model_validate(d)

@@ -111,22 +111,19 @@ def utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
+UtcInstant = Annotated[dt.datetime, AfterValidator(utc)]
+
+
 class StatusEventRead(Output):
     id: str
     status: str
     effective_date: IsoDate
     reason: str
-    recorded_at: dt.datetime | None
+    recorded_at: UtcInstant | None
 
     @classmethod
     def of(cls, e: StatusEvent) -> StatusEventRead:
-        return cls(
-            id=e.id,
-            status=str(e.status),
-            effective_date=e.effective_date,
-            reason=e.reason,
-            recorded_at=None if e.recorded_at is None else utc(e.recorded_at),
-        )
+        return cls.model_validate(e)
 
 
 def changes(update: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -143,3 +140,8 @@ def changes(update: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[s
     if errors:
         raise InvalidInput(errors)
     return out
+
+
+def domain_fields(body: BaseModel) -> dict[str, Any]:
+    """Every field of a create body, with lists as tuples: its domain object's arguments."""
+    return {name: tuple(value) if isinstance(value, list) else value for name, value in body}

@@ -46,16 +46,7 @@ class EconomyRead(Output):
 
     @classmethod
     def of(cls, e: Economy) -> EconomyRead:
-        return cls(
-            code=e.code,
-            name=e.name,
-            kind=e.kind,
-            members=[
-                MembershipRead(member=m.member, valid_from=m.valid_from, valid_to=m.valid_to)
-                for m in e.members
-            ],
-            version=e.version,
-        )
+        return cls.model_validate(e)
 
 
 def memberships(body: GroupPut) -> list[Membership]:

@@ -18,6 +18,7 @@ from ecolabel_registry.api.schemas.common import (
     Output,
     Slug,
     Url,
+    domain_fields,
 )
 from ecolabel_registry.domain.model import (
     Coverage,
@@ -38,16 +39,7 @@ class SchemeCreate(Input):
     description: LongText | None = None
 
     def to_domain(self) -> Scheme:
-        return Scheme(
-            id=self.id,
-            name=self.name,
-            operator=self.operator,
-            type=self.type,
-            home_economies=tuple(self.home_economies),
-            certificate_coverage=self.certificate_coverage,
-            website=self.website,
-            description=self.description,
-        )
+        return Scheme(**domain_fields(self))
 
 
 class SchemeUpdate(Input):
@@ -73,17 +65,7 @@ class SchemeRead(Output):
 
     @classmethod
     def of(cls, s: Scheme) -> SchemeRead:
-        return cls(
-            id=s.id,
-            name=s.name,
-            operator=s.operator,
-            type=s.type,
-            home_economies=list(s.home_economies),
-            certificate_coverage=s.certificate_coverage,
-            website=s.website,
-            description=s.description,
-            version=s.version,
-        )
+        return cls.model_validate(s)
 
 
 class CategoryCreate(Input):
@@ -96,16 +78,7 @@ class CategoryCreate(Input):
     criteria: list[CriterionKey] = Field(default_factory=list, max_length=500)
 
     def to_domain(self, scheme_id: str) -> ProductCategory:
-        return ProductCategory(
-            scheme_id=scheme_id,
-            code=self.code,
-            name=self.name,
-            criteria_version=self.criteria_version,
-            valid_from=self.valid_from,
-            valid_to=self.valid_to,
-            hs_codes=tuple(self.hs_codes),
-            criteria=tuple(self.criteria),
-        )
+        return ProductCategory(scheme_id=scheme_id, **domain_fields(self))
 
 
 class CategoryUpdate(Input):
@@ -130,14 +103,4 @@ class CategoryRead(Output):
 
     @classmethod
     def of(cls, c: ProductCategory) -> CategoryRead:
-        return cls(
-            scheme_id=c.scheme_id,
-            code=c.code,
-            name=c.name,
-            criteria_version=c.criteria_version,
-            valid_from=c.valid_from,
-            valid_to=c.valid_to,
-            hs_codes=list(c.hs_codes),
-            criteria=list(c.criteria),
-            version=c.version,
-        )
+        return cls.model_validate(c)
