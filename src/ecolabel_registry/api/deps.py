@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -178,6 +178,14 @@ Cursor = Annotated[
 def etag(version: int) -> str:
     """The ETag of a resource version."""
     return f'"{version}"'
+
+
+def tag(response: Response, version: int, location: str | None = None) -> None:
+    """Name the version shown in the response's ETag (and a created resource's path in its
+    Location)."""
+    if location is not None:
+        response.headers["Location"] = location
+    response.headers["ETag"] = etag(version)
 
 
 def economy_service(registry: RegistryDep) -> EconomyService:

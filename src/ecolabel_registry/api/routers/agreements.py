@@ -16,8 +16,8 @@ from ecolabel_registry.api.deps import (
     IfMatchDep,
     Limit,
     RecordedDep,
-    etag,
     instant_of,
+    tag,
     today,
 )
 from ecolabel_registry.api.problems import responses
@@ -84,9 +84,7 @@ def list_agreements(
     page = service.find(
         cursor, limit, scheme, economy, in_force_on, on or in_force_on or day, purpose
     )
-    return PageOut(
-        items=[AgreementRead.of(a, day) for a in page.items], next_cursor=page.next_cursor
-    )
+    return PageOut.of(page, lambda a: AgreementRead.of(a, day))
 
 
 @router.post("", status_code=201, responses=responses(401, 403, 422))
@@ -95,8 +93,7 @@ def create_agreement(
 ) -> AgreementRead:
     """Record an agreement with its parties and initial scope (registry operator)."""
     saved = service.create(actor, body.to_domain())
-    response.headers["Location"] = f"/v1/agreements/{saved.id}"
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version, f"/v1/agreements/{saved.id}")
     return AgreementRead.of(saved, today())
 
 
@@ -122,7 +119,7 @@ def get_agreement(
         saved = service.get(agreement_id)
     else:
         saved = recorded.agreement(agreement_id, instant)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     if on is None:
         return AgreementRead.of(saved, today())
     return AgreementRead.of(saved, on, entries_on=True)
@@ -140,7 +137,7 @@ def update_agreement(
     """Change an agreement's title, reference, url, signing date, end date or chaining."""
     fields = changes(body, frozenset({"url", "signed_on", "effective_to"}))
     saved = service.update(actor, agreement_id, fields, version)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return AgreementRead.of(saved, today())
 
 
@@ -150,7 +147,7 @@ def list_agreement_status_events(
 ) -> PageOut[StatusEventRead]:
     """The agreement's status history, in the order it was recorded, a page at a time."""
     page = service.status_events(agreement_id, cursor, limit)
-    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, StatusEventRead.of)
 
 
 @router.post(
@@ -179,7 +176,7 @@ def list_party_status_events(
 ) -> PageOut[StatusEventRead]:
     """One party's status history within the agreement, a page at a time."""
     page = service.party_status_events(agreement_id, scheme_id, cursor, limit)
-    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, StatusEventRead.of)
 
 
 @router.post(
@@ -209,7 +206,7 @@ def list_scope_entries(
 ) -> PageOut[ScopeEntryRead]:
     """Every scope entry, ended ones included (the amendment history), a page at a time."""
     page = service.scope_entries(agreement_id, cursor, limit)
-    return PageOut(items=[ScopeEntryRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, ScopeEntryRead.of)
 
 
 @router.post(
@@ -224,8 +221,7 @@ def add_scope_entry(
 ) -> ScopeEntryRead:
     """Amend the agreement with a new scope entry."""
     entry = service.add_scope_entry(actor, agreement_id, body.to_domain())
-    response.headers["Location"] = f"/v1/agreements/{agreement_id}/scope-entries/{entry.id}"
-    response.headers["ETag"] = etag(1)
+    tag(response, 1, f"/v1/agreements/{agreement_id}/scope-entries/{entry.id}")
     return ScopeEntryRead.of(entry)
 
 
@@ -238,7 +234,7 @@ def get_scope_entry(
     entry = next((e for e in saved.scope_entries if e.id == entry_id), None)
     if entry is None:
         raise NotFound(f"agreement {agreement_id} has no scope entry {entry_id!r}")
-    response.headers["ETag"] = etag(service.scope_entry_version(entry_id))
+    tag(response, service.scope_entry_version(entry_id))
     return ScopeEntryRead.of(entry)
 
 
@@ -257,7 +253,7 @@ def end_scope_entry(
 ) -> ScopeEntryRead:
     """End an open scope entry on `valid_to` (an amendment); needs If-Match."""
     entry = service.end_scope_entry(actor, agreement_id, entry_id, body.valid_to, version)
-    response.headers["ETag"] = etag(service.scope_entry_version(entry_id))
+    tag(response, service.scope_entry_version(entry_id))
     return ScopeEntryRead.of(entry)
 
 

@@ -23,6 +23,7 @@ from ecolabel_registry.api.deps import (
     etag,
     import_service_of,
     instant_of,
+    tag,
     today,
 )
 from ecolabel_registry.api.problems import responses
@@ -139,9 +140,7 @@ def list_certificates(
         )
     page = service.search(filters, cursor, limit)
     day = today()
-    return PageOut(
-        items=[CertificateRead.of(c, day) for c in page.items], next_cursor=page.next_cursor
-    )
+    return PageOut.of(page, lambda c: CertificateRead.of(c, day))
 
 
 def _export(
@@ -174,8 +173,7 @@ def create_certificate(
 ) -> CertificateRead:
     """Register a certificate; its status history starts `active` on `valid_from`."""
     saved = service.create(actor, body.to_domain(scheme_id))
-    response.headers["Location"] = certificate_url(scheme_id, saved.number)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version, certificate_url(scheme_id, saved.number))
     return CertificateRead.of(saved, today())
 
 
@@ -189,7 +187,7 @@ def list_certificate_status_events(
 ) -> PageOut[StatusEventRead]:
     """The certificate's status history, in the order it was recorded, a page at a time."""
     page = service.status_events(scheme_id, number, cursor, limit)
-    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, StatusEventRead.of)
 
 
 @router.post(
@@ -207,8 +205,7 @@ def add_certificate_status_event(
 ) -> StatusEventRead:
     """Append a status event (suspend, reinstate, withdraw) with its effective date and reason."""
     version, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
-    response.headers["Location"] = certificate_url(scheme_id, number) + "/status-events"
-    response.headers["ETag"] = etag(version)
+    tag(response, version, certificate_url(scheme_id, number) + "/status-events")
     return StatusEventRead.of(event)
 
 
@@ -254,7 +251,7 @@ def get_certificate(
             media_type=CREDENTIAL_MEDIA_TYPE,
             headers={"ETag": etag(saved.version)},
         )
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return CertificateRead.of(saved, today())
 
 
@@ -274,7 +271,7 @@ def update_certificate(
     saved = service.update(
         actor, scheme_id, number, changes(body, frozenset({"brand", "model"})), version
     )
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return CertificateRead.of(saved, today())
 
 
@@ -321,6 +318,4 @@ def search_certificates(
     )
     page = service.search(filters, cursor, limit)
     day = today()
-    return PageOut(
-        items=[CertificateRead.of(c, day) for c in page.items], next_cursor=page.next_cursor
-    )
+    return PageOut.of(page, lambda c: CertificateRead.of(c, day))

@@ -117,7 +117,7 @@ def list_subscriptions(
 ) -> PageOut[SubscriptionRead]:
     """This key's subscriptions."""
     page = service.list(actor, cursor, limit)
-    return PageOut(items=[SubscriptionRead.of(s) for s in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, SubscriptionRead.of)
 
 
 @router.get(BASE + "/{subscription_id}", responses=responses(401, 404, 422))
@@ -158,7 +158,7 @@ def list_deliveries(
 ) -> PageOut[DeliveryRead]:
     """The subscription's deliveries, newest first: state, attempts, last error, next try."""
     page = service.deliveries(actor, subscription_id, cursor, limit)
-    return PageOut(items=[DeliveryRead.of(d) for d in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, DeliveryRead.of)
 
 
 @router.post(

@@ -14,8 +14,8 @@ from ecolabel_registry.api.schemas.common import (
     Input,
     IsoDate,
     Output,
-    Reason,
     Slug,
+    StatusEventCreate,
     StatusEventRead,
     Url,
 )
@@ -30,29 +30,18 @@ from ecolabel_registry.domain.model import (
     PartyStatus,
     Purpose,
     ScopeEntry,
-    StatusEvent,
     status_on,
     window_contains,
 )
 from ecolabel_registry.services.impact import MAX_GROUPS
 
 
-class AgreementStatusEventCreate(Input):
+class AgreementStatusEventCreate(StatusEventCreate):
     status: Literal["in_force", "suspended", "terminated"]
-    effective_date: IsoDate
-    reason: Reason
-
-    def to_domain(self) -> StatusEvent:
-        return StatusEvent(self.status, self.effective_date, self.reason)
 
 
-class PartyStatusEventCreate(Input):
+class PartyStatusEventCreate(StatusEventCreate):
     status: Literal["active", "suspended", "withdrawn"]
-    effective_date: IsoDate
-    reason: Reason
-
-    def to_domain(self) -> StatusEvent:
-        return StatusEvent(self.status, self.effective_date, self.reason)
 
 
 class ConditionIO(Input):

@@ -17,26 +17,20 @@ from ecolabel_registry.api.schemas.common import (
     IsoDate,
     Name,
     Output,
-    Reason,
     Slug,
+    StatusEventCreate,
     StatusEventRead,
     domain_fields,
 )
 from ecolabel_registry.domain.model import (
     Certificate,
     CertificateStatus,
-    StatusEvent,
     status_on,
 )
 
 
-class CertificateStatusEventCreate(Input):
+class CertificateStatusEventCreate(StatusEventCreate):
     status: CertificateStatus
-    effective_date: IsoDate
-    reason: Reason
-
-    def to_domain(self) -> StatusEvent:
-        return StatusEvent(self.status.value, self.effective_date, self.reason)
 
 
 class CertificateCreate(Input):

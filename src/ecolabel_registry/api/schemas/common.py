@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Generic, TypeVar
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Generic, Protocol, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -75,6 +76,8 @@ def _iso_date_only(value: Any) -> Any:
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 
 T = TypeVar("T")
+S = TypeVar("S")
+S_co = TypeVar("S_co", covariant=True)
 
 
 def _holds_nul(value: Any) -> bool:
@@ -101,9 +104,24 @@ class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class Listed(Protocol[S_co]):
+    """A page of a list as the services give it."""
+
+    @property
+    def items(self) -> Sequence[S_co]: ...
+
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
 class PageOut(Output, Generic[T]):
     items: list[T]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Listed[S], read: Callable[[S], T]) -> PageOut[T]:
+        """The page with each item read into its response body."""
+        return cls(items=[read(item) for item in page.items], next_cursor=page.next_cursor)
 
 
 def utc(moment: dt.datetime) -> dt.datetime:
@@ -124,6 +142,17 @@ class StatusEventRead(Output):
     @classmethod
     def of(cls, e: StatusEvent) -> StatusEventRead:
         return cls.model_validate(e)
+
+
+class StatusEventCreate(Input):
+    """A status event's body; each kind of entity narrows `status` to its own statuses."""
+
+    status: str
+    effective_date: IsoDate
+    reason: Reason
+
+    def to_domain(self) -> StatusEvent:
+        return StatusEvent(str(self.status), self.effective_date, self.reason)
 
 
 def changes(update: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
