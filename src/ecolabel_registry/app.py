@@ -36,7 +36,8 @@ from ecolabel_registry.api.routers import (
 from ecolabel_registry.api.streaming import StreamSlots
 from ecolabel_registry.observability import configure_logging
 from ecolabel_registry.persistence.engine import make_engine
-from ecolabel_registry.persistence.hot import HotReads, warm_resolver_cache
+from ecolabel_registry.persistence.errors import DRIVER_ERRORS, domain_error
+from ecolabel_registry.persistence.hot import HotFacts, HotReads, warm_resolver_cache
 from ecolabel_registry.persistence.migrate import ensure_migrated
 from ecolabel_registry.services.signing import ReceiptSigner, SigningKeyFile
 from ecolabel_registry.services.snapshots import PastSnapshots, ResolverCache
@@ -144,6 +145,8 @@ def create_app(
     )
     app.state.hot_reads = hot_reads
     app.state.batch_reads = HotReads(bind, held=False)
+    app.state.hot_facts = HotFacts(hot_reads)
+    app.state.batch_facts = HotFacts(app.state.batch_reads)
     app.state.export_slots = StreamSlots(settings.max_concurrent_exports)
     app.state.signer = ReceiptSigner(SigningKeyFile(settings.signing_key_file))
     app.state.page_cache = PageCache(
@@ -151,7 +154,7 @@ def create_app(
         settings.matrix_cache_entries,
         settings.max_concurrent_matrices,
     )
-    problems.install(app)
+    problems.install(app, DRIVER_ERRORS, domain_error)
     # equivalence before certificates: its markets path ends in a fixed suffix.
     app.include_router(health.router)
     app.include_router(pages.router, dependencies=[Depends(require_reader_fast)])

@@ -13,17 +13,17 @@ from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecolabel_registry.api.batch_lines import (
+    _fast_lines,
+    _lines_one_by_one,
+    line_problem,
+)
 from ecolabel_registry.api.deps import today
 from ecolabel_registry.api.equivalence_io import (
     AnswerWriter,
     BatchLineOut,
     BatchOut,
     BatchSummary,
-)
-from ecolabel_registry.api.routers.equivalence import (
-    _fast_lines,
-    _lines_one_by_one,
-    line_problem,
 )
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.persistence.hot import HotFacts

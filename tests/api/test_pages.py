@@ -15,8 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from ecolabel_registry.api import pages
-from ecolabel_registry.api.pages import i18n
+from ecolabel_registry.api.pages import entities, i18n, matrix
 from ecolabel_registry.app import create_app
 from ecolabel_registry.settings import Settings
 from tests.api.data import agreement_body, certificate_body, created, setup_registry
@@ -153,15 +152,13 @@ def test_the_language_follows_accept_language_and_the_switch(
 
 def _message_ids() -> set[str]:
     found: set[str] = set()
-    sources = [*PAGES_DIR.joinpath("templates").glob("*.html"), PAGES_DIR / "__init__.py"]
+    sources = [*PAGES_DIR.joinpath("templates").glob("*.html"), *PAGES_DIR.glob("*.py")]
     for path in sources:
         found |= set(re.findall(r'_\("((?:[^"\\]|\\.)+)"\)', path.read_text("utf-8")))
         found |= set(re.findall(r"_\('((?:[^'\\]|\\.)+)'\)", path.read_text("utf-8")))
     for labels in i18n.LABEL_SETS:
         found |= set(labels.values())
-    from ecolabel_registry.api import pages
-
-    found |= {text for _, text in pages.DOCS_LINKS + pages.API_LINKS}
+    found |= {text for _, text in entities.DOCS_LINKS + entities.API_LINKS}
     return found
 
 
@@ -274,14 +271,14 @@ def test_uncached_matrices_past_the_limit_are_a_503_with_retry_after(
         session_factory=session_factory,
     )
     started, release = threading.Event(), threading.Event()
-    work = pages._matrix
+    work = matrix._matrix
 
     def slow(*args: Any) -> Any:
         started.set()
         release.wait(10)
         return work(*args)
 
-    monkeypatch.setattr(pages, "_matrix", slow)
+    monkeypatch.setattr(matrix, "_matrix", slow)
     with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
         setup_registry(client, operator)
         first = pool.submit(client.get, "/recognition.csv", params={"on": "2024-06-01"})

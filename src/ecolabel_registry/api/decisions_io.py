@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from ecolabel_registry.api.batch_lines import line_problem
 from ecolabel_registry.api.equivalence_io import (
     AnswerWriter,
     BatchLineOut,
@@ -32,7 +33,6 @@ from ecolabel_registry.api.equivalence_io import (
     LineProblem,
     QueryOut,
 )
-from ecolabel_registry.api.routers.equivalence import line_problem
 from ecolabel_registry.domain.errors import DomainError
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.services.decisions import DECISION_ID, Recorded

@@ -7,41 +7,48 @@ import re
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from ecolabel_registry.delivery import policy_of
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import InvalidInput, StaleVersion, Unauthenticated
 from ecolabel_registry.domain.messages import instant_message
 from ecolabel_registry.domain.validation import rfc3339_instant
+from ecolabel_registry.persistence.audit import SqlAuditReader
+from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
+from ecolabel_registry.persistence.changes import SqlChangeLog
 from ecolabel_registry.persistence.decisions import SqlDecisionRepository
-from ecolabel_registry.persistence.hot import HotFacts
+from ecolabel_registry.persistence.engine import unit_of_work
+from ecolabel_registry.persistence.hot import HotFacts, HotReads
+from ecolabel_registry.persistence.impact import SqlCertificateGroups
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
 from ecolabel_registry.persistence.versions import SqlRecordedEntities
+from ecolabel_registry.persistence.webhooks import SqlSubscriptionStore
 from ecolabel_registry.services.agreements import AgreementService
+from ecolabel_registry.services.audit import AuditService
 from ecolabel_registry.services.bodies import CertificationBodyService
 from ecolabel_registry.services.certificates import CertificateService
+from ecolabel_registry.services.changes import ChangeFeed
 from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.economies import EconomyService
 from ecolabel_registry.services.equivalence import EquivalenceService
+from ecolabel_registry.services.imports import CertificateImportService
 from ecolabel_registry.services.keys import ApiKeyService
+from ecolabel_registry.services.ports.equivalence import CertificateGroups
 from ecolabel_registry.services.recorded import RecordedReads
 from ecolabel_registry.services.schemes import SchemeService
 from ecolabel_registry.services.signing import ReceiptSigner
+from ecolabel_registry.services.webhooks import SubscriptionService
 from ecolabel_registry.settings import Settings
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """One request, one transaction: committed when the handler returns, rolled back on error."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with unit_of_work(factory) as session:
+        yield session
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -169,6 +176,14 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+def tag(response: Response, version: int, location: str | None = None) -> None:
+    """Name the version shown in the response's ETag (and a created resource's path in its
+    Location)."""
+    if location is not None:
+        response.headers["Location"] = location
+    response.headers["ETag"] = etag(version)
+
+
 def economy_service(registry: RegistryDep) -> EconomyService:
     return EconomyService(registry)
 
@@ -226,12 +241,85 @@ def today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
 
 
+def import_service_of(session: Session) -> CertificateImportService:
+    """The import (and export) service over a session and its bulk paths."""
+    return CertificateImportService(SqlRegistry(session), SqlCertificateBulkStore(session))
+
+
+def import_service(registry: RegistryDep) -> CertificateImportService:
+    """The import service over this request's transaction."""
+    return CertificateImportService(registry, SqlCertificateBulkStore(registry.session))
+
+
+def change_feed(session: SessionDep) -> ChangeFeed:
+    return ChangeFeed(SqlChangeLog(session))
+
+
+def subscription_service(session: SessionDep, settings: SettingsDep) -> SubscriptionService:
+    return SubscriptionService(SqlSubscriptionStore(session), policy_of(settings))
+
+
+def audit_service(session: SessionDep) -> AuditService:
+    return AuditService(SqlAuditReader(session))
+
+
+ImportsDep = Annotated[CertificateImportService, Depends(import_service)]
+ChangeFeedDep = Annotated[ChangeFeed, Depends(change_feed)]
+SubscriptionsDep = Annotated[SubscriptionService, Depends(subscription_service)]
+AuditDep = Annotated[AuditService, Depends(audit_service)]
+
+
+def certificate_groups(session: SessionDep) -> CertificateGroups:
+    return SqlCertificateGroups(session)
+
+
+CertificateGroupsDep = Annotated[CertificateGroups, Depends(certificate_groups)]
+
+
+def economies_of(session: Session) -> EconomyService:
+    """The economies read through a session of the caller's own (outside a request's)."""
+    return EconomyService(SqlRegistry(session))
+
+
+# The equivalence and decision services. app.py keeps one HotFacts over each pool of hot
+# reads (`hot_facts` for single questions, `batch_facts` for batches): nothing is built per
+# question but the service itself.
+
+
+def equivalence_service(request: Request) -> EquivalenceService:
+    """The equivalence service over the batch reads, with answers as recorded in the past."""
+    state = request.app.state
+    return EquivalenceService(state.batch_facts, state.resolver_cache, state.past_snapshots)
+
+
+EquivalenceDep = Annotated[EquivalenceService, Depends(equivalence_service)]
+
+
+def session_equivalence(request: Request, session: Session) -> EquivalenceService:
+    """The equivalence service over a session's own database connection.
+
+    A page reads the registry through its session as well: with the service's reads on the
+    same connection, one page never holds two pooled connections at once (many pages at once
+    would otherwise take the whole pool and wait on each other until they time out).
+    """
+    reads = HotReads(session.connection(), held=False)
+    return EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
+
+
 def decision_service(request: Request, session: Session, lines: int = 1) -> DecisionService:
     """The decisions of this request, answering over the hot reads the equivalence API uses
     for as many lines: the single question's held connection, or the batch's."""
-    reads = request.app.state.hot_reads if lines == 1 else request.app.state.batch_reads
-    equivalence = EquivalenceService(
-        HotFacts(reads), request.app.state.resolver_cache, request.app.state.past_snapshots
-    )
-    signer: ReceiptSigner = request.app.state.signer
+    state = request.app.state
+    facts = state.hot_facts if lines == 1 else state.batch_facts
+    equivalence = EquivalenceService(facts, state.resolver_cache, state.past_snapshots)
+    signer: ReceiptSigner = state.signer
     return DecisionService(equivalence, SqlDecisionRepository(session), signer)
+
+
+def session_decisions(request: Request, session: Session) -> DecisionService:
+    """The decisions read through a session's own connection (the verification page)."""
+    return DecisionService(
+        session_equivalence(request, session),
+        SqlDecisionRepository(session),
+        request.app.state.signer,
+    )

@@ -29,7 +29,6 @@ from ecolabel_registry.domain.errors import (
     VersionRequired,
 )
 from ecolabel_registry.domain.messages import date_message, pattern_message
-from ecolabel_registry.persistence.errors import DRIVER_ERRORS, domain_error
 
 log = logging.getLogger("ecolabel_registry.api")
 
@@ -264,14 +263,22 @@ def allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
-def driver_problem(request: Request, exc: Exception) -> Response:
-    """A database driver's error: what it means to the caller (persistence.errors), with
-    the driver's own message kept for the request's log line; a 500 when nothing."""
-    mapped = domain_error(exc)
-    if mapped is None:
-        return internal_problem(request, exc)
-    note_failure(request.scope, exc)
-    return domain_problem(request, mapped)
+DriverMeaning = Callable[[BaseException], DomainError | None]
+"""What a database driver's error means to the caller (None: not theirs to retry)."""
+
+
+def driver_problem(meaning: DriverMeaning) -> Callable[[Request, Exception], Response]:
+    """The handler of a database driver's error: what `meaning` says it means to the caller,
+    with the driver's own message kept for the request's log line; a 500 when nothing."""
+
+    def handle(request: Request, exc: Exception) -> Response:
+        mapped = meaning(exc)
+        if mapped is None:
+            return internal_problem(request, exc)
+        note_failure(request.scope, exc)
+        return domain_problem(request, mapped)
+
+    return handle
 
 
 def internal_problem(request: Request, exc: Exception) -> Response:
@@ -289,18 +296,23 @@ def internal_problem(request: Request, exc: Exception) -> Response:
     )
 
 
-HANDLERS: list[tuple[type[Exception], Callable[[Request, Any], Response]]] = [
-    (DomainError, domain_problem),
-    (RequestValidationError, validation_problem),
-    (StarletteHTTPException, http_problem),
-    *((cls, driver_problem) for cls in DRIVER_ERRORS),
-    (Exception, internal_problem),
-]
+Handlers = list[tuple[type[Exception], Callable[[Request, Any], Response]]]
 
 
-def install(app: FastAPI) -> None:
-    """Register every problem handler on the app."""
-    for cls, handler in HANDLERS:
+def install(
+    app: FastAPI, driver_errors: tuple[type[Exception], ...], meaning: DriverMeaning
+) -> None:
+    """Register every problem handler on the app; the composition root names the database
+    driver's errors and what they mean (persistence.errors)."""
+    handlers: Handlers = [
+        (DomainError, domain_problem),
+        (RequestValidationError, validation_problem),
+        (StarletteHTTPException, http_problem),
+        *((cls, driver_problem(meaning)) for cls in driver_errors),
+        (Exception, internal_problem),
+    ]
+    app.state.problem_handlers = handlers
+    for cls, handler in handlers:
         app.add_exception_handler(cls, handler)
 
 
@@ -308,11 +320,13 @@ def problem_for(request: Request, exc: Exception) -> Response:
     """The answer the app's handlers give to `exc`, for code that runs outside the app (the
     middleware): the handler of the nearest class in the exception's MRO.
     """
-    handlers = dict(HANDLERS)
+    handlers: dict[type[Exception], Callable[[Request, Any], Response]] = dict(
+        request.app.state.problem_handlers
+    )
     for cls in type(exc).__mro__:
         if cls in handlers:
             return handlers[cls](request, exc)
-    return internal_problem(request, exc)  # pragma: no cover - Exception is in HANDLERS
+    return internal_problem(request, exc)  # pragma: no cover - Exception is in the handlers
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -6,42 +6,37 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import Field
 
 from ecolabel_registry.api.deps import (
     ActorDep,
     AgreementsDep,
     AsRecordedQuery,
+    CertificateGroupsDep,
     Cursor,
     IfMatchDep,
     Limit,
     RecordedDep,
-    RegistryDep,
-    etag,
     instant_of,
+    tag,
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.agreements import (
     AgreementCreate,
     AgreementRead,
     AgreementStatusEventCreate,
     AgreementUpdate,
-    Output,
-    PageOut,
+    EconomyImpactRead,
+    ImpactRead,
     PartyStatusEventCreate,
     ScopeEntryCreate,
     ScopeEntryEnd,
     ScopeEntryRead,
-    StatusEventRead,
-    changes,
 )
+from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Purpose
-from ecolabel_registry.persistence.hot import HotFacts
-from ecolabel_registry.persistence.impact import SqlCertificateGroups
 from ecolabel_registry.services.impact import (
-    MAX_GROUPS,
     AgreementSuspended,
     Hypothesis,
     PartySuspended,
@@ -89,9 +84,7 @@ def list_agreements(
     page = service.find(
         cursor, limit, scheme, economy, in_force_on, on or in_force_on or day, purpose
     )
-    return PageOut(
-        items=[AgreementRead.of(a, day) for a in page.items], next_cursor=page.next_cursor
-    )
+    return PageOut.of(page, lambda a: AgreementRead.of(a, day))
 
 
 @router.post("", status_code=201, responses=responses(401, 403, 422))
@@ -100,8 +93,7 @@ def create_agreement(
 ) -> AgreementRead:
     """Record an agreement with its parties and initial scope (registry operator)."""
     saved = service.create(actor, body.to_domain())
-    response.headers["Location"] = f"/v1/agreements/{saved.id}"
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version, f"/v1/agreements/{saved.id}")
     return AgreementRead.of(saved, today())
 
 
@@ -127,7 +119,7 @@ def get_agreement(
         saved = service.get(agreement_id)
     else:
         saved = recorded.agreement(agreement_id, instant)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     if on is None:
         return AgreementRead.of(saved, today())
     return AgreementRead.of(saved, on, entries_on=True)
@@ -145,7 +137,7 @@ def update_agreement(
     """Change an agreement's title, reference, url, signing date, end date or chaining."""
     fields = changes(body, frozenset({"url", "signed_on", "effective_to"}))
     saved = service.update(actor, agreement_id, fields, version)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return AgreementRead.of(saved, today())
 
 
@@ -155,7 +147,7 @@ def list_agreement_status_events(
 ) -> PageOut[StatusEventRead]:
     """The agreement's status history, in the order it was recorded, a page at a time."""
     page = service.status_events(agreement_id, cursor, limit)
-    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, StatusEventRead.of)
 
 
 @router.post(
@@ -184,7 +176,7 @@ def list_party_status_events(
 ) -> PageOut[StatusEventRead]:
     """One party's status history within the agreement, a page at a time."""
     page = service.party_status_events(agreement_id, scheme_id, cursor, limit)
-    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, StatusEventRead.of)
 
 
 @router.post(
@@ -214,7 +206,7 @@ def list_scope_entries(
 ) -> PageOut[ScopeEntryRead]:
     """Every scope entry, ended ones included (the amendment history), a page at a time."""
     page = service.scope_entries(agreement_id, cursor, limit)
-    return PageOut(items=[ScopeEntryRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, ScopeEntryRead.of)
 
 
 @router.post(
@@ -229,8 +221,7 @@ def add_scope_entry(
 ) -> ScopeEntryRead:
     """Amend the agreement with a new scope entry."""
     entry = service.add_scope_entry(actor, agreement_id, body.to_domain())
-    response.headers["Location"] = f"/v1/agreements/{agreement_id}/scope-entries/{entry.id}"
-    response.headers["ETag"] = etag(1)
+    tag(response, 1, f"/v1/agreements/{agreement_id}/scope-entries/{entry.id}")
     return ScopeEntryRead.of(entry)
 
 
@@ -243,7 +234,7 @@ def get_scope_entry(
     entry = next((e for e in saved.scope_entries if e.id == entry_id), None)
     if entry is None:
         raise NotFound(f"agreement {agreement_id} has no scope entry {entry_id!r}")
-    response.headers["ETag"] = etag(service.scope_entry_version(entry_id))
+    tag(response, service.scope_entry_version(entry_id))
     return ScopeEntryRead.of(entry)
 
 
@@ -262,30 +253,11 @@ def end_scope_entry(
 ) -> ScopeEntryRead:
     """End an open scope entry on `valid_to` (an amendment); needs If-Match."""
     entry = service.end_scope_entry(actor, agreement_id, entry_id, body.valid_to, version)
-    response.headers["ETag"] = etag(service.scope_entry_version(entry_id))
+    tag(response, service.scope_entry_version(entry_id))
     return ScopeEntryRead.of(entry)
 
 
 # Impact
-
-
-class EconomyImpactRead(Output):
-    economy: str
-    certificates: int = Field(description="Certificates whose answer here would change.")
-    no_longer_recognized: int = Field(description="Of those, the ones that would lose recognition.")
-
-
-class ImpactRead(Output):
-    on: dt.date
-    certificates: int = Field(description="Certificates whose answer changes in some economy.")
-    economies: list[EconomyImpactRead] = Field(description="Most certificates first.")
-    groups: int = Field(
-        description="Groups of alike certificates (scheme, category, HS codes) evaluated."
-    )
-    complete: bool = Field(
-        description=f"false when more than {MAX_GROUPS} groups would be needed: the figures "
-        "then count the largest groups only."
-    )
 
 
 OnQuery = Annotated[
@@ -295,10 +267,10 @@ OnQuery = Annotated[
 
 
 def _impact(
-    request: Request, registry: RegistryDep, hypothesis: Hypothesis, on: dt.date
+    request: Request, groups: CertificateGroupsDep, hypothesis: Hypothesis, on: dt.date
 ) -> ImpactRead:
-    snapshot = request.app.state.resolver_cache.get(HotFacts(request.app.state.batch_reads))
-    found = impact(snapshot, SqlCertificateGroups(registry.session), hypothesis, on)
+    state = request.app.state
+    found = impact(state.resolver_cache.get(state.batch_facts), groups, hypothesis, on)
     return ImpactRead(
         on=found.on,
         certificates=found.certificates,
@@ -317,34 +289,34 @@ def _impact(
 
 @router.get("/{agreement_id}/impact", responses=responses(404, 422))
 def agreement_impact(
-    request: Request, registry: RegistryDep, agreement_id: IdPath, on: OnQuery = None
+    request: Request, groups: CertificateGroupsDep, agreement_id: IdPath, on: OnQuery = None
 ) -> ImpactRead:
     """What suspending (or ending) the agreement from `on` would change: how many registered
     certificates' answers change, in which economies. Nothing is recorded."""
-    return _impact(request, registry, AgreementSuspended(agreement_id), on or today())
+    return _impact(request, groups, AgreementSuspended(agreement_id), on or today())
 
 
 @router.get("/{agreement_id}/parties/{scheme_id}/impact", responses=responses(404, 422))
 def party_impact(
     request: Request,
-    registry: RegistryDep,
+    groups: CertificateGroupsDep,
     agreement_id: IdPath,
     scheme_id: SchemePath,
     on: OnQuery = None,
 ) -> ImpactRead:
     """What suspending (or withdrawing) this party from `on` would change."""
     hypothesis = PartySuspended(agreement_id, scheme_id)
-    return _impact(request, registry, hypothesis, on or today())
+    return _impact(request, groups, hypothesis, on or today())
 
 
 @router.get("/{agreement_id}/scope-entries/{entry_id}/impact", responses=responses(404, 422))
 def scope_entry_impact(
     request: Request,
-    registry: RegistryDep,
+    groups: CertificateGroupsDep,
     agreement_id: IdPath,
     entry_id: EntryPath,
     on: OnQuery = None,
 ) -> ImpactRead:
     """What ending this scope entry the day before `on` would change."""
     hypothesis = ScopeEntryEnded(agreement_id, entry_id)
-    return _impact(request, registry, hypothesis, on or today())
+    return _impact(request, groups, hypothesis, on or today())

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
-from ecolabel_registry.api.deps import ActorDep, Cursor, Limit, RegistryDep
+from ecolabel_registry.api.deps import ActorDep, AuditDep, Cursor, Limit
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import PageOut, utc
-from ecolabel_registry.persistence.audit import SqlAuditReader
-from ecolabel_registry.services.audit import AuditService
-from ecolabel_registry.services.ports.audit import AuditEvent, AuditFilter
+from ecolabel_registry.api.schemas.audit import AuditEventRead
+from ecolabel_registry.api.schemas.common import PageOut
+from ecolabel_registry.services.ports.audit import AuditFilter
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"])
 
@@ -29,35 +27,9 @@ EntityType = Literal[
 ]
 
 
-class AuditEventRead(BaseModel):
-    id: int
-    occurred_at: dt.datetime
-    actor_key_id: str
-    actor_name: str
-    operation: str
-    entity_type: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, e: AuditEvent) -> AuditEventRead:
-        return cls(
-            id=e.id,
-            occurred_at=utc(e.occurred_at),
-            actor_key_id=e.actor_key_id,
-            actor_name=e.actor_name,
-            operation=e.operation,
-            entity_type=e.entity_type,
-            entity_id=e.entity_id,
-            before=e.before,
-            after=e.after,
-        )
-
-
 @router.get("", responses=responses(401, 403, 422))
 def list_audit_events(
-    registry: RegistryDep,
+    service: AuditDep,
     actor: ActorDep,
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -71,5 +43,5 @@ def list_audit_events(
 ) -> PageOut[AuditEventRead]:
     """Who changed what, when, with the entity before and after, oldest first."""
     filters = AuditFilter(entity_type, entity_id, actor_key_id, since, until)
-    page = AuditService(SqlAuditReader(registry.session)).find(actor, filters, cursor, limit)
-    return PageOut(items=[AuditEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    page = service.find(actor, filters, cursor, limit)
+    return PageOut.of(page, AuditEventRead.of)

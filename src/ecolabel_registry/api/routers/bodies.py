@@ -6,16 +6,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ecolabel_registry.api.deps import ActorDep, BodiesDep, Cursor, IfMatchDep, Limit, etag
+from ecolabel_registry.api.deps import ActorDep, BodiesDep, Cursor, IfMatchDep, Limit, tag
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.bodies import (
     CertificationBodyCreate,
     CertificationBodyRead,
     CertificationBodyUpdate,
-    PageOut,
     authorizations,
-    changes,
 )
+from ecolabel_registry.api.schemas.common import PageOut, changes
 
 router = APIRouter(prefix="/v1/certification-bodies", tags=["certification bodies"])
 BodyPath = Annotated[str, Path(max_length=64, description="The body's id.")]
@@ -32,9 +31,7 @@ def list_certification_bodies(
 ) -> PageOut[CertificationBodyRead]:
     """Certification bodies, by id."""
     page = service.find(cursor, limit, scheme)
-    return PageOut(
-        items=[CertificationBodyRead.of(b) for b in page.items], next_cursor=page.next_cursor
-    )
+    return PageOut.of(page, CertificationBodyRead.of)
 
 
 @router.post("", status_code=201, responses=responses(401, 403, 409, 422))
@@ -43,8 +40,7 @@ def create_certification_body(
 ) -> CertificationBodyRead:
     """Register a certification body."""
     saved = service.create(actor, body.to_domain())
-    response.headers["Location"] = f"/v1/certification-bodies/{saved.id}"
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version, f"/v1/certification-bodies/{saved.id}")
     return CertificationBodyRead.of(saved)
 
 
@@ -54,7 +50,7 @@ def get_certification_body(
 ) -> CertificationBodyRead:
     """One certification body with its authorizations."""
     saved = service.get(body_id)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return CertificationBodyRead.of(saved)
 
 
@@ -72,5 +68,5 @@ def update_certification_body(
     if body.authorizations is not None:
         fields["authorizations"] = authorizations(body.authorizations)
     saved = service.update(actor, body_id, fields, version)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return CertificationBodyRead.of(saved)

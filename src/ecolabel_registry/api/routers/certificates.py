@@ -17,33 +17,31 @@ from ecolabel_registry.api.deps import (
     CertificatesDep,
     Cursor,
     IfMatchDep,
+    ImportsDep,
     Limit,
     RecordedDep,
     etag,
+    import_service_of,
     instant_of,
+    tag,
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.routers.imports import ImportsDep
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.certificates import (
     CertificateCreate,
     CertificateRead,
     CertificateStatusEventCreate,
     CertificateUpdate,
-    PageOut,
-    StatusEventRead,
-    changes,
 )
+from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
 from ecolabel_registry.api.streaming import ClosingStream
 from ecolabel_registry.domain.validation import (
     CERTIFICATE_SUB_RESOURCES,
     GTIN_PATTERN,
     HS_CODE_PATTERN,
 )
-from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
-from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.certificates import search_terms
-from ecolabel_registry.services.imports import CertificateImportService, ImportFormat
+from ecolabel_registry.services.imports import ImportFormat
 from ecolabel_registry.services.ports.registry import CertificateFilter
 
 
@@ -142,9 +140,7 @@ def list_certificates(
         )
     page = service.search(filters, cursor, limit)
     day = today()
-    return PageOut(
-        items=[CertificateRead.of(c, day) for c in page.items], next_cursor=page.next_cursor
-    )
+    return PageOut.of(page, lambda c: CertificateRead.of(c, day))
 
 
 def _export(
@@ -160,7 +156,7 @@ def _export(
     (ClosingStream does, as soon as the response ends) closes the session.
     """
     with factory() as session:
-        service = CertificateImportService(SqlRegistry(session), SqlCertificateBulkStore(session))
+        service = import_service_of(session)
         for piece in service.export(scheme_id, fmt, filters):
             session.rollback()
             yield piece
@@ -177,8 +173,7 @@ def create_certificate(
 ) -> CertificateRead:
     """Register a certificate; its status history starts `active` on `valid_from`."""
     saved = service.create(actor, body.to_domain(scheme_id))
-    response.headers["Location"] = certificate_url(scheme_id, saved.number)
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version, certificate_url(scheme_id, saved.number))
     return CertificateRead.of(saved, today())
 
 
@@ -192,7 +187,7 @@ def list_certificate_status_events(
 ) -> PageOut[StatusEventRead]:
     """The certificate's status history, in the order it was recorded, a page at a time."""
     page = service.status_events(scheme_id, number, cursor, limit)
-    return PageOut(items=[StatusEventRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, StatusEventRead.of)
 
 
 @router.post(
@@ -210,8 +205,7 @@ def add_certificate_status_event(
 ) -> StatusEventRead:
     """Append a status event (suspend, reinstate, withdraw) with its effective date and reason."""
     version, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
-    response.headers["Location"] = certificate_url(scheme_id, number) + "/status-events"
-    response.headers["ETag"] = etag(version)
+    tag(response, version, certificate_url(scheme_id, number) + "/status-events")
     return StatusEventRead.of(event)
 
 
@@ -257,7 +251,7 @@ def get_certificate(
             media_type=CREDENTIAL_MEDIA_TYPE,
             headers={"ETag": etag(saved.version)},
         )
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return CertificateRead.of(saved, today())
 
 
@@ -277,7 +271,7 @@ def update_certificate(
     saved = service.update(
         actor, scheme_id, number, changes(body, frozenset({"brand", "model"})), version
     )
-    response.headers["ETag"] = etag(saved.version)
+    tag(response, saved.version)
     return CertificateRead.of(saved, today())
 
 
@@ -324,6 +318,4 @@ def search_certificates(
     )
     page = service.search(filters, cursor, limit)
     day = today()
-    return PageOut(
-        items=[CertificateRead.of(c, day) for c in page.items], next_cursor=page.next_cursor
-    )
+    return PageOut.of(page, lambda c: CertificateRead.of(c, day))

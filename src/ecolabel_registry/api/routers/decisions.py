@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from ecolabel_registry.api.batch_lines import decode_line, parse_lines
 from ecolabel_registry.api.decisions_io import (
     DecisionOut,
     JwksOut,
@@ -31,7 +32,6 @@ from ecolabel_registry.api.decisions_io import (
 from ecolabel_registry.api.deps import ActorDep, decision_service, today
 from ecolabel_registry.api.equivalence_io import BatchLineIn, LineProblem, json_schema
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.routers.equivalence import decode_line, parse_lines
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import DomainError, FieldError, InvalidInput
 from ecolabel_registry.services.ports.decisions import StoredDecision

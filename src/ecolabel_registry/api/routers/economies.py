@@ -14,17 +14,17 @@ from ecolabel_registry.api.deps import (
     IfMatchDep,
     Limit,
     RecordedDep,
-    etag,
     instant_of,
+    tag,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.common import PageOut
+from ecolabel_registry.api.schemas.economies import (
     EconomyRead,
     GroupPut,
     MembershipAdd,
     MembershipEnd,
     MembershipRead,
-    PageOut,
     memberships,
 )
 from ecolabel_registry.domain.model import EconomyKind, Membership
@@ -51,7 +51,7 @@ def list_economies(
 ) -> PageOut[EconomyRead]:
     """Every known economy: ISO 3166-1 countries and registered groups."""
     page = service.find(cursor, limit, kind)
-    return PageOut(items=[EconomyRead.of(e) for e in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, EconomyRead.of)
 
 
 @router.get("/{code}", responses=responses(404, 422))
@@ -66,7 +66,7 @@ def get_economy(
     had recorded it at that instant."""
     instant = instant_of(as_recorded, ("query", "as_recorded"))
     economy = service.get(code) if instant is None else recorded.economy(code, instant)
-    response.headers["ETag"] = etag(economy.version)
+    tag(response, economy.version)
     return EconomyRead.of(economy)
 
 
@@ -81,10 +81,11 @@ def put_group(
 ) -> EconomyRead:
     """Register a group (201) or replace its name and memberships (200, with If-Match)."""
     group, created = service.put_group(actor, code, body.name, memberships(body), version)
+    location = None
     if created:
         response.status_code = 201
-        response.headers["Location"] = f"/v1/economies/{code}"
-    response.headers["ETag"] = etag(group.version)
+        location = f"/v1/economies/{code}"
+    tag(response, group.version, location)
     return EconomyRead.of(group)
 
 
@@ -94,7 +95,7 @@ def list_membership_windows(
 ) -> PageOut[MembershipRead]:
     """The windows in which `member` belongs to the group; the ETag is the group's."""
     group, windows = service.memberships_of(code, member)
-    response.headers["ETag"] = etag(group.version)
+    tag(response, group.version)
     return PageOut(
         items=[
             MembershipRead(member=m.member, valid_from=m.valid_from, valid_to=m.valid_to)
@@ -120,8 +121,7 @@ def add_membership(
     """Add one membership window to the group (a country or a group joins, or returns); the
     other memberships stay as they are."""
     group = service.add_membership(actor, code, Membership(member, body.valid_from, body.valid_to))
-    response.headers["Location"] = f"/v1/economies/{code}/members/{member}"
-    response.headers["ETag"] = etag(group.version)
+    tag(response, group.version, f"/v1/economies/{code}/members/{member}")
     return EconomyRead.of(group)
 
 
@@ -137,5 +137,5 @@ def end_membership(
 ) -> EconomyRead:
     """End the member's open membership on `valid_to`; needs If-Match with the group's ETag."""
     group = service.end_membership(actor, code, member, body.valid_to, version)
-    response.headers["ETag"] = etag(group.version)
+    tag(response, group.version)
     return EconomyRead.of(group)

@@ -9,24 +9,21 @@ from itertools import repeat
 from typing import Annotated, Any
 
 import msgspec
-import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.deps import instant_of, today
+from ecolabel_registry.api.batch_lines import line_problem, parse_lines
+from ecolabel_registry.api.deps import EquivalenceDep, equivalence_service, instant_of, today
 from ecolabel_registry.api.equivalence_io import (
     AS_RECORDED,
     AnswerWriter,
     BatchIn,
-    BatchLineIn,
     BatchLineOut,
     BatchOut,
     BatchSummary,
     EquivalenceAnswer,
-    FieldProblem,
-    LineProblem,
     MarketOut,
     MarketsOut,
     PlanOut,
@@ -34,25 +31,16 @@ from ecolabel_registry.api.equivalence_io import (
     json_schema,
     plan_option,
 )
-from ecolabel_registry.api.problems import PROBLEMS, TYPE_BASE, responses
+from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.query import query_names
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
-from ecolabel_registry.domain.messages import (
-    date_message,
-    economy_code_message,
-    hs_code_message,
-    instant_message,
-)
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.domain.validation import (
     ECONOMY_CODE_PATTERN,
     HS_CODE_PATTERN,
     iso_day,
-    rfc3339_instant,
 )
-from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.services.equivalence import (
-    MAX_BATCH_LINES,
     MAX_PLAN_TARGETS,
     EquivalenceService,
     Line,
@@ -68,23 +56,7 @@ MAX_BATCH_INSTANTS = 100
 own facts: a batch of 10,000 different ones would build thousands)."""
 
 
-_fast_batch = msgspec.json.Decoder(BatchIn)
-_batch_shape = msgspec.json.Decoder(dict[str, msgspec.Raw])  # `lines` kept as bytes
-MAX_BATCH_VALUES = 20 * MAX_BATCH_LINES
-"""The most JSON values a batch may hold: a full batch of 10,000 lines holds ~80,000."""
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
 _encoder = msgspec.json.Encoder()
-
-
-def equivalence_service(request: Request) -> EquivalenceService:
-    cache: ResolverCache = request.app.state.resolver_cache
-    return EquivalenceService(
-        HotFacts(request.app.state.batch_reads), cache, request.app.state.past_snapshots
-    )
-
-
-EquivalenceDep = Annotated[EquivalenceService, Depends(equivalence_service)]
 
 
 Scheme = Annotated[
@@ -167,7 +139,7 @@ async def _equivalence(
     # date after a write (milliseconds from the change log, seconds for a full reload) runs
     # in the threadpool, so other requests keep being answered meanwhile.
     cache: ResolverCache = request.app.state.resolver_cache
-    facts = HotFacts(request.app.state.hot_reads)
+    facts = request.app.state.hot_facts
     service = EquivalenceService(facts, cache)
     revision, found = await facts.terms_and_revision_async(scheme, certificate)
     snapshot = cache.current(revision)
@@ -269,26 +241,11 @@ async def post_equivalence_batch(
     request: Request, body: Annotated[bytes, Depends(_raw_body)]
 ) -> Response:
     """Up to 10,000 questions in one request; each line gets its own answer or its own error."""
-    reads: HotReads = request.app.state.batch_reads
-    service = EquivalenceService(
-        HotFacts(reads), request.app.state.resolver_cache, request.app.state.past_snapshots
-    )
+    service = equivalence_service(request)
     # One threadpool hop for the whole batch: parsing, reading and answering 10,000 lines
     # would otherwise hold the event loop (and every other request) for their duration.
     data: bytes = await run_in_threadpool(_answer_batch, service, body)
     return Response(data, media_type=JSON)
-
-
-def parse_lines(body: bytes, day: dt.date) -> Checked:
-    """A batch body's lines: each line's question, or its own error (InvalidInput when the
-    body as a whole is no batch). Lines without a date are asked about `day`."""
-    # Each line is an object: more braces than lines allowed may be too many lines, which the
-    # line-by-line path counts before building anything.
-    few = body.count(b"{") <= MAX_BATCH_LINES + 1
-    checked = _fast_lines(body, day) if few else None
-    if checked is None:
-        checked = _lines_one_by_one(body, day)
-    return checked
 
 
 def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
@@ -377,244 +334,14 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     return b"".join((b'{"results":[', b",".join(blocks), b'],"summary":', dumps(summary), b"}"))
 
 
-Checked = tuple[
-    int, list[str | None], list[Line], list[BatchLineOut | None] | None, list[dt.datetime | None]
-]
-"""A batch's line count, the refs and questions of its valid lines, per line its own error
-(None for a line that goes to the service; no error list when every line is valid), and the
-instant each valid line is asked as recorded at (None: as the registry is)."""
-
-
-def _fast_lines(body: bytes, day: dt.date) -> Checked | None:
-    """Every line decoded into `BatchLineIn` at once by msgspec; None when anything is off
-    (bad JSON, a line that does not fit the type, a NUL escape, which no line may hold), for
-    `_lines_one_by_one` to decode the lines one by one and word each line's mistakes."""
-    if b"\\u0000" in body:
-        return None
-    try:
-        batch = _fast_batch.decode(body)
-    except msgspec.DecodeError:  # ValidationError included
-        return None
-    if batch.as_recorded is not None or any(line.as_recorded for line in batch.lines):
-        return None  # the instants are checked line by line
-    refs = [line.ref for line in batch.lines]
-    lines: list[Line] = [
-        (line.scheme, line.certificate, line.target, line.on or day, line.hs_code)
-        for line in batch.lines
-    ]
-    return len(lines), refs, lines, None, [None] * len(lines)
-
-
-def _lines_one_by_one(body: bytes, day: dt.date) -> Checked:
-    """The lines of a batch decoded one by one into `BatchLineIn`: a line that does not fit
-    gets its own error, worded by `_mistakes`."""
-    raw_lines, batch_text = _parse_batch(body)
-    batch_instant = instant_of(batch_text, ("body", "as_recorded"))
-    lines: list[Line] = []
-    refs: list[str | None] = []
-    line_errors: list[BatchLineOut | None] = []
-    instants: list[dt.datetime | None] = []
-    for raw in raw_lines:
-        line = decode_line(raw)
-        if isinstance(line, LineProblem):
-            line_errors.append(BatchLineOut(_ref(raw), None, line))
-            continue
-        instant = rfc3339_instant(line.as_recorded) if line.as_recorded else batch_instant
-        refs.append(line.ref)
-        # `on` defaults to the day of the instant asked as recorded at, else today.
-        default = day if instant is None else instant.date()
-        lines.append((line.scheme, line.certificate, line.target, line.on or default, line.hs_code))
-        instants.append(instant)
-        line_errors.append(None)
-    return len(raw_lines), refs, lines, line_errors, instants
-
-
-def decode_line(raw: Any) -> BatchLineIn | LineProblem:
-    """One line decoded into `BatchLineIn`, or the problem naming each of its mistakes."""
-    try:
-        line = msgspec.convert(raw, BatchLineIn)
-    except msgspec.ValidationError as exc:
-        mistakes = _mistakes(raw)
-        return _field_problem(mistakes or [("line", str(exc))])
-    if any("\x00" in value for value in (line.scheme, line.certificate, line.target)) or any(
-        value is not None and "\x00" in value for value in (line.hs_code, line.ref)
-    ):
-        return _field_problem(_mistakes(raw))
-    if line.as_recorded is not None and rfc3339_instant(line.as_recorded) is None:
-        return _field_problem(_mistakes(raw))
-    return line
-
-
-def _field_rules() -> tuple[tuple[str, bool, int], ...]:
-    """Each field of `BatchLineIn` in its order: its name, whether it is required, and the
-    most characters its text may have (a date's: YYYY-MM-DD)."""
-    info = msgspec.inspect.type_info(BatchLineIn)
-    assert isinstance(info, msgspec.inspect.StructType)
-    rules = []
-    for field in info.fields:
-        kind = field.type
-        if isinstance(kind, msgspec.inspect.Metadata):
-            kind = kind.type
-        if isinstance(kind, msgspec.inspect.UnionType):
-            kind = next(t for t in kind.types if not isinstance(t, msgspec.inspect.NoneType))
-        limit = kind.max_length if isinstance(kind, msgspec.inspect.StrType) else None
-        rules.append((field.encode_name, field.required, limit or len("YYYY-MM-DD")))
-    return tuple(rules)
-
-
-_FIELD_RULES = _field_rules()
-_LINE_FIELDS = frozenset(name for name, _required, _limit in _FIELD_RULES)
-
-# The service checks a target's and an HS code's form (with these words) on every path; a
-# line whose value is not even a string of the right length is worded the same here.
-_LINE_VALUE_MESSAGES = {
-    "target": economy_code_message,
-    "hs_code": hs_code_message,
-    "on": date_message,
-}
-
-
-def _mistakes(raw: Any) -> list[tuple[str, str]]:
-    """Why a line does not fit `BatchLineIn`, field by field, in words for people."""
-    if not isinstance(raw, dict):
-        return [("line", "must be an object")]
-    errors = [(name, "unknown field") for name in sorted(set(raw) - _LINE_FIELDS)]
-    day_text: str | None = None
-    instant_text: str | None = None
-    for name, required, limit in _FIELD_RULES:
-        value = raw.get(name)
-        if name == "ref":
-            if value is not None and not (
-                isinstance(value, str) and len(value) <= limit and "\x00" not in value
-            ):
-                errors.append(("ref", f"must be a string of at most {limit} characters"))
-        elif value is None:
-            if required:
-                errors.append((name, "required"))
-        elif not isinstance(value, str) or not value or len(value) > limit:
-            # A target, HS code or date is worded as the single question and the plan word it.
-            wording = _LINE_VALUE_MESSAGES.get(name)
-            message = f"must be a non-empty string of at most {limit} characters"
-            errors.append((name, message if wording is None else wording(value)))
-        elif "\x00" in value:
-            errors.append((name, "must not contain NUL (\\u0000) characters"))
-        elif name == "on":
-            day_text = value
-        elif name == "as_recorded":
-            instant_text = value
-    if day_text is not None and iso_day(day_text) is None:
-        errors.append(("on", date_message(day_text)))
-    if instant_text is not None and rfc3339_instant(instant_text) is None:
-        errors.append(("as_recorded", instant_message(instant_text)))
-    return errors
-
-
-def _structure(json_bytes: bytes) -> bytes:
-    """The brackets, braces and commas of a JSON text, outside its strings."""
-    return _STRING.sub(b"", json_bytes).translate(None, _NOT_STRUCTURE)
-
-
-def _count_values(body: bytes) -> None:
-    """InvalidInput when the body holds more values than a batch can, counted on its bytes.
-
-    Building a body's values costs far more memory than its text (a 3-byte `{},` is a
-    64-byte dict): a body of many small values is refused before any of them is built.
-    """
-    structure = _structure(body)
-    values = structure.count(b",") + structure.count(b"[") + structure.count(b"{") + 1
-    if values <= MAX_BATCH_VALUES:
-        return
-    count = _line_count(body)
-    if count is not None and count > MAX_BATCH_LINES:
-        raise InvalidInput.single(
-            ("body", "lines"), f"{count} lines; at most {MAX_BATCH_LINES} lines a request"
-        )
-    raise InvalidInput.single(
-        ("body",),
-        f"more than {MAX_BATCH_VALUES} JSON values; a batch holds at most {MAX_BATCH_LINES} "
-        'lines of a few text fields each, as in {"lines": [{"scheme": "eu-ecolabel", '
-        '"certificate": "DEMO/FR/044/017", "target": "KR"}]}',
-    )
-
-
-def _line_count(body: bytes) -> int | None:
-    """The number of items of `lines`, counted without building them (None: not a batch)."""
-    try:
-        lines = _batch_shape.decode(body).get("lines")
-    except msgspec.DecodeError:
-        return None
-    if lines is None:
-        return None
-    raw = bytes(lines)
-    if raw.strip()[1:-1].strip() == b"":
-        return 0
-    # Nested arrays and objects are taken out from the inside (first the commas inside them,
-    # then the empty pair), with replaces that copy the text and build nothing else; what is
-    # left are the commas between the lines.
-    inner = _structure(raw)[1:-1]
-    for _ in range(64):  # a line is an object of scalars; this much nesting is not a batch
-        if b"[" not in inner and b"{" not in inner:
-            return inner.count(b",") + 1
-        inner = inner.replace(b",}", b"}").replace(b",]", b"]")
-        inner = inner.replace(b"{}", b"").replace(b"[]", b"")
-    return None
-
-
-def _parse_batch(body: bytes) -> tuple[list[Any], str | None]:
-    _count_values(body)
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput.single(("body",), f"not valid JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
-        raise InvalidInput.single(("body", "lines"), 'send {"lines": [...]}')
-    extra = set(data) - {"lines", "as_recorded"}
-    if extra:
-        raise InvalidInput.single(("body", sorted(extra)[0]), "unknown field")
-    lines: list[Any] = data["lines"]
-    if len(lines) > MAX_BATCH_LINES:
-        raise InvalidInput.single(
-            ("body", "lines"), f"{len(lines)} lines; at most {MAX_BATCH_LINES} lines a request"
-        )
-    instant = data.get("as_recorded")
-    if instant is not None and not isinstance(instant, str):
-        raise InvalidInput.single(("body", "as_recorded"), instant_message(instant))
-    return lines, instant
-
-
-def _ref(raw: Any) -> str | None:
-    if isinstance(raw, dict):
-        ref = raw.get("ref")
-        if isinstance(ref, str):
-            return ref[:200]
-        if isinstance(ref, int) and not isinstance(ref, bool):
-            return str(ref)
-    return None
-
-
-def _field_problem(errors: list[tuple[str, str]]) -> LineProblem:
-    return LineProblem(
-        TYPE_BASE + "validation-error",
-        "The line is not valid",
-        422,
-        "; ".join(f"{f}: {m}" for f, m in errors),
-        [FieldProblem([f], f, m, "value_error") for f, m in errors],
-    )
-
-
-def line_problem(error: DomainError) -> LineProblem:
-    status, slug, title = 400, "bad-request", "Bad request"
-    for cls in type(error).__mro__:
-        if cls in PROBLEMS:
-            status, slug, title = PROBLEMS[cls]
-            break
-    errors = None
-    if isinstance(error, InvalidInput):
-        errors = [
-            FieldProblem(list(e.loc), ".".join(map(str, e.loc)), e.message, e.type)
-            for e in error.errors
-        ]
-    return LineProblem(TYPE_BASE + slug, title, status, error.detail, errors)
+def _asked(
+    service: EquivalenceService, as_recorded: str | None, on: dt.date | None
+) -> tuple[dt.datetime | None, AsRecorded | None, dt.date]:
+    """The `as_recorded` instant (None: now), the registry as recorded then, and the day
+    asked about: `on`, else today or the instant's day."""
+    instant = instant_of(as_recorded, ("query", "as_recorded"))
+    asked = None if instant is None else service.as_recorded(instant, ("query", "as_recorded"))
+    return instant, asked, on or (today() if asked is None else asked.day)
 
 
 @router.get(
@@ -631,9 +358,7 @@ def get_certificate_markets(
     """Every economy and group where the certificate is recognized on `on`, with the best route.
 
     With `as_recorded`: the markets the registry would have listed at that instant."""
-    instant = instant_of(as_recorded, ("query", "as_recorded"))
-    asked = None if instant is None else service.as_recorded(instant, ("query", "as_recorded"))
-    day = on or (today() if asked is None else asked.day)
+    instant, asked, day = _asked(service, as_recorded, on)
     writer = AnswerWriter()
     revision, found = service.markets(scheme_id, number, day, asked)
     markets = [
@@ -669,9 +394,7 @@ def get_equivalence_plan(
     """For an exporter not yet certified: which schemes would be recognized in most targets.
 
     With `as_recorded`: the plan the registry would have given at that instant."""
-    instant = instant_of(as_recorded, ("query", "as_recorded"))
-    asked = None if instant is None else service.as_recorded(instant, ("query", "as_recorded"))
-    day = on or (today() if asked is None else asked.day)
+    instant, asked, day = _asked(service, as_recorded, on)
     wanted = list(dict.fromkeys(targets.split(",")))
     if asked is None:
         snapshot = service.current_snapshot()

@@ -10,14 +10,12 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
 from starlette.exceptions import HTTPException
 
-from ecolabel_registry.api.deps import ActorDep, RegistryDep
+from ecolabel_registry.api.deps import ActorDep, ImportsDep
 from ecolabel_registry.api.middleware import IMPORT_ACCEPTS, unsupported_media_message
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import Output
-from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
+from ecolabel_registry.api.schemas.imports import CertificateImportRead
 from ecolabel_registry.services.imports import (
     COLUMNS,
-    CertificateImportService,
     ImportFormat,
     format_of_media_type,
 )
@@ -25,21 +23,6 @@ from ecolabel_registry.services.imports import (
 router = APIRouter(tags=["certificates"])
 
 SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
-
-
-def import_service(registry: RegistryDep) -> CertificateImportService:
-    """The import service over this request's transaction and its bulk paths."""
-    return CertificateImportService(registry, SqlCertificateBulkStore(registry.session))
-
-
-ImportsDep = Annotated[CertificateImportService, Depends(import_service)]
-
-
-class CertificateImportRead(Output):
-    created: int
-    updated: int
-    unchanged: int
-    rows: int
 
 
 SPOOL_MEMORY_BYTES = 16 << 20  # a larger body goes on to a temporary file

@@ -15,20 +15,19 @@ from ecolabel_registry.api.deps import (
     Limit,
     RecordedDep,
     SchemesDep,
-    etag,
     instant_of,
+    tag,
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.schemas import (
+from ecolabel_registry.api.schemas.common import PageOut, changes
+from ecolabel_registry.api.schemas.schemes import (
     CategoryCreate,
     CategoryRead,
     CategoryUpdate,
-    PageOut,
     SchemeCreate,
     SchemeRead,
     SchemeUpdate,
-    changes,
 )
 
 router = APIRouter(prefix="/v1/schemes", tags=["schemes"])
@@ -55,7 +54,7 @@ def list_schemes(
 ) -> PageOut[SchemeRead]:
     """Registered schemes, by id."""
     page = service.find(cursor, limit, economy, on or today())
-    return PageOut(items=[SchemeRead.of(s) for s in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, SchemeRead.of)
 
 
 @router.post("", status_code=201, responses=responses(401, 403, 409, 422))
@@ -64,8 +63,7 @@ def create_scheme(
 ) -> SchemeRead:
     """Register a scheme (registry operator)."""
     scheme = service.create(actor, body.to_domain())
-    response.headers["Location"] = f"/v1/schemes/{scheme.id}"
-    response.headers["ETag"] = etag(scheme.version)
+    tag(response, scheme.version, f"/v1/schemes/{scheme.id}")
     return SchemeRead.of(scheme)
 
 
@@ -80,7 +78,7 @@ def get_scheme(
     """One scheme; with `as_recorded`, as the registry had recorded it at that instant."""
     instant = instant_of(as_recorded, ("query", "as_recorded"))
     scheme = service.get(scheme_id) if instant is None else recorded.scheme(scheme_id, instant)
-    response.headers["ETag"] = etag(scheme.version)
+    tag(response, scheme.version)
     return SchemeRead.of(scheme)
 
 
@@ -97,7 +95,7 @@ def update_scheme(
     scheme = service.update(
         actor, scheme_id, changes(body, frozenset({"website", "description"})), version
     )
-    response.headers["ETag"] = etag(scheme.version)
+    tag(response, scheme.version)
     return SchemeRead.of(scheme)
 
 
@@ -107,7 +105,7 @@ def list_categories(
 ) -> PageOut[CategoryRead]:
     """A scheme's product categories, by code."""
     page = service.list_categories(scheme_id, cursor, limit)
-    return PageOut(items=[CategoryRead.of(c) for c in page.items], next_cursor=page.next_cursor)
+    return PageOut.of(page, CategoryRead.of)
 
 
 @router.post(
@@ -122,8 +120,7 @@ def create_category(
 ) -> CategoryRead:
     """Add a product category to a scheme (its scheme operator)."""
     category = service.create_category(actor, body.to_domain(scheme_id))
-    response.headers["Location"] = f"/v1/schemes/{scheme_id}/categories/{category.code}"
-    response.headers["ETag"] = etag(category.version)
+    tag(response, category.version, f"/v1/schemes/{scheme_id}/categories/{category.code}")
     return CategoryRead.of(category)
 
 
@@ -133,7 +130,7 @@ def get_category(
 ) -> CategoryRead:
     """One product category."""
     category = service.get_category(scheme_id, code)
-    response.headers["ETag"] = etag(category.version)
+    tag(response, category.version)
     return CategoryRead.of(category)
 
 
@@ -151,5 +148,5 @@ def update_category(
     category = service.update_category(
         actor, scheme_id, code, changes(body, frozenset({"valid_to"})), version
     )
-    response.headers["ETag"] = etag(category.version)
+    tag(response, category.version)
     return CategoryRead.of(category)
