@@ -36,6 +36,7 @@ from ecolabel_registry.api.schemas.agreements import (
 from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Purpose
+from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN
 from ecolabel_registry.services.impact import (
     AgreementSuspended,
     Hypothesis,
@@ -61,7 +62,7 @@ def list_agreements(
     economy: Annotated[
         str | None,
         Query(
-            pattern=r"^[A-Z][A-Z0-9]{1,9}$",
+            pattern=ECONOMY_CODE_PATTERN,
             description="Only agreements with a party operative in this economy on `on`.",
         ),
     ] = None,
@@ -147,7 +148,7 @@ def list_agreement_status_events(
 ) -> PageOut[StatusEventRead]:
     """The agreement's status history, in the order it was recorded, a page at a time."""
     page = service.status_events(agreement_id, cursor, limit)
-    return PageOut.of(page, StatusEventRead.of)
+    return PageOut.of(page, StatusEventRead.read)
 
 
 @router.post(
@@ -163,7 +164,7 @@ def add_agreement_status_event(
     """Append `in_force`, `suspended` or `terminated` with its effective date."""
     event = service.add_status_event(actor, agreement_id, body.to_domain())
     response.headers["Location"] = f"/v1/agreements/{agreement_id}/status-events"
-    return StatusEventRead.of(event)
+    return StatusEventRead.read(event)
 
 
 @router.get("/{agreement_id}/parties/{scheme_id}/status-events", responses=responses(404, 422))
@@ -176,7 +177,7 @@ def list_party_status_events(
 ) -> PageOut[StatusEventRead]:
     """One party's status history within the agreement, a page at a time."""
     page = service.party_status_events(agreement_id, scheme_id, cursor, limit)
-    return PageOut.of(page, StatusEventRead.of)
+    return PageOut.of(page, StatusEventRead.read)
 
 
 @router.post(
@@ -197,7 +198,7 @@ def add_party_status_event(
     response.headers["Location"] = (
         f"/v1/agreements/{agreement_id}/parties/{scheme_id}/status-events"
     )
-    return StatusEventRead.of(event)
+    return StatusEventRead.read(event)
 
 
 @router.get("/{agreement_id}/scope-entries", responses=responses(404, 422))
@@ -206,7 +207,7 @@ def list_scope_entries(
 ) -> PageOut[ScopeEntryRead]:
     """Every scope entry, ended ones included (the amendment history), a page at a time."""
     page = service.scope_entries(agreement_id, cursor, limit)
-    return PageOut.of(page, ScopeEntryRead.of)
+    return PageOut.of(page, ScopeEntryRead.read)
 
 
 @router.post(
@@ -222,7 +223,7 @@ def add_scope_entry(
     """Amend the agreement with a new scope entry."""
     entry = service.add_scope_entry(actor, agreement_id, body.to_domain())
     tag(response, 1, f"/v1/agreements/{agreement_id}/scope-entries/{entry.id}")
-    return ScopeEntryRead.of(entry)
+    return ScopeEntryRead.read(entry)
 
 
 @router.get("/{agreement_id}/scope-entries/{entry_id}", responses=responses(404, 422))
@@ -235,7 +236,7 @@ def get_scope_entry(
     if entry is None:
         raise NotFound(f"agreement {agreement_id} has no scope entry {entry_id!r}")
     tag(response, service.scope_entry_version(entry_id))
-    return ScopeEntryRead.of(entry)
+    return ScopeEntryRead.read(entry)
 
 
 @router.patch(
@@ -254,7 +255,7 @@ def end_scope_entry(
     """End an open scope entry on `valid_to` (an amendment); needs If-Match."""
     entry = service.end_scope_entry(actor, agreement_id, entry_id, body.valid_to, version)
     tag(response, service.scope_entry_version(entry_id))
-    return ScopeEntryRead.of(entry)
+    return ScopeEntryRead.read(entry)
 
 
 # Impact

@@ -44,4 +44,4 @@ def list_audit_events(
     """Who changed what, when, with the entity before and after, oldest first."""
     filters = AuditFilter(entity_type, entity_id, actor_key_id, since, until)
     page = service.find(actor, filters, cursor, limit)
-    return PageOut.of(page, AuditEventRead.of)
+    return PageOut.of(page, AuditEventRead.read)

@@ -31,7 +31,7 @@ def list_certification_bodies(
 ) -> PageOut[CertificationBodyRead]:
     """Certification bodies, by id."""
     page = service.find(cursor, limit, scheme)
-    return PageOut.of(page, CertificationBodyRead.of)
+    return PageOut.of(page, CertificationBodyRead.read)
 
 
 @router.post("", status_code=201, responses=responses(401, 403, 409, 422))
@@ -41,7 +41,7 @@ def create_certification_body(
     """Register a certification body."""
     saved = service.create(actor, body.to_domain())
     tag(response, saved.version, f"/v1/certification-bodies/{saved.id}")
-    return CertificationBodyRead.of(saved)
+    return CertificationBodyRead.read(saved)
 
 
 @router.get("/{body_id}", responses=responses(404, 422))
@@ -51,7 +51,7 @@ def get_certification_body(
     """One certification body with its authorizations."""
     saved = service.get(body_id)
     tag(response, saved.version)
-    return CertificationBodyRead.of(saved)
+    return CertificationBodyRead.read(saved)
 
 
 @router.patch("/{body_id}", responses=responses(401, 403, 404, 412, 422, 428))
@@ -69,4 +69,4 @@ def update_certification_body(
         fields["authorizations"] = authorizations(body.authorizations)
     saved = service.update(actor, body_id, fields, version)
     tag(response, saved.version)
-    return CertificationBodyRead.of(saved)
+    return CertificationBodyRead.read(saved)

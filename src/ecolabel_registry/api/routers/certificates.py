@@ -187,7 +187,7 @@ def list_certificate_status_events(
 ) -> PageOut[StatusEventRead]:
     """The certificate's status history, in the order it was recorded, a page at a time."""
     page = service.status_events(scheme_id, number, cursor, limit)
-    return PageOut.of(page, StatusEventRead.of)
+    return PageOut.of(page, StatusEventRead.read)
 
 
 @router.post(
@@ -206,7 +206,7 @@ def add_certificate_status_event(
     """Append a status event (suspend, reinstate, withdraw) with its effective date and reason."""
     version, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
     tag(response, version, certificate_url(scheme_id, number) + "/status-events")
-    return StatusEventRead.of(event)
+    return StatusEventRead.read(event)
 
 
 @router.get(

@@ -159,7 +159,7 @@ def list_deliveries(
 ) -> PageOut[DeliveryRead]:
     """The subscription's deliveries, newest first: state, attempts, last error, next try."""
     page = service.deliveries(actor, subscription_id, cursor, limit)
-    return PageOut.of(page, DeliveryRead.of)
+    return PageOut.of(page, DeliveryRead.read)
 
 
 @router.post(
@@ -175,4 +175,4 @@ def redeliver(
 ) -> DeliveryRead:
     """Send a delivery again, as soon as the worker can (after earlier changes of its entity);
     the delivery, pending again."""
-    return DeliveryRead.of(service.redeliver(actor, subscription_id, delivery_id))
+    return DeliveryRead.read(service.redeliver(actor, subscription_id, delivery_id))

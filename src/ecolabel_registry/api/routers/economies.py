@@ -28,15 +28,16 @@ from ecolabel_registry.api.schemas.economies import (
     memberships,
 )
 from ecolabel_registry.domain.model import EconomyKind, Membership
+from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN
 
 router = APIRouter(prefix="/v1/economies", tags=["economies"])
 CodePath = Annotated[
-    str, Path(pattern=r"^[A-Z][A-Z0-9]{1,9}$", description="ISO alpha-2 code or group code.")
+    str, Path(pattern=ECONOMY_CODE_PATTERN, description="ISO alpha-2 code or group code.")
 ]
 MemberPath = Annotated[
     str,
     Path(
-        pattern=r"^[A-Z][A-Z0-9]{1,9}$",
+        pattern=ECONOMY_CODE_PATTERN,
         description="The member: an ISO alpha-2 code or a group code.",
     ),
 ]
@@ -51,7 +52,7 @@ def list_economies(
 ) -> PageOut[EconomyRead]:
     """Every known economy: ISO 3166-1 countries and registered groups."""
     page = service.find(cursor, limit, kind)
-    return PageOut.of(page, EconomyRead.of)
+    return PageOut.of(page, EconomyRead.read)
 
 
 @router.get("/{code}", responses=responses(404, 422))
@@ -67,7 +68,7 @@ def get_economy(
     instant = instant_of(as_recorded, ("query", "as_recorded"))
     economy = service.get(code) if instant is None else recorded.economy(code, instant)
     tag(response, economy.version)
-    return EconomyRead.of(economy)
+    return EconomyRead.read(economy)
 
 
 @router.put("/{code}", responses=responses(401, 403, 409, 412, 422, 428), status_code=200)
@@ -86,7 +87,7 @@ def put_group(
         response.status_code = 201
         location = f"/v1/economies/{code}"
     tag(response, group.version, location)
-    return EconomyRead.of(group)
+    return EconomyRead.read(group)
 
 
 @router.get("/{code}/members/{member}", responses=responses(404, 422))
@@ -122,7 +123,7 @@ def add_membership(
     other memberships stay as they are."""
     group = service.add_membership(actor, code, Membership(member, body.valid_from, body.valid_to))
     tag(response, group.version, f"/v1/economies/{code}/members/{member}")
-    return EconomyRead.of(group)
+    return EconomyRead.read(group)
 
 
 @router.patch("/{code}/members/{member}", responses=responses(401, 403, 404, 409, 412, 422, 428))
@@ -138,4 +139,4 @@ def end_membership(
     """End the member's open membership on `valid_to`; needs If-Match with the group's ETag."""
     group = service.end_membership(actor, code, member, body.valid_to, version)
     tag(response, group.version)
-    return EconomyRead.of(group)
+    return EconomyRead.read(group)

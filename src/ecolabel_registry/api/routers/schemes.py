@@ -29,6 +29,7 @@ from ecolabel_registry.api.schemas.schemes import (
     SchemeRead,
     SchemeUpdate,
 )
+from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN
 
 router = APIRouter(prefix="/v1/schemes", tags=["schemes"])
 SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
@@ -43,7 +44,7 @@ def list_schemes(
     economy: Annotated[
         str | None,
         Query(
-            pattern=r"^[A-Z][A-Z0-9]{1,9}$",
+            pattern=ECONOMY_CODE_PATTERN,
             description="Only schemes operative in this economy on `on`: at home there, in a "
             "group it belongs to, or (for a group) in every country of it.",
         ),
@@ -54,7 +55,7 @@ def list_schemes(
 ) -> PageOut[SchemeRead]:
     """Registered schemes, by id."""
     page = service.find(cursor, limit, economy, on or today())
-    return PageOut.of(page, SchemeRead.of)
+    return PageOut.of(page, SchemeRead.read)
 
 
 @router.post("", status_code=201, responses=responses(401, 403, 409, 422))
@@ -64,7 +65,7 @@ def create_scheme(
     """Register a scheme (registry operator)."""
     scheme = service.create(actor, body.to_domain())
     tag(response, scheme.version, f"/v1/schemes/{scheme.id}")
-    return SchemeRead.of(scheme)
+    return SchemeRead.read(scheme)
 
 
 @router.get("/{scheme_id}", responses=responses(404, 422))
@@ -79,7 +80,7 @@ def get_scheme(
     instant = instant_of(as_recorded, ("query", "as_recorded"))
     scheme = service.get(scheme_id) if instant is None else recorded.scheme(scheme_id, instant)
     tag(response, scheme.version)
-    return SchemeRead.of(scheme)
+    return SchemeRead.read(scheme)
 
 
 @router.patch("/{scheme_id}", responses=responses(401, 403, 404, 412, 422, 428))
@@ -96,7 +97,7 @@ def update_scheme(
         actor, scheme_id, changes(body, frozenset({"website", "description"})), version
     )
     tag(response, scheme.version)
-    return SchemeRead.of(scheme)
+    return SchemeRead.read(scheme)
 
 
 @router.get("/{scheme_id}/categories", responses=responses(404, 422))
@@ -105,7 +106,7 @@ def list_categories(
 ) -> PageOut[CategoryRead]:
     """A scheme's product categories, by code."""
     page = service.list_categories(scheme_id, cursor, limit)
-    return PageOut.of(page, CategoryRead.of)
+    return PageOut.of(page, CategoryRead.read)
 
 
 @router.post(
@@ -121,7 +122,7 @@ def create_category(
     """Add a product category to a scheme (its scheme operator)."""
     category = service.create_category(actor, body.to_domain(scheme_id))
     tag(response, category.version, f"/v1/schemes/{scheme_id}/categories/{category.code}")
-    return CategoryRead.of(category)
+    return CategoryRead.read(category)
 
 
 @router.get("/{scheme_id}/categories/{code}", responses=responses(404, 422))
@@ -131,7 +132,7 @@ def get_category(
     """One product category."""
     category = service.get_category(scheme_id, code)
     tag(response, category.version)
-    return CategoryRead.of(category)
+    return CategoryRead.read(category)
 
 
 @router.patch("/{scheme_id}/categories/{code}", responses=responses(401, 403, 404, 412, 422, 428))
@@ -149,4 +150,4 @@ def update_category(
         actor, scheme_id, code, changes(body, frozenset({"valid_to"})), version
     )
     tag(response, category.version)
-    return CategoryRead.of(category)
+    return CategoryRead.read(category)

@@ -18,6 +18,7 @@ from ecolabel_registry.api.schemas.common import (
     StatusEventCreate,
     StatusEventRead,
     Url,
+    domain_fields,
 )
 from ecolabel_registry.domain.model import (
     Agreement,
@@ -69,16 +70,12 @@ class ScopeEntryCreate(Input):
 
     def to_domain(self) -> ScopeEntry:
         return ScopeEntry(
-            id="",
-            recognized_scheme_id=self.recognized_scheme_id,
-            recognizing_scheme_id=self.recognizing_scheme_id,
-            category_code=self.category_code,
-            hs_prefixes=tuple(self.hs_prefixes),
-            equivalent_category_code=self.equivalent_category_code,
-            level=Level(self.level),
-            conditions=tuple(Condition(c.text, tuple(c.criteria)) for c in self.conditions),
-            valid_from=self.valid_from,
-            valid_to=self.valid_to,
+            **domain_fields(
+                self,
+                id="",
+                level=Level(self.level),
+                conditions=tuple(Condition(c.text, tuple(c.criteria)) for c in self.conditions),
+            )
         )
 
 
@@ -98,10 +95,6 @@ class ScopeEntryRead(Output):
     valid_from: IsoDate
     valid_to: IsoDate | None
     version: int = Field(description="The entry's version: its ETag, for ending it.")
-
-    @classmethod
-    def of(cls, e: ScopeEntry) -> ScopeEntryRead:
-        return cls.model_validate(e)
 
 
 class AgreementCreate(Input):
@@ -127,20 +120,12 @@ class AgreementCreate(Input):
 
     def to_domain(self) -> Agreement:
         return Agreement(
-            id="",
-            title=self.title,
-            reference=self.reference,
-            url=self.url,
-            signed_on=self.signed_on,
-            direction=self.direction,
-            purpose=self.purpose,
-            chaining=self.chaining,
-            effective_from=self.effective_from,
-            effective_to=self.effective_to,
-            parties=tuple(AgreementParty(p) for p in self.parties),
-            recognizing_scheme_id=self.recognizing_scheme_id,
-            recognized_scheme_id=self.recognized_scheme_id,
-            scope_entries=tuple(e.to_domain() for e in self.scope_entries),
+            **domain_fields(
+                self,
+                id="",
+                parties=tuple(AgreementParty(p) for p in self.parties),
+                scope_entries=tuple(e.to_domain() for e in self.scope_entries),
+            )
         )
 
 
@@ -193,39 +178,25 @@ class AgreementRead(Output):
     def of(cls, a: Agreement, today: dt.date, *, entries_on: bool = False) -> AgreementRead:
         """The agreement with its statuses on `today`; with `entries_on`, only the scope
         entries valid on that date."""
-        return cls(
-            id=a.id,
-            title=a.title,
-            reference=a.reference,
-            url=a.url,
-            signed_on=a.signed_on,
+        return cls.read(
+            a,
             kind="multilateral" if a.multilateral else "bilateral",
-            purpose=a.purpose,
-            direction=a.direction,
-            chaining=a.chaining,
-            effective_from=a.effective_from,
-            effective_to=a.effective_to,
-            recognizing_scheme_id=a.recognizing_scheme_id,
-            recognized_scheme_id=a.recognized_scheme_id,
             parties=[
-                PartyRead(
-                    scheme_id=p.scheme_id,
+                PartyRead.read(
+                    p,
                     status=_value(
                         status_on(p.status_events, today, PartyStatus) or PartyStatus.ACTIVE
                     ),
-                    status_events=[StatusEventRead.of(e) for e in p.status_events],
                 )
                 for p in a.parties
             ],
             scope_entries=[
-                ScopeEntryRead.of(e)
+                e
                 for e in a.scope_entries
                 if not entries_on or window_contains(e.valid_from, e.valid_to, today)
             ],
             on=today,
             status=_value(status_on(a.status_events, today, AgreementStatus)),
-            status_events=[StatusEventRead.of(e) for e in a.status_events],
-            version=a.version,
         )
 
 

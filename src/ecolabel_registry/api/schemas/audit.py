@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
-
-from ecolabel_registry.api.schemas.common import UtcInstant
-from ecolabel_registry.services.ports.audit import AuditEvent
+from ecolabel_registry.api.schemas.common import Output, UtcInstant
 
 
-class AuditEventRead(BaseModel):
+class AuditEventRead(Output):
     id: int
     occurred_at: UtcInstant
     actor_key_id: str
@@ -20,7 +17,3 @@ class AuditEventRead(BaseModel):
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
-
-    @classmethod
-    def of(cls, e: AuditEvent) -> AuditEventRead:
-        return cls.model_validate(e, from_attributes=True)

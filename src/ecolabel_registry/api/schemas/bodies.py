@@ -67,7 +67,3 @@ class CertificationBodyRead(Output):
     accreditation_ref: str | None
     authorizations: list[AuthorizationRead]
     version: int
-
-    @classmethod
-    def of(cls, b: CertificationBody) -> CertificationBodyRead:
-        return cls.model_validate(b)

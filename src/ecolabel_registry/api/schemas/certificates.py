@@ -88,21 +88,4 @@ class CertificateRead(Output):
 
     @classmethod
     def of(cls, c: Certificate, today: dt.date) -> CertificateRead:
-        return cls(
-            scheme_id=c.scheme_id,
-            number=c.number,
-            category_code=c.category_code,
-            holder_name=c.holder_name,
-            holder_economy=c.holder_economy,
-            product_name=c.product_name,
-            brand=c.brand,
-            model=c.model,
-            gtins=list(c.gtins),
-            hs_codes=list(c.hs_codes),
-            certification_body_id=c.certification_body_id,
-            valid_from=c.valid_from,
-            valid_to=c.valid_to,
-            status=status_on(c.status_events, today, CertificateStatus),
-            status_events=[StatusEventRead.of(e) for e in c.status_events],
-            version=c.version,
-        )
+        return cls.read(c, status=status_on(c.status_events, today, CertificateStatus))

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ecolabel_registry.api.schemas.common import EconomyCode, Input, Output, Slug, utc
-from ecolabel_registry.services.ports.webhooks import Delivery, Subscription
+from ecolabel_registry.services.ports.webhooks import Subscription
 
 CERTIFICATE_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]*/.+$"
 
@@ -123,7 +123,3 @@ class DeliveryRead(Output):
     last_status: int | None = Field(description="The receiver's HTTP status at the last try.")
     last_error: str | None
     delivered_at: dt.datetime | None
-
-    @classmethod
-    def of(cls, d: Delivery) -> DeliveryRead:
-        return cls.model_validate(d)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -103,6 +103,17 @@ class Input(BaseModel):
 class Output(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
+    @classmethod
+    def read(cls, source: object, **shown: Any) -> Self:
+        """The body from `source`'s attributes of the same names, except the fields in `shown`,
+        which give what the body shows instead (a derived value, or one read on a date)."""
+        return cls.model_validate(
+            {
+                name: shown[name] if name in shown else getattr(source, name)
+                for name in cls.model_fields
+            }
+        )
+
 
 class Listed(Protocol[S_co]):
     """A page of a list as the services give it."""
@@ -139,10 +150,6 @@ class StatusEventRead(Output):
     reason: str
     recorded_at: UtcInstant | None
 
-    @classmethod
-    def of(cls, e: StatusEvent) -> StatusEventRead:
-        return cls.model_validate(e)
-
 
 class StatusEventCreate(Input):
     """A status event's body; each kind of entity narrows `status` to its own statuses."""
@@ -171,6 +178,8 @@ def changes(update: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[s
     return out
 
 
-def domain_fields(body: BaseModel) -> dict[str, Any]:
-    """Every field of a create body, with lists as tuples: its domain object's arguments."""
-    return {name: tuple(value) if isinstance(value, list) else value for name, value in body}
+def domain_fields(body: BaseModel, **given: Any) -> dict[str, Any]:
+    """Every field of a create body, with lists as tuples: its domain object's arguments;
+    `given` replaces (or adds) the ones the domain object takes in another form."""
+    fields = {name: tuple(value) if isinstance(value, list) else value for name, value in body}
+    return fields | given

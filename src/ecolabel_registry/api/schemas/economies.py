@@ -12,7 +12,6 @@ from ecolabel_registry.api.schemas.common import (
     Output,
 )
 from ecolabel_registry.domain.model import (
-    Economy,
     EconomyKind,
     Membership,
 )
@@ -43,10 +42,6 @@ class EconomyRead(Output):
     kind: EconomyKind
     members: list[MembershipRead]
     version: int
-
-    @classmethod
-    def of(cls, e: Economy) -> EconomyRead:
-        return cls.model_validate(e)
 
 
 def memberships(body: GroupPut) -> list[Membership]:

@@ -63,10 +63,6 @@ class SchemeRead(Output):
     description: str | None
     version: int
 
-    @classmethod
-    def of(cls, s: Scheme) -> SchemeRead:
-        return cls.model_validate(s)
-
 
 class CategoryCreate(Input):
     code: CategoryCode
@@ -100,7 +96,3 @@ class CategoryRead(Output):
     hs_codes: list[str]
     criteria: list[str]
     version: int
-
-    @classmethod
-    def of(cls, c: ProductCategory) -> CategoryRead:
-        return cls.model_validate(c)
