@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
-from ecolabel_registry.persistence.repositories.base import page_after, where_equal
+from ecolabel_registry.persistence.repositories.base import page, where_equal
 from ecolabel_registry.persistence.tables import AuditEventRow
 from ecolabel_registry.services.ports.audit import AuditEvent, AuditFilter
 
@@ -18,8 +18,7 @@ class SqlAuditReader:
         self._s = session
 
     def find(self, filters: AuditFilter, after: int | None, limit: int) -> list[AuditEvent]:
-        query = select(AuditEventRow).order_by(AuditEventRow.id).limit(limit)
-        query = page_after(query, AuditEventRow.id, after)
+        query = page(select(AuditEventRow), AuditEventRow.id, after, limit)
         query = where_equal(
             query,
             (AuditEventRow.entity_type, filters.entity_type),

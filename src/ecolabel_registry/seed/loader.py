@@ -228,77 +228,37 @@ def load_demo(registry: Registry) -> SeedReport:
         report.keep("demo registry")
         return report
     schemes = SchemeService(registry)
+    # scheme, code, title, valid from, valid to, HS codes, criteria
+    demo_categories: list[
+        tuple[str, str, str, dt.date, dt.date | None, tuple[str, ...], tuple[str, ...]]
+    ] = [
+        ("eu-ecolabel", "paints", "Indoor and outdoor paints and varnishes",
+         dt.date(2020, 1, 1), None, ("3208", "3209"), ("voc-limit", "heavy-metals")),
+        ("eu-ecolabel", "copying-paper", "Copying and graphic paper",
+         dt.date(2019, 1, 1), dt.date(2030, 12, 31), ("4802",), ("fibre-sourcing",)),
+        ("korea-eco-label", "paints", "Paints",
+         dt.date(2018, 1, 1), None, ("3208", "3209"), ("voc-limit",)),
+        ("japan-eco-mark", "paints", "Paints",
+         dt.date(2018, 1, 1), None, ("3208", "3209"), ("voc-limit",)),
+        ("china-environmental-labelling", "paints", "Water-based coatings",
+         dt.date(2018, 1, 1), None, ("3209",), ("voc-limit",)),
+        ("nordic-swan", "copying-paper", "Copy and printing paper",
+         dt.date(2019, 1, 1), None, ("4802",), ("fibre-sourcing",)),
+        ("blue-angel", "paints", "Low-emission paints",
+         dt.date(2019, 1, 1), None, ("3208", "3209"), ("voc-limit",)),
+    ]  # fmt: skip
     categories = [
         ProductCategory(
-            "eu-ecolabel",
-            "paints",
-            f"Indoor and outdoor paints and varnishes ({DEMO} criteria document)",
+            scheme,
+            code,
+            f"{title} ({DEMO} criteria document)",
             "demo-1",
-            dt.date(2020, 1, 1),
-            None,
-            ("3208", "3209"),
-            ("voc-limit", "heavy-metals"),
-        ),
-        ProductCategory(
-            "eu-ecolabel",
-            "copying-paper",
-            f"Copying and graphic paper ({DEMO} criteria document)",
-            "demo-1",
-            dt.date(2019, 1, 1),
-            dt.date(2030, 12, 31),
-            ("4802",),
-            ("fibre-sourcing",),
-        ),
-        ProductCategory(
-            "korea-eco-label",
-            "paints",
-            f"Paints ({DEMO} criteria document)",
-            "demo-1",
-            dt.date(2018, 1, 1),
-            None,
-            ("3208", "3209"),
-            ("voc-limit",),
-        ),
-        ProductCategory(
-            "japan-eco-mark",
-            "paints",
-            f"Paints ({DEMO} criteria document)",
-            "demo-1",
-            dt.date(2018, 1, 1),
-            None,
-            ("3208", "3209"),
-            ("voc-limit",),
-        ),
-        ProductCategory(
-            "china-environmental-labelling",
-            "paints",
-            f"Water-based coatings ({DEMO} criteria document)",
-            "demo-1",
-            dt.date(2018, 1, 1),
-            None,
-            ("3209",),
-            ("voc-limit",),
-        ),
-        ProductCategory(
-            "nordic-swan",
-            "copying-paper",
-            f"Copy and printing paper ({DEMO} criteria document)",
-            "demo-1",
-            dt.date(2019, 1, 1),
-            None,
-            ("4802",),
-            ("fibre-sourcing",),
-        ),
-        ProductCategory(
-            "blue-angel",
-            "paints",
-            f"Low-emission paints ({DEMO} criteria document)",
-            "demo-1",
-            dt.date(2019, 1, 1),
-            None,
-            ("3208", "3209"),
-            ("voc-limit",),
-        ),
+            since,
+            until,
+            hs,
+            criteria,
+        )
+        for scheme, code, title, since, until, hs, criteria in demo_categories
     ]
     for category in categories:
         schemes.create_category(SYSTEM, category)
@@ -379,18 +339,11 @@ def load_demo(registry: Registry) -> SeedReport:
     for certificate in demo_certs:
         certificates.create(SYSTEM, certificate)
         report.count("certificates")
-    certificates.add_status_event(
-        SYSTEM,
-        "eu-ecolabel",
-        "DEMO/DE/002/001",
+    for event in (
         StatusEvent("suspended", dt.date(2024, 2, 1), f"{DEMO} suspension: failed a demo audit"),
-    )
-    certificates.add_status_event(
-        SYSTEM,
-        "eu-ecolabel",
-        "DEMO/DE/002/001",
         StatusEvent("active", dt.date(2024, 4, 15), f"{DEMO} reinstatement"),
-    )
+    ):
+        certificates.add_status_event(SYSTEM, "eu-ecolabel", "DEMO/DE/002/001", event)
     agreements = AgreementService(registry)
     agreements.create(
         SYSTEM,

@@ -31,12 +31,13 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
     bump_version,
-    event_from_row,
+    by_owner,
+    event_page,
     flush_new,
     insert_event,
     locked,
     ordered_events,
-    page_after,
+    page,
     stored,
 )
 from ecolabel_registry.persistence.tables import (
@@ -72,30 +73,17 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
         if not rows:
             return []
         ids = [r.id for r in rows]
-        parties: dict[str, list[str]] = defaultdict(list)
-        for p in self._s.execute(
-            select(AgreementPartyRow)
-            .where(AgreementPartyRow.agreement_id.in_(ids))
-            .order_by(AgreementPartyRow.scheme_id)
-        ).scalars():
-            parties[p.agreement_id].append(p.scheme_id)
+        p = AgreementPartyRow
+        parties = by_owner(self._s, p.agreement_id, ids, p.scheme_id, p.scheme_id)
         party_events: dict[tuple[str, str], list[PartyStatusEventRow]] = defaultdict(list)
         for pe in self._s.execute(
             select(PartyStatusEventRow).where(PartyStatusEventRow.agreement_id.in_(ids))
         ).scalars():
             party_events[(pe.agreement_id, pe.scheme_id)].append(pe)
-        events: dict[str, list[AgreementStatusEventRow]] = defaultdict(list)
-        for e in self._s.execute(
-            select(AgreementStatusEventRow).where(AgreementStatusEventRow.agreement_id.in_(ids))
-        ).scalars():
-            events[e.agreement_id].append(e)
-        entries: dict[str, list[ScopeEntry]] = defaultdict(list)
-        for s in self._s.execute(
-            select(ScopeEntryRow)
-            .where(ScopeEntryRow.agreement_id.in_(ids))
-            .order_by(ScopeEntryRow.valid_from, ScopeEntryRow.created_at, ScopeEntryRow.id)
-        ).scalars():
-            entries[s.agreement_id].append(_scope_entry(s))
+        e = AgreementStatusEventRow
+        events = by_owner(self._s, e.agreement_id, ids, e)
+        s = ScopeEntryRow
+        entries = by_owner(self._s, s.agreement_id, ids, s, s.valid_from, s.created_at, s.id)
         return [
             Agreement(
                 id=r.id,
@@ -114,7 +102,7 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
                     AgreementParty(s, ordered_events(party_events[(r.id, s)]))
                     for s in parties[r.id]
                 ),
-                scope_entries=tuple(entries[r.id]),
+                scope_entries=tuple(_scope_entry(s) for s in entries[r.id]),
                 status_events=ordered_events(events[r.id]),
                 version=r.version,
             )
@@ -130,22 +118,14 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
 
     def status_events(self, agreement_id: str, after: int | None, limit: int) -> list[StatusEvent]:
         e = AgreementStatusEventRow
-        query = select(e).where(e.agreement_id == agreement_id).order_by(e.id).limit(limit)
-        query = page_after(query, e.id, after)
-        return [event_from_row(r) for r in self._s.execute(query).scalars()]
+        return event_page(self._s, e, select(e).where(e.agreement_id == agreement_id), after, limit)
 
     def party_status_events(
         self, agreement_id: str, scheme_id: str, after: int | None, limit: int
     ) -> list[StatusEvent]:
         e = PartyStatusEventRow
-        query = (
-            select(e)
-            .where(e.agreement_id == agreement_id, e.scheme_id == scheme_id)
-            .order_by(e.id)
-            .limit(limit)
-        )
-        query = page_after(query, e.id, after)
-        return [event_from_row(r) for r in self._s.execute(query).scalars()]
+        query = select(e).where(e.agreement_id == agreement_id, e.scheme_id == scheme_id)
+        return event_page(self._s, e, query, after, limit)
 
     def scope_entries(
         self, agreement_id: str, after: str | None, limit: int
@@ -181,8 +161,7 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
         return [_scope_entry(r) for r in self._s.execute(query).scalars()]
 
     def find(self, filters: AgreementFilter, after: str | None, limit: int) -> list[Agreement]:
-        query = select(AgreementRow).order_by(AgreementRow.id).limit(limit)
-        query = page_after(query, AgreementRow.id, after)
+        query = page(select(AgreementRow), AgreementRow.id, after, limit)
         if filters.scheme_ids is not None:
             query = query.where(
                 exists().where(

@@ -3,10 +3,11 @@ back), the write lock, and status events."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, update
+from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -109,9 +110,33 @@ def ordered_events(rows: Iterable[Any]) -> tuple[StatusEvent, ...]:
 Q = TypeVar("Q", bound=Select[Any])
 
 
-def page_after(query: Q, key: Any, after: Any | None) -> Q:
-    """`query` (ordered by `key`) from the row after the cursor `after` on; all of it for None."""
+def page(query: Q, key: Any, after: Any | None, limit: int) -> Q:
+    """One page of `query`: at most `limit` rows in the order of `key`, from the row after the
+    cursor `after` on (from the first for None)."""
+    query = query.order_by(key).limit(limit)
     return query if after is None else query.where(key > after)
+
+
+def by_owner(
+    session: Session, owner: Any, owners: Collection[Any], value: Any, *order: Any
+) -> defaultdict[Any, list[Any]]:
+    """`value` (a row class or a column) of the child rows whose `owner` column is one of
+    `owners`, listed per owner in the order `order`; no query when `owners` is empty."""
+    found: defaultdict[Any, list[Any]] = defaultdict(list)
+    if owners:
+        query = select(owner, value).where(owner.in_(owners)).order_by(*order)
+        for key, item in session.execute(query):
+            found[key].append(item)
+    return found
+
+
+def event_page(
+    session: Session, table: Any, query: Select[Any], after: int | None, limit: int
+) -> list[StatusEvent]:
+    """One page of status events: `query` (rows of `table` narrowed to one owner) in recording
+    order, from the event after the cursor `after` on, at most `limit`."""
+    query = page(query, table.id, after, limit)
+    return [event_from_row(r) for r in session.execute(query).scalars()]
 
 
 def where_equal(query: Q, *conditions: tuple[Any, Any]) -> Q:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +18,8 @@ from ecolabel_registry.domain.model import (
 )
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
-    page_after,
+    by_owner,
+    page,
     stored,
 )
 from ecolabel_registry.persistence.tables import (
@@ -30,17 +30,16 @@ from ecolabel_registry.persistence.tables import (
 
 class SqlBodyRepository(VersionedRepository[CertificationBody]):
     def _to_domain(self, rows: Sequence[CertificationBodyRow]) -> list[CertificationBody]:
-        auths: dict[str, list[Authorization]] = defaultdict(list)
-        if rows:
-            for a in self._s.execute(
-                select(BodyAuthorizationRow)
-                .where(BodyAuthorizationRow.body_id.in_([r.id for r in rows]))
-                .order_by(BodyAuthorizationRow.id)
-            ).scalars():
-                auths[a.body_id].append(Authorization(a.scheme_id, a.valid_from, a.valid_to))
+        a = BodyAuthorizationRow
+        auths = by_owner(self._s, a.body_id, [r.id for r in rows], a, a.id)
         return [
             CertificationBody(
-                r.id, r.name, r.economy_code, r.accreditation_ref, tuple(auths[r.id]), r.version
+                r.id,
+                r.name,
+                r.economy_code,
+                r.accreditation_ref,
+                tuple(Authorization(x.scheme_id, x.valid_from, x.valid_to) for x in auths[r.id]),
+                r.version,
             )
             for r in rows
         ]
@@ -49,8 +48,7 @@ class SqlBodyRepository(VersionedRepository[CertificationBody]):
         return self._by_key(CertificationBodyRow, body_id)
 
     def find(self, after: str | None, limit: int, scheme_id: str | None) -> list[CertificationBody]:
-        query = select(CertificationBodyRow).order_by(CertificationBodyRow.id).limit(limit)
-        query = page_after(query, CertificationBodyRow.id, after)
+        query = page(select(CertificationBodyRow), CertificationBodyRow.id, after, limit)
         if scheme_id is not None:
             query = query.where(
                 exists().where(

@@ -26,12 +26,12 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence import certificate_history, revisions, search, status_changes
 from ecolabel_registry.persistence.repositories.base import (
     bump_version,
-    event_from_row,
+    event_page,
     flush_new,
     insert_event,
     locked,
     ordered_events,
-    page_after,
+    page,
     stored,
     where_equal,
 )
@@ -124,11 +124,8 @@ class SqlCertificateRepository:
             select(e)
             .join(CertificateRow, CertificateRow.id == e.certificate_id)
             .where(CertificateRow.scheme_id == scheme_id, CertificateRow.number == number)
-            .order_by(e.id)
-            .limit(limit)
         )
-        query = page_after(query, e.id, after)
-        return [event_from_row(r) for r in self._s.execute(query).scalars()]
+        return event_page(self._s, e, query, after, limit)
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Certificate]:
         by_scheme: dict[str, set[str]] = defaultdict(set)
@@ -156,14 +153,14 @@ class SqlCertificateRepository:
         terms = filters.terms if driver is None else driver.rest
         key = CertificateRow.id.expression if driver is None else driver.rowid
         # Core rows, not ORM objects: a search reads a page of them for every request.
-        query = select(*CertificateRow.__table__.c).order_by(key).limit(limit)
+        query = select(*CertificateRow.__table__.c)
         if driver is not None:
             query = (
                 query.select_from(driver.table)
                 .join(CertificateRow, CertificateRow.id == driver.rowid)
                 .where(driver.match)
             )
-        query = page_after(query, key, after)
+        query = page(query, key, after, limit)
         query = where_equal(
             query,
             (CertificateRow.scheme_id, filters.scheme_id),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import (
@@ -19,8 +18,9 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
     bump_version,
+    by_owner,
     flush_new,
-    page_after,
+    page,
     stored,
 )
 from ecolabel_registry.persistence.tables import (
@@ -31,16 +31,12 @@ from ecolabel_registry.persistence.tables import (
 
 class SqlEconomyRepository(VersionedRepository[Economy]):
     def _members(self, codes: Sequence[str]) -> dict[str, tuple[Membership, ...]]:
-        out: dict[str, list[Membership]] = defaultdict(list)
-        if codes:
-            rows = self._s.execute(
-                select(GroupMembershipRow)
-                .where(GroupMembershipRow.group_code.in_(codes))
-                .order_by(GroupMembershipRow.member_code, GroupMembershipRow.valid_from)
-            ).scalars()
-            for r in rows:
-                out[r.group_code].append(Membership(r.member_code, r.valid_from, r.valid_to))
-        return {k: tuple(v) for k, v in out.items()}
+        m = GroupMembershipRow
+        found = by_owner(self._s, m.group_code, codes, m, m.member_code, m.valid_from)
+        return {
+            code: tuple(Membership(r.member_code, r.valid_from, r.valid_to) for r in group)
+            for code, group in found.items()
+        }
 
     def _to_domain(self, rows: Sequence[EconomyRow]) -> list[Economy]:
         members = self._members([r.code for r in rows if r.kind == EconomyKind.GROUP])
@@ -62,8 +58,7 @@ class SqlEconomyRepository(VersionedRepository[Economy]):
         return {code: EconomyKind(kind) for code, kind in rows}
 
     def find(self, after: str | None, limit: int, kind: EconomyKind | None) -> list[Economy]:
-        query = select(EconomyRow).order_by(EconomyRow.code).limit(limit)
-        query = page_after(query, EconomyRow.code, after)
+        query = page(select(EconomyRow), EconomyRow.code, after, limit)
         if kind is not None:
             query = query.where(EconomyRow.kind == kind.value)
         return self._to_domain(self._s.execute(query).scalars().all())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,7 +23,8 @@ from ecolabel_registry.domain.model import (
 )
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
-    page_after,
+    by_owner,
+    page,
     stored,
 )
 from ecolabel_registry.persistence.tables import (
@@ -37,14 +37,8 @@ from ecolabel_registry.persistence.tables import (
 
 class SqlSchemeRepository(VersionedRepository[Scheme]):
     def _to_domain(self, rows: Sequence[SchemeRow]) -> list[Scheme]:
-        homes: dict[str, list[str]] = defaultdict(list)
-        if rows:
-            for scheme_id, code in self._s.execute(
-                select(SchemeHomeEconomyRow.scheme_id, SchemeHomeEconomyRow.economy_code)
-                .where(SchemeHomeEconomyRow.scheme_id.in_([r.id for r in rows]))
-                .order_by(SchemeHomeEconomyRow.economy_code)
-            ):
-                homes[scheme_id].append(code)
+        h = SchemeHomeEconomyRow
+        homes = by_owner(self._s, h.scheme_id, [r.id for r in rows], h.economy_code, h.economy_code)
         return [
             Scheme(
                 id=r.id,
@@ -70,8 +64,7 @@ class SqlSchemeRepository(VersionedRepository[Scheme]):
         return set(self._s.execute(select(SchemeRow.id).where(SchemeRow.id.in_(wanted))).scalars())
 
     def find(self, after: str | None, limit: int, ids: set[str] | None) -> list[Scheme]:
-        query = select(SchemeRow).order_by(SchemeRow.id).limit(limit)
-        query = page_after(query, SchemeRow.id, after)
+        query = page(select(SchemeRow), SchemeRow.id, after, limit)
         if ids is not None:
             query = query.where(SchemeRow.id.in_(sorted(ids)))
         return self._to_domain(self._s.execute(query).scalars().all())
@@ -143,13 +136,8 @@ class SqlCategoryRepository(VersionedRepository[ProductCategory]):
         return self._by_key(ProductCategoryRow, (scheme_id, code))
 
     def find(self, scheme_id: str, after: str | None, limit: int) -> list[ProductCategory]:
-        query = (
-            select(ProductCategoryRow)
-            .where(ProductCategoryRow.scheme_id == scheme_id)
-            .order_by(ProductCategoryRow.code)
-            .limit(limit)
-        )
-        query = page_after(query, ProductCategoryRow.code, after)
+        c = ProductCategoryRow
+        query = page(select(c).where(c.scheme_id == scheme_id), c.code, after, limit)
         return [category_from_row(r) for r in self._s.execute(query).scalars()]
 
     def covering(self, hs_code: str) -> list[ProductCategory]:
