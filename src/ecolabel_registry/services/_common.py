@@ -5,15 +5,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound
+from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound, VersionRequired
+from ecolabel_registry.domain.validation import is_slug
 from ecolabel_registry.services.changes import describe
 from ecolabel_registry.services.ports.registry import Page, Registry
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
 
 
 def snapshot(entity: Any) -> dict[str, Any]:
@@ -64,6 +69,42 @@ def raise_if(errors: list[FieldError]) -> None:
     """Raise InvalidInput when any error was collected."""
     if errors:
         raise InvalidInput(errors)
+
+
+def slug_errors(entity_id: str) -> list[FieldError]:
+    """The errors of a new entity's id so far: none, or that it is not a slug."""
+    if is_slug(entity_id):
+        return []
+    return [FieldError(("body", "id"), "must be a lower-case slug (a-z, 0-9, '-')")]
+
+
+def valid(entity: T, check: Callable[[T, list[FieldError]], None]) -> T:
+    """`entity`, or InvalidInput with every error `check` collects."""
+    errors: list[FieldError] = []
+    check(entity, errors)
+    raise_if(errors)
+    return entity
+
+
+def require_version(expected_version: int | None, what: str) -> int:
+    """The If-Match version of an update, or VersionRequired."""
+    if expected_version is None:
+        raise VersionRequired(f"updating {what} needs If-Match with its current ETag")
+    return expected_version
+
+
+def revised(
+    current: D,
+    changes: Mapping[str, Any],
+    updatable: frozenset[str],
+    expected_version: int | None,
+    what: str,
+) -> D:
+    """`current` with the `updatable` fields of `changes` and the caller's If-Match version
+    (VersionRequired without it); the other fields of `changes` are ignored."""
+    version = require_version(expected_version, what)
+    fields = {k: v for k, v in changes.items() if k in updatable}
+    return dataclasses.replace(current, **fields, version=version)
 
 
 def audit(
