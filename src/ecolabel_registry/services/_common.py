@@ -6,10 +6,16 @@ import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound, VersionRequired
+from ecolabel_registry.domain.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    VersionRequired,
+)
 from ecolabel_registry.domain.validation import is_slug
 from ecolabel_registry.services.changes import describe
 from ecolabel_registry.services.ports.registry import Page, Registry
@@ -19,6 +25,23 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 D = TypeVar("D", bound="DataclassInstance")
+
+
+class Slugged(Protocol):
+    """An entity keyed by a slug it is registered under (a scheme, a certification body)."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    @property
+    def id(self) -> str: ...
+
+
+S = TypeVar("S", bound=Slugged)
+
+
+class SluggedStore(Protocol[S]):
+    def get(self, entity_id: str, /) -> S | None: ...
+    def add(self, entity: S, /) -> S: ...
 
 
 def snapshot(entity: Any) -> dict[str, Any]:
@@ -105,6 +128,26 @@ def revised(
     version = require_version(expected_version, what)
     fields = {k: v for k, v in changes.items() if k in updatable}
     return dataclasses.replace(current, **fields, version=version)
+
+
+def registered(
+    registry: Registry,
+    actor: Actor,
+    store: SluggedStore[S],
+    entity: S,
+    check: Callable[[S, list[FieldError]], None],
+    entity_type: str,
+) -> S:
+    """`entity` registered under its new slug, with its audit: InvalidInput with every error
+    (the slug's and `check`'s), Conflict when the slug is taken."""
+    errors = slug_errors(entity.id)
+    check(entity, errors)
+    raise_if(errors)
+    if store.get(entity.id) is not None:
+        raise Conflict(f"{entity_type.replace('_', ' ')} {entity.id!r} already exists")
+    saved = store.add(dataclasses.replace(entity, version=1))
+    audit(registry, actor, f"{entity_type}.create", entity_type, saved.id, None, saved)
+    return saved
 
 
 def audit(

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor, Role
-from ecolabel_registry.domain.errors import Conflict, FieldError, Forbidden
+from ecolabel_registry.domain.errors import FieldError, Forbidden
 from ecolabel_registry.domain.model import Authorization, CertificationBody, windows_overlap
 from ecolabel_registry.domain.validation import check_window
 from ecolabel_registry.services._common import (
     audit,
     found,
     page_of,
-    raise_if,
+    registered,
     revised,
-    slug_errors,
     valid,
 )
 from ecolabel_registry.services.ports.registry import Page, Registry
@@ -41,16 +39,7 @@ class CertificationBodyService:
     def create(self, actor: Actor, body: CertificationBody) -> CertificationBody:
         """Register a body. A scheme operator may register one authorized only for its schemes."""
         _require_may_authorize(actor, {a.scheme_id for a in body.authorizations}, creating=True)
-        errors = slug_errors(body.id)
-        self._check(body, errors)
-        raise_if(errors)
-        if self._r.bodies.get(body.id) is not None:
-            raise Conflict(f"certification body {body.id!r} already exists")
-        saved = self._r.bodies.add(dataclasses.replace(body, version=1))
-        audit(
-            self._r, actor, "certification_body.create", "certification_body", saved.id, None, saved
-        )
-        return saved
+        return registered(self._r, actor, self._r.bodies, body, self._check, "certification_body")
 
     def update(
         self, actor: Actor, body_id: str, changes: Mapping[str, Any], expected_version: int | None

@@ -21,8 +21,8 @@ from ecolabel_registry.services._common import (
     found,
     page_of,
     raise_if,
+    registered,
     revised,
-    slug_errors,
     valid,
 )
 from ecolabel_registry.services.authz import require_operator, require_scheme_operator
@@ -62,14 +62,7 @@ class SchemeService:
     def create(self, actor: Actor, scheme: Scheme) -> Scheme:
         """Register a new scheme."""
         require_operator(actor, "register schemes")
-        errors = slug_errors(scheme.id)
-        self._check(scheme, errors)
-        raise_if(errors)
-        if self._r.schemes.get(scheme.id) is not None:
-            raise Conflict(f"scheme {scheme.id!r} already exists")
-        saved = self._r.schemes.add(dataclasses.replace(scheme, version=1))
-        audit(self._r, actor, "scheme.create", "scheme", saved.id, None, saved)
-        return saved
+        return registered(self._r, actor, self._r.schemes, scheme, self._check, "scheme")
 
     def update(
         self, actor: Actor, scheme_id: str, changes: Mapping[str, Any], expected_version: int | None
