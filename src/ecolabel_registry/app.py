@@ -134,8 +134,8 @@ def create_app(
     app.state.engine = engine
     app.state.resolver_cache = ResolverCache()
     app.state.past_snapshots = PastSnapshots()
-    # The hot equivalence reads, over the sessions' bind: the app's engine, or the connection
-    # of a test that passes its own session factory (read inside its transaction).
+    # The hot equivalence reads, over the sessions' bind (see HotReads: an engine, or one
+    # connection that the sessions are bound to), so they read what the sessions write.
     bind = session_factory.kw["bind"]
     hot_reads = HotReads(
         bind,

@@ -5,15 +5,43 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import FieldError, InvalidInput, NotFound
+from ecolabel_registry.domain.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    VersionRequired,
+)
+from ecolabel_registry.domain.validation import is_slug
 from ecolabel_registry.services.changes import describe
 from ecolabel_registry.services.ports.registry import Page, Registry
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
+D = TypeVar("D", bound="DataclassInstance")
+
+
+class Slugged(Protocol):
+    """An entity keyed by a slug it is registered under (a scheme, a certification body)."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
+
+    @property
+    def id(self) -> str: ...
+
+
+S = TypeVar("S", bound=Slugged)
+
+
+class SluggedStore(Protocol[S]):
+    def get(self, entity_id: str, /) -> S | None: ...
+    def add(self, entity: S, /) -> S: ...
 
 
 def snapshot(entity: Any) -> dict[str, Any]:
@@ -64,6 +92,62 @@ def raise_if(errors: list[FieldError]) -> None:
     """Raise InvalidInput when any error was collected."""
     if errors:
         raise InvalidInput(errors)
+
+
+def slug_errors(entity_id: str) -> list[FieldError]:
+    """The errors of a new entity's id so far: none, or that it is not a slug."""
+    if is_slug(entity_id):
+        return []
+    return [FieldError(("body", "id"), "must be a lower-case slug (a-z, 0-9, '-')")]
+
+
+def valid(entity: T, check: Callable[[T, list[FieldError]], None]) -> T:
+    """`entity`, or InvalidInput with every error `check` collects."""
+    errors: list[FieldError] = []
+    check(entity, errors)
+    raise_if(errors)
+    return entity
+
+
+def require_version(expected_version: int | None, what: str) -> int:
+    """The If-Match version of an update, or VersionRequired."""
+    if expected_version is None:
+        raise VersionRequired(f"updating {what} needs If-Match with its current ETag")
+    return expected_version
+
+
+def revised(
+    current: D,
+    changes: Mapping[str, Any],
+    updatable: frozenset[str],
+    expected_version: int | None,
+    what: str,
+) -> D:
+    """`current` with the `updatable` fields of `changes` and the caller's If-Match version
+    (VersionRequired without it); the other fields of `changes` are ignored."""
+    version = require_version(expected_version, what)
+    fields = {k: v for k, v in changes.items() if k in updatable}
+    return dataclasses.replace(current, **fields, version=version)
+
+
+def registered(
+    registry: Registry,
+    actor: Actor,
+    store: SluggedStore[S],
+    entity: S,
+    check: Callable[[S, list[FieldError]], None],
+    entity_type: str,
+) -> S:
+    """`entity` registered under its new slug, with its audit: InvalidInput with every error
+    (the slug's and `check`'s), Conflict when the slug is taken."""
+    errors = slug_errors(entity.id)
+    check(entity, errors)
+    raise_if(errors)
+    if store.get(entity.id) is not None:
+        raise Conflict(f"{entity_type.replace('_', ' ')} {entity.id!r} already exists")
+    saved = store.add(dataclasses.replace(entity, version=1))
+    audit(registry, actor, f"{entity_type}.create", entity_type, saved.id, None, saved)
+    return saved
 
 
 def audit(

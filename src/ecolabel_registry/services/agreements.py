@@ -27,10 +27,19 @@ from ecolabel_registry.domain.validation import (
     check_starts_within,
     check_window,
 )
-from ecolabel_registry.services._common import audit, found, id_cursor, page_of, raise_if
+from ecolabel_registry.services._common import (
+    audit,
+    found,
+    id_cursor,
+    page_of,
+    raise_if,
+    require_version,
+    revised,
+    valid,
+)
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports.registry import AgreementFilter, Page, Registry
-from ecolabel_registry.services.schemes import operative_in, require_version
+from ecolabel_registry.services.schemes import operative_in
 
 AGREEMENT_UPDATABLE = frozenset(
     {"title", "reference", "url", "signed_on", "effective_to", "chaining", "purpose"}
@@ -122,15 +131,11 @@ class AgreementService:
         """Change an agreement's descriptive fields, its end date or its chaining."""
         require_operator(actor, "change agreements")
         current = self.get(agreement_id)
-        version = require_version(expected_version, f"agreement {agreement_id}")
-        updated = dataclasses.replace(
-            current,
-            **{k: v for k, v in changes.items() if k in AGREEMENT_UPDATABLE},
-            version=version,
+        what = f"agreement {agreement_id}"
+        updated = valid(
+            revised(current, changes, AGREEMENT_UPDATABLE, expected_version, what),
+            self._check_agreement,
         )
-        errors: list[FieldError] = []
-        self._check_agreement(updated, errors)
-        raise_if(errors)
         saved = self._r.agreements.update(updated)
         audit(self._r, actor, "agreement.update", "agreement", agreement_id, current, saved)
         return saved
@@ -180,16 +185,7 @@ class AgreementService:
         _check_starts(current, event)
         check_status_event(event, AgreementStatus, "terminated", current.status_events)
         saved = self._r.agreements.add_status_event(agreement_id, event)
-        self._r.agreements.touch(agreement_id)
-        audit(
-            self._r,
-            actor,
-            "agreement.status_event",
-            "agreement",
-            agreement_id,
-            current,
-            self.get(agreement_id),
-        )
+        self._history_added(actor, "agreement.status_event", current)
         return saved
 
     def add_party_status_event(
@@ -205,16 +201,7 @@ class AgreementService:
         _check_starts(current, event)
         check_status_event(event, PartyStatus, "withdrawn", party.status_events)
         saved = self._r.agreements.add_party_status_event(agreement_id, scheme_id, event)
-        self._r.agreements.touch(agreement_id)
-        audit(
-            self._r,
-            actor,
-            "agreement.party_status_event",
-            "agreement",
-            agreement_id,
-            current,
-            self.get(agreement_id),
-        )
+        self._history_added(actor, "agreement.party_status_event", current)
         return saved
 
     def add_scope_entry(self, actor: Actor, agreement_id: str, entry: ScopeEntry) -> ScopeEntry:
@@ -226,17 +213,7 @@ class AgreementService:
         self._check_entry(current, entry, errors, ("body",))
         raise_if(errors)
         saved = self._r.agreements.add_scope_entry(agreement_id, entry)
-        self._r.agreements.touch(agreement_id)
-        audit(
-            self._r,
-            actor,
-            "agreement.scope_entry.create",
-            "scope_entry",
-            saved.id,
-            None,
-            saved,
-            parent=agreement_id,
-        )
+        self._scope_written(actor, "agreement.scope_entry.create", agreement_id, None, saved)
         return saved
 
     def end_scope_entry(
@@ -264,18 +241,29 @@ class AgreementService:
         raise_if(errors)
         ended = dataclasses.replace(entry, valid_to=valid_to)
         saved = self._r.agreements.update_scope_entry(agreement_id, ended, version)
+        self._scope_written(actor, "agreement.scope_entry.end", agreement_id, entry, saved)
+        return saved
+
+    def _history_added(self, actor: Actor, operation: str, before: Agreement) -> None:
+        """A status event was appended to `before`: a new version of the agreement, audited
+        with the agreement as it now is."""
+        self._r.agreements.touch(before.id)
+        audit(self._r, actor, operation, "agreement", before.id, before, self.get(before.id))
+
+    def _scope_written(
+        self,
+        actor: Actor,
+        operation: str,
+        agreement_id: str,
+        before: ScopeEntry | None,
+        saved: ScopeEntry,
+    ) -> None:
+        """A scope entry was added or ended: a new version of its agreement, and the entry's
+        audit under it."""
         self._r.agreements.touch(agreement_id)
         audit(
-            self._r,
-            actor,
-            "agreement.scope_entry.end",
-            "scope_entry",
-            entry_id,
-            entry,
-            saved,
-            parent=agreement_id,
+            self._r, actor, operation, "scope_entry", saved.id, before, saved, parent=agreement_id
         )
-        return saved
 
     def scope_entry_version(self, entry_id: str) -> int:
         """The current version of a scope entry (for its ETag)."""

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor, Role
-from ecolabel_registry.domain.errors import Conflict, FieldError, Forbidden
+from ecolabel_registry.domain.errors import FieldError, Forbidden
 from ecolabel_registry.domain.model import Authorization, CertificationBody, windows_overlap
-from ecolabel_registry.domain.validation import check_window, is_slug
-from ecolabel_registry.services._common import audit, found, page_of, raise_if
+from ecolabel_registry.domain.validation import check_window
+from ecolabel_registry.services._common import (
+    audit,
+    found,
+    page_of,
+    registered,
+    revised,
+    valid,
+)
 from ecolabel_registry.services.ports.registry import Page, Registry
-from ecolabel_registry.services.schemes import require_version
 
 BODY_UPDATABLE = frozenset({"name", "economy", "accreditation_ref", "authorizations"})
 
@@ -34,18 +39,7 @@ class CertificationBodyService:
     def create(self, actor: Actor, body: CertificationBody) -> CertificationBody:
         """Register a body. A scheme operator may register one authorized only for its schemes."""
         _require_may_authorize(actor, {a.scheme_id for a in body.authorizations}, creating=True)
-        errors: list[FieldError] = []
-        if not is_slug(body.id):
-            errors.append(FieldError(("body", "id"), "must be a lower-case slug (a-z, 0-9, '-')"))
-        self._check(body, errors)
-        raise_if(errors)
-        if self._r.bodies.get(body.id) is not None:
-            raise Conflict(f"certification body {body.id!r} already exists")
-        saved = self._r.bodies.add(dataclasses.replace(body, version=1))
-        audit(
-            self._r, actor, "certification_body.create", "certification_body", saved.id, None, saved
-        )
-        return saved
+        return registered(self._r, actor, self._r.bodies, body, self._check, "certification_body")
 
     def update(
         self, actor: Actor, body_id: str, changes: Mapping[str, Any], expected_version: int | None
@@ -61,11 +55,10 @@ class CertificationBodyService:
             before = set(current.authorizations)
             after = set(fields.get("authorizations", current.authorizations))
             _require_may_authorize(actor, {a.scheme_id for a in before ^ after}, creating=False)
-        version = require_version(expected_version, f"certification body {body_id}")
-        updated = dataclasses.replace(current, **fields, version=version)
-        errors: list[FieldError] = []
-        self._check(updated, errors)
-        raise_if(errors)
+        what = f"certification body {body_id}"
+        updated = valid(
+            revised(current, fields, BODY_UPDATABLE, expected_version, what), self._check
+        )
         saved = self._r.bodies.update(updated)
         audit(
             self._r,

@@ -29,10 +29,9 @@ from ecolabel_registry.domain.validation import (
     normal_gtins,
     sub_resource_suffix,
 )
-from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if
+from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if, revised
 from ecolabel_registry.services.authz import require_issuing_body
 from ecolabel_registry.services.ports.registry import CertificateFilter, Page, Registry, SearchTerm
-from ecolabel_registry.services.schemes import require_version
 
 CERTIFICATE_UPDATABLE = frozenset(CERTIFICATE_TERMS_CHANGEABLE)
 
@@ -146,12 +145,8 @@ class CertificateService:
             current.valid_from,
             "change it",
         )
-        version = require_version(expected_version, f"certificate {scheme_id}/{number}")
-        updated = dataclasses.replace(
-            current,
-            **{k: v for k, v in changes.items() if k in CERTIFICATE_UPDATABLE},
-            version=version,
-        )
+        what = f"certificate {scheme_id}/{number}"
+        updated = revised(current, changes, CERTIFICATE_UPDATABLE, expected_version, what)
         updated = dataclasses.replace(updated, gtins=normal_gtins(updated.gtins))
         body = self._check(updated)
         require_issuing_body(actor, body, scheme_id, updated.valid_from, "change it")

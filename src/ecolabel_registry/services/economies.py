@@ -18,10 +18,9 @@ from ecolabel_registry.domain.errors import (
 from ecolabel_registry.domain.model import Economy, EconomyKind, Membership, windows_overlap
 from ecolabel_registry.domain.operative import cyclic_members
 from ecolabel_registry.domain.validation import check_window
-from ecolabel_registry.services._common import audit, found, page_of, raise_if
+from ecolabel_registry.services._common import audit, found, page_of, raise_if, require_version
 from ecolabel_registry.services.authz import require_operator
 from ecolabel_registry.services.ports.registry import Page, Registry
-from ecolabel_registry.services.schemes import require_version
 
 
 class EconomyService:

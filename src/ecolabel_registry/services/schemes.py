@@ -8,16 +8,23 @@ from collections.abc import Mapping
 from typing import Any
 
 from ecolabel_registry.domain.access import Actor
-from ecolabel_registry.domain.errors import Conflict, FieldError, VersionRequired
+from ecolabel_registry.domain.errors import Conflict, FieldError
 from ecolabel_registry.domain.model import ProductCategory, Scheme
 from ecolabel_registry.domain.operative import OperativeRule
 from ecolabel_registry.domain.validation import (
     check_criteria,
     check_hs_codes,
     check_window,
-    is_slug,
 )
-from ecolabel_registry.services._common import audit, found, page_of, raise_if
+from ecolabel_registry.services._common import (
+    audit,
+    found,
+    page_of,
+    raise_if,
+    registered,
+    revised,
+    valid,
+)
 from ecolabel_registry.services.authz import require_operator, require_scheme_operator
 from ecolabel_registry.services.ports.registry import Page, Registry
 
@@ -33,13 +40,6 @@ def operative_in(registry: Registry, economy: str, on: dt.date) -> frozenset[str
     """The ids of the schemes operative in `economy` on `on` (the resolver's rule)."""
     groups = {g.code: g for g in registry.economies.groups()}
     return OperativeRule.of(groups, registry.schemes.all()).schemes_in(economy, on)
-
-
-def require_version(expected_version: int | None, what: str) -> int:
-    """The If-Match version of an update, or VersionRequired."""
-    if expected_version is None:
-        raise VersionRequired(f"updating {what} needs If-Match with its current ETag")
-    return expected_version
 
 
 class SchemeService:
@@ -62,16 +62,7 @@ class SchemeService:
     def create(self, actor: Actor, scheme: Scheme) -> Scheme:
         """Register a new scheme."""
         require_operator(actor, "register schemes")
-        errors: list[FieldError] = []
-        if not is_slug(scheme.id):
-            errors.append(FieldError(("body", "id"), "must be a lower-case slug (a-z, 0-9, '-')"))
-        self._check(scheme, errors)
-        raise_if(errors)
-        if self._r.schemes.get(scheme.id) is not None:
-            raise Conflict(f"scheme {scheme.id!r} already exists")
-        saved = self._r.schemes.add(dataclasses.replace(scheme, version=1))
-        audit(self._r, actor, "scheme.create", "scheme", saved.id, None, saved)
-        return saved
+        return registered(self._r, actor, self._r.schemes, scheme, self._check, "scheme")
 
     def update(
         self, actor: Actor, scheme_id: str, changes: Mapping[str, Any], expected_version: int | None
@@ -79,13 +70,10 @@ class SchemeService:
         """Change a scheme's fields; `expected_version` is the caller's If-Match."""
         current = self.get(scheme_id)
         require_scheme_operator(actor, scheme_id, "change this scheme")
-        version = require_version(expected_version, f"scheme {scheme_id}")
-        updated = dataclasses.replace(
-            current, **{k: v for k, v in changes.items() if k in SCHEME_UPDATABLE}, version=version
+        what = f"scheme {scheme_id}"
+        updated = valid(
+            revised(current, changes, SCHEME_UPDATABLE, expected_version, what), self._check
         )
-        errors: list[FieldError] = []
-        self._check(updated, errors)
-        raise_if(errors)
         saved = self._r.schemes.update(updated)
         audit(self._r, actor, "scheme.update", "scheme", scheme_id, current, saved)
         return saved
@@ -156,15 +144,11 @@ class SchemeService:
         """Change a category's fields; `expected_version` is the caller's If-Match."""
         current = self.get_category(scheme_id, code)
         require_scheme_operator(actor, scheme_id, "change categories of this scheme")
-        version = require_version(expected_version, f"category {scheme_id}/{code}")
-        updated = dataclasses.replace(
-            current,
-            **{k: v for k, v in changes.items() if k in CATEGORY_UPDATABLE},
-            version=version,
+        what = f"category {scheme_id}/{code}"
+        updated = valid(
+            revised(current, changes, CATEGORY_UPDATABLE, expected_version, what),
+            self._check_category,
         )
-        errors: list[FieldError] = []
-        self._check_category(updated, errors)
-        raise_if(errors)
         saved = self._r.categories.update(updated)
         audit(
             self._r,

@@ -18,14 +18,20 @@ from ecolabel_registry.persistence.hot.sqlite import SqliteDialect
 
 
 class HotReads:
-    """The hot reads' DBAPI connections, over the app's bind (an engine, or a test's
-    connection: the same reader either way).
+    """The hot reads' DBAPI connections, over an engine or over one connection.
 
     Over an engine, `held` readers (the single question) keep one connection of the engine's
     pool between requests, in autocommit mode, so every statement reads the latest committed
     data; the others (the batch, whose later chunks are read on a second thread, and the
-    markets) take a pooled connection for each read. Over a connection (a test's, in its
-    transaction), every read is made on it, so the test's own transaction is what is read.
+    markets) take a pooled connection for each read.
+
+    Over one connection, every read is made on it (and `held` means nothing). Production
+    uses this: a page reads the registry through its request session, and
+    `api.deps.session_equivalence` gives the page's equivalence service a reader over that
+    session's connection, so one page never holds two pooled connections at once (many pages
+    at once would otherwise take the whole pool and wait on each other). `create_app` builds
+    its readers over its sessions' bind, whatever it is, so that the hot reads see what the
+    sessions write: an app whose sessions are bound to one connection reads on it too.
     """
 
     def __init__(
@@ -60,7 +66,7 @@ class HotReads:
 
         PostgreSQL over an engine: on a small pool of asynchronous connections, so that the
         worker answers other requests while one waits for the database. SQLite (a local file,
-        a lookup of some microseconds) and a test's connection: synchronously.
+        a lookup of some microseconds) and one connection: synchronously.
         """
         if self._pool is not None:
             return await self._pool.fetch(sql, params)

@@ -8,9 +8,9 @@ import io
 import itertools
 import json
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ecolabel_registry.domain.errors import FieldError, InvalidInput
 from ecolabel_registry.services import untp_dcc
@@ -18,6 +18,8 @@ from ecolabel_registry.services.ports.imports import COLUMNS, REQUIRED_COLUMNS
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
+
+T = TypeVar("T")
 
 
 class ImportFormat(StrEnum):
@@ -215,44 +217,46 @@ def csv_rows(chunks: Iterable[bytes]) -> Iterator[tuple[int, dict[str, Any] | Fi
     names = [h.strip() for h in header]
     check_columns(names, line_break=line_break)
     width = len(names)
+    for row, values in _numbered(reader, lambda values: not values):
+        if isinstance(values, FileError):
+            yield row, values
+        elif len(values) != width:
+            yield row, FileError((), f"has {len(values)} fields; the header has {width}")
+        else:
+            yield row, dict(zip(names, values, strict=True))
+
+
+def _numbered(
+    items: Iterator[T], blank: Callable[[T], bool]
+) -> Iterator[tuple[int, T | FileError]]:
+    """Each item but the blank ones with its row number (from 1); an item that cannot be read
+    (not UTF-8, not valid CSV) ends the rows with the `FileError` that says why."""
     row = 0
     while True:
         try:
-            values = next(reader, None)
+            item = next(items, None)
         except UnicodeDecodeError as exc:
             yield row + 1, FileError((), _not_utf8(exc))
             return
         except csv.Error as exc:
             yield row + 1, FileError((), f"not valid CSV: {exc}")
             return
-        if values is None:
+        if item is None:
             return
-        if not values:
-            continue  # a blank line
-        row += 1
-        if len(values) != width:
-            yield row, FileError((), f"has {len(values)} fields; the header has {width}")
+        if blank(item):
             continue
-        yield row, dict(zip(names, values, strict=True))
+        row += 1
+        yield row, item
 
 
 def json_lines(chunks: Iterable[bytes]) -> Iterator[tuple[int, Any]]:
     """Each non-blank line's JSON value with its row number, or the `FileError` that says why
     the line is not JSON (deep nesting included); the body without a line break at all is
     refused whole (`NO_LINE_BREAK`). The one reader of JSON Lines, whatever the lines hold."""
-    text = text_lines(chunks)
-    row = 0
-    while True:
-        try:
-            line = next(text, None)
-        except UnicodeDecodeError as exc:
-            yield row + 1, FileError((), _not_utf8(exc))
+    for row, line in _numbered(text_lines(chunks), lambda line: not line.strip()):
+        if isinstance(line, FileError):
+            yield row, line
             return
-        if line is None:
-            return
-        if not line.strip():
-            continue
-        row += 1
         value: Any
         try:
             value = json.loads(line)
