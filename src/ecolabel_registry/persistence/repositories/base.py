@@ -3,6 +3,7 @@ back), the write lock, and status events."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
@@ -156,7 +157,7 @@ class Versioned(Protocol):
 V = TypeVar("V", bound=Versioned)
 
 
-class VersionedRepository(Generic[V]):
+class VersionedRepository(ABC, Generic[V]):
     """An aggregate stored as a root row that carries its version, and child rows rewritten
     with it: inserted at version 1, updated only at the version the writer read, then read
     back as stored."""
@@ -164,19 +165,20 @@ class VersionedRepository(Generic[V]):
     def __init__(self, session: Session) -> None:
         self._s = session
 
+    @abstractmethod
     def _to_domain(self, rows: Sequence[Any]) -> list[V]:
-        raise NotImplementedError
+        """The aggregates of root rows, with their child rows."""
 
+    @abstractmethod
     def _fields(self, item: V) -> dict[str, Any]:
         """The root row's columns a write sets (not its key)."""
-        raise NotImplementedError
 
     def _children(self, item: V) -> None:
         """Rewrite the rows the aggregate owns besides its root (none by default)."""
 
+    @abstractmethod
     def _reload(self, item: V) -> V:
         """`item` as stored now."""
-        raise NotImplementedError
 
     def _by_key(self, table: Any, key: Any) -> V | None:
         row = self._s.get(table, key)
@@ -197,5 +199,6 @@ class VersionedRepository(Generic[V]):
 
 def stored(found: V | None) -> V:
     """What a read-back found (a row this transaction has just written is there)."""
-    assert found is not None
+    if found is None:
+        raise RuntimeError("a row written in this transaction could not be read back")
     return found

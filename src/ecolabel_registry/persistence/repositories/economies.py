@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import (
     delete,
@@ -17,9 +19,7 @@ from ecolabel_registry.domain.model import (
 )
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
-    bump_version,
     by_owner,
-    flush_new,
     page,
     stored,
 )
@@ -66,24 +66,14 @@ class SqlEconomyRepository(VersionedRepository[Economy]):
     def groups(self) -> list[Economy]:
         return self.find(None, 100_000, EconomyKind.GROUP)
 
-    def save_group(self, group: Economy, expected_version: int | None) -> Economy:
-        if expected_version is None:
-            self._s.add(
-                EconomyRow(code=group.code, name=group.name, kind=group.kind.value, version=1)
-            )
-            flush_new(self._s, f"economy {group.code}")
-        else:
-            bump_version(
-                self._s,
-                EconomyRow,
-                EconomyRow.code == group.code,
-                expected_version,
-                f"group {group.code}",
-                {"name": group.name},
-            )
-            self._s.execute(
-                delete(GroupMembershipRow).where(GroupMembershipRow.group_code == group.code)
-            )
+    @staticmethod
+    def _fields(group: Economy) -> dict[str, Any]:
+        return {"name": group.name}
+
+    def _children(self, group: Economy) -> None:
+        self._s.execute(
+            delete(GroupMembershipRow).where(GroupMembershipRow.group_code == group.code)
+        )
         if group.members:
             self._s.execute(
                 insert(GroupMembershipRow),
@@ -97,4 +87,14 @@ class SqlEconomyRepository(VersionedRepository[Economy]):
                     for m in group.members
                 ],
             )
+
+    def _reload(self, group: Economy) -> Economy:
         return stored(self.get(group.code))
+
+    def save_group(self, group: Economy, expected_version: int | None) -> Economy:
+        if expected_version is None:
+            row = EconomyRow(code=group.code, name=group.name, kind=group.kind.value, version=1)
+            return self._insert(row, group, f"economy {group.code}")
+        key = EconomyRow.code == group.code
+        current = dataclasses.replace(group, version=expected_version)
+        return self._update(EconomyRow, key, current, f"group {group.code}")
