@@ -103,23 +103,6 @@ class EquivalenceService:
         source, past = self._recorded()
         return past.at(source, asked.facts_revision)
 
-    def answer_as_recorded(
-        self,
-        asked: AsRecorded,
-        scheme_id: str,
-        number: str,
-        target: str,
-        on: dt.date,
-        hs_code: str | None,
-    ) -> Answer:
-        """The answer the registry would have given at `asked.instant`: its facts and the
-        certificate as recorded at that revision."""
-        snapshot = self.snapshot_as_recorded(asked)
-        found = self._recorded()[0].terms_as_recorded([(scheme_id, number)], asked.revision)
-        return self.answer(
-            snapshot, scheme_id, number, found.get((scheme_id, number)), target, on, hs_code
-        )
-
     def answer_lines_as_recorded(
         self, lines: Sequence[Line], asked: Sequence[AsRecorded | None], current: Snapshot
     ) -> list[Answer | DomainError]:

@@ -42,13 +42,22 @@ def as_recorded(
     source: RevisionLog, instant: dt.datetime, loc: tuple[str | int, ...]
 ) -> AsRecorded:
     """The revisions an `as_recorded` instant names; 422 for an instant in the future or
-    before the registry's first recorded revision."""
-    if instant > dt.datetime.now(dt.UTC):
-        raise InvalidInput.single(loc, recorded_future_message(instant))
-    found = source.recorded_revision(instant)
+    before the registry's first recorded revision (`out_of_history`)."""
+    now = dt.datetime.now(dt.UTC)
+    found = None if instant > now else source.recorded_revision(instant)
     if found is None:
-        raise InvalidInput.single(loc, recorded_before_message(instant, source.first_recorded()))
+        raise out_of_history(source, instant, now, loc)
     return AsRecorded(instant, found[0], found[1])
+
+
+def out_of_history(
+    source: RevisionLog, instant: dt.datetime, now: dt.datetime, loc: tuple[str | int, ...]
+) -> InvalidInput:
+    """The 422 of an instant that names no recorded revision: one after `now` (when the
+    revision was looked for), or one before the registry's first."""
+    if instant > now:
+        return InvalidInput.single(loc, recorded_future_message(instant))
+    return InvalidInput.single(loc, recorded_before_message(instant, source.first_recorded()))
 
 
 PAST_SNAPSHOTS = 32
@@ -69,6 +78,10 @@ class PastSnapshots:
         self._size = size
         self._kept: OrderedDict[int, Snapshot] = OrderedDict()
         self._lock = threading.Lock()
+
+    def kept(self, facts_revision: int) -> Snapshot | None:
+        """The snapshot of `facts_revision` when one is kept (no query, no waiting)."""
+        return self._kept.get(facts_revision)
 
     def at(self, source: RecordedSource, facts_revision: int) -> Snapshot:
         kept = self._kept.get(facts_revision)

@@ -39,6 +39,7 @@ from ecolabel_registry.domain.validation import (
     ECONOMY_CODE_PATTERN,
     HS_CODE_PATTERN,
     iso_day,
+    rfc3339_instant,
 )
 from ecolabel_registry.services.equivalence import (
     MAX_PLAN_TARGETS,
@@ -46,7 +47,13 @@ from ecolabel_registry.services.equivalence import (
     Line,
     repeated_lines,
 )
-from ecolabel_registry.services.snapshots import AsRecorded, ResolverCache
+from ecolabel_registry.services.snapshots import (
+    AsRecorded,
+    PastSnapshots,
+    ResolverCache,
+    Snapshot,
+    out_of_history,
+)
 
 router = APIRouter(tags=["equivalence"])
 JSON = "application/json"
@@ -93,37 +100,7 @@ async def get_equivalence(
 
     With `as_recorded`: the answer the registry would have given at that instant."""
     instant = instant_of(as_recorded, ("query", "as_recorded"))
-    if instant is not None:
-        service: EquivalenceService = equivalence_service(request)
-        data = await run_in_threadpool(
-            _as_recorded, service, instant, scheme, certificate, target, on, hs_code
-        )
-        return _json(data)
-    return await _equivalence(request, scheme, certificate, target, on, hs_code)
-
-
-def _as_recorded(
-    service: EquivalenceService,
-    instant: dt.datetime,
-    scheme: str,
-    certificate: str,
-    target: str,
-    on: dt.date | None,
-    hs_code: str | None,
-) -> EquivalenceAnswer:
-    asked = service.as_recorded(instant, ("query", "as_recorded"))
-    day = on or asked.day
-    answer = service.answer_as_recorded(asked, scheme, certificate, target, day, hs_code)
-    return AnswerWriter().answer(
-        answer,
-        scheme,
-        certificate,
-        target,
-        day,
-        hs_code,
-        revision=asked.revision,
-        as_recorded=instant,
-    )
+    return await _equivalence(request, scheme, certificate, target, on, hs_code, instant)
 
 
 async def _equivalence(
@@ -133,22 +110,44 @@ async def _equivalence(
     target: str,
     on: dt.date | None,
     hs_code: str | None,
+    instant: dt.datetime | None = None,
 ) -> Response:
-    day = on or today()
-    # One plain-SQL statement, no session, no threadpool hop. Bringing the cached facts up to
-    # date after a write (milliseconds from the change log, seconds for a full reload) runs
-    # in the threadpool, so other requests keep being answered meanwhile.
-    cache: ResolverCache = request.app.state.resolver_cache
-    facts = request.app.state.hot_facts
+    """The answer now, or as recorded at `instant`: one plain-SQL statement (the revision,
+    and the certificate's terms as of it), no session, no threadpool hop while the snapshot
+    of the facts it names is at hand. Bringing the cached facts up to date after a write
+    (milliseconds from the change log, seconds for a full reload), or building a snapshot of
+    earlier facts, runs in the threadpool, so other requests keep being answered meanwhile."""
+    state = request.app.state
+    cache: ResolverCache = state.resolver_cache
+    facts = state.hot_facts
     service = EquivalenceService(facts, cache)
-    revision, found = await facts.terms_and_revision_async(scheme, certificate)
-    snapshot = cache.current(revision)
-    if snapshot is None:
-        snapshot = await run_in_threadpool(cache.at, facts, revision)
+    snapshot: Snapshot | None
+    if instant is None:
+        day = on or today()
+        revision, found = await facts.terms_and_revision_async(scheme, certificate)
+        snapshot = cache.current(revision)
+        if snapshot is None:
+            snapshot = await run_in_threadpool(cache.at, facts, revision)
+    else:
+        now = dt.datetime.now(dt.UTC)
+        recorded = None
+        if instant <= now:
+            recorded = await facts.recorded_terms_async(instant, scheme, certificate)
+        if recorded is None:
+            loc = ("query", "as_recorded")
+            raise await run_in_threadpool(out_of_history, facts, instant, now, loc)
+        revision, facts_revision, found = recorded
+        asked = AsRecorded(instant, revision, facts_revision)
+        day = on or asked.day
+        past: PastSnapshots = state.past_snapshots
+        snapshot = past.kept(facts_revision)
+        if snapshot is None:
+            snapshot = await run_in_threadpool(past.at, facts, facts_revision)
     answer = service.answer(snapshot, scheme, certificate, found, target, day, hs_code)
-    return _json(
-        AnswerWriter().answer(answer, scheme, certificate, target, day, hs_code, revision=revision)
+    written = AnswerWriter().answer(
+        answer, scheme, certificate, target, day, hs_code, revision=revision, as_recorded=instant
     )
+    return _json(written)
 
 
 class QuickEquivalenceRoute(APIRoute):
@@ -192,17 +191,15 @@ _QUERY_NAMES = _declared_query_names()
 _ECONOMY = re.compile(ECONOMY_CODE_PATTERN)
 _HS = re.compile(HS_CODE_PATTERN)
 
-Query5 = tuple[str, str, str, dt.date | None, str | None]
+Query6 = tuple[str, str, str, dt.date | None, str | None, dt.datetime | None]
 
 
-def checked_query(items: list[tuple[str, str]]) -> Query5 | None:
+def checked_query(items: list[tuple[str, str]]) -> Query6 | None:
     """The parameters of `get_equivalence` when FastAPI would accept `items` as they are,
     with the values it would pass; None on any doubt (a repeated or unknown name, a length,
     a pattern, a date not written YYYY-MM-DD), for FastAPI to decide and word the error."""
     values = dict(items)
     if len(values) != len(items) or not values.keys() <= _QUERY_NAMES:
-        return None
-    if "as_recorded" in values:  # the declared handler answers as recorded
         return None
     scheme, number, target = values.get("scheme"), values.get("certificate"), values.get("target")
     if (
@@ -223,7 +220,13 @@ def checked_query(items: list[tuple[str, str]]) -> Query5 | None:
         on = iso_day(text)
         if on is None:
             return None
-    return scheme, number, target, on, hs_code
+    instant: dt.datetime | None = None
+    text = values.get("as_recorded")
+    if text is not None:
+        instant = rfc3339_instant(text) if len(text) <= 64 else None
+        if instant is None:
+            return None
+    return scheme, number, target, on, hs_code, instant
 
 
 async def _raw_body(request: Request) -> bytes:

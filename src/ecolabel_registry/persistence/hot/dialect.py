@@ -49,8 +49,16 @@ class TermsDialect(Protocol):
 
     @property
     def as_recorded_sql(self) -> str:
-        """One certificate's terms as recorded at a revision (scheme, number, revision,
-        scheme, number, revision, revision)."""
+        """One certificate's terms as recorded at a revision (scheme, number, scheme,
+        number, revision, revision)."""
+        ...
+
+    @property
+    def recorded_terms_sql(self) -> str:
+        """`recorded_sql` and `as_recorded_sql` in one statement: the revision recorded last
+        at or before an instant, its facts' revision, and one certificate's terms as recorded
+        then, or NULLs (instant, scheme, number, scheme, number); no row for an instant
+        before the first revision."""
         ...
 
     def instant(self, value: dt.datetime) -> Any:
@@ -71,8 +79,9 @@ class TermsDialect(Protocol):
 # index lookup and one heap row, with no look-up of its events.
 TERMS = (
     "c.scheme_id, c.number, c.category_code, c.valid_from, c.valid_to, "
-    "CAST(c.hs_codes AS TEXT), c.status_changes"
+    "CAST(c.hs_codes AS TEXT) AS hs_codes, c.status_changes"
 )
+TERMS_NAMES = "scheme_id, number, category_code, valid_from, valid_to, hs_codes, status_changes"
 MANY_CHUNK = 10_000
 
 
@@ -96,18 +105,39 @@ def _single_sql(mark: str, columns: str = TERMS) -> str:
 def _recorded_sql(mark: str) -> str:
     return (
         "SELECT l.revision, (SELECT max(v.recorded_revision) FROM fact_version v "
-        "WHERE v.recorded_revision <= l.revision) FROM registry_revision_log l "
+        "WHERE v.recorded_revision <= l.revision) AS facts FROM registry_revision_log l "
         f"WHERE l.recorded_at <= {mark} ORDER BY l.recorded_at DESC LIMIT 1"
     )
 
 
-def _as_recorded_sql(mark: str) -> str:
+def _versions_sql(mark: str) -> str:
+    """Every recorded version of one certificate (scheme, number, scheme, number): its
+    current row and its history rows, each with the revisions it was in force from (`since`)
+    and until (`until`, NULL for the current row)."""
     return (
-        f"SELECT {TERMS} FROM certificate c WHERE c.scheme_id = {mark} AND c.number = {mark} "
-        f"AND c.recorded_revision <= {mark} UNION ALL "
-        f"SELECT {TERMS} FROM certificate_history c WHERE c.scheme_id = {mark} "
-        f"AND c.number = {mark} AND c.recorded_revision <= {mark} "
-        f"AND c.superseded_revision > {mark}"
+        f"SELECT {TERMS}, c.recorded_revision AS since, NULL AS until FROM certificate c "
+        f"WHERE c.scheme_id = {mark} AND c.number = {mark} UNION ALL "
+        f"SELECT {TERMS}, c.recorded_revision, c.superseded_revision FROM certificate_history c "
+        f"WHERE c.scheme_id = {mark} AND c.number = {mark}"
+    )
+
+
+_IN_FORCE = "t.since <= {revision} AND (t.until IS NULL OR t.until > {revision})"
+_VERSION_TERMS = ", ".join(f"t.{name}" for name in TERMS_NAMES.split(", "))
+
+
+def _as_recorded_sql(mark: str) -> str:
+    in_force = _IN_FORCE.format(revision=mark)
+    return f"SELECT {_VERSION_TERMS} FROM ({_versions_sql(mark)}) t WHERE {in_force}"
+
+
+def _recorded_terms_sql(mark: str) -> str:
+    # The revision row joined to the certificate's version in force at it: no LATERAL, so
+    # that one statement serves both databases.
+    in_force = _IN_FORCE.format(revision="l.revision")
+    return (
+        f"SELECT l.revision, l.facts, {_VERSION_TERMS} FROM ({_recorded_sql(mark)}) l "
+        f"LEFT JOIN ({_versions_sql(mark)}) t ON {in_force}"
     )
 
 
@@ -119,6 +149,7 @@ class Statements:
     single_sql: str
     recorded_sql: str
     as_recorded_sql: str
+    recorded_terms_sql: str
     version_sql: str
     certificate_sql: str
 
@@ -127,6 +158,7 @@ class Statements:
         cls.single_sql = _single_sql(mark)
         cls.recorded_sql = _recorded_sql(mark)
         cls.as_recorded_sql = _as_recorded_sql(mark)
+        cls.recorded_terms_sql = _recorded_terms_sql(mark)
         cls.version_sql = _single_sql(mark, "c.version")
         cls.certificate_sql = _single_sql(mark, f"{WHOLE}, {events}")
 

@@ -97,11 +97,26 @@ class HotFacts:
         sql = self._d.as_recorded_sql
         with self._r.connection() as conn:
             for scheme_id, number in dict.fromkeys(keys):
-                rows = conn.fetch(
-                    sql, (scheme_id, number, revision, scheme_id, number, revision, revision)
-                )
+                rows = conn.fetch(sql, (scheme_id, number, scheme_id, number, revision, revision))
                 found.update(build.terms(rows[:1]))
         return found
+
+    async def recorded_terms_async(
+        self, instant: dt.datetime, scheme_id: str, number: str
+    ) -> tuple[int, int, CertificateTerms | None] | None:
+        """`recorded_revision` and one certificate's `terms_as_recorded` at that revision,
+        in one statement, without blocking the event loop on PostgreSQL: the revision, the
+        facts' revision and the terms (None when the certificate was not recorded by then);
+        None when the registry recorded nothing by `instant`."""
+        params = (self._d.instant(instant), scheme_id, number, scheme_id, number)
+        rows = await self._r.fetch(self._d.recorded_terms_sql, params)
+        if not rows:
+            return None
+        revision, facts = int(rows[0][0]), int(rows[0][1] or 0)
+        if rows[0][2] is None:
+            return revision, facts, None
+        found = TermsBuilder(self._d.text_dates).terms([rows[0][2:]])
+        return revision, facts, next(iter(found.values()))
 
     def terms_and_revision(
         self, scheme_id: str, number: str
