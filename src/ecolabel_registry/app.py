@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry import __version__
 from ecolabel_registry.api import docs, pages, problems
-from ecolabel_registry.api.deps import authenticate, require_reader, require_reader_fast
+from ecolabel_registry.api.deps import authenticate, require_reader
 from ecolabel_registry.api.middleware import RequestGuard
 from ecolabel_registry.api.pages.cache import PageCache
 from ecolabel_registry.api.query import known_query_only
@@ -155,27 +155,20 @@ def create_app(
         settings.max_concurrent_matrices,
     )
     problems.install(app, DRIVER_ERRORS, domain_error)
-    # equivalence before certificates: its markets path ends in a fixed suffix.
+    # The routes are matched in order, one after another: the most asked (questions,
+    # decisions) first; equivalence before certificates, whose paths would take its markets
+    # path (it ends in a fixed suffix).
     app.include_router(health.router)
-    app.include_router(pages.router, dependencies=[Depends(require_reader_fast)])
+    for module in (equivalence, decisions):
+        app.include_router(module.router, dependencies=[Depends(require_reader)])
+    app.include_router(pages.router, dependencies=[Depends(require_reader)])
     pages.install(app)
     if app.openapi_url is not None:
         docs.install(app)
     app.include_router(imports.router, dependencies=[Depends(require_reader)])
     app.include_router(decisions.well_known)
-    for module in (
-        economies,
-        schemes,
-        equivalence,
-        certificates,
-        bodies,
-        agreements,
-        changes,
-        audit,
-        decisions,
-    ):
-        reader = require_reader_fast if module is equivalence else require_reader
-        app.include_router(module.router, dependencies=[Depends(reader)])
+    for module in (economies, schemes, certificates, bodies, agreements, changes, audit):
+        app.include_router(module.router, dependencies=[Depends(require_reader)])
     if settings.bench_endpoints:
         # The benchmarks' yardstick is a bare FastAPI endpoint: mounted as it is, without the
         # app's own dependencies.
@@ -185,7 +178,7 @@ def create_app(
         max_body_bytes=settings.max_body_bytes,
         max_json_body_bytes=settings.max_json_body_bytes,
         max_batch_body_bytes=settings.max_batch_body_bytes,
-        authenticate=partial(authenticate, session_factory),
+        authenticate=partial(authenticate, hot_reads),
     )
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:

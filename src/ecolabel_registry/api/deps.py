@@ -15,15 +15,17 @@ from ecolabel_registry.delivery import policy_of
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import InvalidInput, StaleVersion, Unauthenticated
 from ecolabel_registry.domain.messages import instant_message
+from ecolabel_registry.domain.model import CertificateTerms
 from ecolabel_registry.domain.validation import rfc3339_instant
 from ecolabel_registry.persistence.audit import SqlAuditReader
 from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.changes import SqlChangeLog
-from ecolabel_registry.persistence.decisions import SqlDecisionRepository
+from ecolabel_registry.persistence.decisions import DecisionStore, SqlDecisionRepository
 from ecolabel_registry.persistence.engine import unit_of_work
 from ecolabel_registry.persistence.hot import HotFacts, HotReads
 from ecolabel_registry.persistence.impact import SqlCertificateGroups
-from ecolabel_registry.persistence.repositories import SqlApiKeyRepository, SqlRegistry
+from ecolabel_registry.persistence.repositories import SqlRegistry
+from ecolabel_registry.persistence.repositories.keys import api_key_by_hash_async
 from ecolabel_registry.persistence.versions import SqlRecordedEntities
 from ecolabel_registry.persistence.webhooks import SqlSubscriptionStore
 from ecolabel_registry.services.agreements import AgreementService
@@ -35,11 +37,12 @@ from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.economies import EconomyService
 from ecolabel_registry.services.equivalence import EquivalenceService
 from ecolabel_registry.services.imports import CertificateImportService
-from ecolabel_registry.services.keys import ApiKeyService
+from ecolabel_registry.services.keys import actor_of, hash_key
 from ecolabel_registry.services.ports.equivalence import CertificateGroups
 from ecolabel_registry.services.recorded import RecordedReads
 from ecolabel_registry.services.schemes import SchemeService
 from ecolabel_registry.services.signing import ReceiptSigner
+from ecolabel_registry.services.snapshots import ResolverCache, Snapshot
 from ecolabel_registry.services.webhooks import SubscriptionService
 from ecolabel_registry.settings import Settings
 
@@ -79,20 +82,24 @@ def _bearer(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(factory: sessionmaker[Session], authorization: str | None) -> Actor:
+async def authenticate(reads: HotReads, authorization: str | None) -> Actor:
     """The caller of a write: the holder of a valid, unrevoked API key (else Unauthenticated).
 
-    Reads the key in a short transaction of its own: RequestGuard calls it before the
-    request's body is read, without holding a connection while the body arrives.
+    Reads the key with one statement in autocommit on the hot reads (on PostgreSQL their
+    asynchronous pool: no thread, no session): RequestGuard calls it before the request's
+    body is read, without holding a connection while the body arrives.
     """
     token = _bearer(authorization)
     if token is None:
         raise Unauthenticated("this operation needs `Authorization: Bearer <api key>`")
-    with factory() as session:
-        return ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
+    return await _actor(reads, token)
 
 
-def get_actor(
+async def _actor(reads: HotReads, token: str) -> Actor:
+    return actor_of(await api_key_by_hash_async(reads, hash_key(token)))
+
+
+async def get_actor(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Actor:
@@ -100,36 +107,25 @@ def get_actor(
     actor = getattr(request.state, "actor", None)
     if isinstance(actor, Actor):
         return actor
-    return authenticate(request.app.state.sessionmaker, authorization)
+    return await authenticate(request.app.state.hot_reads, authorization)
 
 
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
-def require_reader(
+async def require_reader(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> None:
-    """Reads are public unless ECOLABEL_PUBLIC_READS=false; then any valid key may read."""
+    """Reads are public unless ECOLABEL_PUBLIC_READS=false; then any valid key may read (the
+    key read as `authenticate` reads it)."""
     settings: Settings = request.app.state.settings
     if settings.public_reads:
         return
     token = _bearer(authorization)
     if token is None:
         raise Unauthenticated("reads need an API key on this registry")
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
-        ApiKeyService(SqlApiKeyRepository(session)).authenticate(token)
-
-
-async def require_reader_fast(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> None:
-    """`require_reader` without a threadpool hop when reads are public (the usual case)."""
-    if request.app.state.settings.public_reads:
-        return
-    await run_in_threadpool(require_reader, request, authorization)
+    await _actor(request.app.state.hot_reads, token)
 
 
 _VERSION = re.compile(r"^[0-9]{1,9}$")
@@ -306,14 +302,40 @@ def session_equivalence(request: Request, session: Session) -> EquivalenceServic
     return EquivalenceService(HotFacts(reads), request.app.state.resolver_cache)
 
 
-def decision_service(request: Request, session: Session, lines: int = 1) -> DecisionService:
+def decision_service(request: Request, session: Session | None, lines: int = 1) -> DecisionService:
     """The decisions of this request, answering over the hot reads the equivalence API uses
-    for as many lines: the single question's held connection, or the batch's."""
+    for as many lines: the single question's held connection, or the batch's; stored in
+    `session` (None: by `decision_store`)."""
     state = request.app.state
     facts = state.hot_facts if lines == 1 else state.batch_facts
     equivalence = EquivalenceService(facts, state.resolver_cache, state.past_snapshots)
     signer: ReceiptSigner = state.signer
-    return DecisionService(equivalence, SqlDecisionRepository(session), signer)
+    decisions = None if session is None else SqlDecisionRepository(session)
+    return DecisionService(equivalence, decisions, signer)
+
+
+def decision_store(request: Request) -> DecisionStore:
+    """Where a decision answered on the event loop is stored (see `DecisionStore`)."""
+    state = request.app.state
+    return DecisionStore(state.hot_reads, state.sessionmaker)
+
+
+async def current_terms(
+    request: Request, scheme_id: str, number: str
+) -> tuple[int, Snapshot, CertificateTerms | None]:
+    """The revision counter, one certificate's terms read with it, and the snapshot of the
+    facts to answer them with (one that holds every write up to that revision): one
+    plain-SQL statement, no session, no threadpool hop, unless the cached facts must first
+    be brought up to date after a write (milliseconds from the change log, seconds for a
+    full reload: in the threadpool, so that other requests keep being answered meanwhile)."""
+    state = request.app.state
+    cache: ResolverCache = state.resolver_cache
+    facts = state.hot_facts
+    revision, terms = await facts.terms_and_revision_async(scheme_id, number)
+    snapshot = cache.current(revision)
+    if snapshot is None:
+        snapshot = await run_in_threadpool(cache.at, facts, revision)
+    return revision, snapshot, terms
 
 
 def session_decisions(request: Request, session: Session) -> DecisionService:

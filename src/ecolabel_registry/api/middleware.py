@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
@@ -28,6 +27,8 @@ IMPORT_TYPES = frozenset(
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH"})
 BATCH_PATH = "/v1/equivalence/batch"  # a public read sent as a POST
 DECISIONS_PATH = "/v1/decisions"  # up to a batch's lines, for the record
+ROUTED_PATHS = 4096
+"""Writes' methods and paths whose route RequestGuard remembers (see `_needs_key`)."""
 
 
 IMPORT_ACCEPTS = "text/csv or application/x-ndjson (JSON Lines)"
@@ -70,13 +71,14 @@ class RequestGuard:
         max_body_bytes: int,
         max_json_body_bytes: int | None = None,
         max_batch_body_bytes: int | None = None,
-        authenticate: Callable[[str | None], Any] | None = None,
+        authenticate: Callable[[str | None], Awaitable[Any]] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_body_bytes = min(max_json_body_bytes or max_body_bytes, max_body_bytes)
         self.max_batch_body_bytes = min(max_batch_body_bytes or max_body_bytes, max_body_bytes)
         self.authenticate = authenticate
+        self._routed: dict[tuple[str, str], bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -218,9 +220,18 @@ class RequestGuard:
             or scope["path"] == BATCH_PATH
         ):
             return False
-        app = scope.get("app")
-        routes = getattr(getattr(app, "router", None), "routes", ())
-        return any(route.matches(scope)[0] is Match.FULL for route in routes)
+        # Matching every route costs about as much as the rest of a small write: the answer
+        # is kept per method and path (a bounded number, forgotten all at once when full).
+        asked = (scope["method"], scope["path"])
+        routed = self._routed.get(asked)
+        if routed is None:
+            app = scope.get("app")
+            routes = getattr(getattr(app, "router", None), "routes", ())
+            routed = any(route.matches(scope)[0] is Match.FULL for route in routes)
+            if len(self._routed) >= ROUTED_PATHS:
+                self._routed.clear()
+            self._routed[asked] = routed
+        return routed
 
     async def _authenticated(self, scope: Scope, state: dict[str, Any]) -> Response | None:
         """The caller put in `state["actor"]`, or the problem (401, or 503 without database).
@@ -230,9 +241,7 @@ class RequestGuard:
         """
         assert self.authenticate is not None
         try:
-            state["actor"] = await run_in_threadpool(
-                self.authenticate, _header(scope, b"authorization")
-            )
+            state["actor"] = await self.authenticate(_header(scope, b"authorization"))
         except Exception as exc:
             return problem_for(Request(scope), exc)
         return None

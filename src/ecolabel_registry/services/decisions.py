@@ -6,7 +6,9 @@ docs/decisions.md). The credential's JSON is made by the API layer (`Render`), w
 answer's wire format; this service answers, signs and stores.
 
 Every answer of a decision, when it is recorded and when it is replayed, comes from
-`answer_for_record`: the one place that asks the equivalence service.
+`answer_for_record`, or from `answer_question` for a one-question decision whose certificate
+the API read without a thread: both answer a line with `EquivalenceService.answer_line` or
+`answer_lines`, as the batch does.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from dataclasses import dataclass
 
 from ecolabel_registry.domain.access import Actor
 from ecolabel_registry.domain.errors import DomainError, NotFound
+from ecolabel_registry.domain.model import CertificateTerms
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.services.equivalence import EquivalenceService, Line
 from ecolabel_registry.services.ports.decisions import DecisionRepository, Kind, StoredDecision
 from ecolabel_registry.services.signing import ReceiptSigner
+from ecolabel_registry.services.snapshots import Snapshot
 
 DECISION_ID_BYTES = 18
 """A decision's id: 144 random bits, written as 24 URL-safe base64 characters."""
@@ -57,7 +61,7 @@ class DecisionService:
     def __init__(
         self,
         equivalence: EquivalenceService,
-        decisions: DecisionRepository,
+        decisions: DecisionRepository | None,
         signer: ReceiptSigner,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
@@ -85,6 +89,14 @@ class DecisionService:
         outcomes = list(answers)
         return Recorded(revision, self._clock(), outcomes)
 
+    def answer_question(
+        self, snapshot: Snapshot, terms: CertificateTerms | None, line: Line
+    ) -> Recorded:
+        """`answer_for_record` of one line whose certificate the caller read (`terms`, with
+        the revision counter `snapshot` holds): the asynchronous one-question decision."""
+        outcome = self._equivalence.answer_line(snapshot, terms, line)
+        return Recorded(snapshot.revision, self._clock(), [outcome])
+
     def record(
         self, actor: Actor, kind: Kind, line_count: int, lines: Sequence[Line], render: Render
     ) -> StoredDecision:
@@ -94,11 +106,30 @@ class DecisionService:
         (a line not even well formed) included. The signing key is read first: without one
         nothing is answered (Unavailable, 503).
         """
+        self.ready()
+        stored = self.signed(actor, kind, line_count, self.answer_for_record(lines), render)
+        self._repository().add(stored)
+        return stored
+
+    def ready(self) -> None:
+        """Read the signing key (SigningKeyError, a 503, without one): done before anything
+        is answered."""
+        self._signer.ring()
+
+    def _repository(self) -> DecisionRepository:
+        if self._decisions is None:
+            raise TypeError("this service stores no decisions")  # pragma: no cover
+        return self._decisions
+
+    def signed(
+        self, actor: Actor, kind: Kind, line_count: int, recorded: Recorded, render: Render
+    ) -> StoredDecision:
+        """The decision of `recorded` under a new random id, its credential signed with the
+        current key: what `record` stores (the caller stores it when it answered apart)."""
         ring = self._signer.ring()
         decision_id = new_decision_id()
-        recorded = self.answer_for_record(lines)
         receipt = ring.sign(render(decision_id, recorded))
-        stored = StoredDecision(
+        return StoredDecision(
             id=decision_id,
             recorded_at=recorded.as_recorded,
             api_key_id=actor.key_id,
@@ -108,13 +139,11 @@ class DecisionService:
             kid=ring.current.kid,
             receipt=receipt,
         )
-        self._decisions.add(stored)
-        return stored
 
     def get(self, decision_id: str) -> StoredDecision:
         """The decision of `decision_id`; NotFound for an unknown id or one of no decision's
         form (looked up no further)."""
-        found = self._decisions.get(decision_id) if DECISION_ID.fullmatch(decision_id) else None
+        found = self._repository().get(decision_id) if DECISION_ID.fullmatch(decision_id) else None
         if found is None:
             raise NotFound(f"no decision {decision_id!r}")
         return found

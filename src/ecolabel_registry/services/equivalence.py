@@ -205,12 +205,19 @@ class EquivalenceService:
         """One line answered as `answer_lines` answers it (the same checks and words), its
         certificate read with the revision counter in one statement, as the single question
         reads it; and the revision of the snapshot that answers it."""
-        scheme_id, number = line[0], line[1]
-        revision, terms = self._source.terms_and_revision(scheme_id, number)
+        revision, terms = self._source.terms_and_revision(line[0], line[1])
         snapshot = self._cache.at(self._source, revision)
-        found = {} if terms is None else {(scheme_id, number): terms}
+        return snapshot.revision, self.answer_line(snapshot, terms, line)
+
+    def answer_line(
+        self, snapshot: Snapshot, terms: CertificateTerms | None, line: Line
+    ) -> Answer | DomainError:
+        """One line answered as `answer_lines` answers it, over `snapshot` and its
+        certificate's `terms` read with a revision the snapshot holds (None: no such
+        certificate)."""
+        found = {} if terms is None else {(line[0], line[1]): terms}
         (outcome,) = self._resolved(snapshot, found, [line], None, frozenset())
-        return snapshot.revision, outcome
+        return outcome
 
     def _outcomes(
         self,

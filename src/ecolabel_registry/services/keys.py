@@ -116,7 +116,12 @@ class ApiKeyService:
 
     def authenticate(self, secret: str) -> Actor:
         """The actor of a presented key, or Unauthenticated."""
-        key = self._keys.by_hash(hash_key(secret))
-        if key is None or key.revoked_at is not None:
-            raise Unauthenticated("the API key is unknown or revoked")
-        return key.actor()
+        return actor_of(self._keys.by_hash(hash_key(secret)))
+
+
+def actor_of(key: ApiKey | None) -> Actor:
+    """The actor of the key a presented secret's hash found: Unauthenticated when there is
+    none or it is revoked."""
+    if key is None or key.revoked_at is not None:
+        raise Unauthenticated("the API key is unknown or revoked")
+    return key.actor()

@@ -29,7 +29,13 @@ from ecolabel_registry.api.decisions_io import (
     response_json,
     subject_json,
 )
-from ecolabel_registry.api.deps import ActorDep, decision_service, today
+from ecolabel_registry.api.deps import (
+    ActorDep,
+    current_terms,
+    decision_service,
+    decision_store,
+    today,
+)
 from ecolabel_registry.api.equivalence_io import BatchLineIn, LineProblem, json_schema
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.domain.access import Actor
@@ -120,22 +126,31 @@ def _question_error(error: DomainError) -> DomainError:
     return error
 
 
-def _record(request: Request, actor: Actor, body: bytes) -> tuple[StoredDecision, bytes]:
-    asked = parse_decision(body)
-    settings = request.app.state.settings
-    render = Renderer(settings.registry_url, asked)
+def _record_lines(request: Request, actor: Actor, asked: Lines) -> tuple[StoredDecision, bytes]:
+    render = Renderer(request.app.state.settings.registry_url, asked)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
-        count = 1 if isinstance(asked, SingleQuestion) else len(asked.lines)
-        service = decision_service(request, session, count)
-        try:
-            if isinstance(asked, SingleQuestion):
-                stored = service.record(actor, "question", 1, [asked.line], render)
-            else:
-                stored = service.record(actor, "lines", asked.count, asked.lines, render)
-        except DomainError as exc:
-            raise _question_error(exc) if isinstance(asked, SingleQuestion) else exc from None
+        service = decision_service(request, session, len(asked.lines))
+        stored = service.record(actor, "lines", asked.count, asked.lines, render)
         session.commit()
+    return stored, response_json(stored.id, render.subject_json, stored.receipt)
+
+
+async def _record_question(
+    request: Request, actor: Actor, asked: SingleQuestion
+) -> tuple[StoredDecision, bytes]:
+    """A one-question decision on the event loop: its certificate read as the single
+    question reads it, answered, signed, then stored (`DecisionStore`)."""
+    render = Renderer(request.app.state.settings.registry_url, asked)
+    service = decision_service(request, None)
+    try:
+        service.ready()
+        _, snapshot, terms = await current_terms(request, asked.line[0], asked.line[1])
+        recorded = service.answer_question(snapshot, terms, asked.line)
+        stored = service.signed(actor, "question", 1, recorded, render)
+    except DomainError as exc:
+        raise _question_error(exc) from None
+    await decision_store(request).add(stored)
     return stored, response_json(stored.id, render.subject_json, stored.receipt)
 
 
@@ -156,7 +171,14 @@ async def post_decision(
 ) -> Response:
     """Ask one question or up to 10,000 lines for the record: the answer(s) are stored under a
     random id and signed (the receipt, a W3C Verifiable Credential secured with JOSE)."""
-    stored, data = await run_in_threadpool(_record, request, actor, body)
+    if len(body) <= MAX_QUESTION_BYTES:  # parsed on the event loop: a question, or a few lines
+        asked = parse_decision(body)
+    else:
+        asked = await run_in_threadpool(parse_decision, body)
+    if isinstance(asked, SingleQuestion):
+        stored, data = await _record_question(request, actor, asked)
+    else:
+        stored, data = await run_in_threadpool(_record_lines, request, actor, asked)
     url = decision_url(request.app.state.settings.registry_url, stored.id)
     return Response(data, status_code=201, media_type=JSON, headers={"Location": url})
 

@@ -15,7 +15,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ecolabel_registry.api.batch_lines import line_problem, parse_lines
-from ecolabel_registry.api.deps import EquivalenceDep, equivalence_service, instant_of, today
+from ecolabel_registry.api.deps import (
+    EquivalenceDep,
+    current_terms,
+    equivalence_service,
+    instant_of,
+    today,
+)
 from ecolabel_registry.api.equivalence_io import (
     AS_RECORDED,
     AnswerWriter,
@@ -50,7 +56,6 @@ from ecolabel_registry.services.equivalence import (
 from ecolabel_registry.services.snapshots import (
     AsRecorded,
     PastSnapshots,
-    ResolverCache,
     Snapshot,
     out_of_history,
 )
@@ -112,22 +117,17 @@ async def _equivalence(
     hs_code: str | None,
     instant: dt.datetime | None = None,
 ) -> Response:
-    """The answer now, or as recorded at `instant`: one plain-SQL statement (the revision,
-    and the certificate's terms as of it), no session, no threadpool hop while the snapshot
-    of the facts it names is at hand. Bringing the cached facts up to date after a write
-    (milliseconds from the change log, seconds for a full reload), or building a snapshot of
-    earlier facts, runs in the threadpool, so other requests keep being answered meanwhile."""
+    """The answer now (`current_terms`), or as recorded at `instant`: one plain-SQL
+    statement (the revisions, and the certificate's terms as of them), no session, no
+    threadpool hop while the snapshot of the facts they name is kept (building one runs in
+    the threadpool, so other requests keep being answered meanwhile)."""
     state = request.app.state
-    cache: ResolverCache = state.resolver_cache
     facts = state.hot_facts
-    service = EquivalenceService(facts, cache)
+    service = EquivalenceService(facts, state.resolver_cache)
     snapshot: Snapshot | None
     if instant is None:
         day = on or today()
-        revision, found = await facts.terms_and_revision_async(scheme, certificate)
-        snapshot = cache.current(revision)
-        if snapshot is None:
-            snapshot = await run_in_threadpool(cache.at, facts, revision)
+        revision, snapshot, found = await current_terms(request, scheme, certificate)
     else:
         now = dt.datetime.now(dt.UTC)
         recorded = None

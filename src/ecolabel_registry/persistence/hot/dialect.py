@@ -19,6 +19,9 @@ class TermsDialect(Protocol):
     text_dates: bool
     """Whether dates come back as ISO text (SQLite) rather than `date`s."""
 
+    mark: str
+    """The driver's parameter mark (`?` or `%s`)."""
+
     @property
     def single_sql(self) -> str:
         """The revision counter and one certificate's terms (parameters: scheme, number)."""
@@ -146,6 +149,7 @@ class Statements:
     (`class X(Statements, mark="?", events=...)`), and the defaults of `TermsDialect`: rows
     and instants as the driver gives and takes them, connections used as they come."""
 
+    mark: str
     single_sql: str
     recorded_sql: str
     as_recorded_sql: str
@@ -155,6 +159,7 @@ class Statements:
 
     def __init_subclass__(cls, *, mark: str, events: str, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.mark = mark
         cls.single_sql = _single_sql(mark)
         cls.recorded_sql = _recorded_sql(mark)
         cls.as_recorded_sql = _as_recorded_sql(mark)

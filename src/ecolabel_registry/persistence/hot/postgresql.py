@@ -46,6 +46,10 @@ class PostgresDialect(Statements, mark="%s", events=_PG_EVENTS):
         conn.execute("SET LOCAL jit = off")  # until the pool's rollback on return
 
 
+UNREACHABLE_WAIT_SECONDS = 0.25
+"""How long a statement waits for a connection while the database is unreachable."""
+
+
 class AsyncPostgresPool:
     """psycopg_pool's AsyncConnectionPool of autocommit connections, one per event loop.
 
@@ -60,6 +64,8 @@ class AsyncPostgresPool:
         self._size = size
         self._timeout = connect_timeout
         self._pools: dict[asyncio.AbstractEventLoop, Any] = {}
+        self._unreachable = False
+        self._connect_errors = 0
 
     async def _pool(self) -> Any:
         from psycopg_pool import AsyncConnectionPool
@@ -86,21 +92,30 @@ class AsyncPostgresPool:
         from psycopg_pool import PoolTimeout
 
         pool = await self._pool()
+        # While the database looks unreachable (a connection of the pool was cut, or the
+        # pool failed to connect), a statement waits for a connection only briefly: a 503 at
+        # once rather than after the whole timeout. The first statement that runs clears it.
         # A connection cut while idle (a database restart) fails its next statement: the
         # pool drops it, and the statement is tried once more on a new one, as a pre-ping
         # would, without a ping's round trip on every request.
         for attempt in (1, 2):
+            wait = UNREACHABLE_WAIT_SECONDS if self._unreachable else None
             try:
-                async with pool.connection() as conn:
+                async with pool.connection(timeout=wait) as conn:
                     cursor = await conn.execute(sql, params)
                     rows: list[tuple[Any, ...]] = await cursor.fetchall()
+                    self._unreachable = False
                     return rows
             except PoolTimeout as exc:  # no connection could be made in time
+                errors = pool.get_stats().get("connections_errors", 0)
+                self._unreachable = self._unreachable or errors > self._connect_errors
+                self._connect_errors = errors
                 raise DBAPIError.instance(
                     sql, list(params), exc, psycopg.Error, connection_invalidated=True
                 ) from exc
             except psycopg.OperationalError as exc:
                 lost = _connection_lost(exc)
+                self._unreachable = self._unreachable or lost
                 if attempt == 1 and lost:
                     continue
                 raise DBAPIError.instance(
@@ -122,6 +137,11 @@ async def _configure(conn: Any) -> None:
 
 
 def _connection_lost(exc: Exception) -> bool:
-    """Whether the statement failed because its connection was gone (not for its own sake)."""
+    """Whether the statement failed because its connection was gone (not for its own sake):
+    SQLSTATE class 08 (connection exception), or the server shutting down or starting up
+    (57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now)."""
     sqlstate = getattr(exc, "sqlstate", None)
-    return sqlstate is None or sqlstate.startswith("08")  # class 08: connection exception
+    return sqlstate is None or sqlstate.startswith("08") or sqlstate in _GOING_AWAY
+
+
+_GOING_AWAY = frozenset({"57P01", "57P02", "57P03"})

@@ -57,6 +57,12 @@ class HotReads:
         ):
             self._pool = AsyncPostgresPool(bind, async_pool_size, connect_timeout)
 
+    @property
+    def asynchronous(self) -> bool:
+        """Whether `fetch` waits for the database without blocking the event loop (PostgreSQL
+        over an engine), rather than running on it (SQLite, one connection)."""
+        return self._pool is not None
+
     def session(self) -> Session:
         """An ORM session over the same bind (the rare reads of the small facts)."""
         return Session(self.bind)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     func,
@@ -21,6 +23,9 @@ from ecolabel_registry.persistence.tables import (
 )
 from ecolabel_registry.services.ports.keys import ApiKey
 
+if TYPE_CHECKING:
+    from ecolabel_registry.persistence.hot import HotReads
+
 _KEY_BY_HASH = (
     "SELECT id, name, role, scheme_ids, certification_body_id, created_at, revoked_at "
     "FROM api_key WHERE key_hash = ?"
@@ -31,9 +36,18 @@ def api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     """The key of `key_hash`, read with one plain statement: every write authenticates
     first, and the ORM's read of the row costs many times the database's."""
     rows = run_sql(session, _KEY_BY_HASH, (key_hash,), fetch=True)
-    if not rows:
-        return None
-    key_id, name, role, scheme_ids, body_id, created_at, revoked_at = rows[0]
+    return _key_of(rows[0]) if rows else None
+
+
+async def api_key_by_hash_async(reads: HotReads, key_hash: str) -> ApiKey | None:
+    """`api_key_by_hash` on the hot reads' connections, in autocommit (the latest committed
+    key, a revocation included): no session, and on PostgreSQL no thread."""
+    rows = await reads.fetch(_KEY_BY_HASH.replace("?", reads.dialect.mark), (key_hash,))
+    return _key_of(rows[0]) if rows else None
+
+
+def _key_of(row: Sequence[Any]) -> ApiKey:
+    key_id, name, role, scheme_ids, body_id, created_at, revoked_at = row
     return ApiKey(
         id=key_id,
         name=name,
