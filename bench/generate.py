@@ -339,19 +339,21 @@ def record_corrections(
     be asked about as recorded (`as_recorded`): mostly backdated certificate status events
     (suspensions, reinstatements, now and then a withdrawal) and certificate corrections,
     and one in two hundred a change of the facts (an agreement or party suspension, a
-    scheme's coverage, a category's validity). Refused ones (a status after a withdrawal)
-    are skipped. CORRECTIONS_A_TRANSACTION go together in one transaction (one revision):
-    recorded one by one on a busy machine they took an hour. The number recorded."""
+    scheme's coverage, a category's validity). A refused one (a status after a withdrawal)
+    is skipped and another drawn, until `count` are recorded (or twice as many were tried).
+    CORRECTIONS_A_TRANSACTION go together in one transaction (one revision): recorded one by
+    one on a busy machine they took an hour. The number recorded."""
     engine = create_engine(url)
-    recorded = 0
+    recorded = tried = 0
     try:
-        for n in range(0, count, CORRECTIONS_A_TRANSACTION):
+        while recorded < count and tried < 2 * count:
             with Session(engine) as session, session.begin():
                 registry = SqlRegistry(session)
-                for k in range(n, min(n + CORRECTIONS_A_TRANSACTION, count)):
+                for _ in range(min(CORRECTIONS_A_TRANSACTION, count - recorded)):
                     scheme_id, number = rng.choice(sample)
+                    tried += 1
                     try:  # a refused correction is refused before it writes anything
-                        _correction(registry, size, rng, k, scheme_id, number)
+                        _correction(registry, size, rng, tried - 1, scheme_id, number)
                     except DomainError:
                         continue
                     recorded += 1

@@ -110,8 +110,10 @@ class AsyncPostgresPool:
                 errors = pool.get_stats().get("connections_errors", 0)
                 self._unreachable = self._unreachable or errors > self._connect_errors
                 self._connect_errors = errors
+                # As the engine's pool says it: an OperationalError (a 503 that names it).
+                failure = psycopg.OperationalError(f"no connection to the database: {exc}")
                 raise DBAPIError.instance(
-                    sql, list(params), exc, psycopg.Error, connection_invalidated=True
+                    sql, list(params), failure, psycopg.Error, connection_invalidated=True
                 ) from exc
             except psycopg.OperationalError as exc:
                 lost = _connection_lost(exc)
