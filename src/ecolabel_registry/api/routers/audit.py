@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -11,20 +11,9 @@ from ecolabel_registry.api.deps import ActorDep, AuditDep, Cursor, Limit
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.schemas.audit import AuditEventRead
 from ecolabel_registry.api.schemas.common import PageOut
-from ecolabel_registry.services.ports.audit import AuditFilter
+from ecolabel_registry.services.ports.audit import AuditedEntityType, AuditFilter
 
 router = APIRouter(prefix="/v1/audit-events", tags=["audit"])
-
-EntityType = Literal[
-    "economy",
-    "scheme",
-    "product_category",
-    "certification_body",
-    "certificate",
-    "agreement",
-    "scope_entry",
-    "api_key",
-]
 
 
 @router.get("", responses=responses(401, 403, 422))
@@ -33,7 +22,7 @@ def list_audit_events(
     actor: ActorDep,
     limit: Limit = 50,
     cursor: Cursor = None,
-    entity_type: Annotated[EntityType | None, Query()] = None,
+    entity_type: Annotated[AuditedEntityType | None, Query()] = None,
     entity_id: Annotated[str | None, Query(max_length=300)] = None,
     actor_key_id: Annotated[str | None, Query(max_length=36)] = None,
     since: Annotated[

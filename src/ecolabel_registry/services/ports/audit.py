@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+AuditedEntityType = Literal[
+    "economy",
+    "scheme",
+    "product_category",
+    "certification_body",
+    "certificate",
+    "agreement",
+    "scope_entry",
+    "api_key",
+]
+"""The entity types the audit trail records."""
 
 
 @dataclass(frozen=True, slots=True)

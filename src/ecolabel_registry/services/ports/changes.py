@@ -7,7 +7,9 @@ import datetime as dt
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
+
+from ecolabel_registry.services.ports.audit import AuditedEntityType
 
 
 class ChangeKind(enum.StrEnum):
@@ -23,15 +25,7 @@ class ChangeKind(enum.StrEnum):
     MEMBERSHIP_ENDED = "membership_ended"
 
 
-FEED_ENTITY_TYPES = (
-    "economy",
-    "scheme",
-    "product_category",
-    "certification_body",
-    "certificate",
-    "agreement",
-    "scope_entry",
-)
+FEED_ENTITY_TYPES: tuple[str, ...] = tuple(t for t in get_args(AuditedEntityType) if t != "api_key")
 """The entity types the feed carries: every audited type but API keys (private)."""
 
 
