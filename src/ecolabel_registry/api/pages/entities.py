@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -27,6 +28,7 @@ from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.ports.registry import CertificateFilter
 
 router = APIRouter(include_in_schema=False)
+T = TypeVar("T")
 
 
 # The API's documentation, linked from the search page when the app serves it.
@@ -41,6 +43,14 @@ API_LINKS = (
     ("/v1/agreements", "Agreements"),
     ("/healthz", "Health"),
 )
+
+
+def read_or_none(get: Callable[[str], T], key: str) -> T | None:
+    """What `get` reads under `key`, or None where there is nothing (or `key` names nothing)."""
+    try:
+        return get(key)
+    except (NotFound, InvalidInput):
+        return None
 
 
 @router.get("/")
@@ -97,9 +107,8 @@ def scheme_page(
     certificates: CertificatesDep,
 ) -> Response:
     """A scheme: operator, type, homes, categories, agreements and some certificates."""
-    try:
-        scheme = schemes.get(scheme_id)
-    except NotFound:
+    scheme = read_or_none(schemes.get, scheme_id)
+    if scheme is None:
         return not_found(page)
     day = today()
     first = certificates.search(CertificateFilter(scheme_id=scheme_id), None, PAGE_SIZE)
@@ -121,9 +130,8 @@ def agreement_page(
     agreements: AgreementsDep,
 ) -> Response:
     """An agreement: parties, terms, scope and status history."""
-    try:
-        agreement = agreements.get(agreement_id)
-    except (NotFound, InvalidInput):
+    agreement = read_or_none(agreements.get, agreement_id)
+    if agreement is None:
         return not_found(page)
     return page.render("agreement.html", agreement=agreement)
 
@@ -137,9 +145,8 @@ def economy_page(
     agreements: AgreementsDep,
 ) -> Response:
     """An economy: members (of a group), schemes operating there, their agreements."""
-    try:
-        economy = economies.get(code)
-    except (NotFound, InvalidInput):
+    economy = read_or_none(economies.get, code)
+    if economy is None:
         return not_found(page)
     names = economy_names(economies)
     try:
