@@ -19,7 +19,13 @@ from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
 
-from common import arguments, equivalence_paths, served_vs_trivial, table, verdict, write_bar
+from common import (
+    arguments,
+    equivalence_paths,
+    served_vs_trivial,
+    served_vs_trivial_table,
+    write_bar,
+)
 from generate import ensure
 
 AS_RECORDED_TARGET = 0.25
@@ -70,25 +76,13 @@ def main() -> None:
     args = arguments(__doc__, workers=[1, 2]).parse_args()
     manifest = ensure(args.size, args.engine)
     runs = [measure(manifest, w, args.seconds, args.rounds) for w in args.workers]
-    rows = []
-    for run in runs:
-        t, q = run["trivial"], run["as_recorded"]
-        rows.append(
-            (
-                str(run["workers"]),
-                f"{t['rps']:,.0f}",
-                f"{q['rps']:,.0f}",
-                f"{run['ratio']:.2f} (>= {AS_RECORDED_TARGET}) "
-                f"{verdict(run['ratio'], AS_RECORDED_TARGET, True)}",
-                f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}",
-                str(q["non_2xx"] + q["socket_errors"]),
-            )
-        )
-    table(
+    served_vs_trivial_table(
         f"as recorded, {manifest['certificates']:,} certificates, "
         f"{manifest.get('corrections', 0):,} corrections, {args.engine}",
-        rows,
-        ("workers", "trivial req/s", "as-recorded req/s", "ratio", "p50 / p99 ms", "errors"),
+        runs,
+        "as_recorded",
+        "as-recorded",
+        AS_RECORDED_TARGET,
     )
     write_bar(
         "as-recorded",

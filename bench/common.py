@@ -330,6 +330,46 @@ def verdict(ratio: float | None, target: float, higher_is_better: bool) -> str:
     return "[green]met[/green]" if ok else "[red]not met[/red]"
 
 
+def served_vs_trivial_table(
+    title: str,
+    runs: list[dict[str, Any]],
+    key: str,
+    label: str,
+    ratio_target: float,
+    tail_target: float | None = None,
+) -> None:
+    """The table of `served_vs_trivial` runs, one row a worker count: both rates, the ratio
+    (`run["ratio"]`) against its target, p50 / p99 of `run[key]`, the tail
+    (`run["p99_over_p50"]`) against its target when one is given, and the errors."""
+    rows = []
+    for run in runs:
+        t, q = run["trivial"], run[key]
+        tail = (
+            ()
+            if tail_target is None
+            else (
+                f"{run['p99_over_p50']:.1f} (<= {tail_target:.0f}) "
+                f"{verdict(run['p99_over_p50'], tail_target, False)}",
+            )
+        )
+        rows.append(
+            (
+                str(run["workers"]),
+                f"{t['rps']:,.0f}",
+                f"{q['rps']:,.0f}",
+                f"{run['ratio']:.2f} (>= {ratio_target}) "
+                f"{verdict(run['ratio'], ratio_target, True)}",
+                f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}",
+                *tail,
+                str(q["non_2xx"] + q["socket_errors"]),
+            )
+        )
+    header = ("workers", "trivial req/s", f"{label} req/s", "ratio", "p50 / p99 ms")
+    if tail_target is not None:
+        header += ("p99/p50",)
+    table(title, rows, (*header, "errors"))
+
+
 def write_result(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     data = {**data, "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}

@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import arguments, equivalence_paths, served_vs_trivial, table, verdict, write_bar
+from common import (
+    arguments,
+    equivalence_paths,
+    served_vs_trivial,
+    served_vs_trivial_table,
+    write_bar,
+)
 from generate import ensure
 
 SINGLE_TARGET = 0.5
@@ -38,34 +44,13 @@ def main() -> None:
     args = arguments(__doc__, workers=[1, 2]).parse_args()
     manifest = ensure(args.size, args.engine)
     runs = [measure(manifest, w, args.seconds, args.rounds) for w in args.workers]
-    rows = []
-    for run in runs:
-        t, q = run["trivial"], run["equivalence"]
-        rows.append(
-            (
-                str(run["workers"]),
-                f"{t['rps']:,.0f}",
-                f"{q['rps']:,.0f}",
-                f"{run['ratio']:.2f} (>= {SINGLE_TARGET}) "
-                f"{verdict(run['ratio'], SINGLE_TARGET, True)}",
-                f"{q['p50_ms']:.2f} / {q['p99_ms']:.2f}",
-                f"{run['p99_over_p50']:.1f} (<= {TAIL_TARGET:.0f}) "
-                f"{verdict(run['p99_over_p50'], TAIL_TARGET, False)}",
-                str(q["non_2xx"] + q["socket_errors"]),
-            )
-        )
-    table(
+    served_vs_trivial_table(
         f"single query, {manifest['certificates']:,} certificates, {args.engine}",
-        rows,
-        (
-            "workers",
-            "trivial req/s",
-            "equivalence req/s",
-            "ratio",
-            "p50 / p99 ms",
-            "p99/p50",
-            "errors",
-        ),
+        runs,
+        "equivalence",
+        "equivalence",
+        SINGLE_TARGET,
+        TAIL_TARGET,
     )
     write_bar(
         "single",
