@@ -28,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -54,36 +54,51 @@ def _created() -> Mapped[dt.datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
+class _Versioned:
+    """The columns of an entity written under optimistic locking: its version (If-Match) and
+    when it was created and last changed (a mixin's columns come after the class's own)."""
+
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime] = _created()
+
+
 def _window_check(start: str = "valid_from", end: str = "valid_to") -> CheckConstraint:
     return CheckConstraint(f"{end} IS NULL OR {end} >= {start}", name=f"{end}_after_{start}")
 
 
-class EconomyRow(Base):
+class _DatedLink:
+    """A link between two rows (the class's own two columns) over an inclusive date window:
+    a surrogate id first, then the two ends, then the window."""
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True, sort_order=-1)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    @declared_attr.directive
+    @classmethod
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (_window_check(),)
+
+
+class EconomyRow(_Versioned, Base):
     __tablename__ = "economy"
 
     code: Mapped[str] = mapped_column(String(10), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(10))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = _created()
-    updated_at: Mapped[dt.datetime] = _created()
 
     __table_args__ = (CheckConstraint("kind IN ('country', 'group')", name="kind"),)
 
 
-class GroupMembershipRow(Base):
+class GroupMembershipRow(_DatedLink, Base):
     __tablename__ = "group_membership"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     group_code: Mapped[str] = mapped_column(ForeignKey("economy.code"), index=True)
     member_code: Mapped[str] = mapped_column(ForeignKey("economy.code"), index=True)
-    valid_from: Mapped[dt.date] = mapped_column(Date)
-    valid_to: Mapped[dt.date | None] = mapped_column(Date)
-
-    __table_args__ = (_window_check(),)
 
 
-class SchemeRow(Base):
+class SchemeRow(_Versioned, Base):
     __tablename__ = "scheme"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -93,9 +108,6 @@ class SchemeRow(Base):
     website: Mapped[str | None] = mapped_column(String(2000))
     description: Mapped[str | None] = mapped_column(Text)
     certificate_coverage: Mapped[str] = mapped_column(String(10))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = _created()
-    updated_at: Mapped[dt.datetime] = _created()
 
     __table_args__ = (
         CheckConstraint("certificate_coverage IN ('complete', 'partial')", name="coverage"),
@@ -111,7 +123,7 @@ class SchemeHomeEconomyRow(Base):
     __table_args__ = (Index("ix_scheme_home_economy_economy", "economy_code"),)
 
 
-class ProductCategoryRow(Base):
+class ProductCategoryRow(_Versioned, Base):
     __tablename__ = "product_category"
 
     scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"), primary_key=True)
@@ -122,9 +134,6 @@ class ProductCategoryRow(Base):
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     hs_codes: Mapped[list[Any]] = mapped_column(JSON)
     criteria: Mapped[list[Any]] = mapped_column(JSON)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = _created()
-    updated_at: Mapped[dt.datetime] = _created()
 
     __table_args__ = (_window_check(),)
 
@@ -148,31 +157,23 @@ class CategoryHsCodeRow(Base):
     )
 
 
-class CertificationBodyRow(Base):
+class CertificationBodyRow(_Versioned, Base):
     __tablename__ = "certification_body"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     economy_code: Mapped[str] = mapped_column(ForeignKey("economy.code"))
     accreditation_ref: Mapped[str | None] = mapped_column(String(300))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = _created()
-    updated_at: Mapped[dt.datetime] = _created()
 
 
-class BodyAuthorizationRow(Base):
+class BodyAuthorizationRow(_DatedLink, Base):
     __tablename__ = "body_authorization"
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     body_id: Mapped[str] = mapped_column(ForeignKey("certification_body.id"), index=True)
     scheme_id: Mapped[str] = mapped_column(ForeignKey("scheme.id"), index=True)
-    valid_from: Mapped[dt.date] = mapped_column(Date)
-    valid_to: Mapped[dt.date | None] = mapped_column(Date)
-
-    __table_args__ = (_window_check(),)
 
 
-class CertificateRow(Base):
+class CertificateRow(_Versioned, Base):
     __tablename__ = "certificate"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -194,12 +195,10 @@ class CertificateRow(Base):
     # The status events as [[status, effective_date], ...] JSON text, in recording order:
     # what the resolver reads of them, kept by every write (see persistence.status_changes).
     status_changes: Mapped[str] = mapped_column(Text, server_default="[]")
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = _created()
-    updated_at: Mapped[dt.datetime] = _created()
     # The registry revision that recorded this row's values (ADR 0007); every write sets it,
     # and first keeps the values it replaces in `certificate_history`.
-    recorded_revision: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # (sort_order: after the versioned columns, as the migrations made it)
+    recorded_revision: Mapped[int] = mapped_column(BigInteger, server_default="0", sort_order=1)
 
     __table_args__ = (
         UniqueConstraint("scheme_id", "number", name="uq_certificate_scheme_number"),
@@ -284,7 +283,7 @@ class CertificateStatusEventRow(Base):
     )
 
 
-class AgreementRow(Base):
+class AgreementRow(_Versioned, Base):
     __tablename__ = "agreement"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -299,9 +298,6 @@ class AgreementRow(Base):
     effective_to: Mapped[dt.date | None] = mapped_column(Date)
     recognizing_scheme_id: Mapped[str | None] = mapped_column(ForeignKey("scheme.id"))
     recognized_scheme_id: Mapped[str | None] = mapped_column(ForeignKey("scheme.id"))
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = _created()
-    updated_at: Mapped[dt.datetime] = _created()
 
     __table_args__ = (
         _window_check("effective_from", "effective_to"),
@@ -363,7 +359,7 @@ class PartyStatusEventRow(Base):
     )
 
 
-class ScopeEntryRow(Base):
+class ScopeEntryRow(_Versioned, Base):
     __tablename__ = "scope_entry"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -377,9 +373,6 @@ class ScopeEntryRow(Base):
     conditions: Mapped[list[Any]] = mapped_column(JSON)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = _created()
-    updated_at: Mapped[dt.datetime] = _created()
 
     __table_args__ = (
         ForeignKeyConstraint(
