@@ -345,8 +345,7 @@ def load_demo(registry: Registry) -> SeedReport:
     ):
         certificates.add_status_event(SYSTEM, "eu-ecolabel", "DEMO/DE/002/001", event)
     agreements = AgreementService(registry)
-    agreements.create(
-        SYSTEM,
+    for agreement in (
         Agreement(
             id="",
             title=f"{DEMO} agreement: Korea Eco-label recognizes EU Ecolabel paints",
@@ -379,9 +378,6 @@ def load_demo(registry: Registry) -> SeedReport:
                 ),
             ),
         ),
-    )
-    agreements.create(
-        SYSTEM,
         Agreement(
             id="",
             title=f"{DEMO} agreement: EU Ecolabel and Nordic Swan copying paper",
@@ -410,7 +406,7 @@ def load_demo(registry: Registry) -> SeedReport:
                 ),
             ),
         ),
-    )
-    report.count("agreements")
-    report.count("agreements")
+    ):
+        agreements.create(SYSTEM, agreement)
+        report.count("agreements")
     return report
