@@ -25,7 +25,7 @@ from ecolabel_registry.domain.model import CertificateTerms
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.services.equivalence import EquivalenceService, Line
 from ecolabel_registry.services.ports.decisions import DecisionRepository, Kind, StoredDecision
-from ecolabel_registry.services.signing import ReceiptSigner
+from ecolabel_registry.services.signing import KeyRing, ReceiptSigner
 from ecolabel_registry.services.snapshots import Snapshot
 
 DECISION_ID_BYTES = 18
@@ -106,15 +106,16 @@ class DecisionService:
         (a line not even well formed) included. The signing key is read first: without one
         nothing is answered (Unavailable, 503).
         """
-        self.ready()
-        stored = self.signed(actor, kind, line_count, self.answer_for_record(lines), render)
+        ring = self.ready()
+        recorded = self.answer_for_record(lines)
+        stored = self.signed(ring, actor, kind, line_count, recorded, render)
         self._repository().add(stored)
         return stored
 
-    def ready(self) -> None:
-        """Read the signing key (SigningKeyError, a 503, without one): done before anything
-        is answered."""
-        self._signer.ring()
+    def ready(self) -> KeyRing:
+        """The signing keys (SigningKeyError, a 503, without them): read before anything is
+        answered, and what `signed` signs with."""
+        return self._signer.ring()
 
     def _repository(self) -> DecisionRepository:
         if self._decisions is None:
@@ -122,11 +123,17 @@ class DecisionService:
         return self._decisions
 
     def signed(
-        self, actor: Actor, kind: Kind, line_count: int, recorded: Recorded, render: Render
+        self,
+        ring: KeyRing,
+        actor: Actor,
+        kind: Kind,
+        line_count: int,
+        recorded: Recorded,
+        render: Render,
     ) -> StoredDecision:
         """The decision of `recorded` under a new random id, its credential signed with the
-        current key: what `record` stores (the caller stores it when it answered apart)."""
-        ring = self._signer.ring()
+        current key of `ring` (`ready`): what `record` stores (the caller stores it when it
+        answered apart)."""
         decision_id = new_decision_id()
         receipt = ring.sign(render(decision_id, recorded))
         return StoredDecision(

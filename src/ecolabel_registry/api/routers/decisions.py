@@ -144,10 +144,10 @@ async def _record_question(
     render = Renderer(request.app.state.settings.registry_url, asked)
     service = decision_service(request, None)
     try:
-        service.ready()
+        ring = service.ready()
         _, snapshot, terms = await current_terms(request, asked.line[0], asked.line[1])
         recorded = service.answer_question(snapshot, terms, asked.line)
-        stored = service.signed(actor, "question", 1, recorded, render)
+        stored = service.signed(ring, actor, "question", 1, recorded, render)
     except DomainError as exc:
         raise _question_error(exc) from None
     await decision_store(request).add(stored)
