@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from ecolabel_registry.domain.errors import Conflict
+from ecolabel_registry.domain.messages import LOCK_WAIT_EXPIRED
 from ecolabel_registry.domain.model import AgreementStatus, PartyStatus, StatusEvent
 from ecolabel_registry.services.agreements import check_status_event as check_agreement_event
 from ecolabel_registry.services.certificates import check_status_event
@@ -350,8 +351,13 @@ def test_two_overlapping_imports_never_answer_503_nor_duplicate_a_certificate(
         assert 200 in (first.status_code, second.status_code)
         for answer in (first, second):
             if answer.status_code == 409:
+                # Nothing written, and the caller told to send it again: the write lock
+                # was taken, the other import wrote some of these certificates first, or
+                # (PostgreSQL, on a very busy machine) the other import of the scheme held
+                # its lock past the lock wait allowed.
+                detail = answer.json()["detail"]
                 assert answer.headers["content-type"] == "application/problem+json"
-                assert "send" in answer.json()["detail"]
+                assert "send" in detail or detail == LOCK_WAIT_EXPIRED, detail
     with TestClient(app) as client:
         numbers: list[str] = []
         cursor = None
