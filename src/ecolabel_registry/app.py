@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry import __version__
 from ecolabel_registry.api import docs, pages, problems
+from ecolabel_registry.api.admission import DecisionQuota, LineSlots
 from ecolabel_registry.api.deps import authenticate, require_reader
 from ecolabel_registry.api.middleware import RequestGuard
 from ecolabel_registry.api.pages.cache import PageCache
@@ -148,6 +149,8 @@ def create_app(
     app.state.hot_facts = HotFacts(hot_reads)
     app.state.batch_facts = HotFacts(app.state.batch_reads)
     app.state.export_slots = StreamSlots(settings.max_concurrent_exports)
+    app.state.line_slots = LineSlots(settings.max_lines_at_once, settings.lines_wait_seconds)
+    app.state.decision_quota = DecisionQuota(settings.decision_lines_per_key_per_hour)
     app.state.signer = ReceiptSigner(SigningKeyFile(settings.signing_key_file))
     app.state.page_cache = PageCache(
         settings.page_cache_entries,

@@ -52,6 +52,26 @@ class Settings(BaseSettings):
         description="An export whose client takes no data for this long is cut off (its "
         "connection closed), which frees its slot.",
     )
+    max_lines_at_once: int = Field(
+        default=20_000,
+        ge=1,
+        description="Lines of batches (POST /v1/equivalence/batch) and multi-line decisions "
+        "one process answers at once; a request past it waits its turn (first come, first "
+        "served) up to lines_wait_seconds, then answers 503 with Retry-After. A request of "
+        "more lines than this runs alone.",
+    )
+    lines_wait_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a batch or decision waits for lines to be free before its 503.",
+    )
+    decision_lines_per_key_per_hour: int = Field(
+        default=100_000,
+        ge=0,
+        description="Decision lines (a one-question decision is one line) an API key may ask "
+        "for the record in an hour, per process; more answer 429 with Retry-After and record "
+        "nothing. 0: no limit.",
+    )
     max_concurrent_matrices: int = Field(
         default=2,
         ge=1,

@@ -43,6 +43,12 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _NOT_STRUCTURE = bytes(b for b in range(256) if b not in b"[]{},")
 
 
+def lines_at_most(body: bytes) -> int:
+    """The most lines a batch body can hold, counted without reading it: each line is an
+    object, inside the body's own (at least 1, at most MAX_BATCH_LINES)."""
+    return max(1, min(body.count(b"{") - 1, MAX_BATCH_LINES))
+
+
 def parse_lines(body: bytes, day: dt.date) -> Checked:
     """A batch body's lines: each line's question, or its own error (InvalidInput when the
     body as a whole is no batch). Lines without a date are asked about `day`."""

@@ -23,6 +23,7 @@ from ecolabel_registry.domain.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    QuotaExceeded,
     StaleVersion,
     Unauthenticated,
     Unavailable,
@@ -45,6 +46,7 @@ PROBLEMS: dict[type[DomainError], tuple[int, str, str]] = {
     Unauthenticated: (401, "unauthenticated", "Valid API key required"),
     Forbidden: (403, "forbidden", "Not allowed for this key"),
     Unavailable: (503, "unavailable", "Service unavailable"),
+    QuotaExceeded: (429, "quota-exceeded", "Quota exceeded"),
 }
 
 HTTP_TITLES = {
@@ -146,7 +148,7 @@ def domain_problem(request: Request, exc: DomainError) -> Response:
         ]
     extra = getattr(exc, "problem_extra", None)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(exc, Busy | Unavailable) and exc.retry_after is not None:
+    if isinstance(exc, Busy | Unavailable | QuotaExceeded) and exc.retry_after is not None:
         headers = {"Retry-After": str(exc.retry_after)}
     return problem_response(
         status,

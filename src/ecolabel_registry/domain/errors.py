@@ -10,7 +10,8 @@ DomainError
  +-- Unauthenticated     no valid credentials
  +-- Forbidden           credentials valid, but not allowed to do this
  +-- Unavailable         the registry cannot do this now (the database unreachable, no
-                         signing key): nothing done
+ |                       signing key, too much work at once): nothing done
+ +-- QuotaExceeded       the caller used up its allowance for now: nothing done
 
 The driver's errors (a lost connection, a lock or statement timeout, SQLite's busy lock) are
 turned into Busy and Unavailable in one place, `persistence.errors.domain_error`.
@@ -52,6 +53,15 @@ class Unavailable(DomainError):
     sent again after that many seconds, else an operator must act first."""
 
     def __init__(self, detail: str, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(DomainError):
+    """The caller (an API key) has used up what it may do in a period: nothing was done; the
+    same request can be sent again after `retry_after` seconds."""
+
+    def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
 

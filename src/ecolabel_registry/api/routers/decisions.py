@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.batch_lines import decode_line, parse_lines
+from ecolabel_registry.api.admission import DecisionQuota, LineSlots
+from ecolabel_registry.api.batch_lines import decode_line, lines_at_most, parse_lines
 from ecolabel_registry.api.decisions_io import (
     DecisionOut,
     JwksOut,
@@ -154,6 +155,18 @@ async def _record_question(
     return stored, response_json(stored.id, render.subject_json, stored.receipt)
 
 
+async def _record(
+    request: Request, actor: Actor, asked: SingleQuestion | Lines
+) -> tuple[StoredDecision, bytes]:
+    """The decision recorded, once its lines are counted against the key's quota."""
+    quota: DecisionQuota = request.app.state.decision_quota
+    if isinstance(asked, SingleQuestion):
+        quota.take(actor.key_id, 1)
+        return await _record_question(request, actor, asked)
+    quota.take(actor.key_id, asked.count)
+    return await run_in_threadpool(_record_lines, request, actor, asked)
+
+
 async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
@@ -161,7 +174,7 @@ async def _raw_body(request: Request) -> bytes:
 @router.post(
     "/v1/decisions",
     status_code=201,
-    responses={**responses(401, 404, 413, 422, 503), **_doc(DecisionOut, 201)},
+    responses={**responses(401, 404, 413, 422, 429, 503), **_doc(DecisionOut, 201)},
     openapi_extra={
         "requestBody": {"required": True, "content": {JSON: {"schema": _request_schema()}}}
     },
@@ -170,15 +183,19 @@ async def post_decision(
     request: Request, actor: ActorDep, body: Annotated[bytes, Depends(_raw_body)]
 ) -> Response:
     """Ask one question or up to 10,000 lines for the record: the answer(s) are stored under a
-    random id and signed (the receipt, a W3C Verifiable Credential secured with JOSE)."""
+    random id and signed (the receipt, a W3C Verifiable Credential secured with JOSE).
+
+    An API key may ask for the record `ECOLABEL_DECISION_LINES_PER_KEY_PER_HOUR` lines an
+    hour (429 with Retry-After past it, nothing recorded); decisions of many lines share the
+    batch's bound on lines answered at once (503 with Retry-After)."""
     if len(body) <= MAX_QUESTION_BYTES:  # parsed on the event loop: a question, or a few lines
-        asked = parse_decision(body)
+        stored, data = await _record(request, actor, parse_decision(body))
     else:
-        asked = await run_in_threadpool(parse_decision, body)
-    if isinstance(asked, SingleQuestion):
-        stored, data = await _record_question(request, actor, asked)
-    else:
-        stored, data = await run_in_threadpool(_record_lines, request, actor, asked)
+        # The lines take their place (counted, not read) before they are parsed and answered.
+        slots: LineSlots = request.app.state.line_slots
+        async with slots.taken(lines_at_most(body)):
+            asked = await run_in_threadpool(parse_decision, body)
+            stored, data = await _record(request, actor, asked)
     url = decision_url(request.app.state.settings.registry_url, stored.id)
     return Response(data, status_code=201, media_type=JSON, headers={"Location": url})
 

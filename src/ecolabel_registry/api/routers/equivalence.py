@@ -14,7 +14,8 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ecolabel_registry.api.batch_lines import line_problem, parse_lines
+from ecolabel_registry.api.admission import LineSlots
+from ecolabel_registry.api.batch_lines import line_problem, lines_at_most, parse_lines
 from ecolabel_registry.api.deps import (
     EquivalenceDep,
     current_terms,
@@ -235,7 +236,7 @@ async def _raw_body(request: Request) -> bytes:
 
 @router.post(
     "/v1/equivalence/batch",
-    responses={**responses(422), **body_doc(BatchOut)},
+    responses={**responses(422, 503), **body_doc(BatchOut)},
     openapi_extra={
         "requestBody": {"required": True, "content": {JSON: {"schema": json_schema(BatchIn)}}}
     },
@@ -243,11 +244,17 @@ async def _raw_body(request: Request) -> bytes:
 async def post_equivalence_batch(
     request: Request, body: Annotated[bytes, Depends(_raw_body)]
 ) -> Response:
-    """Up to 10,000 questions in one request; each line gets its own answer or its own error."""
+    """Up to 10,000 questions in one request; each line gets its own answer or its own error.
+
+    A process answers a bounded number of lines at once (`ECOLABEL_MAX_LINES_AT_ONCE`): a
+    batch past it waits its turn, then answers 503 with Retry-After."""
     service = equivalence_service(request)
-    # One threadpool hop for the whole batch: parsing, reading and answering 10,000 lines
-    # would otherwise hold the event loop (and every other request) for their duration.
-    data: bytes = await run_in_threadpool(_answer_batch, service, body)
+    slots: LineSlots = request.app.state.line_slots
+    # Its lines are counted (not read) to take their place; then one threadpool hop for the
+    # whole batch: parsing, reading and answering 10,000 lines would otherwise hold the event
+    # loop (and every other request) for their duration.
+    async with slots.taken(lines_at_most(body)):
+        data: bytes = await run_in_threadpool(_answer_batch, service, body)
     return Response(data, media_type=JSON)
 
 
