@@ -110,7 +110,8 @@ def test_a_recognition_in_a_group_colours_its_member_countries_on_the_date(
     assert countries["United Kingdom"] is None  # left the group in 2020
     assert countries["Poland"] is None  # joins in 2025
     assert countries["Japan"] is None
-    assert "Singapore" not in countries  # no shape: only in the table
+    assert "Singapore" not in countries  # no shape: in the table, and named under the map
+    assert "Not on the map, which has no shape for them: Singapore." in page
     assert 'href="/economies/SG"' in page
     assert 'href="/economies/EU"' in page
     later = drawn(client.get(PAGE, params={"on": "2025-06-01"}).text)
@@ -213,3 +214,13 @@ def test_the_shapes_come_from_the_installed_package_once() -> None:
     assert {"DE", "FR", "JP", "KR", "US", "CN", "BR", "AU"} <= world.codes
     assert "AQ" not in world.codes
     assert all(s.d.startswith("M") and s.d.endswith("z") for s in world.shapes)
+
+
+def test_country_names_in_the_map_are_escaped() -> None:
+    world = worldmap.load()
+    names = {"DE": Economy("DE", '<b>"Germany" & Co</b>', EconomyKind.COUNTRY)}
+    paths = str(world.paths({"DE": Level.FULL}, names))
+    assert "<title>&lt;b&gt;&#34;Germany&#34; &amp; Co&lt;/b&gt;</title>" in paths
+    assert "<b>" not in paths
+    assert '<path class="map-full" d="' in paths
+    assert paths.count("<path") == len(world.shapes)

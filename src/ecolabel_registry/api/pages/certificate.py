@@ -160,6 +160,10 @@ def _certificate_body(
         world=world,
         map_paths=world.paths(levels, names) if markets else "",
         map_coloured=len(levels.keys() & world.codes),
+        map_missing=[
+            code if code not in names else names[code].name
+            for code in sorted(levels.keys() - world.codes)
+        ],
         map_levels=[level.value for level in Level],
         qr_url=page.url("/qr" + path),
         path=path,

@@ -8,8 +8,9 @@ as one SVG path string with relative integer coordinates; a page only joins thos
 choosing each country's class (`map-<level>`) from the levels it is recognized at. The shapes
 are read on the first page that needs them (`load`, off the event loop), then kept.
 
-Economies the shape set lacks (small states such as Singapore or Hong Kong) are not drawn:
-the page's table lists them.
+Economies the shape set lacks are not drawn: small states and territories (Singapore, Hong
+Kong, ...), and Hungary, Serbia, Montenegro, Myanmar and Jamaica, whose files in countryinfo
+1.0.1 carry no shape. The page's table lists them, and the page names those it counts in.
 """
 
 from __future__ import annotations
@@ -81,11 +82,14 @@ class WorldMap:
 
     def paths(self, levels: Mapping[str, Level], names: Mapping[str, Economy]) -> Markup:
         """The map's path elements: a country at a level has the class `map-<level>`, every
-        country a `<title>` with its name (the registry's, else the shape set's)."""
-        parts = []
-        for code, tail in _titled(self, names):
-            level = levels.get(code)
-            parts.append(f'<path class="map-{level.value}"{tail}' if level else f"<path{tail}")
+        country a `<title>` with its name (the registry's, else the shape set's). Only the
+        coloured countries' elements are made here; the others are kept as they are."""
+        plain, tails, at = _titled(self, names)
+        parts = list(plain)
+        for code, level in levels.items():
+            i = at.get(code)
+            if i is not None:
+                parts[i] = f'<path class="map-{level.value}"{tails[i]}'
         return Markup("".join(parts))
 
 
@@ -108,7 +112,9 @@ def country_levels(
 _lock = threading.Lock()
 _map: WorldMap | None = None
 _groups_kept: tuple[Mapping[str, Economy], GroupIndex] | None = None
-_titled_kept: tuple[Mapping[str, Economy], tuple[tuple[str, str], ...]] | None = None
+# Per names mapping: the elements without a class, their tails, their index by code.
+_Titled = tuple[tuple[str, ...], tuple[str, ...], dict[str, int]]
+_titled_kept: tuple[Mapping[str, Economy], _Titled] | None = None
 
 
 def loaded() -> WorldMap | None:
@@ -138,19 +144,23 @@ def _groups(economies: Mapping[str, Economy]) -> GroupIndex:
     return index
 
 
-def _titled(world: WorldMap, names: Mapping[str, Economy]) -> tuple[tuple[str, str], ...]:
-    """Each shape's code and the rest of its element after `<path` and its class: the path
-    data and the title, made once for each names mapping (one a revision)."""
+def _titled(world: WorldMap, names: Mapping[str, Economy]) -> _Titled:
+    """Each shape's element without a class, the rest of it after `<path` and a class, and
+    its index by code: made once for each names mapping (one a revision)."""
     global _titled_kept
     kept = _titled_kept
     if kept is not None and kept[0] is names:
         return kept[1]
-    titled = []
+    tails = []
     for shape in world.shapes:
         economy = names.get(shape.code)
         name = escape(shape.name if economy is None else economy.name)
-        titled.append((shape.code, f' d="{shape.d}"><title>{name}</title></path>'))
-    made = tuple(titled)
+        tails.append(f' d="{shape.d}"><title>{name}</title></path>')
+    made = (
+        tuple(f"<path{tail}" for tail in tails),
+        tuple(tails),
+        {shape.code: i for i, shape in enumerate(world.shapes)},
+    )
     _titled_kept = (names, made)
     return made
 
