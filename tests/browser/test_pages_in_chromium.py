@@ -113,6 +113,12 @@ def test_search_open_a_certificate_change_the_date_and_switch_language(page: Pag
     assert qr.count() == 1
     # The QR code is its own image from this app, loaded and drawn (not a broken image).
     assert qr.evaluate("img => img.complete && img.naturalWidth > 0")
+    # The world map: inline SVG with an accessible name, the EEA's countries in colour.
+    world = page.locator("figure.worldmap svg[role=img]")
+    assert world.count() == 1
+    assert "countries coloured by level" in (world.get_attribute("aria-label") or "")
+    assert page.locator("figure.worldmap path.map-native").count() > 20
+    assert world.evaluate("svg => svg.getBoundingClientRect().height > 200")
     accessible(page, "certificate")
     page.fill("#on", "2024-03-01")
     page.click("form.date button")
@@ -177,6 +183,10 @@ def test_every_page_fits_a_360_px_screen(browser: Browser, base_url: str) -> Non
             narrow.goto(path)
             width = narrow.evaluate("document.documentElement.scrollWidth")
             assert width <= 360, (path, width)
+            if path == CERTIFICATE:  # the map shrinks to the screen's width
+                box = narrow.locator("figure.worldmap svg").bounding_box()
+                assert box is not None
+                assert 0 < box["width"] <= 360
             narrow.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     finally:
         context.close()

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ecolabel_registry.api.deps import (
     today,
 )
+from ecolabel_registry.api.pages import worldmap
 from ecolabel_registry.api.pages.cache import entity_tag
 from ecolabel_registry.api.pages.rendering import (
     HTML,
@@ -93,6 +94,8 @@ async def certificate_page(
     found = from_cache(request, tag, cache.pages.get(key), HTML)
     if found is not None:
         return found
+    if worldmap.loaded() is None:  # the first page of the process reads the country shapes
+        await run_in_threadpool(worldmap.load)
     snapshot = request.app.state.resolver_cache.current(revision)
     held = cache.names.current(revision)
     if snapshot is None or held is None:
@@ -140,6 +143,10 @@ def _certificate_body(
             )
         )
     markets.sort(key=lambda m: (-m.level.strength, m.code))
+    world = worldmap.load()
+    levels = worldmap.country_levels(
+        ((m.code, m.level) for m in markets), snapshot.facts.economies, day
+    )
     path = page_url(scheme_id, number)
     return page.body(
         "certificate.html",
@@ -150,6 +157,14 @@ def _certificate_body(
         day_status=status_on(certificate.status_events, day, CertificateStatus),
         markets=markets,
         agreements_used=used,
+        world=world,
+        map_paths=world.paths(levels, names) if markets else "",
+        map_coloured=len(levels.keys() & world.codes),
+        map_missing=[
+            code if code not in names else names[code].name
+            for code in sorted(levels.keys() - world.codes)
+        ],
+        map_levels=[level.value for level in Level],
         qr_url=page.url("/qr" + path),
         path=path,
     )

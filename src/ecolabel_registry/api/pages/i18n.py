@@ -120,6 +120,9 @@ ZH: dict[str, str] = {
     "Scan to open this page": "扫码打开本页",
     "Recognized in {n} economies on {day}.": "{day} 在 {n} 个经济体获得认可。",
     "Agreements used": "所依据的协议",
+    "World map of where this certificate counts on {day}: {n} countries coloured by level. The table below lists every economy.": "{day} 本证书获认可地区的世界地图：{n} 个国家按认可级别着色。下表列出全部经济体。",
+    "A recognition in a group holds in each of its member countries on the date.": "在经济体组合中获得的认可，适用于该日期的每个成员国。",
+    "Not on the map, which has no shape for them: {economies}.": "地图上没有以下经济体的轮廓，未予绘出：{economies}。",
     # Scheme
     "Product categories": "产品类别",
     "Code": "代码",
