@@ -34,7 +34,8 @@ PAGE_SIZE = 20
 HTML = "text/html; charset=utf-8"
 CSV = "text/csv; charset=utf-8"
 SVG = "image/svg+xml"
-# Only the app's own assets: our stylesheet; the QR code is inline SVG; no script at all.
+# Only the app's own assets: our stylesheet and the QR code (an SVG image the app serves); the
+# world map is inline SVG; no script at all.
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "base-uri 'none'; frame-ancestors 'none'"
