@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from ecolabel_registry.api.deps import (
     today,
 )
-from ecolabel_registry.api.pages import worldmap
+from ecolabel_registry.api.pages import i18n, worldmap
 from ecolabel_registry.api.pages.cache import entity_tag
 from ecolabel_registry.api.pages.rendering import (
     HTML,
@@ -45,14 +45,19 @@ router = APIRouter(include_in_schema=False)
 
 @dataclass(frozen=True, slots=True)
 class Market:
-    """One row of the certificate page's recognition table."""
+    """One row of the certificate page's recognition table, ready to be written: a page may
+    have a row for each of two hundred economies, so links and labels are made here, once
+    per economy and agreement, not by the template for every row."""
 
     code: str
-    economy: Economy | None
+    name: str
+    href: str
     level: Level
+    level_label: str
     conditions: list[str]
     valid_until: dt.date | None
-    agreements: list[str]
+    through: list[tuple[str, str]]
+    """The link and title of each agreement of the route (none for the home scheme)."""
 
 
 @router.get("/certificates/{scheme_id}/{number:path}")
@@ -124,22 +129,35 @@ def _certificate_body(
         return None
     agreements = snapshot.agreements_by_id
     markets: list[Market] = []
-    used: dict[str, str] = {}
+    used: dict[str, tuple[str, str]] = {}
+    level_labels: dict[Level, str] = {}
     for code, answer in markets_of(snapshot, certificate, day):
         best = answer.routes[0]
-        steps = [s.agreement_id for s in best.path]
-        for agreement_id in steps:
-            if agreement_id not in used:
-                found = agreements.get(agreement_id)
-                used[agreement_id] = agreement_id if found is None else found.title
+        through = []
+        for step in best.path:
+            link = used.get(step.agreement_id)
+            if link is None:
+                found = agreements.get(step.agreement_id)
+                title = step.agreement_id if found is None else found.title
+                link = used[step.agreement_id] = (
+                    page.url("/agreements/" + step.agreement_id),
+                    title,
+                )
+            through.append(link)
+        level_label = level_labels.get(best.level)
+        if level_label is None:
+            level_label = level_labels[best.level] = page._.label(i18n.LEVELS, best.level.value)
+        economy = names.get(code)
         markets.append(
             Market(
                 code=code,
-                economy=names.get(code),
+                name=code if economy is None else economy.name,
+                href=page.url("/economies/" + code),
                 level=best.level,
+                level_label=level_label,
                 conditions=[c.text for c in best.conditions],
                 valid_until=answer.valid_until,
-                agreements=steps,
+                through=through,
             )
         )
     markets.sort(key=lambda m: (-m.level.strength, m.code))
@@ -156,7 +174,7 @@ def _certificate_body(
         day=day,
         day_status=status_on(certificate.status_events, day, CertificateStatus),
         markets=markets,
-        agreements_used=used,
+        agreements_used=list(used.values()),
         world=world,
         map_paths=world.paths(levels, names) if markets else "",
         map_coloured=len(levels.keys() & world.codes),

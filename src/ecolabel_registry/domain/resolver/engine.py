@@ -123,7 +123,9 @@ class Resolver:
 
         Each answer is the one `resolve` gives (without HS code); targets whose level is None
         are left out, and the list is sorted by economy code. The routes from the
-        certificate's scheme are worked out once and then mapped to the targets.
+        certificate's scheme are worked out once and then mapped to the targets; a target
+        where no scheme operative there has a route has no level, and its answer (the
+        reasons of every miss, worded) is not made.
         """
         ordered = sorted(set(targets))
         if not ordered:
@@ -132,14 +134,17 @@ class Resolver:
         if isinstance(checked, Answer):
             return []
         exploration = self._routes.explore(checked, None)
+        reached = exploration.routes
         result: list[tuple[str, Answer]] = []
         for target in ordered:
             operative = self._operative(target, on)
             native = operative.get(checked.scheme_id)
             if native is not None:
                 answer = self._native_answer(checked, target, native)
-            else:
+            elif any(reached.get(scheme_id) for scheme_id in operative):
                 answer = self._agreement_answer(checked, target, operative, exploration)
+            else:
+                continue
             if answer.level is not None:
                 result.append((target, answer))
         return result
