@@ -75,18 +75,21 @@ _TRIGRAM_FTS = _fts("certificate_fts", "tokenize='trigram'")
 
 _PG_ARGS = "number text, holder_name text, product_name text, brand text, model text"
 # Each word (a run of letters and digits, lower case) and its prefixes of 1 to 8 characters
-# (`left(w, 9)` stands for the whole word); COST tells the planner that computing it for a
-# row is expensive (a filter on it is worse than the index).
+# (`left(w, 9)` stands for the whole word). COST tells the planner that computing it for a
+# row is expensive (a filter on it is worse than the index). PARALLEL UNSAFE keeps a search
+# in one process: starting workers cost more than a page of results (and GIN indexes are
+# not built in parallel). `fastupdate = off`: rows go into the index as they are written,
+# not into a pending list that every search would read through until a vacuum.
 _PG_WORDS = (
     f"CREATE FUNCTION ecolabel_certificate_words({_PG_ARGS}) RETURNS tsvector "
-    "LANGUAGE sql IMMUTABLE PARALLEL SAFE COST 10000 AS $$ "
+    "LANGUAGE sql IMMUTABLE PARALLEL UNSAFE COST 10000 AS $$ "
     "SELECT coalesce(array_to_tsvector(array_agg(CASE WHEN k = 9 THEN w ELSE left(w, k) END)), "
     "''::tsvector) "
     "FROM unnest(string_to_array(btrim(regexp_replace("
     f"lower(concat_ws(' ', {_LIST})), '[^[:alnum:]]+', ' ', 'g')), ' ')) AS w, "
     "generate_series(1, 9) AS k $$",
     "CREATE INDEX ix_certificate_words ON certificate USING gin "
-    f"(ecolabel_certificate_words({_LIST}))",
+    f"(ecolabel_certificate_words({_LIST})) WITH (fastupdate = off)",
 )
 _PG_WORDS_DOWN = (
     "DROP INDEX IF EXISTS ix_certificate_words",

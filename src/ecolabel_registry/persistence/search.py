@@ -17,8 +17,8 @@ parts are consecutive words of one field, the last part the beginning of a word.
 - PostgreSQL: a GIN index on `ecolabel_certificate_words(...)`, an immutable function giving
   every word and its prefixes of 1 to 8 characters as a tsvector; a query word of up to 8
   characters is then one entry of the index (`'holder' & '00123'`), a longer one a prefix
-  query (`'generated':*`). A phrase is the AND of its parts in the index, checked on the
-  rows found with a regular expression on the fields.
+  query (`'generated':*`). A phrase is looked up by its longest part in the index, and
+  checked on the rows found with a regular expression on the fields.
 
 Chinese and Japanese are written without spaces, so a whole run of such characters is one
 word: a query word holding Han, Hiragana or Katakana characters is instead looked for as a
@@ -127,9 +127,14 @@ def _pg_words(row: Any) -> ColumnElement[str]:
 
 
 def _pg_match(row: Any, words: Sequence[str]) -> ColumnElement[bool]:
-    found = _pg_words(row).op("@@")(cast(literal(_tsquery(words)), TSQUERY))
+    """The word through the index; a phrase through the index by its longest part (the
+    likeliest to be rare: `0024542` of `BENCH-0001-0024542`), then the regular expression
+    on the rows found. The other parts stay out of the GIN query: a part in most
+    certificates (`bench`) would make GIN decode most of its posting tree."""
     if len(words) == 1:
-        return found
+        return _pg_words(row).op("@@")(cast(literal(_tsquery(words)), TSQUERY))
+    longest = max(reversed(words), key=len)
+    found = _pg_words(row).op("@@")(cast(literal(_tsquery([longest])), TSQUERY))
     text = func.lower(func.concat_ws("\n", *_fields(row)))
     return and_(found, text.op("~")(_phrase_pattern(words)))
 
