@@ -40,14 +40,20 @@ MAX_SEARCH_TERMS = 8
 
 
 def search_terms(q: str) -> tuple[SearchTerm, ...]:
-    """The words of a search box, each to be found (any case, anywhere in a field).
+    """The words of a search box (split on spaces), each to be found as the beginning of a word
+    of the certificate's number, holder, product name, brand or model, in any case.
 
-    A word that is a GTIN in any form (GTIN-8, -12, -13 or -14 with a valid check digit) also
-    carries its 14-digit form, which is how the registry stores GTINs (`normal_gtin`).
+    Characters that are not letters or digits separate words: a query word holding some
+    (`BENCH-0001-0024542`) is found as its parts in a row. A query word without any letter
+    or digit is left out. A word that is a GTIN in any form (GTIN-8, -12, -13 or -14 with a
+    valid check digit) also carries its 14-digit form, which is how the registry stores
+    GTINs (`normal_gtin`).
     """
-    words = list(dict.fromkeys(q.lower().split()))
+    words = list(dict.fromkeys(w for w in q.lower().split() if any(c.isalnum() for c in w)))
     if not words:
-        raise InvalidInput.single(("query", "q"), "type at least one word, e.g. q=kettle")
+        raise InvalidInput.single(
+            ("query", "q"), "type at least one word of letters or digits, e.g. q=kettle"
+        )
     if len(words) > MAX_SEARCH_TERMS:
         raise InvalidInput.single(
             ("query", "q"),

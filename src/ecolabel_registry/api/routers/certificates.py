@@ -301,10 +301,12 @@ def search_certificates(
         Query(
             min_length=1,
             max_length=200,
-            description="Words to find, each in the certificate's number, holder, product "
-            "name, brand, model or GTINs (any case, anywhere in the field; a GTIN in any form): "
-            "`q=acme kettle`. Up to 8 words; words of three characters or more use the text "
-            "index.",
+            description="Words to find, each the beginning of a word of the certificate's "
+            "number, holder, product name, brand or model (any case; `ket` finds Kettle), or a "
+            "GTIN it lists (in any form): `q=acme kettle`. Up to 8 words. Characters other "
+            "than letters and digits separate words; a word holding some is found as its "
+            "parts in a row (`q=BENCH-0001-0024542`). Chinese and Japanese are found anywhere "
+            "in a field.",
         ),
     ] = None,
 ) -> PageOut[CertificateRead]:
