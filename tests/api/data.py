@@ -157,3 +157,30 @@ def setup_registry(client: TestClient, operator: dict[str, str]) -> None:
             "/v1/schemes/korea-eco-label/certificates", json=certificate_body(), headers=operator
         )
     )
+
+
+def setup_recognition(client: TestClient, operator: dict[str, str]) -> dict[str, Any]:
+    """`setup_registry`, and Japan's eco mark recognizing the Korean label's paints in full
+    from 2023-07-01 (one unilateral agreement, returned as created)."""
+    setup_registry(client, operator)
+    return created(
+        client.post(
+            "/v1/agreements",
+            json=agreement_body(
+                direction="unilateral",
+                recognizing_scheme_id="japan-eco-mark",
+                recognized_scheme_id="korea-eco-label",
+                scope_entries=[
+                    {
+                        "recognized_scheme_id": "korea-eco-label",
+                        "recognizing_scheme_id": "japan-eco-mark",
+                        "category_code": "paints",
+                        "equivalent_category_code": "paints",
+                        "level": "full",
+                        "valid_from": "2023-07-01",
+                    }
+                ],
+            ),
+            headers=operator,
+        )
+    )

@@ -17,7 +17,7 @@ from ecolabel_registry.domain.access import Role
 from ecolabel_registry.persistence.tables import DecisionRow
 from ecolabel_registry.services.signing import SigningKeyFile
 from ecolabel_registry.settings import Settings
-from tests.api.data import agreement_body, created, problem, setup_registry
+from tests.api.data import created, problem, setup_recognition, setup_registry
 from tests.conftest import make_key
 
 Q = {"scheme": "korea-eco-label", "certificate": "KR-0001", "target": "JP", "on": "2025-03-01"}
@@ -40,28 +40,7 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def world(client: TestClient, operator: dict[str, str]) -> None:
-    setup_registry(client, operator)
-    created(
-        client.post(
-            "/v1/agreements",
-            json=agreement_body(
-                direction="unilateral",
-                recognizing_scheme_id="japan-eco-mark",
-                recognized_scheme_id="korea-eco-label",
-                scope_entries=[
-                    {
-                        "recognized_scheme_id": "korea-eco-label",
-                        "recognizing_scheme_id": "japan-eco-mark",
-                        "category_code": "paints",
-                        "equivalent_category_code": "paints",
-                        "level": "full",
-                        "valid_from": "2023-07-01",
-                    }
-                ],
-            ),
-            headers=operator,
-        )
-    )
+    setup_recognition(client, operator)
 
 
 def decisions(session: Session) -> int:

@@ -21,7 +21,12 @@ from ecolabel_registry.persistence.tables import DecisionRow
 from ecolabel_registry.services.keys import ApiKeyService, hash_key
 from ecolabel_registry.services.signing import SigningKeyFile
 from ecolabel_registry.settings import Settings
-from tests.api.data import agreement_body, created, fields, problem, setup_registry
+from tests.api.data import (
+    created,
+    fields,
+    problem,
+    setup_recognition,
+)
 from tests.conftest import make_key
 
 REGISTRY_URL = "https://registry.example.org"
@@ -49,28 +54,7 @@ def settings(key_file: SigningKeyFile) -> Settings:
 
 @pytest.fixture
 def world(client: TestClient, operator: dict[str, str]) -> dict[str, Any]:
-    setup_registry(client, operator)
-    return created(
-        client.post(
-            "/v1/agreements",
-            json=agreement_body(
-                direction="unilateral",
-                recognizing_scheme_id="japan-eco-mark",
-                recognized_scheme_id="korea-eco-label",
-                scope_entries=[
-                    {
-                        "recognized_scheme_id": "korea-eco-label",
-                        "recognizing_scheme_id": "japan-eco-mark",
-                        "category_code": "paints",
-                        "equivalent_category_code": "paints",
-                        "level": "full",
-                        "valid_from": "2023-07-01",
-                    }
-                ],
-            ),
-            headers=operator,
-        )
-    )
+    return setup_recognition(client, operator)
 
 
 def payload(receipt: str) -> dict[str, Any]:
