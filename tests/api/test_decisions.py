@@ -138,6 +138,9 @@ def test_a_batch_decision_lists_each_line_with_its_answer_or_its_own_error(
             "errors": 3,
         }
     )
+    # An answered line's question is its answer's own; a line without one keeps its own.
+    assert lines[0]["question"] is None
+    assert lines[0]["answer"]["query"]["certificate"] == LINES[0]["certificate"]
     assert lines[1]["question"]["certificate"] == "KR-9999"
     assert lines[1]["error"]["status"] == 404
     assert lines[3]["question"] is None
@@ -281,7 +284,7 @@ def test_jwks_lists_current_and_retired_keys_with_cache_headers(
     assert kids[0] == new.kid
     assert header(before["receipt"])["kid"] in kids
     assert all("d" not in k for k in second["keys"])
-    assert all(k["kty"] == "OKP" and k["crv"] == "Ed25519" for k in second["keys"])
+    assert all((k["kty"], k["crv"], k["alg"]) == ("EC", "P-256", "ES256") for k in second["keys"])
     assert client.get("/.well-known/jwks.json").headers["etag"] != etag
     after = created(client.post("/v1/decisions", json={"question": Q}, headers=operator))
     assert header(after["receipt"])["kid"] == new.kid
@@ -290,6 +293,14 @@ def test_jwks_lists_current_and_retired_keys_with_cache_headers(
         assert verify_receipt(decision["receipt"], second).credential_subject.id.endswith(
             decision["id"]
         )
+
+
+def store_receipt(session: Session, decision_id: str, receipt: str) -> None:
+    """The stored decision `decision_id` made to hold `receipt` instead of its own."""
+    row = session.get(DecisionRow, decision_id)
+    assert row is not None
+    row.receipt = receipt
+    session.commit()
 
 
 def test_replay_matches_when_nothing_changed(
@@ -320,17 +331,31 @@ def test_replay_names_the_lines_whose_answer_is_not_the_recorded_one(
     credential = payload(decision["receipt"])
     line = credential["credentialSubject"]["lines"][4]["answer"]
     line.update(recognized=False, level=None, routes=[], conditions=[], explanation="changed")
-    receipt = key_file.read().sign(json.dumps(credential).encode())
-    row = session.get(DecisionRow, decision["id"])
-    assert row is not None
-    row.receipt = receipt
-    session.commit()
+    store_receipt(session, decision["id"], key_file.read().sign(json.dumps(credential).encode()))
     replay = client.get(f"/v1/decisions/{decision['id']}/replay").json()
     assert replay["matches"] is False
     (difference,) = replay["differences"]
     assert (difference["line"], difference["ref"]) == (4, "ok-again")
     assert difference["recorded"]["answer"]["recognized"] is False
     assert difference["replayed"]["answer"]["recognized"] is True
+
+
+def test_a_decision_recorded_with_the_question_on_every_line_replays_as_matching(
+    client: TestClient,
+    world: dict[str, Any],
+    operator: dict[str, str],
+    session: Session,
+    key_file: SigningKeyFile,
+) -> None:
+    decision = created(client.post("/v1/decisions", json={"lines": LINES}, headers=operator))
+    # Receipts recorded before answered lines left out their question repeat it there.
+    credential = payload(decision["receipt"])
+    for line in credential["credentialSubject"]["lines"]:
+        if line["answer"] is not None:
+            line["question"] = line["answer"]["query"]
+    store_receipt(session, decision["id"], key_file.read().sign(json.dumps(credential).encode()))
+    replay = client.get(f"/v1/decisions/{decision['id']}/replay").json()
+    assert (replay["matches"], replay["lines"], replay["differences"]) == (True, 5, [])
 
 
 def test_replay_matches_after_later_backdated_corrections(

@@ -1,8 +1,8 @@
 """Receipts: signed so that anyone can check them, refused when anything in them changes.
 
-The independent check decodes the compact JWS and verifies the Ed25519 signature with
-`cryptography` directly (RFC 7515 section 5.2, RFC 8037 section 3.1), not with the library
-that signed it.
+The independent check decodes the compact JWS and verifies the signature with `cryptography`
+directly (RFC 7515 section 5.2; ES256: RFC 7518 section 3.4; EdDSA: RFC 8037 section 3.1),
+not with the library that signed it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,11 @@ from typing import Any
 import msgspec
 import pytest
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from joserfc.jwk import OKPKey
 
 from ecolabel_registry.api.decisions_io import (
     CREDENTIAL_TYPES,
@@ -73,18 +77,40 @@ def receipt(keys: SigningKeyFile) -> str:
 
 
 def independently_verified(receipt: str, jwks: dict[str, Any]) -> dict[str, Any]:
-    """The payload of `receipt` if its Ed25519 signature verifies under the JWKS key its kid
-    names; InvalidSignature otherwise. No JOSE library involved."""
+    """The payload of `receipt` if its signature verifies under the JWKS key its kid names;
+    InvalidSignature otherwise. No JOSE library involved."""
     header_part, payload_part, signature_part = receipt.split(".")
     header = json.loads(unb64(header_part))
-    assert header["alg"] == "EdDSA"
     assert header["typ"] == "vc+jwt"
     (jwk,) = [k for k in jwks["keys"] if k["kid"] == header["kid"]]
-    assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
-    public = Ed25519PublicKey.from_public_bytes(unb64(jwk["x"]))
-    public.verify(unb64(signature_part), f"{header_part}.{payload_part}".encode("ascii"))
+    signing_input = f"{header_part}.{payload_part}".encode("ascii")
+    signature = unb64(signature_part)
+    if header["alg"] == "ES256":
+        assert (jwk["kty"], jwk["crv"]) == ("EC", "P-256")
+        numbers = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(unb64(jwk["x"])), int.from_bytes(unb64(jwk["y"])), ec.SECP256R1()
+        )
+        # The JWS signature is R and S, 32 bytes each, big-endian; cryptography takes DER.
+        if len(signature) != 64:
+            raise InvalidSignature
+        der = encode_dss_signature(int.from_bytes(signature[:32]), int.from_bytes(signature[32:]))
+        numbers.public_key().verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+    else:
+        assert header["alg"] == "EdDSA"
+        assert (jwk["kty"], jwk["crv"]) == ("OKP", "Ed25519")
+        Ed25519PublicKey.from_public_bytes(unb64(jwk["x"])).verify(signature, signing_input)
     data: dict[str, Any] = json.loads(unb64(payload_part))
     return data
+
+
+def ed25519_key_file(path: Path) -> SigningKeyFile:
+    """A key file whose current key is Ed25519 (EdDSA), as the registry's first keys were."""
+    jwk = OKPKey.generate_key("Ed25519").as_dict(private=True)
+    document = {"keys": [{"jwk": jwk, "status": "current", "created_at": "2026-11-29T19:00:00Z"}]}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(document, f)
+    return SigningKeyFile(path)
 
 
 def test_a_receipt_verifies_with_an_independent_implementation(
@@ -99,8 +125,23 @@ def test_a_receipt_verifies_with_an_independent_implementation(
     assert credential["credentialSubject"]["id"] == DECISION
     assert credential["credentialSubject"]["answer"]["recognized"] is True
     header = json.loads(unb64(receipt.split(".")[0]))
-    assert header == {"alg": "EdDSA", "typ": "vc+jwt", "cty": "vc", "kid": jwks["keys"][0]["kid"]}
+    assert header == {"alg": "ES256", "typ": "vc+jwt", "cty": "vc", "kid": jwks["keys"][0]["kid"]}
     assert verify_receipt(receipt, jwks).credential_subject.registry_revision == 7
+
+
+def test_an_ed25519_key_signs_with_eddsa_until_rotated_and_its_receipts_verify_after(
+    tmp_path: Path,
+) -> None:
+    keys = ed25519_key_file(tmp_path / "signing-keys.json")
+    before = keys.read().sign(credential_json())
+    header = json.loads(unb64(before.split(".")[0]))
+    assert header["alg"] == "EdDSA"
+    keys.rotate()
+    jwks = keys.read().jwks()
+    assert [(k["kty"], k["alg"]) for k in jwks["keys"]] == [("EC", "ES256"), ("OKP", "EdDSA")]
+    for receipt in (before, keys.read().sign(credential_json())):
+        assert verify_receipt(receipt, jwks).credential_subject.id == DECISION
+        assert independently_verified(receipt, jwks)["issuer"] == ISSUER
 
 
 @pytest.mark.parametrize("part", [0, 1, 2])
@@ -158,6 +199,7 @@ def test_a_receipt_of_another_key_does_not_verify(
     # The same kid with another key's public part: the signature does not verify.
     jwks = keys.read().jwks()
     jwks["keys"][0]["x"] = other.read().jwks()["keys"][0]["x"]
+    jwks["keys"][0]["y"] = other.read().jwks()["keys"][0]["y"]
     with pytest.raises(ReceiptInvalid, match="signature"):
         verify_receipt(receipt, jwks)
 
@@ -184,10 +226,10 @@ def test_alg_none_and_hmac_with_the_public_key_are_refused(
         mac = hmac.new(secret, signing_input, hashlib.sha256).digest()
         with pytest.raises(ReceiptInvalid, match="'HS256' is not accepted"):
             verify_receipt(forge(header, payload, mac), jwks)
-    # ES256 is accepted as an algorithm, but not with an Ed25519 key.
-    es = forge({"alg": "ES256", "typ": "vc+jwt", "kid": kid}, payload, b"x" * 64)
-    with pytest.raises(ReceiptInvalid, match="P-256"):
-        verify_receipt(es, jwks)
+    # EdDSA is accepted as an algorithm, but not with a P-256 key.
+    ed = forge({"alg": "EdDSA", "typ": "vc+jwt", "kid": kid}, payload, b"x" * 64)
+    with pytest.raises(ReceiptInvalid, match="Ed25519"):
+        verify_receipt(ed, jwks)
 
 
 def test_the_header_must_say_what_a_receipt_is(keys: SigningKeyFile, receipt: str) -> None:

@@ -46,8 +46,10 @@ DECISIONS_PATH = "/v1/decisions"
 
 
 class DecisionLine(msgspec.Struct):
-    """One line of a decision: the question asked (None for a line that was not even well
-    formed), and its answer or its own error, as the batch gives them."""
+    """One line of a decision: its answer or its own error, as the batch gives them, and,
+    for a line without an answer, the question asked (None for a line that was not even
+    well formed). An answer names its question already (`query`); receipts recorded before
+    this rule repeat it in `question`, which says the same."""
 
     ref: str | None
     question: QueryOut | None
@@ -110,12 +112,14 @@ class ReplayOut(msgspec.Struct):
     differences: list[ReplayDifference]
 
 
-class JwkOut(msgspec.Struct):
-    """A public signing key (RFC 7517; an Ed25519 key is an OKP key, RFC 8037 section 2)."""
+class JwkOut(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """A public signing key (RFC 7517): a P-256 key (`kty` EC, `x` and `y`, RFC 7518 section
+    6.2) or, among older keys, an Ed25519 key (`kty` OKP, `x` only, RFC 8037 section 2)."""
 
     kty: str
     crv: str
     x: str
+    y: str | None = None
     kid: str
     use: str
     alg: str
@@ -215,16 +219,15 @@ def decision_lines(
             yield DecisionLine(line_error.ref, None, None, line_error.error)
             continue
         ref, line, outcome = next(answered)
-        question = QueryOut(*line)
         if isinstance(outcome, Answer):
             # A line asked again shares its outcome object: its answer is written once.
             key = (line, id(outcome))
             answer = shared.get(key)
             if answer is None:
                 answer = shared[key] = writer.answer(outcome, *line, revision=revision)
-            yield DecisionLine(ref, question, answer, None)
+            yield DecisionLine(ref, None, answer, None)
         else:
-            yield DecisionLine(ref, question, None, line_problem(outcome))
+            yield DecisionLine(ref, QueryOut(*line), None, line_problem(outcome))
 
 
 def summary(lines: Sequence[DecisionLine]) -> BatchSummary:
@@ -310,11 +313,16 @@ def recorded_lines(subject: DecisionSubject) -> list[DecisionLine]:
     return [DecisionLine(subject.ref, subject.question, subject.answer, None)]
 
 
+def _question_of(line: DecisionLine) -> QueryOut | None:
+    """The line's question: its answer's, or its own (None: the line was not well formed)."""
+    return line.answer.query if line.answer is not None else line.question
+
+
 def questions(lines: Sequence[DecisionLine]) -> list[Line]:
     """The questions to ask again: every line that had one."""
     return [
         (q.scheme, q.certificate, q.target, q.on, q.hs_code)
-        for q in (x.question for x in lines)
+        for q in map(_question_of, lines)
         if q is not None
     ]
 
@@ -324,8 +332,9 @@ def _substance(line: DecisionLine) -> bytes:
     names the revision its instant names, which is the recorded one but for a write that
     was in flight when the decision was recorded: ADR 0007)."""
     if line.answer is not None:
+        # The question is the answer's own (a line recorded with both says it twice).
         line = msgspec.structs.replace(
-            line, answer=msgspec.structs.replace(line.answer, registry_revision=0)
+            line, question=None, answer=msgspec.structs.replace(line.answer, registry_revision=0)
         )
     return _encoder.encode(line)
 
@@ -338,9 +347,12 @@ def replay_report(
     lines = recorded_lines(subject)
     asked = Lines(
         len(lines),
-        [x.ref for x in lines if x.question is not None],
+        [x.ref for x in lines if _question_of(x) is not None],
         questions(lines),
-        [None if x.question is not None else BatchLineOut(x.ref, None, x.error) for x in lines],
+        [
+            None if _question_of(x) is not None else BatchLineOut(x.ref, None, x.error)
+            for x in lines
+        ],
     )
     differences = []
     replayed_lines = decision_lines(asked, replayed.outcomes, replayed.registry_revision)

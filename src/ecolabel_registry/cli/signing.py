@@ -30,7 +30,7 @@ def signing_key_create(
         bool, typer.Option("--if-missing", help="Do nothing (exit 0) when the file exists.")
     ] = False,
 ) -> None:
-    """Create the key file (ECOLABEL_SIGNING_KEY_FILE, mode 0600) with one Ed25519 key."""
+    """Create the key file (ECOLABEL_SIGNING_KEY_FILE, mode 0600) with one P-256 (ES256) key."""
     keys = SigningKeyFile(get_settings().signing_key_file)
     try:
         key = keys.ensure() if if_missing else keys.create()
