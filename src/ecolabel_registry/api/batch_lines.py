@@ -1,22 +1,30 @@
 """A batch body's lines, read fast when well formed, else line by line with each line's
-own error: shared by the equivalence batch and the batch decisions."""
+own error; and the lines written out with their answers: shared by the equivalence batch and
+the batch decisions."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any, Protocol
 
 import msgspec
 import orjson
 
 from ecolabel_registry.api.deps import instant_of
 from ecolabel_registry.api.equivalence_io import (
+    AnswerWriter,
     BatchIn,
     BatchLineIn,
     BatchLineOut,
+    BatchSummary,
+    EquivalenceAnswer,
     FieldProblem,
     LineProblem,
+    QueryOut,
 )
 from ecolabel_registry.api.problems import PROBLEMS, TYPE_BASE
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
@@ -26,6 +34,7 @@ from ecolabel_registry.domain.messages import (
     hs_code_message,
     instant_message,
 )
+from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.domain.validation import (
     iso_day,
     rfc3339_instant,
@@ -34,6 +43,7 @@ from ecolabel_registry.services.equivalence import (
     MAX_BATCH_LINES,
     Line,
 )
+from ecolabel_registry.services.snapshots import AsRecorded
 
 _fast_batch = msgspec.json.Decoder(BatchIn)
 _batch_shape = msgspec.json.Decoder(dict[str, msgspec.Raw])  # `lines` kept as bytes
@@ -299,3 +309,117 @@ def line_problem(error: DomainError) -> LineProblem:
             for e in error.errors
         ]
     return LineProblem(TYPE_BASE + slug, title, status, error.detail, errors)
+
+
+BLOCK = 250
+"""Lines written out together (see `write_lines`)."""
+
+
+class LineOut(Protocol):
+    """A written line's struct made of its ref, its question (given only to a line without an
+    answer whose question was well formed), its answer and its own error."""
+
+    def __call__(
+        self,
+        ref: str | None,
+        question: QueryOut | None,
+        answer: EquivalenceAnswer | None,
+        error: LineProblem | None,
+        /,
+    ) -> msgspec.Struct: ...
+
+
+def batch_line(
+    ref: str | None,
+    _question: QueryOut | None,
+    answer: EquivalenceAnswer | None,
+    error: LineProblem | None,
+    /,
+) -> BatchLineOut:
+    """A line of the batch's answer (the question is the answer's own, or not repeated)."""
+    return BatchLineOut(ref, answer, error)
+
+
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """A batch's lines as parsed (`parse_lines`, without the instants): the count, the refs
+    and questions of the valid lines, and per line its own error (None: no line has one)."""
+
+    count: int
+    refs: list[str | None]
+    lines: list[Line]
+    line_errors: list[BatchLineOut | None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class WrittenLines:
+    """Lines as JSON: `json` the array of their structs, `summary` their counts."""
+
+    json: bytes
+    summary: BatchSummary
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def write_lines(
+    asked: Lines,
+    outcomes: Iterable[Answer | DomainError],
+    revision: int,
+    line_out: LineOut = batch_line,
+    *,
+    repeated: frozenset[Line] = frozenset(),
+    as_recorded: Sequence[AsRecorded | None] = (),
+) -> WrittenLines:
+    """The lines `asked` with the outcomes of the valid ones, in order: an answer computed at
+    `revision` (or as recorded, per line of `as_recorded`), or the line's own error; a line
+    that was not well formed keeps its parsing error. `line_out` makes each line's struct.
+
+    The lines are written out in blocks as they are answered, so that their answers are freed
+    block by block when `outcomes` is an iterator (10,000 answers held together cost more in
+    garbage collection than their writing). msgspec writes compact JSON: the blocks joined
+    are exactly the bytes of the whole array written at once. A line of `repeated` (asked
+    more than once) has its answer written once, and shared.
+    """
+    count, line_errors = asked.count, asked.line_errors
+    answered = zip(asked.refs, asked.lines, outcomes, strict=True)
+    line_no = -1
+    shared: dict[Line, EquivalenceAnswer] = {}
+    writer = AnswerWriter()
+    dumps = _encoder.encode
+    blocks: list[bytes] = []
+    block: list[msgspec.Struct] = []
+    recognized = not_recognized = errors = 0
+    for line_error in repeat(None, count) if line_errors is None else line_errors:
+        if len(block) == BLOCK:
+            blocks.append(dumps(block)[1:-1])
+            block = []
+        if line_error is not None:
+            block.append(line_out(line_error.ref, None, None, line_error.error))
+            errors += 1
+            continue
+        ref, line, outcome = next(answered)
+        line_no += 1
+        if isinstance(outcome, Answer):
+            if outcome.recognized:
+                recognized += 1
+            else:
+                not_recognized += 1
+            if repeated and line in repeated:
+                data = shared.get(line)
+                if data is None:
+                    data = shared[line] = writer.answer(outcome, *line, revision=revision)
+            elif as_recorded and (when := as_recorded[line_no]) is not None:
+                data = writer.answer(
+                    outcome, *line, revision=when.revision, as_recorded=when.instant
+                )
+            else:
+                data = writer.answer(outcome, *line, revision=revision)
+            block.append(line_out(ref, None, data, None))
+        else:
+            errors += 1
+            block.append(line_out(ref, QueryOut(*line), None, line_problem(outcome)))
+    if block:
+        blocks.append(dumps(block)[1:-1])
+    summary = BatchSummary(count, recognized, not_recognized, errors)
+    return WrittenLines(b"[" + b",".join(blocks) + b"]", summary)

@@ -18,13 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ecolabel_registry.api.batch_lines import line_problem
+from ecolabel_registry.api.batch_lines import Lines, WrittenLines, write_lines
 from ecolabel_registry.api.equivalence_io import (
     AnswerWriter,
     BatchLineOut,
@@ -36,7 +36,7 @@ from ecolabel_registry.api.equivalence_io import (
 from ecolabel_registry.domain.errors import DomainError
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.services.decisions import DECISION_ID, Recorded
-from ecolabel_registry.services.equivalence import Line
+from ecolabel_registry.services.equivalence import Line, repeated_lines
 from ecolabel_registry.services.signing import ReceiptInvalid, verify_receipt_signature
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -57,9 +57,14 @@ class DecisionLine(msgspec.Struct):
     error: LineProblem | None
 
 
-class DecisionSubject(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=True):
+L = TypeVar("L")
+
+
+class DecisionSubject(msgspec.Struct, Generic[L], omit_defaults=True, forbid_unknown_fields=True):
     """The decision: a question and its answer, or lines and their answers, with the
     registry revision they were computed at and the instant they were recorded."""
+
+    # Read as a `Decision`; written with its lines as `write_lines` wrote them (msgspec.Raw).
 
     id: str
     registry_revision: int
@@ -67,8 +72,12 @@ class DecisionSubject(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=
     ref: str | None = None
     question: QueryOut | None = None
     answer: EquivalenceAnswer | None = None
-    lines: list[DecisionLine] | None = None
+    lines: L | None = None
     summary: BatchSummary | None = None
+
+
+Decision = DecisionSubject[list[DecisionLine]]
+"""A decision as read back: the API's `decision`, a receipt's subject."""
 
 
 S = TypeVar("S")
@@ -89,7 +98,7 @@ class DecisionOut(msgspec.Struct):
     and the receipt (the compact JWS of the credential)."""
 
     id: str
-    decision: DecisionSubject
+    decision: Decision
     receipt: str
 
 
@@ -133,7 +142,8 @@ class JwksOut(msgspec.Struct):
 
 _encoder = msgspec.json.Encoder()
 _raw_credential = msgspec.json.Decoder(Credential[msgspec.Raw])
-_credential = msgspec.json.Decoder(Credential[DecisionSubject])
+_credential = msgspec.json.Decoder(Credential[Decision])
+_lines = msgspec.json.Decoder(list[DecisionLine])
 
 
 def decision_url(registry_url: str, decision_id: str) -> str:
@@ -144,17 +154,6 @@ def decision_url(registry_url: str, decision_id: str) -> str:
 class SingleQuestion:
     ref: str | None
     line: Line
-
-
-@dataclass(frozen=True, slots=True)
-class Lines:
-    """A batch decision's lines as parsed: the count, and per line its question or its own
-    error (the equivalence batch's `Checked`, unpacked)."""
-
-    count: int
-    refs: list[str | None]
-    lines: list[Line]
-    line_errors: list[BatchLineOut | None] | None
 
 
 class Renderer:
@@ -178,7 +177,7 @@ class Renderer:
         )
         return _encoder.encode(credential)
 
-    def subject(self, url: str, recorded: Recorded) -> DecisionSubject:
+    def subject(self, url: str, recorded: Recorded) -> DecisionSubject[msgspec.Raw]:
         asked = self._asked
         if isinstance(asked, SingleQuestion):
             (outcome,) = recorded.outcomes
@@ -193,47 +192,25 @@ class Renderer:
                 question=QueryOut(*asked.line),
                 answer=writer.answer(outcome, *asked.line, revision=recorded.registry_revision),
             )
-        lines = list(decision_lines(asked, recorded.outcomes, recorded.registry_revision))
+        written = decision_lines(asked, recorded.outcomes, recorded.registry_revision)
         return DecisionSubject(
             url,
             recorded.registry_revision,
             recorded.as_recorded,
-            lines=lines,
-            summary=summary(lines),
+            lines=msgspec.Raw(written.json),
+            summary=written.summary,
         )
 
 
 def decision_lines(
-    asked: Lines, outcomes: Sequence[Answer | DomainError], revision: int
-) -> Iterator[DecisionLine]:
-    """Each line with its question and its answer (computed at `revision`) or error, in the
-    order sent."""
-    writer = AnswerWriter()
-    answered = iter(zip(asked.refs, asked.lines, outcomes, strict=True))
-    shared: dict[tuple[Line, int], EquivalenceAnswer] = {}
-    errors: Iterable[BatchLineOut | None] = (
-        asked.line_errors if asked.line_errors is not None else (None for _ in range(asked.count))
+    asked: Lines, outcomes: Iterable[Answer | DomainError], revision: int
+) -> WrittenLines:
+    """The decision's lines written as the batch writes its own (`write_lines`), each with
+    its answer (computed at `revision`) or its own error, and, without an answer, its
+    question; in the order sent."""
+    return write_lines(
+        asked, outcomes, revision, DecisionLine, repeated=repeated_lines(asked.lines)
     )
-    for line_error in errors:
-        if line_error is not None:
-            yield DecisionLine(line_error.ref, None, None, line_error.error)
-            continue
-        ref, line, outcome = next(answered)
-        if isinstance(outcome, Answer):
-            # A line asked again shares its outcome object: its answer is written once.
-            key = (line, id(outcome))
-            answer = shared.get(key)
-            if answer is None:
-                answer = shared[key] = writer.answer(outcome, *line, revision=revision)
-            yield DecisionLine(ref, None, answer, None)
-        else:
-            yield DecisionLine(ref, QueryOut(*line), None, line_problem(outcome))
-
-
-def summary(lines: Sequence[DecisionLine]) -> BatchSummary:
-    recognized = sum(1 for x in lines if x.answer is not None and x.answer.recognized)
-    errors = sum(1 for x in lines if x.error is not None)
-    return BatchSummary(len(lines), recognized, len(lines) - recognized - errors, errors)
 
 
 def response_json(decision_id: str, subject_json: bytes, receipt: str) -> bytes:
@@ -267,7 +244,7 @@ def subject_json(receipt: str) -> bytes:
     return bytes(_raw_credential.decode(payload_of(receipt)).credential_subject)
 
 
-def read_credential(payload: bytes) -> Credential[DecisionSubject]:
+def read_credential(payload: bytes) -> Credential[Decision]:
     """The credential of a receipt's payload, checked against our types; ReceiptInvalid
     saying what is off."""
     try:
@@ -299,14 +276,14 @@ def read_credential(payload: bytes) -> Credential[DecisionSubject]:
     return credential
 
 
-def verify_receipt(receipt: str, jwks: Mapping[str, Any]) -> Credential[DecisionSubject]:
+def verify_receipt(receipt: str, jwks: Mapping[str, Any]) -> Credential[Decision]:
     """A receipt checked whole: the header, the signature under the key of `jwks` its kid
     names, and the credential's shape. ReceiptInvalid saying why it does not verify."""
     _header, payload = verify_receipt_signature(receipt.strip(), jwks)
     return read_credential(payload)
 
 
-def recorded_lines(subject: DecisionSubject) -> list[DecisionLine]:
+def recorded_lines(subject: Decision) -> list[DecisionLine]:
     """A decision's lines as recorded (a one-question decision is one line)."""
     if subject.lines is not None:
         return subject.lines
@@ -340,7 +317,7 @@ def _substance(line: DecisionLine) -> bytes:
 
 
 def replay_report(
-    credential: Credential[DecisionSubject], recorded_revision: int, replayed: Recorded
+    credential: Credential[Decision], recorded_revision: int, replayed: Recorded
 ) -> ReplayOut:
     """The recorded lines against the same questions answered again, line by line."""
     subject = credential.credential_subject
@@ -355,7 +332,8 @@ def replay_report(
         ],
     )
     differences = []
-    replayed_lines = decision_lines(asked, replayed.outcomes, replayed.registry_revision)
+    written = decision_lines(asked, replayed.outcomes, replayed.registry_revision)
+    replayed_lines = _lines.decode(written.json)
     for index, (before, after) in enumerate(zip(lines, replayed_lines, strict=True)):
         if _substance(before) != _substance(after):
             line = None if subject.lines is None else index

@@ -196,6 +196,9 @@ def json_schema(kind: type[msgspec.Struct]) -> dict[str, Any]:
             ref = node.get("$ref")
             if isinstance(ref, str) and ref.startswith("#/$defs/"):
                 return resolve(defs[ref.removeprefix("#/$defs/")])
+            title = node.get("title")
+            if isinstance(title, str) and "[" in title:  # a generic struct: its own name
+                node = {**node, "title": title.partition("[")[0]}
             return {k: resolve(v) for k, v in node.items()}
         if isinstance(node, list):
             return [resolve(v) for v in node]

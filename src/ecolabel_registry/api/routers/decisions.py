@@ -13,11 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ecolabel_registry.api.admission import DecisionQuota, LineSlots
-from ecolabel_registry.api.batch_lines import decode_line, lines_at_most, parse_lines
+from ecolabel_registry.api.batch_lines import Lines, decode_line, lines_at_most, parse_lines
 from ecolabel_registry.api.decisions_io import (
     DecisionOut,
     JwksOut,
-    Lines,
     Renderer,
     ReplayOut,
     SingleQuestion,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Coroutine, Iterator
-from itertools import repeat
 from typing import Annotated, Any
 
 import msgspec
@@ -15,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ecolabel_registry.api.admission import LineSlots
-from ecolabel_registry.api.batch_lines import line_problem, lines_at_most, parse_lines
+from ecolabel_registry.api.batch_lines import Lines, lines_at_most, parse_lines, write_lines
 from ecolabel_registry.api.deps import (
     EquivalenceDep,
     current_terms,
@@ -27,9 +26,7 @@ from ecolabel_registry.api.equivalence_io import (
     AS_RECORDED,
     AnswerWriter,
     BatchIn,
-    BatchLineOut,
     BatchOut,
-    BatchSummary,
     EquivalenceAnswer,
     MarketOut,
     MarketsOut,
@@ -63,7 +60,6 @@ from ecolabel_registry.services.snapshots import (
 
 router = APIRouter(tags=["equivalence"])
 JSON = "application/json"
-_BLOCK = 250  # batch lines written out together
 MAX_BATCH_INSTANTS = 100
 """Different `as_recorded` instants one batch may ask at (each may need a resolver of its
 own facts: a batch of 10,000 different ones would build thousands)."""
@@ -260,10 +256,6 @@ async def post_equivalence_batch(
 
 def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     count, refs, lines, line_errors, instants = parse_lines(body, today())
-    # The lines are written out in blocks as they are answered, so that their answers are
-    # freed block by block (10,000 answers held together cost more in garbage collection
-    # than their writing). msgspec writes compact JSON: the blocks joined are exactly the
-    # bytes of the whole document written at once.
     snapshot = service.current_snapshot()
     revision = snapshot.revision
     asked: list[AsRecorded | None] = []
@@ -297,51 +289,16 @@ def _answer_batch(service: EquivalenceService, body: bytes) -> bytes:
     else:
         repeated = repeated_lines(lines)
         results = service.answer_lines(lines, repeated, snapshot)
-    answered = zip(refs, lines, results, strict=True)
-    line_no = -1
-    shared: dict[Line, EquivalenceAnswer] = {}  # the answers of lines asked again
-    writer = AnswerWriter()
-    dumps = _encoder.encode
-    blocks: list[bytes] = []
-    block: list[BatchLineOut] = []
-    recognized = not_recognized = errors = 0
-    for line_error in repeat(None, count) if line_errors is None else line_errors:
-        if len(block) == _BLOCK:
-            blocks.append(dumps(block)[1:-1])
-            block = []
-        if line_error is not None:
-            block.append(line_error)
-            errors += 1
-            continue
-        ref, line, outcome = next(answered)
-        line_no += 1
-        if isinstance(outcome, Answer):
-            if outcome.recognized:
-                recognized += 1
-            else:
-                not_recognized += 1
-            if repeated and line in repeated:
-                data = shared.get(line)
-                if data is None:
-                    data = shared[line] = writer.answer(outcome, *line, revision=revision)
-            elif asked:
-                when = asked[line_no]
-                data = writer.answer(
-                    outcome,
-                    *line,
-                    revision=revision if when is None else when.revision,
-                    as_recorded=None if when is None else when.instant,
-                )
-            else:
-                data = writer.answer(outcome, *line, revision=revision)
-            block.append(BatchLineOut(ref, data, None))
-        else:
-            errors += 1
-            block.append(BatchLineOut(ref, None, line_problem(outcome)))
-    if block:
-        blocks.append(dumps(block)[1:-1])
-    summary = BatchSummary(count, recognized, not_recognized, errors)
-    return b"".join((b'{"results":[', b",".join(blocks), b'],"summary":', dumps(summary), b"}"))
+    written = write_lines(
+        Lines(count, refs, lines, line_errors),
+        results,
+        revision,
+        repeated=repeated,
+        as_recorded=asked,
+    )
+    return b"".join(
+        (b'{"results":', written.json, b',"summary":', _encoder.encode(written.summary), b"}")
+    )
 
 
 def _asked(
