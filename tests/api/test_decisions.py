@@ -17,9 +17,9 @@ from ecolabel_registry.api.decisions_io import verify_receipt
 from ecolabel_registry.app import create_app
 from ecolabel_registry.domain.access import Role
 from ecolabel_registry.persistence.repositories import SqlApiKeyRepository
-from ecolabel_registry.persistence.tables import DecisionRow
+from ecolabel_registry.persistence.tables import DecisionCredentialRow, DecisionRow
 from ecolabel_registry.services.keys import ApiKeyService, hash_key
-from ecolabel_registry.services.signing import SigningKeyFile
+from ecolabel_registry.services.signing import KeyRing, SigningKeyError, SigningKeyFile
 from ecolabel_registry.settings import Settings
 from tests.api.data import (
     created,
@@ -183,8 +183,11 @@ def test_the_key_id_is_recorded_never_the_key(
     decision = created(response)
     row = session.execute(select(DecisionRow).where(DecisionRow.id == decision["id"])).scalar_one()
     assert row.api_key_id == key.id
-    assert secret not in row.receipt
-    assert hash_key(secret) not in row.receipt
+    credential = session.get(DecisionCredentialRow, decision["id"])
+    assert credential is not None
+    for part in (row.protected, credential.payload, row.signature):
+        assert secret not in part
+        assert hash_key(secret) not in part
     assert secret not in response.text
     assert key.id not in response.text  # who asked is the registry's to know, not the public's
 
@@ -258,6 +261,29 @@ def test_without_a_signing_key_nothing_is_recorded_and_the_reason_is_given(
     assert session.execute(select(func.count()).select_from(DecisionRow)).scalar_one() == 0
 
 
+def test_a_decision_whose_signing_fails_leaves_nothing_stored(
+    client: TestClient,
+    world: dict[str, Any],
+    operator: dict[str, str],
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The credential of a decision of lines is written while it is signed: a signature that
+    # fails (the key file made unsafe at that moment, say) takes the credential back with it.
+    def failing(_ring: KeyRing, _payload: bytes) -> str:
+        raise SigningKeyError("refusing to sign: the key file changed")
+
+    monkeypatch.setattr(KeyRing, "sign", failing)
+    refused = problem(client.post("/v1/decisions", json={"lines": LINES}, headers=operator), 503)
+    assert "refusing to sign" in refused["detail"]
+    for table in (DecisionRow, DecisionCredentialRow):
+        assert session.execute(select(func.count()).select_from(table)).scalar_one() == 0
+    monkeypatch.undo()
+    created(client.post("/v1/decisions", json={"lines": LINES}, headers=operator))
+    for table in (DecisionRow, DecisionCredentialRow):
+        assert session.execute(select(func.count()).select_from(table)).scalar_one() == 1
+
+
 def test_a_key_file_others_may_read_is_refused(
     client: TestClient, world: dict[str, Any], operator: dict[str, str], key_file: SigningKeyFile
 ) -> None:
@@ -298,8 +324,10 @@ def test_jwks_lists_current_and_retired_keys_with_cache_headers(
 def store_receipt(session: Session, decision_id: str, receipt: str) -> None:
     """The stored decision `decision_id` made to hold `receipt` instead of its own."""
     row = session.get(DecisionRow, decision_id)
-    assert row is not None
-    row.receipt = receipt
+    credential = session.get(DecisionCredentialRow, decision_id)
+    assert row is not None and credential is not None
+    row.protected, payload, row.signature = receipt.split(".")
+    credential.payload = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
     session.commit()
 
 

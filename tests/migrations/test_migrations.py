@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 from collections.abc import Iterator
@@ -192,3 +193,41 @@ def test_upgrading_stores_every_gtin_in_its_14_digit_form(empty_engine: Engine) 
         (2, "4006381333932"),
         (3, "00000096385074"),
     ]
+
+
+def test_a_stored_receipt_is_split_into_its_parts_and_joined_again_on_downgrade(
+    empty_engine: Engine,
+) -> None:
+    credential = '{"issuer":"https://registry.example.org","credentialSubject":{"id":"é"}}'
+    payload = base64.urlsafe_b64encode(credential.encode()).rstrip(b"=").decode()
+    receipt = f"eyJhbGciOiJFUzI1NiJ9.{payload}.c2lnbmF0dXJl"
+    with empty_engine.begin() as conn:
+        upgrade(conn, "0011")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO api_key (id, name, role, scheme_ids, key_hash) "
+                "VALUES ('k', 'customs', 'operator', '[]', 'h')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO decision (id, recorded_at, api_key_id, registry_revision, kind, "
+                "line_count, kid, receipt) VALUES ('d', '2026-11-29T12:00:00Z', 'k', 7, "
+                "'question', 1, 'kid', :receipt)"
+            ),
+            {"receipt": receipt},
+        )
+        upgrade(conn)
+    with empty_engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT protected, payload, signature FROM decision "
+                "JOIN decision_credential ON decision_id = id"
+            )
+        ).one()
+    assert tuple(row) == ("eyJhbGciOiJFUzI1NiJ9", credential, "c2lnbmF0dXJl")
+    with empty_engine.begin() as conn:
+        downgrade(conn, "0011")
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT receipt FROM decision")).scalar_one() == receipt

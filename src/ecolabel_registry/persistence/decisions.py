@@ -1,7 +1,15 @@
-"""Decisions on the record: one row each, its receipt whole (see services/decisions.py)."""
+"""Decisions on the record: a row each, and a row of its credential (migration 0012).
+
+The receipt is a compact JWS: the protected header, the payload and the signature, each
+base64url-encoded, joined by dots (RFC 7515 section 7.1). The decision's row keeps the header
+and the signature as written, `decision_credential` the payload as the credential's JSON
+itself (a third smaller than its base64url, and compressible); the receipt read back is the
+same characters.
+"""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from typing import Any
 
@@ -11,12 +19,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ecolabel_registry.persistence.driver import run_sql
 from ecolabel_registry.persistence.hot import HotReads
-from ecolabel_registry.persistence.tables import DecisionRow
+from ecolabel_registry.persistence.tables import DecisionCredentialRow, DecisionRow
 from ecolabel_registry.services.ports.decisions import StoredDecision
 
 _INSERT = (
     "INSERT INTO decision (id, recorded_at, api_key_id, registry_revision, kind, line_count, "
-    "kid, receipt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "kid, protected, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CREDENTIAL = "INSERT INTO decision_credential (decision_id, payload) VALUES (?, ?)"
+_INSERT_BOTH = (  # one statement: the two rows in one transaction on an autocommit connection
+    f"WITH decision AS ({_INSERT} RETURNING id) "
+    "INSERT INTO decision_credential (decision_id, payload) SELECT id, ? FROM decision "
+    "RETURNING decision_id"
 )
 
 
@@ -26,18 +40,26 @@ class SqlDecisionRepository:
     def __init__(self, session: Session) -> None:
         self._s = session
 
+    # One INSERT each on the session's DBAPI connection: a decision is written once and never
+    # changed, so neither the ORM's unit of work nor SQLAlchemy's statement execution (most
+    # of a one-question decision's time) has work to do.
+
+    def add_credential(self, decision_id: str, payload: bytes) -> None:
+        run_sql(self._s, _INSERT_CREDENTIAL, (decision_id, payload.decode()))
+
     def add(self, decision: StoredDecision) -> None:
-        # One INSERT on the session's DBAPI connection: a decision is written once and never
-        # changed, so neither the ORM's unit of work nor SQLAlchemy's statement execution
-        # (most of a one-question decision's time) has work to do.
         run_sql(self._s, _INSERT, _values(decision))
 
     def get(self, decision_id: str) -> StoredDecision | None:
-        row = self._s.execute(
-            select(DecisionRow).where(DecisionRow.id == decision_id)
-        ).scalar_one_or_none()
-        if row is None:
+        found = self._s.execute(
+            select(DecisionRow, DecisionCredentialRow.payload)
+            .join(DecisionCredentialRow, DecisionCredentialRow.decision_id == DecisionRow.id)
+            .where(DecisionRow.id == decision_id)
+        ).one_or_none()
+        if found is None:
             return None
+        row, credential = found
+        payload = credential.encode()
         return StoredDecision(
             id=row.id,
             # SQLite gives back the UTC instant without its zone.
@@ -49,11 +71,17 @@ class SqlDecisionRepository:
             kind="lines" if row.kind == "lines" else "question",
             line_count=row.line_count,
             kid=row.kid,
-            receipt=row.receipt,
+            payload=payload,
+            receipt=".".join((row.protected, _b64(payload), row.signature)),
         )
 
 
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
 def _values(decision: StoredDecision) -> tuple[Any, ...]:
+    receipt = decision.receipt
     return (
         decision.id,
         decision.recorded_at,
@@ -62,16 +90,18 @@ def _values(decision: StoredDecision) -> tuple[Any, ...]:
         decision.kind,
         decision.line_count,
         decision.kid,
-        decision.receipt,
+        receipt[: receipt.index(".")],
+        receipt[receipt.rindex(".") + 1 :],
     )
 
 
 class DecisionStore:
     """Stores a decision from the event loop, committed when `add` returns.
 
-    PostgreSQL: `_INSERT` alone in autocommit on the hot reads' asynchronous pool (one round
-    trip, its own transaction; no thread, no session). SQLite, whose write lock may keep a
-    writer waiting: in a session of its own on a worker thread, as `SqlDecisionRepository`.
+    PostgreSQL: both rows in one statement in autocommit on the hot reads' asynchronous pool
+    (one round trip, its own transaction; no thread, no session). SQLite, whose write lock
+    may keep a writer waiting: in a session of its own on a worker thread, as
+    `SqlDecisionRepository`.
     """
 
     def __init__(self, reads: HotReads, sessions: sessionmaker[Session]) -> None:
@@ -80,12 +110,14 @@ class DecisionStore:
 
     async def add(self, decision: StoredDecision) -> None:
         if self._reads.asynchronous:
-            sql = _INSERT.replace("?", self._reads.dialect.mark) + " RETURNING id"
-            await self._reads.fetch(sql, _values(decision))
+            sql = _INSERT_BOTH.replace("?", self._reads.dialect.mark)
+            await self._reads.fetch(sql, (*_values(decision), decision.payload.decode()))
         else:
             await anyio.to_thread.run_sync(self._add_in_session, decision)
 
     def _add_in_session(self, decision: StoredDecision) -> None:
         with self._sessions() as session:
-            SqlDecisionRepository(session).add(decision)
+            repository = SqlDecisionRepository(session)
+            repository.add_credential(decision.id, decision.payload)
+            repository.add(decision)
             session.commit()

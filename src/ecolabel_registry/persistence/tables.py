@@ -568,7 +568,9 @@ class FactVersionRow(Base):
 
 class DecisionRow(Base):
     """A decision on the record: its receipt (the signed credential holding the question,
-    the answer, the revision and the instant) and what is looked up without reading it."""
+    the answer, the revision and the instant), as the protected header and the signature
+    here and the credential's JSON in `decision_credential` (migration 0012), and what is
+    looked up without reading it."""
 
     __tablename__ = "decision"
 
@@ -579,9 +581,24 @@ class DecisionRow(Base):
     kind: Mapped[str] = mapped_column(String(10))
     line_count: Mapped[int] = mapped_column(Integer)
     kid: Mapped[str] = mapped_column(String(100))
-    receipt: Mapped[str] = mapped_column(Text)
+    protected: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (
         CheckConstraint("kind IN ('question', 'lines')", name="kind"),
         CheckConstraint("line_count >= 1", name="line_count"),
     )
+
+
+class DecisionCredentialRow(Base):
+    """A decision's credential (the receipt's payload) as the JSON that was signed. Its row is
+    written while the credential is signed, before the decision's own row: the foreign key
+    is checked at commit."""
+
+    __tablename__ = "decision_credential"
+
+    decision_id: Mapped[str] = mapped_column(
+        ForeignKey("decision.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        primary_key=True,
+    )
+    payload: Mapped[str] = mapped_column(Text)

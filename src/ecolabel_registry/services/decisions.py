@@ -17,6 +17,7 @@ import datetime as dt
 import re
 import secrets
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ecolabel_registry.domain.access import Actor
@@ -108,8 +109,17 @@ class DecisionService:
         """
         ring = self.ready()
         recorded = self.answer_for_record(lines)
-        stored = self.signed(ring, actor, kind, line_count, recorded, render)
-        self._repository().add(stored)
+        decision_id = new_decision_id()
+        payload = render(decision_id, recorded)
+        repository = self._repository()
+        # The credential is written on a second thread while this one signs it (the database
+        # works, or the driver waits, meanwhile); the decision's row, which holds the
+        # signature, follows in the same transaction. A failure on either side stops both.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-credential") as writer:
+            written = writer.submit(repository.add_credential, decision_id, payload)
+            stored = self._stored(ring, actor, kind, line_count, recorded, decision_id, payload)
+            written.result()
+        repository.add(stored)
         return stored
 
     def ready(self) -> KeyRing:
@@ -135,7 +145,20 @@ class DecisionService:
         current key of `ring` (`ready`): what `record` stores (the caller stores it when it
         answered apart)."""
         decision_id = new_decision_id()
-        receipt = ring.sign(render(decision_id, recorded))
+        payload = render(decision_id, recorded)
+        return self._stored(ring, actor, kind, line_count, recorded, decision_id, payload)
+
+    def _stored(
+        self,
+        ring: KeyRing,
+        actor: Actor,
+        kind: Kind,
+        line_count: int,
+        recorded: Recorded,
+        decision_id: str,
+        payload: bytes,
+    ) -> StoredDecision:
+        """The decision `decision_id` of `recorded`, its credential `payload` signed."""
         return StoredDecision(
             id=decision_id,
             recorded_at=recorded.as_recorded,
@@ -144,7 +167,8 @@ class DecisionService:
             kind=kind,
             line_count=line_count,
             kid=ring.current.kid,
-            receipt=receipt,
+            payload=payload,
+            receipt=ring.sign(payload),
         )
 
     def get(self, decision_id: str) -> StoredDecision:

@@ -21,7 +21,6 @@ from ecolabel_registry.api.decisions_io import (
     ReplayOut,
     SingleQuestion,
     decision_url,
-    payload_of,
     questions,
     read_credential,
     recorded_lines,
@@ -223,7 +222,7 @@ async def get_decision(request: Request, decision_id: DecisionId) -> Response:
 
     def read() -> bytes:
         stored = _stored(request, decision_id)
-        return response_json(stored.id, subject_json(stored.receipt), stored.receipt)
+        return response_json(stored.id, subject_json(stored.payload), stored.receipt)
 
     data = await run_in_threadpool(read)
     return Response(data, media_type=JSON, headers={"Cache-Control": IMMUTABLE})
@@ -241,7 +240,7 @@ async def get_decision_replay(request: Request, decision_id: DecisionId) -> Resp
         factory: sessionmaker[Session] = request.app.state.sessionmaker
         with factory() as session:
             stored = decision_service(request, session).get(decision_id)
-            credential = read_credential(payload_of(stored.receipt))
+            credential = read_credential(stored.payload)
             asked = questions(recorded_lines(credential.credential_subject))
             service = decision_service(request, session, len(asked))
             again = service.answer_for_record(asked, stored.recorded_at)
