@@ -325,7 +325,8 @@ def store_receipt(session: Session, decision_id: str, receipt: str) -> None:
     """The stored decision `decision_id` made to hold `receipt` instead of its own."""
     row = session.get(DecisionRow, decision_id)
     credential = session.get(DecisionCredentialRow, decision_id)
-    assert row is not None and credential is not None
+    assert row is not None
+    assert credential is not None
     row.protected, payload, row.signature = receipt.split(".")
     credential.payload = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
     session.commit()
