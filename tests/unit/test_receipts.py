@@ -31,7 +31,7 @@ from ecolabel_registry.api.decisions_io import (
     CREDENTIAL_TYPES,
     VC_CONTEXT,
     Credential,
-    DecisionSubject,
+    Decision,
     verify_receipt,
 )
 from ecolabel_registry.api.equivalence_io import EquivalenceAnswer, QueryOut
@@ -57,8 +57,8 @@ def unb64(text: str) -> bytes:
 def credential_json() -> bytes:
     question = QueryOut("korea-eco-label", "KR-0001", "JP", dt.date(2025, 3, 1), None)
     answer = EquivalenceAnswer(question, True, None, [], [], [], None, "recognized", 7)
-    subject = DecisionSubject(DECISION, 7, INSTANT, question=question, answer=answer)
-    credential = Credential[DecisionSubject](
+    subject = Decision(DECISION, 7, INSTANT, question=question, answer=answer)
+    credential = Credential[Decision](
         [VC_CONTEXT], list(CREDENTIAL_TYPES), ISSUER, INSTANT, subject
     )
     return msgspec.json.encode(credential)
