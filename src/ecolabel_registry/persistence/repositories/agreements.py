@@ -34,6 +34,7 @@ from ecolabel_registry.persistence.repositories.base import (
     by_owner,
     event_page,
     flush_new,
+    from_row,
     insert_event,
     locked,
     ordered_events,
@@ -53,18 +54,12 @@ from ecolabel_registry.services.ports.registry import (
 
 
 def _scope_entry(r: ScopeEntryRow) -> ScopeEntry:
-    return ScopeEntry(
-        id=r.id,
-        recognized_scheme_id=r.recognized_scheme_id,
-        recognizing_scheme_id=r.recognizing_scheme_id,
+    return from_row(
+        ScopeEntry,
+        r,
         level=Level(r.level),
-        valid_from=r.valid_from,
-        valid_to=r.valid_to,
-        category_code=r.category_code,
         hs_prefixes=tuple(r.hs_prefixes),
-        equivalent_category_code=r.equivalent_category_code,
         conditions=tuple(Condition(c["text"], tuple(c.get("criteria", ()))) for c in r.conditions),
-        version=r.version,
     )
 
 
@@ -85,26 +80,18 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
         s = ScopeEntryRow
         entries = by_owner(self._s, s.agreement_id, ids, s, s.valid_from, s.created_at, s.id)
         return [
-            Agreement(
-                id=r.id,
-                title=r.title,
-                reference=r.reference,
-                url=r.url,
-                signed_on=r.signed_on,
+            from_row(
+                Agreement,
+                r,
                 direction=Direction(r.direction),
                 chaining=Chaining(r.chaining),
                 purpose=Purpose(r.purpose),
-                effective_from=r.effective_from,
-                effective_to=r.effective_to,
-                recognizing_scheme_id=r.recognizing_scheme_id,
-                recognized_scheme_id=r.recognized_scheme_id,
                 parties=tuple(
                     AgreementParty(s, ordered_events(party_events[(r.id, s)]))
                     for s in parties[r.id]
                 ),
                 scope_entries=tuple(_scope_entry(s) for s in entries[r.id]),
                 status_events=ordered_events(events[r.id]),
-                version=r.version,
             )
             for r in rows
         ]

@@ -28,6 +28,7 @@ from ecolabel_registry.persistence.repositories.base import (
     bump_version,
     event_page,
     flush_new,
+    from_row,
     insert_event,
     locked,
     ordered_events,
@@ -57,22 +58,12 @@ def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certifica
     (`persistence.hot`) reads only a certificate's terms (`CertificateTerms`), not whole
     certificates.
     """
-    return Certificate(
-        scheme_id=row.scheme_id,
-        number=row.number,
-        category_code=row.category_code,
-        holder_name=row.holder_name,
-        holder_economy=row.holder_economy,
-        product_name=row.product_name,
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        brand=row.brand,
-        model=row.model,
+    return from_row(
+        Certificate,
+        row,
         gtins=tuple(row.gtins),
         hs_codes=tuple(row.hs_codes),
-        certification_body_id=row.certification_body_id,
         status_events=events,
-        version=row.version,
     )
 
 

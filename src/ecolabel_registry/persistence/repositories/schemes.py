@@ -24,6 +24,7 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
     by_owner,
+    from_row,
     page,
     stored,
 )
@@ -40,16 +41,12 @@ class SqlSchemeRepository(VersionedRepository[Scheme]):
         h = SchemeHomeEconomyRow
         homes = by_owner(self._s, h.scheme_id, [r.id for r in rows], h.economy_code, h.economy_code)
         return [
-            Scheme(
-                id=r.id,
-                name=r.name,
-                operator=r.operator,
+            from_row(
+                Scheme,
+                r,
                 type=SchemeType(r.type),
                 home_economies=tuple(homes[r.id]),
                 certificate_coverage=Coverage(r.certificate_coverage),
-                website=r.website,
-                description=r.description,
-                version=r.version,
             )
             for r in rows
         ]
@@ -105,17 +102,7 @@ class SqlSchemeRepository(VersionedRepository[Scheme]):
 
 
 def category_from_row(r: ProductCategoryRow) -> ProductCategory:
-    return ProductCategory(
-        scheme_id=r.scheme_id,
-        code=r.code,
-        name=r.name,
-        criteria_version=r.criteria_version,
-        valid_from=r.valid_from,
-        valid_to=r.valid_to,
-        hs_codes=tuple(r.hs_codes),
-        criteria=tuple(r.criteria),
-        version=r.version,
-    )
+    return from_row(ProductCategory, r, hs_codes=tuple(r.hs_codes), criteria=tuple(r.criteria))
 
 
 def hs_prefixes(code: str) -> list[str]:
