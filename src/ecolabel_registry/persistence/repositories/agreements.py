@@ -32,6 +32,7 @@ from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
     bump_version,
     by_owner,
+    columns,
     event_page,
     flush_new,
     from_row,
@@ -186,15 +187,12 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
 
     @staticmethod
     def _fields(a: Agreement) -> dict[str, Any]:
-        return {
-            "title": a.title,
-            "reference": a.reference,
-            "url": a.url,
-            "signed_on": a.signed_on,
-            "chaining": a.chaining.value,
-            "purpose": a.purpose.value,
-            "effective_to": a.effective_to,
-        }
+        return columns(
+            a,
+            ("title", "reference", "url", "signed_on", "effective_to"),
+            chaining=a.chaining.value,
+            purpose=a.purpose.value,
+        )
 
     def add(self, agreement: Agreement) -> Agreement:
         self._s.add(
@@ -247,17 +245,20 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
 
     @staticmethod
     def _entry_fields(e: ScopeEntry) -> dict[str, Any]:
-        return {
-            "recognized_scheme_id": e.recognized_scheme_id,
-            "recognizing_scheme_id": e.recognizing_scheme_id,
-            "category_code": e.category_code,
-            "equivalent_category_code": e.equivalent_category_code,
-            "hs_prefixes": list(e.hs_prefixes),
-            "level": e.level.value,
-            "conditions": [{"text": c.text, "criteria": list(c.criteria)} for c in e.conditions],
-            "valid_from": e.valid_from,
-            "valid_to": e.valid_to,
-        }
+        return columns(
+            e,
+            (
+                "recognized_scheme_id",
+                "recognizing_scheme_id",
+                "category_code",
+                "equivalent_category_code",
+                "valid_from",
+                "valid_to",
+            ),
+            hs_prefixes=list(e.hs_prefixes),
+            level=e.level.value,
+            conditions=[{"text": c.text, "criteria": list(c.criteria)} for c in e.conditions],
+        )
 
     def add_scope_entry(self, agreement_id: str, entry: ScopeEntry) -> ScopeEntry:
         row = ScopeEntryRow(

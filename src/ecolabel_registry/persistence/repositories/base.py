@@ -1,5 +1,5 @@
 """What every repository shares: versioned writes (insert, optimistic version check, read
-back), the write lock, and status events."""
+back), the write lock, status events, and the mapping of rows to domain objects and back."""
 
 from __future__ import annotations
 
@@ -32,6 +32,12 @@ def from_row(cls: type[D], row: Any, **given: Any) -> D:
     if names is None:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
     return cls(**{n: getattr(row, n) for n in names if n not in given}, **given)
+
+
+def columns(item: Any, names: Iterable[str], **converted: Any) -> dict[str, Any]:
+    """The column values a write of `item` sets: for each of `names` the attribute of the
+    same name, and `converted`, the columns stored in another form (`from_row` reversed)."""
+    return {**{n: getattr(item, n) for n in names}, **converted}
 
 
 def flush_new(session: Session, what: str) -> None:

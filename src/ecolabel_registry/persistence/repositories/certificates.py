@@ -20,12 +20,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import (
+    CERTIFICATE_TERMS_CHANGEABLE,
     Certificate,
     StatusEvent,
 )
 from ecolabel_registry.persistence import certificate_history, revisions, search, status_changes
 from ecolabel_registry.persistence.repositories.base import (
     bump_version,
+    columns,
     event_page,
     flush_new,
     from_row,
@@ -191,19 +193,13 @@ class SqlCertificateRepository:
 
     @staticmethod
     def _fields(c: Certificate) -> dict[str, Any]:
-        return {
-            "category_code": c.category_code,
-            "holder_name": c.holder_name,
-            "holder_economy": c.holder_economy,
-            "product_name": c.product_name,
-            "brand": c.brand,
-            "model": c.model,
-            "gtins": list(c.gtins),
-            "hs_codes": list(c.hs_codes),
-            "certification_body_id": c.certification_body_id,
-            "valid_from": c.valid_from,
-            "valid_to": c.valid_to,
-        }
+        # The terms an update may change, and the issuing body (set when it is added).
+        return columns(
+            c,
+            (*CERTIFICATE_TERMS_CHANGEABLE, "certification_body_id"),
+            gtins=list(c.gtins),
+            hs_codes=list(c.hs_codes),
+        )
 
     def _index(self, certificate_id: int, c: Certificate, replace: bool) -> None:
         if replace:

@@ -24,6 +24,7 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
     by_owner,
+    columns,
     from_row,
     page,
     stored,
@@ -72,14 +73,12 @@ class SqlSchemeRepository(VersionedRepository[Scheme]):
         )
 
     def _fields(self, scheme: Scheme) -> dict[str, Any]:
-        return {
-            "name": scheme.name,
-            "operator": scheme.operator,
-            "type": scheme.type.value,
-            "website": scheme.website,
-            "description": scheme.description,
-            "certificate_coverage": scheme.certificate_coverage.value,
-        }
+        return columns(
+            scheme,
+            ("name", "operator", "website", "description"),
+            type=scheme.type.value,
+            certificate_coverage=scheme.certificate_coverage.value,
+        )
 
     def _children(self, scheme: Scheme) -> None:
         self._s.execute(
@@ -162,14 +161,12 @@ class SqlCategoryRepository(VersionedRepository[ProductCategory]):
 
     @staticmethod
     def _fields(c: ProductCategory) -> dict[str, Any]:
-        return {
-            "name": c.name,
-            "criteria_version": c.criteria_version,
-            "valid_from": c.valid_from,
-            "valid_to": c.valid_to,
-            "hs_codes": list(c.hs_codes),
-            "criteria": list(c.criteria),
-        }
+        return columns(
+            c,
+            ("name", "criteria_version", "valid_from", "valid_to"),
+            hs_codes=list(c.hs_codes),
+            criteria=list(c.criteria),
+        )
 
     def _reload(self, category: ProductCategory) -> ProductCategory:
         return stored(self.get(category.scheme_id, category.code))
