@@ -124,8 +124,10 @@ def test_what_the_quick_check_accepts_fastapi_accepts_alike(items: list[tuple[st
         target: module.Target,
         on: module.On = None,
         hs_code: module.HsCode = None,
+        as_recorded: module.AsRecordedQuery = None,
     ) -> None:
-        received.append((scheme, certificate, target, on, hs_code))
+        # `as_recorded` is never generated: None here, and None as the check's instant.
+        received.append((scheme, certificate, target, on, hs_code, as_recorded))
 
     checked = checked_query(items)
     response = TestClient(app).get("/q?" + urlencode(items))

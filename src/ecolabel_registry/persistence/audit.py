@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session
 
-from ecolabel_registry.persistence.repositories.base import page, where_equal
+from ecolabel_registry.persistence.repositories.base import from_row, page, where_equal
 from ecolabel_registry.persistence.tables import AuditEventRow
 from ecolabel_registry.services.ports.audit import AuditEvent, AuditFilter
 
@@ -31,20 +31,7 @@ class SqlAuditReader:
         if filters.until is not None:
             column, moment = self._instant(filters.until)
             query = query.where(column < moment)
-        return [
-            AuditEvent(
-                id=r.id,
-                occurred_at=r.occurred_at,
-                actor_key_id=r.actor_key_id,
-                actor_name=r.actor_name,
-                operation=r.operation,
-                entity_type=r.entity_type,
-                entity_id=r.entity_id,
-                before=r.before,
-                after=r.after,
-            )
-            for r in self._s.execute(query).scalars()
-        ]
+        return [from_row(AuditEvent, r) for r in self._s.execute(query).scalars()]
 
     def _instant(self, moment: dt.datetime) -> tuple[Any, Any]:
         """`occurred_at` and a UTC instant, in forms the engine compares as instants.

@@ -32,8 +32,10 @@ from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
     bump_version,
     by_owner,
+    columns,
     event_page,
     flush_new,
+    from_row,
     insert_event,
     locked,
     ordered_events,
@@ -53,18 +55,12 @@ from ecolabel_registry.services.ports.registry import (
 
 
 def _scope_entry(r: ScopeEntryRow) -> ScopeEntry:
-    return ScopeEntry(
-        id=r.id,
-        recognized_scheme_id=r.recognized_scheme_id,
-        recognizing_scheme_id=r.recognizing_scheme_id,
+    return from_row(
+        ScopeEntry,
+        r,
         level=Level(r.level),
-        valid_from=r.valid_from,
-        valid_to=r.valid_to,
-        category_code=r.category_code,
         hs_prefixes=tuple(r.hs_prefixes),
-        equivalent_category_code=r.equivalent_category_code,
         conditions=tuple(Condition(c["text"], tuple(c.get("criteria", ()))) for c in r.conditions),
-        version=r.version,
     )
 
 
@@ -85,26 +81,18 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
         s = ScopeEntryRow
         entries = by_owner(self._s, s.agreement_id, ids, s, s.valid_from, s.created_at, s.id)
         return [
-            Agreement(
-                id=r.id,
-                title=r.title,
-                reference=r.reference,
-                url=r.url,
-                signed_on=r.signed_on,
+            from_row(
+                Agreement,
+                r,
                 direction=Direction(r.direction),
                 chaining=Chaining(r.chaining),
                 purpose=Purpose(r.purpose),
-                effective_from=r.effective_from,
-                effective_to=r.effective_to,
-                recognizing_scheme_id=r.recognizing_scheme_id,
-                recognized_scheme_id=r.recognized_scheme_id,
                 parties=tuple(
                     AgreementParty(s, ordered_events(party_events[(r.id, s)]))
                     for s in parties[r.id]
                 ),
                 scope_entries=tuple(_scope_entry(s) for s in entries[r.id]),
                 status_events=ordered_events(events[r.id]),
-                version=r.version,
             )
             for r in rows
         ]
@@ -199,15 +187,12 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
 
     @staticmethod
     def _fields(a: Agreement) -> dict[str, Any]:
-        return {
-            "title": a.title,
-            "reference": a.reference,
-            "url": a.url,
-            "signed_on": a.signed_on,
-            "chaining": a.chaining.value,
-            "purpose": a.purpose.value,
-            "effective_to": a.effective_to,
-        }
+        return columns(
+            a,
+            ("title", "reference", "url", "signed_on", "effective_to"),
+            chaining=a.chaining.value,
+            purpose=a.purpose.value,
+        )
 
     def add(self, agreement: Agreement) -> Agreement:
         self._s.add(
@@ -260,17 +245,20 @@ class SqlAgreementRepository(VersionedRepository[Agreement]):
 
     @staticmethod
     def _entry_fields(e: ScopeEntry) -> dict[str, Any]:
-        return {
-            "recognized_scheme_id": e.recognized_scheme_id,
-            "recognizing_scheme_id": e.recognizing_scheme_id,
-            "category_code": e.category_code,
-            "equivalent_category_code": e.equivalent_category_code,
-            "hs_prefixes": list(e.hs_prefixes),
-            "level": e.level.value,
-            "conditions": [{"text": c.text, "criteria": list(c.criteria)} for c in e.conditions],
-            "valid_from": e.valid_from,
-            "valid_to": e.valid_to,
-        }
+        return columns(
+            e,
+            (
+                "recognized_scheme_id",
+                "recognizing_scheme_id",
+                "category_code",
+                "equivalent_category_code",
+                "valid_from",
+                "valid_to",
+            ),
+            hs_prefixes=list(e.hs_prefixes),
+            level=e.level.value,
+            conditions=[{"text": c.text, "criteria": list(c.criteria)} for c in e.conditions],
+        )
 
     def add_scope_entry(self, agreement_id: str, entry: ScopeEntry) -> ScopeEntry:
         row = ScopeEntryRow(

@@ -1,12 +1,13 @@
 """What every repository shares: versioned writes (insert, optimistic version check, read
-back), the write lock, and status events."""
+back), the write lock, status events, and the mapping of rows to domain objects and back."""
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,28 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.errors import Conflict, StaleVersion
 from ecolabel_registry.domain.model import StatusEvent
 from ecolabel_registry.persistence import revisions
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+D = TypeVar("D", bound="DataclassInstance")
+_FIELD_NAMES: dict[type[Any], tuple[str, ...]] = {}
+
+
+def from_row(cls: type[D], row: Any, **given: Any) -> D:
+    """A `cls` (a domain dataclass) read from `row` (an ORM row, a Core row, anything with
+    attributes): `given` are the fields that are converted or come from other rows, every
+    other field is the row's column of the same name."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.init)
+    return cls(**{n: getattr(row, n) for n in names if n not in given}, **given)
+
+
+def columns(item: Any, names: Iterable[str], **converted: Any) -> dict[str, Any]:
+    """The column values a write of `item` sets: for each of `names` the attribute of the
+    same name, and `converted`, the columns stored in another form (`from_row` reversed)."""
+    return {**{n: getattr(item, n) for n in names}, **converted}
 
 
 def flush_new(session: Session, what: str) -> None:
@@ -80,13 +103,7 @@ def locked(session: Session, query: Any) -> Any:
 
 def event_from_row(row: Any) -> StatusEvent:
     """A status event from its row (certificate, agreement or party events)."""
-    return StatusEvent(
-        status=row.status,
-        effective_date=row.effective_date,
-        reason=row.reason,
-        id=str(row.id),
-        recorded_at=row.recorded_at,
-    )
+    return from_row(StatusEvent, row, id=str(row.id))
 
 
 def insert_event(session: Session, table: Any, event: StatusEvent, **owner: Any) -> StatusEvent:

@@ -20,14 +20,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import (
+    CERTIFICATE_TERMS_CHANGEABLE,
     Certificate,
     StatusEvent,
 )
 from ecolabel_registry.persistence import certificate_history, revisions, search, status_changes
 from ecolabel_registry.persistence.repositories.base import (
     bump_version,
+    columns,
     event_page,
     flush_new,
+    from_row,
     insert_event,
     locked,
     ordered_events,
@@ -57,22 +60,12 @@ def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certifica
     (`persistence.hot`) reads only a certificate's terms (`CertificateTerms`), not whole
     certificates.
     """
-    return Certificate(
-        scheme_id=row.scheme_id,
-        number=row.number,
-        category_code=row.category_code,
-        holder_name=row.holder_name,
-        holder_economy=row.holder_economy,
-        product_name=row.product_name,
-        valid_from=row.valid_from,
-        valid_to=row.valid_to,
-        brand=row.brand,
-        model=row.model,
+    return from_row(
+        Certificate,
+        row,
         gtins=tuple(row.gtins),
         hs_codes=tuple(row.hs_codes),
-        certification_body_id=row.certification_body_id,
         status_events=events,
-        version=row.version,
     )
 
 
@@ -200,19 +193,13 @@ class SqlCertificateRepository:
 
     @staticmethod
     def _fields(c: Certificate) -> dict[str, Any]:
-        return {
-            "category_code": c.category_code,
-            "holder_name": c.holder_name,
-            "holder_economy": c.holder_economy,
-            "product_name": c.product_name,
-            "brand": c.brand,
-            "model": c.model,
-            "gtins": list(c.gtins),
-            "hs_codes": list(c.hs_codes),
-            "certification_body_id": c.certification_body_id,
-            "valid_from": c.valid_from,
-            "valid_to": c.valid_to,
-        }
+        # The terms an update may change, and the issuing body (set when it is added).
+        return columns(
+            c,
+            (*CERTIFICATE_TERMS_CHANGEABLE, "certification_body_id"),
+            gtins=list(c.gtins),
+            hs_codes=list(c.hs_codes),
+        )
 
     def _index(self, certificate_id: int, c: Certificate, replace: bool) -> None:
         if replace:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.domain.access import Role
 from ecolabel_registry.persistence.driver import datetime_of, run_sql
 from ecolabel_registry.persistence.repositories.audit import SqlAuditLog
+from ecolabel_registry.persistence.repositories.base import from_row
 from ecolabel_registry.persistence.repositories.schemes import SqlSchemeRepository
 from ecolabel_registry.persistence.tables import (
     ApiKeyRow,
@@ -66,15 +67,7 @@ class SqlApiKeyRepository:
 
     @staticmethod
     def _key(r: ApiKeyRow) -> ApiKey:
-        return ApiKey(
-            id=r.id,
-            name=r.name,
-            role=Role(r.role),
-            scheme_ids=tuple(r.scheme_ids),
-            certification_body_id=r.certification_body_id,
-            created_at=r.created_at,
-            revoked_at=r.revoked_at,
-        )
+        return from_row(ApiKey, r, role=Role(r.role), scheme_ids=tuple(r.scheme_ids))
 
     def by_hash(self, key_hash: str) -> ApiKey | None:
         return api_key_by_hash(self._s, key_hash)

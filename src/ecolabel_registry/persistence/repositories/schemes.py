@@ -24,6 +24,8 @@ from ecolabel_registry.domain.model import (
 from ecolabel_registry.persistence.repositories.base import (
     VersionedRepository,
     by_owner,
+    columns,
+    from_row,
     page,
     stored,
 )
@@ -40,16 +42,12 @@ class SqlSchemeRepository(VersionedRepository[Scheme]):
         h = SchemeHomeEconomyRow
         homes = by_owner(self._s, h.scheme_id, [r.id for r in rows], h.economy_code, h.economy_code)
         return [
-            Scheme(
-                id=r.id,
-                name=r.name,
-                operator=r.operator,
+            from_row(
+                Scheme,
+                r,
                 type=SchemeType(r.type),
                 home_economies=tuple(homes[r.id]),
                 certificate_coverage=Coverage(r.certificate_coverage),
-                website=r.website,
-                description=r.description,
-                version=r.version,
             )
             for r in rows
         ]
@@ -75,14 +73,12 @@ class SqlSchemeRepository(VersionedRepository[Scheme]):
         )
 
     def _fields(self, scheme: Scheme) -> dict[str, Any]:
-        return {
-            "name": scheme.name,
-            "operator": scheme.operator,
-            "type": scheme.type.value,
-            "website": scheme.website,
-            "description": scheme.description,
-            "certificate_coverage": scheme.certificate_coverage.value,
-        }
+        return columns(
+            scheme,
+            ("name", "operator", "website", "description"),
+            type=scheme.type.value,
+            certificate_coverage=scheme.certificate_coverage.value,
+        )
 
     def _children(self, scheme: Scheme) -> None:
         self._s.execute(
@@ -105,17 +101,7 @@ class SqlSchemeRepository(VersionedRepository[Scheme]):
 
 
 def category_from_row(r: ProductCategoryRow) -> ProductCategory:
-    return ProductCategory(
-        scheme_id=r.scheme_id,
-        code=r.code,
-        name=r.name,
-        criteria_version=r.criteria_version,
-        valid_from=r.valid_from,
-        valid_to=r.valid_to,
-        hs_codes=tuple(r.hs_codes),
-        criteria=tuple(r.criteria),
-        version=r.version,
-    )
+    return from_row(ProductCategory, r, hs_codes=tuple(r.hs_codes), criteria=tuple(r.criteria))
 
 
 def hs_prefixes(code: str) -> list[str]:
@@ -175,14 +161,12 @@ class SqlCategoryRepository(VersionedRepository[ProductCategory]):
 
     @staticmethod
     def _fields(c: ProductCategory) -> dict[str, Any]:
-        return {
-            "name": c.name,
-            "criteria_version": c.criteria_version,
-            "valid_from": c.valid_from,
-            "valid_to": c.valid_to,
-            "hs_codes": list(c.hs_codes),
-            "criteria": list(c.criteria),
-        }
+        return columns(
+            c,
+            ("name", "criteria_version", "valid_from", "valid_to"),
+            hs_codes=list(c.hs_codes),
+            criteria=list(c.criteria),
+        )
 
     def _reload(self, category: ProductCategory) -> ProductCategory:
         return stored(self.get(category.scheme_id, category.code))
