@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -185,7 +186,7 @@ def test_the_key_id_is_recorded_never_the_key(
     assert row.api_key_id == key.id
     credential = session.get(DecisionCredentialRow, decision["id"])
     assert credential is not None
-    for part in (row.protected, credential.payload, row.signature):
+    for part in (row.protected, zlib.decompress(credential.payload).decode(), row.signature):
         assert secret not in part
         assert hash_key(secret) not in part
     assert secret not in response.text
@@ -328,7 +329,9 @@ def store_receipt(session: Session, decision_id: str, receipt: str) -> None:
     assert row is not None
     assert credential is not None
     row.protected, payload, row.signature = receipt.split(".")
-    credential.payload = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    credential.payload = zlib.compress(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
     session.commit()
 
 

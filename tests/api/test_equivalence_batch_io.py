@@ -152,7 +152,7 @@ def test_an_error_reading_a_later_chunk_fails_the_batch(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     source = HotFacts(app.state.batch_reads)
-    reads, calls = source.certificate_terms, [0]
+    reads, calls = source.fetch_terms, [0]
 
     def failing(keys: list[tuple[str, str]]) -> Any:  # the first read and the first chunk
         calls[0] += 1
@@ -160,7 +160,7 @@ def test_an_error_reading_a_later_chunk_fails_the_batch(
             raise RuntimeError("connection lost")
         return reads(keys)
 
-    monkeypatch.setattr(source, "certificate_terms", failing)
+    monkeypatch.setattr(source, "fetch_terms", failing)
     service = EquivalenceService(source, app.state.resolver_cache)
     monkeypatch.setattr(equivalence_service, "FIRST_READ", 1)
     monkeypatch.setattr(equivalence_service, "READ_CHUNK", 1)

@@ -2,15 +2,16 @@
 
 The receipt is a compact JWS: the protected header, the payload and the signature, each
 base64url-encoded, joined by dots (RFC 7515 section 7.1). The decision's row keeps the header
-and the signature as written, `decision_credential` the payload as the credential's JSON
-itself (a third smaller than its base64url, and compressible); the receipt read back is the
-same characters.
+and the signature as written, `decision_credential` the payload, the credential's JSON,
+compressed with zlib at its fastest level (a 10,000-line credential: ~5.8 MB of JSON, ~7.8 MB
+as base64url, ~0.75 MB stored); the receipt read back is the same characters.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import zlib
 from typing import Any
 
 import anyio.to_thread
@@ -45,7 +46,8 @@ class SqlDecisionRepository:
     # of a one-question decision's time) has work to do.
 
     def add_credential(self, decision_id: str, payload: bytes) -> None:
-        run_sql(self._s, _INSERT_CREDENTIAL, (decision_id, payload.decode()))
+        # zlib lets other threads run while it compresses: the signature, meanwhile.
+        run_sql(self._s, _INSERT_CREDENTIAL, (decision_id, _stored(payload)))
 
     def add(self, decision: StoredDecision) -> None:
         run_sql(self._s, _INSERT, _values(decision))
@@ -59,7 +61,7 @@ class SqlDecisionRepository:
         if found is None:
             return None
         row, credential = found
-        payload = credential.encode()
+        payload = zlib.decompress(credential)
         return StoredDecision(
             id=row.id,
             # SQLite gives back the UTC instant without its zone.
@@ -74,6 +76,11 @@ class SqlDecisionRepository:
             payload=payload,
             receipt=".".join((row.protected, _b64(payload), row.signature)),
         )
+
+
+def _stored(payload: bytes) -> bytes:
+    """A credential as `decision_credential` keeps it."""
+    return zlib.compress(payload, 1)
 
 
 def _b64(data: bytes) -> str:
@@ -111,7 +118,7 @@ class DecisionStore:
     async def add(self, decision: StoredDecision) -> None:
         if self._reads.asynchronous:
             sql = _INSERT_BOTH.replace("?", self._reads.dialect.mark)
-            await self._reads.fetch(sql, (*_values(decision), decision.payload.decode()))
+            await self._reads.fetch(sql, (*_values(decision), _stored(decision.payload)))
         else:
             await anyio.to_thread.run_sync(self._add_in_session, decision)
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -591,9 +592,9 @@ class DecisionRow(Base):
 
 
 class DecisionCredentialRow(Base):
-    """A decision's credential (the receipt's payload) as the JSON that was signed. Its row is
-    written while the credential is signed, before the decision's own row: the foreign key
-    is checked at commit."""
+    """A decision's credential (the receipt's payload): the JSON that was signed, compressed
+    with zlib (RFC 1950). Its row is written while the credential is signed, before the
+    decision's own row: the foreign key is checked at commit."""
 
     __tablename__ = "decision_credential"
 
@@ -601,4 +602,4 @@ class DecisionCredentialRow(Base):
         ForeignKey("decision.id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
         primary_key=True,
     )
-    payload: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)

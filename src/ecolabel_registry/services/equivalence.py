@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -232,12 +232,13 @@ class EquivalenceService:
             return
         # The certificates after the first ones are read chunk by chunk, in the order the
         # lines need them, on a second thread while the lines are answered (the database
-        # works, or the driver waits, meanwhile). A chunk's read error is raised by the line
-        # that waits for it. Reads not yet started when the caller stops are dropped.
+        # works, or the driver waits, meanwhile); a chunk's rows are made into terms here,
+        # by the line that needs them (`fetch_terms`). A chunk's read error is raised by the
+        # line that waits for it. Reads not yet started when the caller stops are dropped.
         reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-certificates")
         try:
             rest = [
-                reader.submit(self._source.certificate_terms, later[start : start + READ_CHUNK])
+                reader.submit(self._source.fetch_terms, later[start : start + READ_CHUNK])
                 for start in range(0, len(later), READ_CHUNK)
             ]
             yield from self._resolved(snapshot, certificates, lines, iter(rest), repeated)
@@ -249,7 +250,7 @@ class EquivalenceService:
         snapshot: Snapshot,
         certificates: dict[tuple[str, str], CertificateTerms],
         lines: Sequence[Line],
-        rest: Iterator[Future[dict[tuple[str, str], CertificateTerms]]] | None,
+        rest: Iterator[Future[Callable[[], dict[tuple[str, str], CertificateTerms]]]] | None,
         repeated: frozenset[Line],
     ) -> Iterator[Answer | DomainError]:
         resolve = snapshot.resolver.resolve
@@ -280,7 +281,7 @@ class EquivalenceService:
                     if chunk is None:
                         rest = None
                     else:
-                        certificates.update(chunk.result())
+                        certificates.update(chunk.result()())
                         certificate = certificates.get((scheme_id, number))
                 if certificate is None:
                     raise unknown_certificate(snapshot, scheme_id, number)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -189,22 +189,38 @@ class HotFacts:
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], CertificateTerms]:
-        """What the resolver reads of many certificates: one statement per 10,000 keys.
+        """What the resolver reads of many certificates (see `fetch_terms`)."""
+        return self.fetch_terms(keys)()
+
+    def fetch_terms(
+        self, keys: Iterable[tuple[str, str]]
+    ) -> Callable[[], dict[tuple[str, str], CertificateTerms]]:
+        """The statements of `certificate_terms` run now, one per 10,000 keys; their rows made
+        into terms when the function returned is called.
 
         The keys go in as JSON lists (one parameter each, whatever their number) and each
         certificate comes back as one row of only the columns recognition depends on, its
         status history as the JSON text of its own `status_changes` column, which orjson
         decodes (far fewer rows, bytes and look-ups than whole certificates with their
-        events).
+        events). Run on a second thread, the statements mostly wait for the database without
+        the interpreter's lock; the rows are decoded and made into terms by the thread that
+        answers, so that the two threads do not take turns at the lock for that work.
         """
         wanted = list(set(keys))
-        build = TermsBuilder(self._d.text_dates)
-        found: dict[tuple[str, str], CertificateTerms] = {}
+        fetched: list[list[tuple[Any, ...]]] = []
         with self._r.connection() as conn:
             for start in range(0, len(wanted), MANY_CHUNK):
                 sql, params = self._d.many(wanted[start : start + MANY_CHUNK])
-                found.update(build.terms(self._d.rows(conn.fetch(sql, params))))
-        return found
+                fetched.append(conn.fetch(sql, params))
+
+        def terms() -> dict[tuple[str, str], CertificateTerms]:
+            build = TermsBuilder(self._d.text_dates)
+            found: dict[tuple[str, str], CertificateTerms] = {}
+            for rows in fetched:
+                found.update(build.terms(self._d.rows(rows)))
+            return found
+
+        return terms
 
 
 def _timestamp(text: str) -> dt.datetime:

@@ -4,7 +4,7 @@ and the data types that cross it."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -17,6 +17,8 @@ from ecolabel_registry.domain.model import (
 )
 from ecolabel_registry.domain.resolver import RegistryFacts
 
+TermsByKey = dict[tuple[str, str], CertificateTerms]
+"""Certificates' terms by (scheme id, number)."""
 CACHED_FACTS = frozenset({"economy", "scheme", "product_category", "agreement", "scope_entry"})
 """The kinds of facts the resolver's snapshot holds (a write of one moves the snapshot on)."""
 DELTA_LIMIT = 200
@@ -64,8 +66,14 @@ class CertificateSource(FactsSource, Protocol):
     def certificate_terms(
         self, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], CertificateTerms]:
-        """The terms of the certificates of `keys` that exist (safe to call from a second
-        thread while the first answers: each call reads on a connection of its own)."""
+        """The terms of the certificates of `keys` that exist: `fetch_terms(keys)()`."""
+        ...
+
+    def fetch_terms(self, keys: Iterable[tuple[str, str]]) -> Callable[[], TermsByKey]:
+        """`certificate_terms` in two steps: the database's part now, and the terms made of
+        what it returned when the function returned is called. The first step is safe on a
+        second thread while the first answers (each call reads on a connection of its own)
+        and holds the interpreter little; the second is the thread's that needs the terms."""
         ...
 
 
