@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 import zlib
 from typing import Any
 
@@ -102,6 +103,9 @@ def _values(decision: StoredDecision) -> tuple[Any, ...]:
     )
 
 
+_SQLITE_WRITES = threading.Lock()
+
+
 class DecisionStore:
     """Stores a decision from the event loop, committed when `add` returns.
 
@@ -123,7 +127,9 @@ class DecisionStore:
             await anyio.to_thread.run_sync(self._add_in_session, decision)
 
     def _add_in_session(self, decision: StoredDecision) -> None:
-        with self._sessions() as session:
+        # One writer at a time in this process: the others wait their turn here rather than
+        # in SQLite's busy handler, which sleeps in steps of up to 100 ms between tries.
+        with _SQLITE_WRITES, self._sessions() as session:
             repository = SqlDecisionRepository(session)
             repository.add_credential(decision.id, decision.payload)
             repository.add(decision)
