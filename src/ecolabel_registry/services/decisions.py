@@ -109,15 +109,14 @@ class DecisionService:
         """
         ring = self.ready()
         recorded = self.answer_for_record(lines)
-        decision_id = new_decision_id()
-        payload = render(decision_id, recorded)
+        credential = self.credential(recorded, render)
         repository = self._repository()
         # The credential is written on a second thread while this one signs it (the database
         # works, or the driver waits, meanwhile); the decision's row, which holds the
         # signature, follows in the same transaction. A failure on either side stops both.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="decision-credential") as writer:
-            written = writer.submit(repository.add_credential, decision_id, payload)
-            stored = self._stored(ring, actor, kind, line_count, recorded, decision_id, payload)
+            written = writer.submit(repository.add_credential, *credential)
+            stored = self.signed(ring, actor, kind, line_count, recorded, credential)
             written.result()
         repository.add(stored)
         return stored
@@ -132,6 +131,13 @@ class DecisionService:
             raise TypeError("this service stores no decisions")  # pragma: no cover
         return self._decisions
 
+    @staticmethod
+    def credential(recorded: Recorded, render: Render) -> tuple[str, bytes]:
+        """A new random decision id, and the credential's JSON `render` makes of `recorded`
+        under it (the receipt's payload)."""
+        decision_id = new_decision_id()
+        return decision_id, render(decision_id, recorded)
+
     def signed(
         self,
         ring: KeyRing,
@@ -139,26 +145,12 @@ class DecisionService:
         kind: Kind,
         line_count: int,
         recorded: Recorded,
-        render: Render,
+        credential: tuple[str, bytes],
     ) -> StoredDecision:
-        """The decision of `recorded` under a new random id, its credential signed with the
+        """The decision of `recorded` whose `credential` (id and payload) is signed with the
         current key of `ring` (`ready`): what `record` stores (the caller stores it when it
         answered apart)."""
-        decision_id = new_decision_id()
-        payload = render(decision_id, recorded)
-        return self._stored(ring, actor, kind, line_count, recorded, decision_id, payload)
-
-    def _stored(
-        self,
-        ring: KeyRing,
-        actor: Actor,
-        kind: Kind,
-        line_count: int,
-        recorded: Recorded,
-        decision_id: str,
-        payload: bytes,
-    ) -> StoredDecision:
-        """The decision `decision_id` of `recorded`, its credential `payload` signed."""
+        decision_id, payload = credential
         return StoredDecision(
             id=decision_id,
             recorded_at=recorded.as_recorded,

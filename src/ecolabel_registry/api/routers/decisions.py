@@ -146,7 +146,8 @@ async def _record_question(
         ring = service.ready()
         _, snapshot, terms = await current_terms(request, asked.line[0], asked.line[1])
         recorded = service.answer_question(snapshot, terms, asked.line)
-        stored = service.signed(ring, actor, "question", 1, recorded, render)
+        credential = service.credential(recorded, render)
+        stored = service.signed(ring, actor, "question", 1, recorded, credential)
     except DomainError as exc:
         raise _question_error(exc) from None
     await decision_store(request).add(stored)
