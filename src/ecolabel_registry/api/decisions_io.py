@@ -34,7 +34,7 @@ from ecolabel_registry.api.equivalence_io import (
 from ecolabel_registry.domain.errors import DomainError
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.services.decisions import DECISION_ID, Recorded
-from ecolabel_registry.services.equivalence import Line, repeated_lines
+from ecolabel_registry.services.equivalence import Line
 from ecolabel_registry.services.signing import ReceiptInvalid, verify_receipt_signature
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
@@ -205,10 +205,9 @@ def decision_lines(
 ) -> WrittenLines:
     """The decision's lines written as the batch writes its own (`write_lines`), each with
     its answer (computed at `revision`) or its own error, and, without an answer, its
-    question; in the order sent."""
-    return write_lines(
-        asked, outcomes, revision, DecisionLine, repeated=repeated_lines(asked.lines)
-    )
+    question; in the order sent. (A line asked twice is written twice: finding the lines
+    asked again would hash every line a second time, for the few a decision repeats.)"""
+    return write_lines(asked, outcomes, revision, DecisionLine)
 
 
 def response_json(decision_id: str, subject_json: bytes, receipt: str) -> bytes:

@@ -30,8 +30,8 @@ _INSERT = (
 )
 _INSERT_CREDENTIAL = "INSERT INTO decision_credential (decision_id, payload) VALUES (?, ?)"
 _INSERT_BOTH = (  # one statement: the two rows in one transaction on an autocommit connection
-    f"WITH decision AS ({_INSERT} RETURNING id) "
-    "INSERT INTO decision_credential (decision_id, payload) SELECT id, ? FROM decision "
+    f"WITH added AS ({_INSERT} RETURNING id) "
+    "INSERT INTO decision_credential (decision_id, payload) SELECT id, ? FROM added "
     "RETURNING decision_id"
 )
 
