@@ -6,6 +6,7 @@ import base64
 import json
 import re
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -322,6 +323,23 @@ def test_jwks_lists_current_and_retired_keys_with_cache_headers(
         )
 
 
+def replay_of_stored(
+    client: TestClient,
+    operator: dict[str, str],
+    session: Session,
+    key_file: SigningKeyFile,
+    change: Callable[[dict[str, Any]], None],
+) -> dict[str, Any]:
+    """The replay of a decision of LINES stored with its credential changed by `change`
+    (and signed again with the registry's key)."""
+    decision = created(client.post("/v1/decisions", json={"lines": LINES}, headers=operator))
+    credential = payload(decision["receipt"])
+    change(credential)
+    store_receipt(session, decision["id"], key_file.read().sign(json.dumps(credential).encode()))
+    replay: dict[str, Any] = client.get(f"/v1/decisions/{decision['id']}/replay").json()
+    return replay
+
+
 def store_receipt(session: Session, decision_id: str, receipt: str) -> None:
     """The stored decision `decision_id` made to hold `receipt` instead of its own."""
     row = session.get(DecisionRow, decision_id)
@@ -358,13 +376,12 @@ def test_replay_names_the_lines_whose_answer_is_not_the_recorded_one(
     session: Session,
     key_file: SigningKeyFile,
 ) -> None:
-    decision = created(client.post("/v1/decisions", json={"lines": LINES}, headers=operator))
     # A decision stored with another answer on its second "ok" line than the registry gives.
-    credential = payload(decision["receipt"])
-    line = credential["credentialSubject"]["lines"][4]["answer"]
-    line.update(recognized=False, level=None, routes=[], conditions=[], explanation="changed")
-    store_receipt(session, decision["id"], key_file.read().sign(json.dumps(credential).encode()))
-    replay = client.get(f"/v1/decisions/{decision['id']}/replay").json()
+    def changed(credential: dict[str, Any]) -> None:
+        line = credential["credentialSubject"]["lines"][4]["answer"]
+        line.update(recognized=False, level=None, routes=[], conditions=[], explanation="changed")
+
+    replay = replay_of_stored(client, operator, session, key_file, changed)
     assert replay["matches"] is False
     (difference,) = replay["differences"]
     assert (difference["line"], difference["ref"]) == (4, "ok-again")
@@ -379,14 +396,13 @@ def test_a_decision_recorded_with_the_question_on_every_line_replays_as_matching
     session: Session,
     key_file: SigningKeyFile,
 ) -> None:
-    decision = created(client.post("/v1/decisions", json={"lines": LINES}, headers=operator))
     # Receipts recorded before answered lines left out their question repeat it there.
-    credential = payload(decision["receipt"])
-    for line in credential["credentialSubject"]["lines"]:
-        if line["answer"] is not None:
-            line["question"] = line["answer"]["query"]
-    store_receipt(session, decision["id"], key_file.read().sign(json.dumps(credential).encode()))
-    replay = client.get(f"/v1/decisions/{decision['id']}/replay").json()
+    def with_questions(credential: dict[str, Any]) -> None:
+        for line in credential["credentialSubject"]["lines"]:
+            if line["answer"] is not None:
+                line["question"] = line["answer"]["query"]
+
+    replay = replay_of_stored(client, operator, session, key_file, with_questions)
     assert (replay["matches"], replay["lines"], replay["differences"]) == (True, 5, [])
 
 
