@@ -172,6 +172,7 @@ def measure(manifest: dict[str, Any], seconds: float, rounds: int) -> dict[str, 
     finally:
         engine = create_engine(url)
         with engine.begin() as conn:
+            conn.execute(text("DELETE FROM decision_credential"))
             conn.execute(text("DELETE FROM decision"))
             conn.execute(text("DELETE FROM api_key WHERE name = :name"), {"name": KEY_NAME})
         engine.dispose()

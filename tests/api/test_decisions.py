@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import re
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import zstandard
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -187,7 +187,11 @@ def test_the_key_id_is_recorded_never_the_key(
     assert row.api_key_id == key.id
     credential = session.get(DecisionCredentialRow, decision["id"])
     assert credential is not None
-    for part in (row.protected, zlib.decompress(credential.payload).decode(), row.signature):
+    for part in (
+        row.protected,
+        zstandard.ZstdDecompressor().decompress(credential.payload).decode(),
+        row.signature,
+    ):
         assert secret not in part
         assert hash_key(secret) not in part
     assert secret not in response.text
@@ -347,7 +351,7 @@ def store_receipt(session: Session, decision_id: str, receipt: str) -> None:
     assert row is not None
     assert credential is not None
     row.protected, payload, row.signature = receipt.split(".")
-    credential.payload = zlib.compress(
+    credential.payload = zstandard.ZstdCompressor().compress(
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
     session.commit()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zstandard
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
@@ -219,16 +220,21 @@ def test_a_stored_receipt_is_split_into_its_parts_and_joined_again_on_downgrade(
             ),
             {"receipt": receipt},
         )
-        upgrade(conn)
+        upgrade(conn, "0012")
+    parts = text(
+        "SELECT protected, payload, signature FROM decision "
+        "JOIN decision_credential ON decision_id = id"
+    )
     with empty_engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT protected, payload, signature FROM decision "
-                "JOIN decision_credential ON decision_id = id"
-            )
-        ).one()
+        row = conn.execute(parts).one()
     assert (row.protected, row.signature) == ("eyJhbGciOiJFUzI1NiJ9", "c2lnbmF0dXJl")
     assert zlib.decompress(row.payload).decode() == credential
+    with empty_engine.begin() as conn:
+        upgrade(conn)  # 0013: the credential compressed again, as a Zstandard frame
+    with empty_engine.connect() as conn:
+        row = conn.execute(parts).one()
+    assert (row.protected, row.signature) == ("eyJhbGciOiJFUzI1NiJ9", "c2lnbmF0dXJl")
+    assert zstandard.ZstdDecompressor().decompress(row.payload).decode() == credential
     with empty_engine.begin() as conn:
         downgrade(conn, "0011")
     with empty_engine.connect() as conn:

@@ -129,6 +129,21 @@ def test_a_receipt_verifies_with_an_independent_implementation(
     assert verify_receipt(receipt, jwks).credential_subject.registry_revision == 7
 
 
+@pytest.mark.parametrize("extra", [b"", b" ", b"  "])
+def test_the_payload_is_written_in_base64url_without_padding(
+    keys: SigningKeyFile, extra: bytes
+) -> None:
+    # Every length modulo 3, and bytes whose base64 holds "+" and "/" (base64url: "-", "_").
+    payload = credential_json()[:-1] + b',"note":"' + b"\xc3\xbf?>" * 1000 + b'"}' + extra
+    assert {b"+", b"/"} <= {base64.b64encode(payload)[i : i + 1] for i in range(4000)}
+    receipt = keys.read().sign(payload)
+    payload_part = receipt.split(".")[1]
+    assert payload_part == b64(payload)
+    assert not {"=", "+", "/"} & set(receipt)
+    assert unb64(payload_part) == payload
+    independently_verified(receipt, keys.read().jwks())
+
+
 def test_an_ed25519_key_signs_with_eddsa_until_rotated_and_its_receipts_verify_after(
     tmp_path: Path,
 ) -> None:

@@ -3,19 +3,19 @@
 The receipt is a compact JWS: the protected header, the payload and the signature, each
 base64url-encoded, joined by dots (RFC 7515 section 7.1). The decision's row keeps the header
 and the signature as written, `decision_credential` the payload, the credential's JSON,
-compressed with zlib at its fastest level (a 10,000-line credential: ~5.8 MB of JSON, ~7.8 MB
-as base64url, ~0.75 MB stored); the receipt read back is the same characters.
+compressed as a Zstandard frame (RFC 8878; a 10,000-line credential: ~5.8 MB of JSON,
+~7.8 MB as base64url, ~0.5 MB stored; ADR 0014); the receipt read back is the same characters.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import threading
-import zlib
 from typing import Any
 
 import anyio.to_thread
+import pybase64
+import zstandard
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,7 +47,7 @@ class SqlDecisionRepository:
     # of a one-question decision's time) has work to do.
 
     def add_credential(self, decision_id: str, payload: bytes) -> None:
-        # zlib lets other threads run while it compresses: the signature, meanwhile.
+        # Zstandard lets other threads run while it compresses: the signature, meanwhile.
         run_sql(self._s, _INSERT_CREDENTIAL, (decision_id, _stored(payload)))
 
     def add(self, decision: StoredDecision) -> None:
@@ -62,7 +62,7 @@ class SqlDecisionRepository:
         if found is None:
             return None
         row, credential = found
-        payload = zlib.decompress(credential)
+        payload = _credential(credential)
         return StoredDecision(
             id=row.id,
             # SQLite gives back the UTC instant without its zone.
@@ -79,13 +79,32 @@ class SqlDecisionRepository:
         )
 
 
+ZSTD_LEVEL = 3
+"""Zstandard's default level: a 10,000-line credential in ~7 ms to ~0.5 MB (zlib at its
+fastest level took ~20 ms to ~0.75 MB), decompressed in ~3 ms."""
+
+
+_compressors = threading.local()
+
+
 def _stored(payload: bytes) -> bytes:
-    """A credential as `decision_credential` keeps it."""
-    return zlib.compress(payload, 1)
+    """A credential as `decision_credential` keeps it: one Zstandard frame, its size written
+    in the frame's header. The compressor releases the interpreter's lock while it works
+    (the receipt is signed meanwhile). A compressor serves one thread at a time: each thread
+    keeps its own (making one costs more than compressing a one-question credential)."""
+    compressor: zstandard.ZstdCompressor | None = getattr(_compressors, "zstd", None)
+    if compressor is None:
+        compressor = _compressors.zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return compressor.compress(payload)
+
+
+def _credential(stored: bytes) -> bytes:
+    """The credential's JSON of `_stored`."""
+    return zstandard.ZstdDecompressor().decompress(stored)
 
 
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return pybase64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _values(decision: StoredDecision) -> tuple[Any, ...]:

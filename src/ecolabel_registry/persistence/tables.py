@@ -593,8 +593,9 @@ class DecisionRow(Base):
 
 class DecisionCredentialRow(Base):
     """A decision's credential (the receipt's payload): the JSON that was signed, compressed
-    with zlib (RFC 1950). Its row is written while the credential is signed, before the
-    decision's own row: the foreign key is checked at commit."""
+    as a Zstandard frame (RFC 8878; zlib before migration 0013). Its row is written while
+    the credential is signed, before the decision's own row: the foreign key is checked at
+    commit."""
 
     __tablename__ = "decision_credential"
 

@@ -3,7 +3,10 @@
 Receipts are compact JWS (RFC 7515) as VC-JOSE-COSE secures a credential with JOSE
 (https://www.w3.org/TR/vc-jose-cose/, section 3.1): the protected header holds `alg`, `typ`
 `vc+jwt`, `cty` `vc` and the `kid` of a key of the registry's JWKS (RFC 7517); the payload is
-the credential itself. Signatures are made and checked by joserfc; nothing here computes one.
+the credential itself. Signatures are made and checked by joserfc's algorithms; nothing here
+computes one. This module lays out what they sign (`compact_jws`: RFC 7515 section 7.1, the
+base64url parts joined by dots) with pybase64, which encodes a 10,000-line credential in
+~1 ms, where Python's `base64` (which joserfc's own `serialize_compact` uses) takes ~10-18 ms.
 
 The private keys live in one JSON file (`ECOLABEL_SIGNING_KEY_FILE`), never in the database:
 
@@ -34,8 +37,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import pybase64
 from joserfc import jws
 from joserfc.errors import JoseError
+from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import ECKey, OKPKey
 from joserfc.jws import JWSRegistry
 
@@ -144,7 +149,25 @@ class KeyRing:
             "cty": RECEIPT_CONTENT_TYPE,
             "kid": self.current.kid,
         }
-        return jws.serialize_compact(header, payload, self._private, registry=_REGISTRIES[alg])
+        return compact_jws(header, payload, _REGISTRIES[alg].get_alg(alg), self._private)
+
+
+def b64url(data: bytes) -> bytes:
+    """base64url without padding (RFC 7515 section 2)."""
+    return pybase64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def compact_jws(
+    header: Mapping[str, Any], payload: bytes, algorithm: JWSAlgModel, key: PrivateKey
+) -> str:
+    """The JWS Compact Serialization (RFC 7515 sections 5.1 and 7.1) of `payload` with the
+    protected `header`, signed by joserfc's `algorithm` with `key`: what joserfc's
+    `serialize_compact` makes, the payload encoded once."""
+    signing_input = (
+        b64url(json.dumps(header, separators=(",", ":")).encode()) + b"." + b64url(payload)
+    )
+    signature = algorithm.sign(signing_input, key)
+    return (signing_input + b"." + b64url(signature)).decode("ascii")
 
 
 def _utc_now() -> dt.datetime:
