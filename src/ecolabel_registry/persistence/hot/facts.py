@@ -229,15 +229,28 @@ def _timestamp(text: str) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
+_DAYS: dict[str, dt.date] = {}
+_CHANGES: dict[tuple[str, str], StatusChange] = {}
+KEPT_VALUES = 100_000
+"""Days and status changes converted from text are kept for the whole process (the same few
+thousand recur in every read: a batch's chunks, the next batch), up to this many of each;
+then the next read starts them again. Never wrong: one text is always the same value."""
+
+
 class TermsBuilder:
     """`CertificateTerms` from rows of `_PG_TERMS` / `_SQLITE_TERMS`, with the repeated
-    values (dates, JSON lists, status histories) converted once per read, not once per row."""
+    values converted once: days and status changes once per process (`KEPT_VALUES`), JSON
+    lists and status histories once per read."""
 
     def __init__(self, text_dates: bool) -> None:
         self._text_dates = text_dates
-        self._dates: dict[str, dt.date] = {}
+        if len(_DAYS) > KEPT_VALUES:
+            _DAYS.clear()
+        if len(_CHANGES) > KEPT_VALUES:
+            _CHANGES.clear()
+        self._dates = _DAYS
         self._lists: dict[str | None, tuple[str, ...]] = {"[]": (), None: (), "": ()}
-        self._changes: dict[tuple[str, str], StatusChange] = {}
+        self._changes = _CHANGES
         self._histories: dict[str | None, tuple[StatusChange, ...]] = {None: (), "[]": ()}
 
     def _date(self, text: str) -> dt.date:
