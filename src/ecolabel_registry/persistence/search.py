@@ -200,9 +200,9 @@ def _plan(
         steps.append(("gtin",))
         values.append(filters.gtin)
     if filters.holder is not None:
-        escaped = (
-            filters.holder.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        )
+        # "!" escapes: a backslash in the SQL's text would need quoting as the server reads
+        # literals (standard_conforming_strings), which a statement compiled ahead cannot know.
+        escaped = filters.holder.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
         steps.append(("holder",))
         values.append(f"%{escaped}%")
     if filters.hs_code is not None:
@@ -302,7 +302,7 @@ def _statement(dialect: str, columns: str, steps: tuple[Step, ...]) -> Any:
                 )
             )
         elif kind == "holder":
-            conditions.append(func.lower(CertificateRow.holder_name).like(bind(), escape="\\"))
+            conditions.append(func.lower(CertificateRow.holder_name).like(bind(), escape="!"))
         elif kind == "hs_code":
             own = exists().where(
                 CertificateHsCodeRow.certificate_id == CertificateRow.id,
