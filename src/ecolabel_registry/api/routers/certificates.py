@@ -125,7 +125,7 @@ def list_certificates(
             "(limit and cursor do not apply); absent: a JSON page."
         ),
     ] = None,
-) -> PageOut[CertificateRead] | Response:
+) -> Response:
     """A scheme's certificates, in registration order (or all of them as CSV / JSON Lines)."""
     filters = CertificateFilter(
         scheme_id=scheme_id, category_code=category, certification_body_id=certification_body
@@ -146,8 +146,7 @@ def list_certificates(
             stall_seconds=request.app.state.settings.export_stall_seconds,
         )
     page = service.search(filters, cursor, limit)
-    day = today()
-    return PageOut.of(page, lambda c: CertificateRead.of(c, day))
+    return Response(certificate_page_json(page, today()), media_type=JSON)
 
 
 def _export(
