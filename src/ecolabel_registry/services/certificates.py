@@ -94,8 +94,9 @@ class CertificateLists(Protocol):
 
 
 class CertificateSearch:
-    """The search of the API (`GET /v1/certificates`): `CertificateService.search` read
-    without a session, on the event loop."""
+    """The lists of certificates of the API (`GET /v1/certificates`, a scheme's list):
+    `CertificateService.search` (which the web pages use) read without a session, on the
+    event loop."""
 
     def __init__(self, lists: CertificateLists) -> None:
         self._l = lists

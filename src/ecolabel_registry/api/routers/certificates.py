@@ -109,10 +109,9 @@ JSON = "application/json"
         },
     },
 )
-def list_certificates(
+async def list_certificates(
     request: Request,
     scheme_id: SchemePath,
-    service: CertificatesDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
@@ -130,8 +129,9 @@ def list_certificates(
     filters = CertificateFilter(
         scheme_id=scheme_id, category_code=category, certification_body_id=certification_body
     )
+    search = certificate_search(request)  # on the hot reads, as the search
     if format is not None:
-        service.search(filters, None, 1)  # NotFound for an unknown scheme, before streaming
+        await search.search(filters, None, 1)  # NotFound for an unknown scheme, before streaming
         factory: sessionmaker[Session] = request.app.state.sessionmaker
         return ClosingStream(
             _export(factory, scheme_id, format, filters),
@@ -145,7 +145,7 @@ def list_certificates(
             what="exports",
             stall_seconds=request.app.state.settings.export_stall_seconds,
         )
-    page = service.search(filters, cursor, limit)
+    page = await search.search(filters, cursor, limit)
     return Response(certificate_page_json(page, today()), media_type=JSON)
 
 
