@@ -22,8 +22,7 @@ from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.changes import SqlChangeLog
 from ecolabel_registry.persistence.decisions import DecisionStore, SqlDecisionRepository
 from ecolabel_registry.persistence.engine import unit_of_work
-from ecolabel_registry.persistence.hot import HotFacts, HotReads
-from ecolabel_registry.persistence.hot.certificates import HotCertificates
+from ecolabel_registry.persistence.hot import HotCertificates, HotFacts, HotReads
 from ecolabel_registry.persistence.impact import SqlCertificateGroups
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.persistence.repositories.keys import api_key_by_hash_async

@@ -51,9 +51,8 @@ def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certifica
     """A certificate from a row holding the `certificate` table's columns by name (an ORM
     row or a Core row) and its status history, in recording order.
 
-    The one mapping of a stored certificate for the ORM and Core readers; the hot read path
-    (`persistence.hot`) reads only a certificate's terms (`CertificateTerms`), not whole
-    certificates.
+    The one mapping of a stored certificate for the ORM and Core readers; the plain-SQL
+    readers (the lists, the certificate page) read their rows with `WholeRows`.
     """
     return from_row(
         Certificate,
