@@ -63,7 +63,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import aliased
 
-from ecolabel_registry.persistence.repositories.schemes import hs_prefixes
+from ecolabel_registry.persistence.repositories.schemes import hs_matching, hs_values
 from ecolabel_registry.persistence.tables import (
     CategoryHsCodeRow,
     CertificateGtinRow,
@@ -206,9 +206,9 @@ def _plan(
         steps.append(("holder",))
         values.append(f"%{escaped}%")
     if filters.hs_code is not None:
-        prefixes = hs_prefixes(filters.hs_code)
-        steps.append(("hs_code", len(prefixes)))
-        values.extend([*prefixes, f"{filters.hs_code}%"] * 2)
+        hs = hs_values(filters.hs_code)
+        steps.append(("hs_code", len(hs)))  # the certificate's own codes, then its category's
+        values.extend(hs * 2)
     terms = filters.terms
     if dialect != "postgresql":
         # SQLite reads the FTS5 table first, in rowid order, every word it serves in one
@@ -240,9 +240,9 @@ def _binds() -> Bind:
 
 
 def _hs(column_: Any, count: int, bind: Bind) -> ColumnElement[bool]:
-    """`column_` and the code match as HS prefixes either way (`schemes.hs_matches`): the
-    code's `count` prefixes, then the code as a LIKE pattern."""
-    return or_(column_.in_([bind() for _ in range(count)]), column_.like(bind()))
+    """`column_` and the code match as HS prefixes either way, given the `count` values of
+    `hs_values(code)` as parameters."""
+    return hs_matching(column_, [bind() for _ in range(count)])
 
 
 def _term(dialect: str, step: Step, bind: Bind) -> ColumnElement[bool]:
