@@ -22,7 +22,7 @@ from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
 from ecolabel_registry.persistence.changes import SqlChangeLog
 from ecolabel_registry.persistence.decisions import DecisionStore, SqlDecisionRepository
 from ecolabel_registry.persistence.engine import unit_of_work
-from ecolabel_registry.persistence.hot import HotFacts, HotReads
+from ecolabel_registry.persistence.hot import HotCertificates, HotFacts, HotReads
 from ecolabel_registry.persistence.impact import SqlCertificateGroups
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.persistence.repositories.keys import api_key_by_hash_async
@@ -31,7 +31,7 @@ from ecolabel_registry.persistence.webhooks import SqlSubscriptionStore
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.audit import AuditService
 from ecolabel_registry.services.bodies import CertificationBodyService
-from ecolabel_registry.services.certificates import CertificateService
+from ecolabel_registry.services.certificates import CertificateSearch, CertificateService
 from ecolabel_registry.services.changes import ChangeFeed
 from ecolabel_registry.services.decisions import DecisionService
 from ecolabel_registry.services.economies import EconomyService
@@ -194,6 +194,12 @@ def body_service(registry: RegistryDep) -> CertificationBodyService:
 
 def certificate_service(registry: RegistryDep) -> CertificateService:
     return CertificateService(registry)
+
+
+def certificate_search(request: Request) -> CertificateSearch:
+    """The certificate search on the hot reads (no session: SQLite's held connection on the
+    event loop, PostgreSQL's asynchronous pool)."""
+    return CertificateSearch(HotCertificates(request.app.state.hot_reads))
 
 
 def agreement_service(registry: RegistryDep) -> AgreementService:

@@ -27,36 +27,50 @@ the rows the other words leave, or on the certificates in order until the page i
 
 A query word that is a GTIN in any form also matches the certificate's GTINs in their
 14-digit form (`certificate_gtin`, indexed).
+
+`listed` is the one statement of every list of certificates (the search, a scheme's list,
+the search page): its SQL is built and compiled once per shape of the filters (which filters
+are given, and each query word's kind and number of parts), then only the values are bound.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Select,
-    TableClause,
     and_,
+    bindparam,
     cast,
     column,
+    exists,
     false,
     func,
-    literal,
     literal_column,
     or_,
     select,
     table,
     union,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import aliased
 
-from ecolabel_registry.persistence.tables import CertificateGtinRow, CertificateRow
-from ecolabel_registry.services.ports.registry import SearchTerm
+from ecolabel_registry.persistence.repositories.schemes import hs_matching, hs_values
+from ecolabel_registry.persistence.tables import (
+    CategoryHsCodeRow,
+    CertificateGtinRow,
+    CertificateHsCodeRow,
+    CertificateRow,
+)
+from ecolabel_registry.services.ports.registry import CertificateFilter, SearchTerm
 
 FTS_TABLE = "certificate_words"
 PG_FUNCTION = "ecolabel_certificate_words"
@@ -99,8 +113,9 @@ def _fts_query(words: Sequence[str]) -> str:
     return " + ".join(f'"{w}"' for w in words) + "*"
 
 
-def _fts_match(terms: Sequence[SearchTerm]) -> ColumnElement[bool]:
-    return literal_column(FTS_TABLE).op("MATCH")(" AND ".join(_fts_query(parts(t)) for t in terms))
+def _fts_text(terms: Sequence[SearchTerm]) -> str:
+    """One MATCH of every word the index serves (`"holder"* AND "00123"*`)."""
+    return " AND ".join(_fts_query(parts(t)) for t in terms)
 
 
 def _tsquery(words: Sequence[str]) -> str:
@@ -126,83 +141,220 @@ def _pg_words(row: Any) -> ColumnElement[str]:
     return func.ecolabel_certificate_words(*_fields(row))
 
 
-def _pg_match(row: Any, words: Sequence[str]) -> ColumnElement[bool]:
-    """The word through the index; a phrase through the index by its longest part (the
-    likeliest to be rare: `0024542` of `BENCH-0001-0024542`), then the regular expression
-    on the rows found. The other parts stay out of the GIN query: a part in most
-    certificates (`bench`) would make GIN decode most of its posting tree."""
-    if len(words) == 1:
-        return _pg_words(row).op("@@")(cast(literal(_tsquery(words)), TSQUERY))
-    longest = max(reversed(words), key=len)
-    found = _pg_words(row).op("@@")(cast(literal(_tsquery([longest])), TSQUERY))
-    text = func.lower(func.concat_ws("\n", *_fields(row)))
-    return and_(found, text.op("~")(_phrase_pattern(words)))
+def _lowered(row: Any) -> ColumnElement[str]:
+    return func.lower(func.concat_ws("\n", *_fields(row)))
 
 
-def _pieces(dialect: str, row: Any, words: Sequence[str]) -> ColumnElement[bool]:
-    """Every word anywhere in a field, as a piece of text (no index)."""
-    if dialect == "postgresql":
-        text = func.lower(func.concat_ws("\n", *_fields(row)))
-        return and_(*(func.strpos(text, w) > 0 for w in words))
-    return and_(
-        *(
-            or_(*(func.instr(func.lower(func.coalesce(f, "")), w) > 0 for f in _fields(row)))
-            for w in words
-        )
-    )
+# A list's plan: the shape of its statement (hashable: the key of the compiled statement) and
+# the values to bind, in the order the shape's builder takes them. Each step of the shape
+# names a filter or a query word's kind and how many values it binds.
+
+Step = tuple[Any, ...]
+Bind = Callable[[], BindParameter[Any]]
+
+# Compiled with positional parameters, as the DBAPI connections take them (`?`, `%s`).
+_DIALECTS: dict[str, Dialect] = {
+    "sqlite": sqlite.dialect(),
+    "postgresql": postgresql.psycopg.dialect(paramstyle="format"),  # type: ignore[no-untyped-call]
+}
+_EQUAL = (
+    ("scheme_id", CertificateRow.scheme_id),
+    ("category_code", CertificateRow.category_code),
+    ("certification_body_id", CertificateRow.certification_body_id),
+)
 
 
-def fts_driver(dialect: str, terms: Sequence[SearchTerm]) -> FtsDriver | None:
-    """On SQLite, the FTS5 table to read the certificates from, in rowid order, with every
-    word the index serves in one MATCH (None: no such word, or PostgreSQL).
-
-    Read this way (the FTS table first, its rowid ordered and bounded by the cursor), SQLite
-    walks the matching rows in order and stops at the page's end; as `certificate.id IN
-    (SELECT rowid ... MATCH ...)` it would first list every match of every word (a word in
-    every holder name lists every certificate).
-    """
-    if dialect == "postgresql":
-        return None
-    indexed = [t for t in terms if _indexed(t)]
-    if not indexed:
-        return None
-    fts = table(FTS_TABLE, column("rowid"))
-    return FtsDriver(
-        fts.c.rowid, fts, _fts_match(indexed), tuple(t for t in terms if t not in indexed)
-    )
-
-
-@dataclass(frozen=True)
-class FtsDriver:
-    """The FTS5 table a search reads first, its MATCH, and the terms left to check."""
-
-    rowid: ColumnElement[int]
-    table: TableClause
-    match: ColumnElement[bool]
-    rest: tuple[SearchTerm, ...]
-
-
-def term_match(dialect: str, term: SearchTerm) -> ColumnElement[bool]:
-    """Certificates with the query word (or whose GTINs include it, when it is one)."""
+def _term_plan(dialect: str, term: SearchTerm, steps: list[Step], values: list[Any]) -> None:
+    """The step and values of one query word the FTS5 MATCH does not hold."""
     words = parts(term)
     if not words:
-        return false()
-    if _UNSPACED.search(term.text):
-        return _pieces(dialect, CertificateRow, words)
-    if term.gtin is None:
-        if dialect == "postgresql":
-            return _pg_match(CertificateRow, words)
-        return CertificateRow.id.in_(_fts_ids([term]))
-    # Either index: the ids found by the words and by the GTIN, so each side uses its index.
-    gtins = select(CertificateGtinRow.certificate_id).where(CertificateGtinRow.gtin == term.gtin)
-    if dialect == "postgresql":
-        other = aliased(CertificateRow)
-        by_words = select(other.id).where(_pg_match(other, words))
+        steps.append(("none",))
+    elif _UNSPACED.search(term.text):
+        steps.append(("pieces", len(words)))
+        values.extend(words)
     else:
-        by_words = _fts_ids([term])
+        if dialect == "postgresql":
+            longest = max(reversed(words), key=len)
+            values.append(_tsquery([longest]))
+            if len(words) > 1:
+                values.append(_phrase_pattern(words))
+        else:
+            values.append(_fts_text([term]))
+        kind = "words" if term.gtin is None else "words_or_gtin"
+        steps.append((kind, len(words) > 1))
+        if term.gtin is not None:
+            values.append(term.gtin)
+
+
+def _plan(
+    dialect: str, filters: CertificateFilter, after: int | None, limit: int
+) -> tuple[tuple[Step, ...], list[Any]]:
+    steps: list[Step] = []
+    values: list[Any] = []
+    for name, _ in _EQUAL:
+        value = getattr(filters, name)
+        if value is not None:
+            steps.append(("equal", name))
+            values.append(value)
+    if filters.gtin is not None:
+        steps.append(("gtin",))
+        values.append(filters.gtin)
+    if filters.holder is not None:
+        # "!" escapes: a backslash in the SQL's text would need quoting as the server reads
+        # literals (standard_conforming_strings), which a statement compiled ahead cannot know.
+        escaped = filters.holder.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        steps.append(("holder",))
+        values.append(f"%{escaped}%")
+    if filters.hs_code is not None:
+        hs = hs_values(filters.hs_code)
+        steps.append(("hs_code", len(hs)))  # the certificate's own codes, then its category's
+        values.extend(hs * 2)
+    terms = filters.terms
+    if dialect != "postgresql":
+        # SQLite reads the FTS5 table first, in rowid order, every word it serves in one
+        # MATCH: it walks the matching rows in order and stops at the page's end; as
+        # `certificate.id IN (SELECT rowid ... MATCH ...)` it would first list every match of
+        # every word (a word in every holder name lists every certificate).
+        indexed = [t for t in terms if _indexed(t)]
+        if indexed:
+            steps.append(("fts",))
+            values.append(_fts_text(indexed))
+            terms = tuple(t for t in terms if t not in indexed)
+    for term in terms:
+        _term_plan(dialect, term, steps, values)
+    if after is not None:
+        steps.append(("after",))
+        values.append(after)
+    values.append(limit)
+    return tuple(steps), values
+
+
+def _binds() -> Bind:
+    """Parameters named in the order the plan lists their values (v0, v1, ...)."""
+    numbers = itertools.count()
+
+    def bind() -> BindParameter[Any]:
+        return bindparam(f"v{next(numbers)}")
+
+    return bind
+
+
+def _hs(column_: Any, count: int, bind: Bind) -> ColumnElement[bool]:
+    """`column_` and the code match as HS prefixes either way, given the `count` values of
+    `hs_values(code)` as parameters."""
+    return hs_matching(column_, [bind() for _ in range(count)])
+
+
+def _term(dialect: str, step: Step, bind: Bind) -> ColumnElement[bool]:
+    """Certificates with the query word of `step` (or whose GTINs include it)."""
+    kind = step[0]
+    if kind == "none":
+        return false()
+    if kind == "pieces":
+        words = [bind() for _ in range(step[1])]
+        if dialect == "postgresql":
+            return and_(*(func.strpos(_lowered(CertificateRow), w) > 0 for w in words))
+        fields = _fields(CertificateRow)
+        return and_(
+            *(
+                or_(*(func.instr(func.lower(func.coalesce(f, "")), w) > 0 for f in fields))
+                for w in words
+            )
+        )
+    phrase = step[1]
+    if dialect == "postgresql":
+        row = CertificateRow if kind == "words" else aliased(CertificateRow)
+        # A phrase through the index by its longest part (the likeliest to be rare:
+        # `0024542` of `BENCH-0001-0024542`), then the regular expression on the rows
+        # found; a part in most certificates (`bench`) would make GIN decode most of its
+        # posting tree.
+        match: ColumnElement[bool] = _pg_words(row).op("@@")(cast(bind(), TSQUERY))
+        if phrase:
+            match = and_(match, _lowered(row).op("~")(bind()))
+        if kind == "words":
+            return match
+        by_words = select(row.id).where(match)
+    else:
+        fts = table(FTS_TABLE, column("rowid"))
+        by_words = select(fts.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(bind()))
+        if kind == "words":
+            return CertificateRow.id.in_(by_words)
+    # Either index: the ids found by the words and by the GTIN, so each side uses its index.
+    gtins = select(CertificateGtinRow.certificate_id).where(CertificateGtinRow.gtin == bind())
     return CertificateRow.id.in_(union(by_words, gtins))
 
 
-def _fts_ids(terms: Sequence[SearchTerm]) -> Select[tuple[int]]:
-    fts = table(FTS_TABLE, column("rowid"))
-    return select(fts.c.rowid).where(_fts_match(terms))
+def _statement(dialect: str, columns: str, steps: tuple[Step, ...]) -> Any:
+    bind = _binds()
+    key: ColumnElement[int] = CertificateRow.id.expression
+    query: Select[Any] = select(literal_column(columns)).select_from(CertificateRow.__table__)
+    conditions: list[ColumnElement[bool]] = []
+    equal = dict(_EQUAL)
+    for step in steps:
+        kind = step[0]
+        if kind == "equal":
+            conditions.append(equal[step[1]] == bind())
+        elif kind == "gtin":
+            conditions.append(
+                exists().where(
+                    CertificateGtinRow.certificate_id == CertificateRow.id,
+                    CertificateGtinRow.gtin == bind(),
+                )
+            )
+        elif kind == "holder":
+            conditions.append(func.lower(CertificateRow.holder_name).like(bind(), escape="!"))
+        elif kind == "hs_code":
+            own = exists().where(
+                CertificateHsCodeRow.certificate_id == CertificateRow.id,
+                _hs(CertificateHsCodeRow.hs_code, step[1], bind),
+            )
+            has_own = exists().where(CertificateHsCodeRow.certificate_id == CertificateRow.id)
+            by_category = exists().where(
+                CategoryHsCodeRow.scheme_id == CertificateRow.scheme_id,
+                CategoryHsCodeRow.category_code == CertificateRow.category_code,
+                _hs(CategoryHsCodeRow.hs_code, step[1], bind),
+            )
+            conditions.append(or_(own, and_(~has_own, by_category)))
+        elif kind == "fts":
+            fts = table(FTS_TABLE, column("rowid"))
+            key = fts.c.rowid
+            query = (
+                select(literal_column(columns))
+                .select_from(fts)
+                .join(CertificateRow, CertificateRow.id == fts.c.rowid)
+            )
+            conditions.append(literal_column(FTS_TABLE).op("MATCH")(bind()))
+        elif kind == "after":
+            conditions.append(key > bind())
+        else:
+            conditions.append(_term(dialect, step, bind))
+    return query.where(*conditions).order_by(key).limit(bind())
+
+
+@lru_cache(maxsize=512)
+def _compiled(
+    dialect: str, columns: str, steps: tuple[Step, ...]
+) -> tuple[str, tuple[tuple[bool, Any], ...]]:
+    """The SQL of a shape, and each of its parameters in turn: (True, the place of its value
+    in the plan's values), or (False, the statement's own constant, such as SQLite's
+    `OFFSET 0`)."""
+    compiled = _statement(dialect, columns, steps).compile(dialect=_DIALECTS[dialect])
+    params = tuple(
+        (True, int(name[1:])) if _BOUND.fullmatch(name) else (False, compiled.params[name])
+        for name in compiled.positiontup or ()
+    )
+    return compiled.string, params
+
+
+_BOUND = re.compile(r"v[0-9]+")
+
+
+def listed(
+    dialect: str, columns: str, filters: CertificateFilter, after: int | None, limit: int
+) -> tuple[str, tuple[Any, ...]]:
+    """The statement of a list of certificates (`columns` of each) matching every filter, in
+    registration order from the one after `after`, at most `limit`, and its parameters: the
+    SQL built once per shape of the filters, on `dialect` (`sqlite` or `postgresql`)."""
+    steps, values = _plan(dialect, filters, after, limit)
+    sql, params = _compiled(dialect, columns, steps)
+    return sql, tuple(values[x] if bound else x for bound, x in params)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ecolabel_registry.domain.access import Actor, Role
 from ecolabel_registry.domain.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -69,6 +69,59 @@ def _encode(cursor: int) -> str:
     return str(cursor)
 
 
+def _normal(filters: CertificateFilter) -> CertificateFilter:
+    """The filters as stored values compare with them (a GTIN in its 14-digit form)."""
+    if filters.gtin is not None:
+        return dataclasses.replace(filters, gtin=normal_gtin(filters.gtin))
+    return filters
+
+
+def _page(rows: list[tuple[int, Certificate]], limit: int) -> Page[Certificate]:
+    """The page of `rows` read with `limit + 1`, its cursor the last id shown."""
+    items = rows[:limit]
+    next_cursor = _encode(items[-1][0]) if len(rows) > limit else None
+    return Page([c for _, c in items], next_cursor)
+
+
+class CertificateLists(Protocol):
+    """Lists of certificates read without a session (persistence.hot.HotCertificates)."""
+
+    async def find(
+        self, filters: CertificateFilter, after: int | None, limit: int
+    ) -> list[tuple[int, Certificate]]: ...
+
+    async def scheme_exists(self, scheme_id: str) -> bool: ...
+
+
+class CertificateSearch:
+    """The lists of certificates of the API (`GET /v1/certificates`, a scheme's list):
+    `CertificateService.search` (which the web pages use) read without a session, on the
+    event loop."""
+
+    def __init__(self, lists: CertificateLists) -> None:
+        self._l = lists
+
+    async def search(
+        self, filters: CertificateFilter, cursor: str | None, limit: int
+    ) -> Page[Certificate]:
+        """Certificates matching every given filter, in registration order; NotFound for an
+        unknown scheme (also when the cursor is not one, as `CertificateService.search`)."""
+        filters = _normal(filters)
+        try:
+            after = id_cursor(cursor)
+        except InvalidInput:
+            await self._known(filters.scheme_id)
+            raise
+        rows = await self._l.find(filters, after, limit + 1)
+        if not rows:  # a scheme with certificates exists
+            await self._known(filters.scheme_id)
+        return _page(rows, limit)
+
+    async def _known(self, scheme_id: str | None) -> None:
+        if scheme_id is not None and not await self._l.scheme_exists(scheme_id):
+            raise NotFound(f"no scheme {scheme_id!r}")
+
+
 class CertificateService:
     """Registers certificates and appends their status events."""
 
@@ -103,12 +156,8 @@ class CertificateService:
         """Certificates matching every given filter, in registration order."""
         if filters.scheme_id is not None and self._r.schemes.get(filters.scheme_id) is None:
             raise NotFound(f"no scheme {filters.scheme_id!r}")
-        if filters.gtin is not None:
-            filters = dataclasses.replace(filters, gtin=normal_gtin(filters.gtin))
-        rows = self._r.certificates.find(filters, id_cursor(cursor), limit + 1)
-        items = rows[:limit]
-        next_cursor = _encode(items[-1][0]) if len(rows) > limit else None
-        return Page([c for _, c in items], next_cursor)
+        rows = self._r.certificates.find(_normal(filters), id_cursor(cursor), limit + 1)
+        return _page(rows, limit)
 
     def create(self, actor: Actor, certificate: Certificate, reason: str = "issued") -> Certificate:
         """Register a certificate; its history starts with `active` on its first valid day."""

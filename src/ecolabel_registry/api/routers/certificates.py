@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
-from typing import Annotated, Literal
+import re
+from collections.abc import Callable, Coroutine, Generator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.convertors import PathConvertor, register_url_convertor
 
@@ -20,6 +23,7 @@ from ecolabel_registry.api.deps import (
     ImportsDep,
     Limit,
     RecordedDep,
+    certificate_search,
     etag,
     import_service_of,
     instant_of,
@@ -27,11 +31,13 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.query import query_names
 from ecolabel_registry.api.schemas.certificates import (
     CertificateCreate,
     CertificateRead,
     CertificateStatusEventCreate,
     CertificateUpdate,
+    certificate_page_json,
 )
 from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
 from ecolabel_registry.api.streaming import ClosingStream
@@ -86,6 +92,7 @@ EXPORT_EXTENSIONS = {
 }
 # A single UNTP DCC is a W3C Verifiable Credential (unsigned here).
 CREDENTIAL_MEDIA_TYPE = "application/vc+ld+json"
+JSON = "application/json"
 
 
 @router.get(
@@ -102,10 +109,9 @@ CREDENTIAL_MEDIA_TYPE = "application/vc+ld+json"
         },
     },
 )
-def list_certificates(
+async def list_certificates(
     request: Request,
     scheme_id: SchemePath,
-    service: CertificatesDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     category: Annotated[str | None, Query(max_length=64)] = None,
@@ -118,13 +124,14 @@ def list_certificates(
             "(limit and cursor do not apply); absent: a JSON page."
         ),
     ] = None,
-) -> PageOut[CertificateRead] | Response:
+) -> Response:
     """A scheme's certificates, in registration order (or all of them as CSV / JSON Lines)."""
     filters = CertificateFilter(
         scheme_id=scheme_id, category_code=category, certification_body_id=certification_body
     )
+    search = certificate_search(request)  # on the hot reads, as the search
     if format is not None:
-        service.search(filters, None, 1)  # NotFound for an unknown scheme, before streaming
+        await search.search(filters, None, 1)  # NotFound for an unknown scheme, before streaming
         factory: sessionmaker[Session] = request.app.state.sessionmaker
         return ClosingStream(
             _export(factory, scheme_id, format, filters),
@@ -138,9 +145,8 @@ def list_certificates(
             what="exports",
             stall_seconds=request.app.state.settings.export_stall_seconds,
         )
-    page = service.search(filters, cursor, limit)
-    day = today()
-    return PageOut.of(page, lambda c: CertificateRead.of(c, day))
+    page = await search.search(filters, cursor, limit)
+    return Response(certificate_page_json(page, today()), media_type=JSON)
 
 
 def _export(
@@ -275,9 +281,8 @@ def update_certificate(
     return CertificateRead.of(saved, today())
 
 
-@router.get("/v1/certificates", responses=responses(404, 422))
-def search_certificates(
-    service: CertificatesDep,
+async def search_certificates(
+    request: Request,
     limit: Limit = 50,
     cursor: Cursor = None,
     gtin: Annotated[
@@ -309,15 +314,117 @@ def search_certificates(
             "in a field.",
         ),
     ] = None,
-) -> PageOut[CertificateRead]:
+) -> Response:
     """Search certificates across schemes by words, GTIN, holder, HS code and scheme."""
+    return await _search(request, Search(limit, cursor, gtin, holder, hs_code, scheme, q))
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """The parameters of `search_certificates`, as FastAPI gives them or `checked_search`
+    finds them."""
+
+    limit: int = 50
+    cursor: str | None = None
+    gtin: str | None = None
+    holder: str | None = None
+    hs_code: str | None = None
+    scheme: str | None = None
+    q: str | None = None
+
+
+async def _search(request: Request, asked: Search) -> Response:
+    """The page of the search: one plain-SQL statement on the hot reads (no session, no
+    threadpool hop), written by the one writer of pages of certificates."""
     filters = CertificateFilter(
-        scheme_id=scheme,
-        gtin=gtin,
-        holder=holder,
-        hs_code=hs_code,
-        terms=() if q is None else search_terms(q),
+        scheme_id=asked.scheme,
+        gtin=asked.gtin,
+        holder=asked.holder,
+        hs_code=asked.hs_code,
+        terms=() if asked.q is None else search_terms(asked.q),
     )
-    page = service.search(filters, cursor, limit)
-    day = today()
-    return PageOut.of(page, lambda c: CertificateRead.of(c, day))
+    page = await certificate_search(request).search(filters, asked.cursor, asked.limit)
+    return Response(certificate_page_json(page, today()), media_type=JSON)
+
+
+class QuickSearchRoute(APIRoute):
+    """`GET /v1/certificates`'s route: a query the declared parameters accept as it is, with
+    reads open to all, is answered without FastAPI's parameter machinery (as
+    `GET /v1/equivalence`'s). Anything else goes to the declared handler, which checks,
+    authorizes and words its errors as always; both answer through `_search`."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        declared = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            if request.app.state.settings.public_reads:
+                checked = checked_search(request.query_params.multi_items())
+                if checked is not None:
+                    return await _search(request, checked)
+            return await declared(request)
+
+        return handler
+
+
+router.add_api_route(
+    "/v1/certificates",
+    search_certificates,
+    methods=["GET"],
+    response_model=PageOut[CertificateRead],
+    responses=responses(404, 422),
+    route_class_override=QuickSearchRoute,
+)
+
+
+def _declared_query_names() -> frozenset[str]:
+    """The query parameters `search_certificates` declares, as the unknown-parameter check
+    finds them: the quick route takes no name the declared route would refuse."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is search_certificates:
+            return frozenset(query_names(route))
+    raise LookupError("GET /v1/certificates is not declared")  # pragma: no cover
+
+
+_QUERY_NAMES = _declared_query_names()
+_LIMIT = re.compile(r"[1-9][0-9]{0,3}")
+_GTIN = re.compile(GTIN_PATTERN)
+_HS = re.compile(HS_CODE_PATTERN)
+# The longest value of each text parameter, as declared (`max_length`).
+_LONGEST = {"cursor": 200, "holder": 300, "scheme": 64, "q": 200}
+
+
+def checked_search(items: list[tuple[str, str]]) -> Search | None:
+    """The parameters of `search_certificates` when FastAPI would accept `items` as they
+    are, with the values it would pass; None on any doubt (a repeated or unknown name, a
+    length, a pattern, a limit not written plainly), for FastAPI to decide and word the
+    error."""
+    values = dict(items)
+    if len(values) != len(items) or not values.keys() <= _QUERY_NAMES:
+        return None
+    for name, longest in _LONGEST.items():
+        text = values.get(name)
+        if text is not None and len(text) > longest:
+            return None
+    for name in ("holder", "q"):  # min_length=1
+        if values.get(name) == "":
+            return None
+    gtin, hs_code = values.get("gtin"), values.get("hs_code")
+    if (gtin is not None and not _GTIN.fullmatch(gtin)) or (
+        hs_code is not None and not _HS.fullmatch(hs_code)
+    ):
+        return None
+    limit = 50
+    text = values.get("limit")
+    if text is not None:
+        if not _LIMIT.fullmatch(text) or int(text) > 1000:
+            return None
+        limit = int(text)
+    return Search(
+        limit,
+        values.get("cursor"),
+        gtin,
+        values.get("holder"),
+        hs_code,
+        values.get("scheme"),
+        values.get("q"),
+    )

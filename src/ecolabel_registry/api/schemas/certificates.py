@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from pydantic import Field, StringConstraints
 
 from ecolabel_registry.api.schemas.common import (
@@ -15,6 +16,7 @@ from ecolabel_registry.api.schemas.common import (
     HsCode,
     Input,
     IsoDate,
+    Listed,
     Name,
     Output,
     Slug,
@@ -89,3 +91,31 @@ class CertificateRead(Output):
     @classmethod
     def of(cls, c: Certificate, today: dt.date) -> CertificateRead:
         return cls.read(c, status=status_on(c.status_events, today, CertificateStatus))
+
+
+_FIELDS = tuple(CertificateRead.model_fields)
+_EVENT_FIELDS = tuple(StatusEventRead.model_fields)
+_SHOWN = frozenset({"status", "status_events"})
+# As pydantic writes them: a UTC instant ends in Z; lists of tuples are arrays.
+_JSON_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+
+
+def certificate_page_json(page: Listed[Certificate], today: dt.date) -> bytes:
+    """The body of a page of certificates, `PageOut[CertificateRead]` of `CertificateRead.of`
+    each: the same fields in the same order (the models' own), the same JSON, without
+    building and validating the models (a search writes 20 to 1,000 of them). The one
+    writer of the pages of certificates, on every path that answers one."""
+    return orjson.dumps(
+        {"items": [_read(c, today) for c in page.items], "next_cursor": page.next_cursor},
+        option=_JSON_OPTIONS,
+    )
+
+
+def _read(c: Certificate, today: dt.date) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "status": status_on(c.status_events, today, CertificateStatus),
+        "status_events": [
+            {name: getattr(e, name) for name in _EVENT_FIELDS} for e in c.status_events
+        ],
+    }
+    return {name: shown[name] if name in _SHOWN else getattr(c, name) for name in _FIELDS}

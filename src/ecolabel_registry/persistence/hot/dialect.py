@@ -5,7 +5,8 @@ errors."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +36,12 @@ class TermsDialect(Protocol):
     @property
     def certificate_sql(self) -> str:
         """The revision counter and one whole certificate (parameters: scheme, number)."""
+        ...
+
+    @property
+    def listed_columns(self) -> str:
+        """A whole certificate of the `certificate` table, as a list of them reads it: its
+        id, then the columns of `certificate_sql` (`WHOLE_NAMES`), its events as JSON."""
         ...
 
     def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:
@@ -91,10 +98,17 @@ MANY_CHUNK = 10_000
 REVISION_SQL = "SELECT revision FROM registry_revision WHERE id = 1"
 # A whole certificate (what `repositories.certificate_from_row` reads), its events as JSON.
 WHOLE_NAMES = ("scheme_id", *CERTIFICATE_FIELDS, "version", "events")
-WHOLE = ", ".join(
-    f"CAST(c.{name} AS TEXT)" if name in ("gtins", "hs_codes") else f"c.{name}"
-    for name in WHOLE_NAMES[:-1]
-)
+
+
+def whole(ref: str) -> str:
+    """The columns of `WHOLE_NAMES` but the events, of the certificate row named `ref`."""
+    return ", ".join(
+        f"CAST({ref}.{name} AS TEXT)" if name in ("gtins", "hs_codes") else f"{ref}.{name}"
+        for name in WHOLE_NAMES[:-1]
+    )
+
+
+WHOLE = whole("c")
 
 
 def _single_sql(mark: str, columns: str = TERMS) -> str:
@@ -145,9 +159,10 @@ def _recorded_terms_sql(mark: str) -> str:
 
 
 class Statements:
-    """A dialect's statements, built from its parameter mark and its events subquery
-    (`class X(Statements, mark="?", events=...)`), and the defaults of `TermsDialect`: rows
-    and instants as the driver gives and takes them, connections used as they come."""
+    """A dialect's statements, built from its parameter mark and its events subquery of the
+    certificate row it is given (`class X(Statements, mark="?", events=...)`), and the
+    defaults of `TermsDialect`: rows and instants as the driver gives and takes them,
+    connections used as they come."""
 
     mark: str
     single_sql: str
@@ -156,8 +171,9 @@ class Statements:
     recorded_terms_sql: str
     version_sql: str
     certificate_sql: str
+    listed_columns: str
 
-    def __init_subclass__(cls, *, mark: str, events: str, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, mark: str, events: Callable[[str], str], **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.mark = mark
         cls.single_sql = _single_sql(mark)
@@ -165,7 +181,8 @@ class Statements:
         cls.as_recorded_sql = _as_recorded_sql(mark)
         cls.recorded_terms_sql = _recorded_terms_sql(mark)
         cls.version_sql = _single_sql(mark, "c.version")
-        cls.certificate_sql = _single_sql(mark, f"{WHOLE}, {events}")
+        cls.certificate_sql = _single_sql(mark, f"{WHOLE}, {events('c')}")
+        cls.listed_columns = f"certificate.id, {whole('certificate')}, {events('certificate')}"
 
     def instant(self, value: dt.datetime) -> Any:
         return value
@@ -178,6 +195,11 @@ class Statements:
 
     def borrowed(self, conn: Wrapped) -> None:
         pass
+
+
+_PROGRESS_STEPS = 2_000
+"""SQLite virtual machine instructions between two looks at a statement's clock (some
+microseconds of work)."""
 
 
 class Wrapped:
@@ -194,6 +216,32 @@ class Wrapped:
 
     def fetch(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         return self._run(sql, params, fetch=True)
+
+    def fetch_within(
+        self, sql: str, params: Sequence[Any], seconds: float
+    ) -> list[tuple[Any, ...]] | None:
+        """`fetch`, or None when the statement ran longer than `seconds` and was stopped (a
+        SQLite connection: its progress handler; any other statement runs to its end)."""
+        conn = self._conn
+        if not hasattr(conn, "set_progress_handler"):
+            return self.fetch(sql, params)
+        deadline = time.perf_counter() + seconds
+        stopped = False
+
+        def progress() -> int:
+            nonlocal stopped
+            stopped = time.perf_counter() > deadline
+            return stopped
+
+        conn.set_progress_handler(progress, _PROGRESS_STEPS)
+        try:
+            return self.fetch(sql, params)
+        except DBAPIError:
+            if stopped:  # "interrupted": SQLite stopped it at the handler's word
+                return None
+            raise
+        finally:
+            conn.set_progress_handler(None, _PROGRESS_STEPS)
 
     def _run(self, sql: str, params: Sequence[Any], fetch: bool) -> list[tuple[Any, ...]]:
         rows: list[tuple[Any, ...]] = []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from types import SimpleNamespace
 from typing import Any
 
 import anyio.to_thread
@@ -17,14 +16,13 @@ from ecolabel_registry.domain.model import (
     CertificateTerms,
     ProductCategory,
     StatusChange,
-    StatusEvent,
 )
 from ecolabel_registry.domain.resolver import RegistryFacts
 from ecolabel_registry.persistence import revisions
 from ecolabel_registry.persistence.facts import SqlFacts
-from ecolabel_registry.persistence.hot.dialect import MANY_CHUNK, REVISION_SQL, WHOLE_NAMES
+from ecolabel_registry.persistence.hot.dialect import MANY_CHUNK, REVISION_SQL
 from ecolabel_registry.persistence.hot.reads import HotReads
-from ecolabel_registry.persistence.repositories import certificate_from_row
+from ecolabel_registry.persistence.repositories.certificates import WholeRows
 from ecolabel_registry.persistence.tables import RegistryRevisionLogRow
 from ecolabel_registry.persistence.versions import SqlFactVersions
 from ecolabel_registry.services.ports.equivalence import FactChanges, FactsCache
@@ -147,29 +145,7 @@ class HotFacts:
         revision = int(rows[0][0] or 0)
         if rows[0][1] is None:
             return revision, None
-        return revision, self._certificate(rows[0][1:])
-
-    def _certificate(self, row: Sequence[Any]) -> Certificate:
-        text_dates = self._d.text_dates
-        fields = dict(zip(WHOLE_NAMES, row, strict=True))
-        for name in ("gtins", "hs_codes"):
-            fields[name] = orjson.loads(fields[name] or "[]")
-        if text_dates:
-            for name in ("valid_from", "valid_to"):
-                fields[name] = dt.date.fromisoformat(fields[name])
-        events = tuple(
-            StatusEvent(
-                status=status,
-                effective_date=dt.date.fromisoformat(effective),
-                reason=reason,
-                id=str(event_id),
-                recorded_at=None if recorded is None else _timestamp(recorded),
-            )
-            for event_id, status, effective, reason, recorded in orjson.loads(
-                fields.pop("events") or "[]"
-            )
-        )
-        return certificate_from_row(SimpleNamespace(**fields), events)
+        return revision, WholeRows(self._d.text_dates).certificate(rows[0][1:])
 
     async def terms_and_revision_async(
         self, scheme_id: str, number: str
@@ -221,12 +197,6 @@ class HotFacts:
             return found
 
         return terms
-
-
-def _timestamp(text: str) -> dt.datetime:
-    """A recorded_at as JSON holds it (PostgreSQL's ISO form, or SQLite's stored text)."""
-    moment = dt.datetime.fromisoformat(text)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 _DAYS: dict[str, dt.date] = {}

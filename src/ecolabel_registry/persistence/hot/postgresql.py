@@ -24,14 +24,18 @@ _PG_TERMS = (
     "AS k(scheme_id, number) "
     "JOIN certificate c ON c.scheme_id = k.scheme_id AND c.number = k.number"
 )
-_PG_EVENTS = (
-    "(SELECT CAST(json_agg(json_build_array(e.id, e.status, e.effective_date, e.reason, "
-    "e.recorded_at) ORDER BY e.id) AS TEXT) "
-    "FROM certificate_status_event e WHERE e.certificate_id = c.id)"
-)
 
 
-class PostgresDialect(Statements, mark="%s", events=_PG_EVENTS):
+def _pg_events(ref: str) -> str:
+    """The events of the certificate row `ref` as one JSON text, in recording order."""
+    return (
+        "(SELECT CAST(json_agg(json_build_array(e.id, e.status, e.effective_date, e.reason, "
+        "e.recorded_at) ORDER BY e.id) AS TEXT) "
+        f"FROM certificate_status_event e WHERE e.certificate_id = {ref}.id)"
+    )
+
+
+class PostgresDialect(Statements, mark="%s", events=_pg_events):
     text_dates = False
 
     def many(self, keys: Sequence[tuple[str, str]]) -> tuple[str, tuple[str, ...]]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import anyio.to_thread
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -15,6 +16,11 @@ from sqlalchemy.orm import Session
 from ecolabel_registry.persistence.hot.dialect import TermsDialect, wrapping
 from ecolabel_registry.persistence.hot.postgresql import AsyncPostgresPool, PostgresDialect
 from ecolabel_registry.persistence.hot.sqlite import SqliteDialect
+
+
+def terms_dialect(name: str) -> TermsDialect:
+    """The hot reads' statements on the database named `name` (SQLAlchemy's dialect name)."""
+    return SqliteDialect() if name == "sqlite" else PostgresDialect()
 
 
 class HotReads:
@@ -46,9 +52,7 @@ class HotReads:
         self._held_mode = held
         self._held: Any = None
         self._lock = threading.Lock()
-        self.dialect: TermsDialect = (
-            SqliteDialect() if bind.dialect.name == "sqlite" else PostgresDialect()
-        )
+        self.dialect = terms_dialect(bind.dialect.name)
         self._pool: AsyncPostgresPool | None = None
         if (
             isinstance(bind, Engine)
@@ -80,6 +84,43 @@ class HotReads:
             rows: list[tuple[Any, ...]] = conn.fetch(sql, params)
         return rows
 
+    async def fetch_briefly(
+        self, sql: str, params: Sequence[Any], seconds: float
+    ) -> list[tuple[Any, ...]]:
+        """`fetch`, for a statement that is usually quick but may not be (a search): on
+        SQLite, one that runs longer than `seconds` on the event loop is stopped there and
+        run again in the threadpool, on a connection of its own, so that it holds up no
+        other request. PostgreSQL's statements wait without blocking the loop anyway."""
+        if self._pool is not None:
+            return await self._pool.fetch(sql, params)
+        with self.connection() as conn:
+            rows: list[tuple[Any, ...]] | None = conn.fetch_within(sql, params, seconds)
+        if rows is None:
+            rows = await anyio.to_thread.run_sync(self._fetch_apart, sql, params)
+        return rows
+
+    def _fetch_apart(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """One statement on a pooled connection (the held one stays free), or on the one
+        connection of a reader over a connection."""
+        with self._pooled() if isinstance(self.bind, Engine) else self.connection() as conn:
+            rows: list[tuple[Any, ...]] = conn.fetch(sql, params)
+        return rows
+
+    @contextmanager
+    def _pooled(self) -> Iterator[Any]:
+        assert isinstance(self.bind, Engine)
+        pooled = self.bind.raw_connection()
+        try:
+            conn = wrapping(pooled.dbapi_connection)
+            self.dialect.borrowed(conn)
+            yield conn
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                pooled.invalidate()
+            raise
+        finally:
+            pooled.close()
+
     @contextmanager
     def connection(self) -> Iterator[Any]:
         """A DBAPI connection; driver errors come out as SQLAlchemy's DBAPIError family."""
@@ -89,17 +130,8 @@ class HotReads:
                 yield wrapping(bind.connection.dbapi_connection)
             return
         if not self._held_mode:
-            pooled = bind.raw_connection()
-            try:
-                conn = wrapping(pooled.dbapi_connection)
-                self.dialect.borrowed(conn)
+            with self._pooled() as conn:
                 yield conn
-            except DBAPIError as exc:
-                if exc.connection_invalidated:
-                    pooled.invalidate()
-                raise
-            finally:
-                pooled.close()
             return
         with self._lock:
             held = self._held

@@ -22,14 +22,18 @@ _SQLITE_TERMS = (
     "WHERE c.scheme_id = json_extract(k.value, '$[0]') "
     "AND c.number = json_extract(k.value, '$[1]')"
 )
-_SQLITE_EVENTS = (
-    "(SELECT json_group_array(json_array(e.id, e.status, e.effective_date, e.reason, "
-    "e.recorded_at)) FROM (SELECT * FROM certificate_status_event "
-    "WHERE certificate_id = c.id ORDER BY id) e)"
-)
 
 
-class SqliteDialect(Statements, mark="?", events=_SQLITE_EVENTS):
+def _sqlite_events(ref: str) -> str:
+    """The events of the certificate row `ref` as one JSON text, in recording order."""
+    return (
+        "(SELECT json_group_array(json_array(e.id, e.status, e.effective_date, e.reason, "
+        "e.recorded_at)) FROM (SELECT * FROM certificate_status_event "
+        f"WHERE certificate_id = {ref}.id ORDER BY id) e)"
+    )
+
+
+class SqliteDialect(Statements, mark="?", events=_sqlite_events):
     text_dates = True
 
     def instant(self, value: dt.datetime) -> Any:

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
-    and_,
     delete,
-    exists,
     func,
     insert,
-    or_,
     select,
     text,
     update,
@@ -34,13 +33,9 @@ from ecolabel_registry.persistence.repositories.base import (
     insert_event,
     locked,
     ordered_events,
-    page,
     stored,
-    where_equal,
 )
-from ecolabel_registry.persistence.repositories.schemes import hs_matches
 from ecolabel_registry.persistence.tables import (
-    CategoryHsCodeRow,
     CertificateGtinRow,
     CertificateHsCodeRow,
     CertificateRow,
@@ -56,9 +51,8 @@ def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certifica
     """A certificate from a row holding the `certificate` table's columns by name (an ORM
     row or a Core row) and its status history, in recording order.
 
-    The one mapping of a stored certificate for the ORM and Core readers; the hot read path
-    (`persistence.hot`) reads only a certificate's terms (`CertificateTerms`), not whole
-    certificates.
+    The one mapping of a stored certificate for the ORM and Core readers; the plain-SQL
+    readers (the lists, the certificate page) read their rows with `WholeRows`.
     """
     return from_row(
         Certificate,
@@ -67,6 +61,91 @@ def certificate_from_row(row: Any, events: tuple[StatusEvent, ...]) -> Certifica
         hs_codes=tuple(row.hs_codes),
         status_events=events,
     )
+
+
+def timestamp(text: str) -> dt.datetime:
+    """A recorded_at as the events' JSON holds it (PostgreSQL's ISO form, or SQLite's stored
+    text, naive UTC)."""
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+class WholeRows:
+    """Certificates from rows of whole certificates as the plain-SQL readers select them
+    (`persistence.hot.dialect.WHOLE_NAMES`: the columns of `certificate` in the order of
+    `CERTIFICATE_FIELDS`, lists as JSON text, the events as one JSON text), dates converted
+    once per read. One reader of such rows for the certificate page, the lists and the
+    search."""
+
+    def __init__(self, text_dates: bool) -> None:
+        self._text_dates = text_dates
+        self._dates: dict[str, dt.date] = {}
+        self._lists: dict[str | None, tuple[str, ...]] = {"[]": (), None: ()}
+
+    def _date(self, text: str) -> dt.date:
+        day = self._dates.get(text)
+        if day is None:
+            day = self._dates[text] = dt.date.fromisoformat(text)
+        return day
+
+    def _list(self, text: str | None) -> tuple[str, ...]:
+        value = self._lists.get(text)
+        if value is None:
+            value = self._lists[text] = tuple(orjson.loads(text or "[]"))
+        return value
+
+    def certificate(self, row: Sequence[Any]) -> Certificate:
+        """One certificate of a row of `WHOLE_NAMES`."""
+        (
+            scheme_id,
+            number,
+            category_code,
+            holder_name,
+            holder_economy,
+            product_name,
+            brand,
+            model,
+            gtins,
+            hs_codes,
+            certification_body_id,
+            valid_from,
+            valid_to,
+            version,
+            events,
+        ) = row
+        if self._text_dates:
+            valid_from, valid_to = self._date(valid_from), self._date(valid_to)
+        date = self._date
+        return Certificate(
+            scheme_id=scheme_id,
+            number=number,
+            category_code=category_code,
+            holder_name=holder_name,
+            holder_economy=holder_economy,
+            product_name=product_name,
+            valid_from=valid_from,
+            valid_to=valid_to,
+            brand=brand,
+            model=model,
+            gtins=self._list(gtins),
+            hs_codes=self._list(hs_codes),
+            certification_body_id=certification_body_id,
+            status_events=tuple(
+                StatusEvent(
+                    status=status,
+                    effective_date=date(effective),
+                    reason=reason,
+                    id=str(event_id),
+                    recorded_at=None if recorded is None else timestamp(recorded),
+                )
+                for event_id, status, effective, reason, recorded in orjson.loads(events or "[]")
+            ),
+            version=version,
+        )
+
+    def listed(self, rows: Iterable[Sequence[Any]]) -> list[tuple[int, Certificate]]:
+        """Certificates of rows of `listed_columns` (the id, then `WHOLE_NAMES`)."""
+        return [(row[0], self.certificate(row[1:])) for row in rows]
 
 
 class SqlCertificateRepository:
@@ -141,55 +220,15 @@ class SqlCertificateRepository:
     def find(
         self, filters: CertificateFilter, after: int | None, limit: int
     ) -> list[tuple[int, Certificate]]:
-        dialect = self._s.get_bind().dialect.name
-        driver = search.fts_driver(dialect, filters.terms)
-        terms = filters.terms if driver is None else driver.rest
-        key = CertificateRow.id.expression if driver is None else driver.rowid
-        # Core rows, not ORM objects: a search reads a page of them for every request.
-        query = select(*CertificateRow.__table__.c)
-        if driver is not None:
-            query = (
-                query.select_from(driver.table)
-                .join(CertificateRow, CertificateRow.id == driver.rowid)
-                .where(driver.match)
-            )
-        query = page(query, key, after, limit)
-        query = where_equal(
-            query,
-            (CertificateRow.scheme_id, filters.scheme_id),
-            (CertificateRow.category_code, filters.category_code),
-            (CertificateRow.certification_body_id, filters.certification_body_id),
-        )
-        if filters.gtin is not None:
-            query = query.where(
-                exists().where(
-                    CertificateGtinRow.certificate_id == CertificateRow.id,
-                    CertificateGtinRow.gtin == filters.gtin,
-                )
-            )
-        if filters.holder is not None:
-            escaped = (
-                filters.holder.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            )
-            query = query.where(
-                func.lower(CertificateRow.holder_name).like(f"%{escaped}%", escape="\\")
-            )
-        if filters.hs_code is not None:
-            own = exists().where(
-                CertificateHsCodeRow.certificate_id == CertificateRow.id,
-                hs_matches(CertificateHsCodeRow.hs_code, filters.hs_code),
-            )
-            has_own = exists().where(CertificateHsCodeRow.certificate_id == CertificateRow.id)
-            by_category = exists().where(
-                CategoryHsCodeRow.scheme_id == CertificateRow.scheme_id,
-                CategoryHsCodeRow.category_code == CertificateRow.category_code,
-                hs_matches(CategoryHsCodeRow.hs_code, filters.hs_code),
-            )
-            query = query.where(or_(own, and_(~has_own, by_category)))
-        for term in terms:
-            query = query.where(search.term_match(dialect, term))
-        rows = self._s.execute(query).all()
-        return list(zip([r.id for r in rows], self._to_domain(rows), strict=True))
+        # The hot reads' statement of a list (persistence.search.listed), on this session's
+        # connection. Imported here: persistence.hot reads certificates with this module.
+        from ecolabel_registry.persistence.hot.reads import terms_dialect
+
+        name = self._s.get_bind().dialect.name
+        dialect = terms_dialect(name)
+        sql, params = search.listed(name, dialect.listed_columns, filters, after, limit)
+        rows = self._s.connection().exec_driver_sql(sql, params).all()
+        return WholeRows(dialect.text_dates).listed(rows)
 
     @staticmethod
     def _fields(c: Certificate) -> dict[str, Any]:

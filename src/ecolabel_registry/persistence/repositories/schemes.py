@@ -109,9 +109,21 @@ def hs_prefixes(code: str) -> list[str]:
     return [code[:n] for n in range(2, len(code) + 1)]
 
 
+def hs_values(code: str) -> list[str]:
+    """What `hs_matching` compares a column with for `code`: its prefixes, then the LIKE
+    pattern of the codes it is a prefix of."""
+    return [*hs_prefixes(code), f"{code}%"]
+
+
+def hs_matching(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """SQL for "column and code match as HS prefixes either way", given `hs_values(code)`
+    (as values, or as parameters bound to them)."""
+    return or_(column.in_(values[:-1]), column.like(values[-1]))
+
+
 def hs_matches(column: Any, code: str) -> ColumnElement[bool]:
     """SQL for "column and code match as HS prefixes either way"."""
-    return or_(column.in_(hs_prefixes(code)), column.like(f"{code}%"))
+    return hs_matching(column, hs_values(code))
 
 
 class SqlCategoryRepository(VersionedRepository[ProductCategory]):
