@@ -50,6 +50,9 @@ env = Environment(
     autoescape=select_autoescape(default=True, default_for_string=True),
     trim_blocks=True,
     lstrip_blocks=True,
+    # The templates are the installed package's: they do not change while the app runs, so
+    # no page pays a look at their files' times (one stat a template and page otherwise).
+    auto_reload=False,
 )
 
 Lang = Annotated[
