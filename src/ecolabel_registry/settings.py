@@ -99,8 +99,9 @@ class Settings(BaseSettings):
     db_async_pool_size: int = Field(
         default=4,
         ge=0,
-        description="PostgreSQL: asynchronous connections per process for equivalence "
-        "questions (0: one blocking connection on the event loop).",
+        description="PostgreSQL: asynchronous connections per process for the hot reads "
+        "(equivalence questions, API key look-ups, one-question decisions, certificate "
+        "searches; 0: one blocking connection on the event loop).",
     )
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     gc_young_threshold: int = Field(
