@@ -8,9 +8,14 @@ without being listed anywhere.
 
 from __future__ import annotations
 
+import re
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import Request
+import annotated_types
+from fastapi import APIRouter, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
@@ -74,3 +79,59 @@ async def known_query_only(request: Request) -> None:
     known = query_names(route)
     if any(name not in known for name in request.query_params):
         raise unknown_parameters(request, known)
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """What a query parameter's declaration accepts of its text: its length and pattern
+    (`Query(min_length=, max_length=, pattern=)`), and for a number its range (`ge=`, `le=`).
+    """
+
+    min_length: int = 0
+    max_length: int | None = None
+    pattern: re.Pattern[str] | None = None
+    ge: int | None = None
+    le: int | None = None
+
+    def accepts(self, text: str) -> bool:
+        """Whether the text is within the declared length and matches the whole pattern
+        (a trailing newline too: FastAPI's patterns do not let `$` match before one)."""
+        if len(text) < self.min_length or (
+            self.max_length is not None and len(text) > self.max_length
+        ):
+            return False
+        return self.pattern is None or self.pattern.fullmatch(text) is not None
+
+    def holds(self, number: int) -> bool:
+        """Whether the number is within the declared range."""
+        return (self.ge is None or number >= self.ge) and (self.le is None or number <= self.le)
+
+
+def declared_route(router: APIRouter, endpoint: Callable[..., Any]) -> APIRoute:
+    """The route of `router` that `endpoint` answers (LookupError when none does)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and route.endpoint is endpoint:
+            return route
+    raise LookupError(f"{endpoint.__name__} is not declared")
+
+
+def declared_bounds(route: APIRoute) -> dict[str, Bounds]:
+    """The bounds each query parameter of `route` declares (its own, not its dependencies'):
+    what a quick route checks before it answers without FastAPI's parameter machinery, so
+    that it takes no value the declaration would refuse, read from the one declaration."""
+    bounds: dict[str, Bounds] = {}
+    for field in route.dependant.query_params:
+        found: dict[str, object] = {}
+        for item in field.field_info.metadata:
+            if isinstance(item, annotated_types.MinLen):
+                found["min_length"] = item.min_length
+            elif isinstance(item, annotated_types.MaxLen):
+                found["max_length"] = item.max_length
+            elif isinstance(item, annotated_types.Ge):
+                found["ge"] = item.ge
+            elif isinstance(item, annotated_types.Le):
+                found["le"] = item.le
+            elif getattr(item, "pattern", None) is not None:
+                found["pattern"] = re.compile(item.pattern)
+        bounds[field.alias] = Bounds(**found)  # type: ignore[arg-type]
+    return bounds

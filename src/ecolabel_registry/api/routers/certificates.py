@@ -31,7 +31,7 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.query import query_names
+from ecolabel_registry.api.query import declared_bounds, declared_route
 from ecolabel_registry.api.schemas.certificates import (
     CertificateCreate,
     CertificateRead,
@@ -376,55 +376,34 @@ router.add_api_route(
 )
 
 
-def _declared_query_names() -> frozenset[str]:
-    """The query parameters `search_certificates` declares, as the unknown-parameter check
-    finds them: the quick route takes no name the declared route would refuse."""
-    for route in router.routes:
-        if isinstance(route, APIRoute) and route.endpoint is search_certificates:
-            return frozenset(query_names(route))
-    raise LookupError("GET /v1/certificates is not declared")  # pragma: no cover
-
-
-_QUERY_NAMES = _declared_query_names()
-_LIMIT = re.compile(r"[1-9][0-9]{0,3}")
-_GTIN = re.compile(GTIN_PATTERN)
-_HS = re.compile(HS_CODE_PATTERN)
-# The longest value of each text parameter, as declared (`max_length`).
-_LONGEST = {"cursor": 200, "holder": 300, "scheme": 64, "q": 200}
+_ROUTE = declared_route(router, search_certificates)
+_BOUNDS = declared_bounds(_ROUTE)
+_LIMIT = re.compile(r"[1-9][0-9]{0,3}")  # a limit written plainly, as an int of 1 to 4 digits
 
 
 def checked_search(items: list[tuple[str, str]]) -> Search | None:
     """The parameters of `search_certificates` when FastAPI would accept `items` as they
-    are, with the values it would pass; None on any doubt (a repeated or unknown name, a
-    length, a pattern, a limit not written plainly), for FastAPI to decide and word the
-    error."""
+    are, with the values it would pass; None on any doubt (a repeated name, one it does not
+    declare itself, a value out of its declared bounds, a limit not written plainly), for
+    FastAPI to decide and word the error."""
     values = dict(items)
-    if len(values) != len(items) or not values.keys() <= _QUERY_NAMES:
-        return None
-    for name, longest in _LONGEST.items():
-        text = values.get(name)
-        if text is not None and len(text) > longest:
-            return None
-    for name in ("holder", "q"):  # min_length=1
-        if values.get(name) == "":
-            return None
-    gtin, hs_code = values.get("gtin"), values.get("hs_code")
-    if (gtin is not None and not _GTIN.fullmatch(gtin)) or (
-        hs_code is not None and not _HS.fullmatch(hs_code)
-    ):
+    if len(values) != len(items) or not values.keys() <= _BOUNDS.keys():
         return None
     limit = 50
-    text = values.get("limit")
-    if text is not None:
-        if not _LIMIT.fullmatch(text) or int(text) > 1000:
+    for name, text in values.items():
+        bounds = _BOUNDS[name]
+        if name == "limit":
+            if not _LIMIT.fullmatch(text) or not bounds.holds(int(text)):
+                return None
+            limit = int(text)
+        elif not bounds.accepts(text):
             return None
-        limit = int(text)
     return Search(
         limit,
         values.get("cursor"),
-        gtin,
+        values.get("gtin"),
         values.get("holder"),
-        hs_code,
+        values.get("hs_code"),
         values.get("scheme"),
         values.get("q"),
     )

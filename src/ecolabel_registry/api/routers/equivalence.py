@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
@@ -36,7 +35,7 @@ from ecolabel_registry.api.equivalence_io import (
     plan_option,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.query import query_names
+from ecolabel_registry.api.query import declared_bounds, declared_route
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.domain.validation import (
@@ -175,42 +174,25 @@ router.add_api_route(
 )
 
 
-def _declared_query_names() -> frozenset[str]:
-    """The query parameters `get_equivalence` declares, as the unknown-parameter check finds
-    them: the quick route takes no name the declared route would refuse."""
-    for route in router.routes:
-        if isinstance(route, APIRoute) and route.endpoint is get_equivalence:
-            return frozenset(query_names(route))
-    raise LookupError("GET /v1/equivalence is not declared")  # pragma: no cover
-
-
-_QUERY_NAMES = _declared_query_names()
-_ECONOMY = re.compile(ECONOMY_CODE_PATTERN)
-_HS = re.compile(HS_CODE_PATTERN)
+_BOUNDS = declared_bounds(declared_route(router, get_equivalence))
 
 Query6 = tuple[str, str, str, dt.date | None, str | None, dt.datetime | None]
 
 
 def checked_query(items: list[tuple[str, str]]) -> Query6 | None:
     """The parameters of `get_equivalence` when FastAPI would accept `items` as they are,
-    with the values it would pass; None on any doubt (a repeated or unknown name, a length,
-    a pattern, a date not written YYYY-MM-DD), for FastAPI to decide and word the error."""
+    with the values it would pass; None on any doubt (a repeated name, one it does not
+    declare itself, a value out of its declared bounds, a date not written YYYY-MM-DD), for
+    FastAPI to decide and word the error."""
     values = dict(items)
-    if len(values) != len(items) or not values.keys() <= _QUERY_NAMES:
+    if len(values) != len(items) or not values.keys() <= _BOUNDS.keys():
+        return None
+    if any(not _BOUNDS[name].accepts(text) for name, text in values.items()):
         return None
     scheme, number, target = values.get("scheme"), values.get("certificate"), values.get("target")
-    if (
-        scheme is None
-        or not 0 < len(scheme) <= 64
-        or number is None
-        or not 0 < len(number) <= 100
-        or target is None
-        or not _ECONOMY.fullmatch(target)
-    ):
+    if scheme is None or number is None or target is None:
         return None
     hs_code = values.get("hs_code")
-    if hs_code is not None and not _HS.fullmatch(hs_code):
-        return None
     on: dt.date | None = None
     text = values.get("on")
     if text is not None:
@@ -220,7 +202,7 @@ def checked_query(items: list[tuple[str, str]]) -> Query6 | None:
     instant: dt.datetime | None = None
     text = values.get("as_recorded")
     if text is not None:
-        instant = rfc3339_instant(text) if len(text) <= 64 else None
+        instant = rfc3339_instant(text)
         if instant is None:
             return None
     return scheme, number, target, on, hs_code, instant
