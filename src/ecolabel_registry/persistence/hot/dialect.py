@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import DBAPIError
 
-from ecolabel_registry.domain.model import CERTIFICATE_FIELDS
+from ecolabel_registry.persistence.repositories.certificates import WHOLE_NAMES
 
 
 class TermsDialect(Protocol):
@@ -96,8 +96,6 @@ MANY_CHUNK = 10_000
 
 
 REVISION_SQL = "SELECT revision FROM registry_revision WHERE id = 1"
-# A whole certificate (what `repositories.certificate_from_row` reads), its events as JSON.
-WHOLE_NAMES = ("scheme_id", *CERTIFICATE_FIELDS, "version", "events")
 
 
 def whole(ref: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -19,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from ecolabel_registry.domain.model import (
+    CERTIFICATE_FIELDS,
     CERTIFICATE_TERMS_CHANGEABLE,
     Certificate,
     StatusEvent,
@@ -70,12 +72,15 @@ def timestamp(text: str) -> dt.datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
+WHOLE_NAMES = ("scheme_id", *CERTIFICATE_FIELDS, "version", "events")
+"""A whole certificate as the plain-SQL readers select it (`persistence.hot.dialect.whole`):
+the columns of `certificate` in the order of `CERTIFICATE_FIELDS`, lists as JSON text, the
+events as one JSON text."""
+
+
 class WholeRows:
-    """Certificates from rows of whole certificates as the plain-SQL readers select them
-    (`persistence.hot.dialect.WHOLE_NAMES`: the columns of `certificate` in the order of
-    `CERTIFICATE_FIELDS`, lists as JSON text, the events as one JSON text), dates converted
-    once per read. One reader of such rows for the certificate page, the lists and the
-    search."""
+    """Certificates from rows of `WHOLE_NAMES`, dates converted once per read: the one reader
+    of such rows, for the certificate page, the lists and the search."""
 
     def __init__(self, text_dates: bool) -> None:
         self._text_dates = text_dates
@@ -95,42 +100,18 @@ class WholeRows:
         return value
 
     def certificate(self, row: Sequence[Any]) -> Certificate:
-        """One certificate of a row of `WHOLE_NAMES`."""
-        (
-            scheme_id,
-            number,
-            category_code,
-            holder_name,
-            holder_economy,
-            product_name,
-            brand,
-            model,
-            gtins,
-            hs_codes,
-            certification_body_id,
-            valid_from,
-            valid_to,
-            version,
-            events,
-        ) = row
+        """One certificate of a row of `WHOLE_NAMES`, through `certificate_from_row`."""
+        fields = dict(zip(WHOLE_NAMES, row, strict=True))
+        events = fields.pop("events")
         if self._text_dates:
-            valid_from, valid_to = self._date(valid_from), self._date(valid_to)
+            fields["valid_from"] = self._date(fields["valid_from"])
+            fields["valid_to"] = self._date(fields["valid_to"])
+        fields["gtins"] = self._list(fields["gtins"])
+        fields["hs_codes"] = self._list(fields["hs_codes"])
         date = self._date
-        return Certificate(
-            scheme_id=scheme_id,
-            number=number,
-            category_code=category_code,
-            holder_name=holder_name,
-            holder_economy=holder_economy,
-            product_name=product_name,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            brand=brand,
-            model=model,
-            gtins=self._list(gtins),
-            hs_codes=self._list(hs_codes),
-            certification_body_id=certification_body_id,
-            status_events=tuple(
+        return certificate_from_row(
+            SimpleNamespace(**fields),
+            tuple(
                 StatusEvent(
                     status=status,
                     effective_date=date(effective),
@@ -140,7 +121,6 @@ class WholeRows:
                 )
                 for event_id, status, effective, reason, recorded in orjson.loads(events or "[]")
             ),
-            version=version,
         )
 
     def listed(self, rows: Iterable[Sequence[Any]]) -> list[tuple[int, Certificate]]:
