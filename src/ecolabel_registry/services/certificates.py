@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from ecolabel_registry.domain.access import Actor, Role
 from ecolabel_registry.domain.errors import Conflict, FieldError, InvalidInput, NotFound
@@ -31,7 +31,13 @@ from ecolabel_registry.domain.validation import (
 )
 from ecolabel_registry.services._common import audit, id_cursor, page_of, raise_if, revised
 from ecolabel_registry.services.authz import require_issuing_body
-from ecolabel_registry.services.ports.registry import CertificateFilter, Page, Registry, SearchTerm
+from ecolabel_registry.services.ports.registry import (
+    CertificateFilter,
+    CertificateLists,
+    Page,
+    Registry,
+    SearchTerm,
+)
 
 CERTIFICATE_UPDATABLE = frozenset(CERTIFICATE_TERMS_CHANGEABLE)
 
@@ -81,16 +87,6 @@ def _page(rows: list[tuple[int, Certificate]], limit: int) -> Page[Certificate]:
     items = rows[:limit]
     next_cursor = _encode(items[-1][0]) if len(rows) > limit else None
     return Page([c for _, c in items], next_cursor)
-
-
-class CertificateLists(Protocol):
-    """Lists of certificates read without a session (persistence.hot.HotCertificates)."""
-
-    async def find(
-        self, filters: CertificateFilter, after: int | None, limit: int
-    ) -> list[tuple[int, Certificate]]: ...
-
-    async def scheme_exists(self, scheme_id: str) -> bool: ...
 
 
 class CertificateSearch:

@@ -16,7 +16,7 @@ can take far longer."""
 
 
 class HotCertificates:
-    """Lists of certificates (services.certificates.CertificateLists) with one plain-SQL
+    """Lists of certificates (the port `CertificateLists`) with one plain-SQL
     statement each, the statement of `persistence.search.listed`, on the hot reads: SQLite's
     held connection on the event loop, PostgreSQL's asynchronous pool; no session, no
     thread."""

@@ -117,6 +117,18 @@ class CertificateRepository(Protocol):
         ...
 
 
+class CertificateLists(Protocol):
+    """Lists of certificates read without a session, on the event loop
+    (persistence.hot.HotCertificates): `CertificateRepository.find` asynchronously, and
+    whether a scheme exists."""
+
+    async def find(
+        self, filters: CertificateFilter, after: int | None, limit: int
+    ) -> list[tuple[int, Certificate]]: ...
+
+    async def scheme_exists(self, scheme_id: str) -> bool: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AgreementFilter:
     """Filters of an agreement list; None means no filter."""
