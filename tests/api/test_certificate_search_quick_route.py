@@ -23,7 +23,7 @@ from ecolabel_registry.persistence.hot import HotReads
 from ecolabel_registry.persistence.hot import certificates as hot_certificates
 from ecolabel_registry.persistence.hot import dialect as hot_dialect
 from ecolabel_registry.services.ports.registry import Page
-from tests.api.data import certificate_body, created
+from tests.api.data import certificate_body, created, quick_and_declared
 from tests.api.test_certificate_search import KR
 from tests.api.test_certificate_search import registry as three_certificates
 
@@ -81,15 +81,9 @@ QUERIES: list[list[tuple[str, str]]] = [
 
 def both(client: TestClient, query: list[tuple[str, str]]) -> tuple[Any, Any]:
     """The answers with the quick check on, then off (every query to the declared handler)."""
-    url = "/v1/certificates?" + urlencode(query)
-    quick = client.get(url)
-    checked = module.checked_search
-    module.checked_search = lambda items: None  # noqa: ARG005
-    try:
-        declared = client.get(url)
-    finally:
-        module.checked_search = checked
-    return quick, declared
+    return quick_and_declared(
+        client, module, "checked_search", "/v1/certificates?" + urlencode(query)
+    )
 
 
 def same(quick: Any, declared: Any) -> None:
@@ -240,6 +234,19 @@ def test_the_page_writer_writes_what_the_models_write() -> None:
         assert certificate_page_json(page, day) == expected.model_dump_json().encode()
 
 
+def statements_run_apart(reads: HotReads, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements `reads` runs again apart from the event loop, as they are run."""
+    apart: list[str] = []
+    fetch_apart = reads._fetch_apart
+
+    def counted(statement: str, params: Any) -> list[tuple[Any, ...]]:
+        apart.append(statement)
+        return fetch_apart(statement, params)
+
+    monkeypatch.setattr(reads, "_fetch_apart", counted)
+    return apart
+
+
 def test_a_search_stopped_on_the_event_loop_is_run_again_apart(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -252,14 +259,7 @@ def test_a_search_stopped_on_the_event_loop_is_run_again_apart(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
         "SELECT count(*) FROM n"
     )
-    apart: list[str] = []
-    fetch_apart = reads._fetch_apart
-
-    def counted(statement: str, params: Any) -> list[tuple[Any, ...]]:
-        apart.append(statement)
-        return fetch_apart(statement, params)
-
-    monkeypatch.setattr(reads, "_fetch_apart", counted)
+    apart = statements_run_apart(reads, monkeypatch)
     assert asyncio.run(reads.fetch_briefly(sql, (), 0.0)) == [(300000,)]
     assert apart == [sql]
     assert asyncio.run(reads.fetch_briefly("SELECT 1", (), 1.0)) == [(1,)]
@@ -276,14 +276,7 @@ def test_searches_stopped_on_the_event_loop_find_the_same(
     before = {q: client.get("/v1/certificates", params={"q": q}).content for q in queries}
     # Every statement stopped at its first look at the clock (SQLite), then run apart.
     reads: HotReads = app.state.hot_reads
-    apart: list[str] = []
-    fetch_apart = reads._fetch_apart
-
-    def counted(statement: str, params: Any) -> list[tuple[Any, ...]]:
-        apart.append(statement)
-        return fetch_apart(statement, params)
-
-    monkeypatch.setattr(reads, "_fetch_apart", counted)
+    apart = statements_run_apart(reads, monkeypatch)
     monkeypatch.setattr(hot_certificates, "ON_LOOP_SECONDS", 0.0)
     monkeypatch.setattr(hot_dialect, "_PROGRESS_STEPS", 1)
     for q in queries:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from ecolabel_registry.api.routers import equivalence as module
 from ecolabel_registry.api.routers.equivalence import checked_query
+from tests.api.data import quick_and_declared
 from tests.api.test_equivalence import Q, world  # noqa: F401 (a fixture)
 
 GOOD = [*Q.items(), ("target", "JP"), ("on", "2025-03-01")]
@@ -48,15 +49,9 @@ QUERIES: list[list[tuple[str, str]]] = [
 
 def both(client: TestClient, app: FastAPI, query: list[tuple[str, str]]) -> tuple[Any, Any]:
     """The answers with the quick check on, then off (every query to the declared handler)."""
-    url = "/v1/equivalence?" + urlencode(query)
-    quick = client.get(url)
-    checked_query = module.checked_query
-    module.checked_query = lambda items: None  # noqa: ARG005
-    try:
-        declared = client.get(url)
-    finally:
-        module.checked_query = checked_query
-    return quick, declared
+    return quick_and_declared(
+        client, module, "checked_query", "/v1/equivalence?" + urlencode(query)
+    )
 
 
 def same(quick: Any, declared: Any) -> None:
