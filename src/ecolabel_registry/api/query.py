@@ -121,7 +121,7 @@ def declared_bounds(route: APIRoute) -> dict[str, Bounds]:
     that it takes no value the declaration would refuse, read from the one declaration."""
     bounds: dict[str, Bounds] = {}
     for field in route.dependant.query_params:
-        found: dict[str, object] = {}
+        found: dict[str, Any] = {}
         for item in field.field_info.metadata:
             if isinstance(item, annotated_types.MinLen):
                 found["min_length"] = item.min_length
@@ -133,5 +133,5 @@ def declared_bounds(route: APIRoute) -> dict[str, Bounds]:
                 found["le"] = item.le
             elif getattr(item, "pattern", None) is not None:
                 found["pattern"] = re.compile(item.pattern)
-        bounds[field.alias] = Bounds(**found)  # type: ignore[arg-type]
+        bounds[field.alias] = Bounds(**found)
     return bounds
