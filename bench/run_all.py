@@ -226,11 +226,11 @@ def summary(
     if imported:
         rows.append(
             bar(
-                f"import vs COPY, {imported['rows']:,} rows",
+                f"import vs its floor, {imported['rows']:,} rows",
                 "postgresql",
-                f"{imported['import_seconds']:.2f} vs {imported['copy_seconds']:.2f} s",
-                imported["ratio"],
-                3.0,
+                f"{imported['import_seconds']:.2f} vs {imported['floor_seconds']:.2f} s",
+                imported["import_over_floor"],
+                1.5,
                 False,
             )
         )
