@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Path, Query, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -162,6 +162,7 @@ def get_if_match(
 IfMatchDep = Annotated[int | None, Depends(get_if_match)]
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="Items per page.")]
+SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="The next_cursor of the previous page.")
 ]

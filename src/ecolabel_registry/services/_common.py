@@ -18,6 +18,7 @@ from ecolabel_registry.domain.errors import (
 )
 from ecolabel_registry.domain.validation import is_slug
 from ecolabel_registry.services.changes import describe
+from ecolabel_registry.services.ports.audit import AuditRecord
 from ecolabel_registry.services.ports.registry import Page, Registry
 
 if TYPE_CHECKING:
@@ -174,7 +175,20 @@ def audit(
     if changes:
         facts = describe(operation, entity_type, entity_id, before, after, parent)
         registry.changed(entity_type, entity_id, facts)
-    registry.audit.record(
+    registry.audit.record(audit_record(actor, operation, entity_type, entity_id, before, after))
+
+
+def audit_record(
+    actor: Actor,
+    operation: str,
+    entity_type: str,
+    entity_id: str,
+    before: Any | None,
+    after: Any | None,
+) -> AuditRecord:
+    """The trail's record of `actor`'s write: `before` and `after` (domain objects, None where
+    the entity did not exist) kept as snapshots."""
+    return AuditRecord(
         actor_key_id=actor.key_id,
         actor_name=actor.name,
         operation=operation,

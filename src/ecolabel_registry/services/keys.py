@@ -8,7 +8,7 @@ import uuid
 
 from ecolabel_registry.domain.access import SYSTEM, Actor, Role
 from ecolabel_registry.domain.errors import FieldError, InvalidInput, Unauthenticated
-from ecolabel_registry.services._common import found, snapshot
+from ecolabel_registry.services._common import audit_record, found
 from ecolabel_registry.services.ports.keys import ApiKey, ApiKeyRepository
 
 KEY_PREFIX = "erk_"
@@ -104,15 +104,7 @@ class ApiKeyService:
         before: ApiKey | None,
         after: ApiKey | None,
     ) -> None:
-        self._keys.audit.record(
-            actor_key_id=actor.key_id,
-            actor_name=actor.name,
-            operation=operation,
-            entity_type="api_key",
-            entity_id=key_id,
-            before=None if before is None else snapshot(before),
-            after=None if after is None else snapshot(after),
-        )
+        self._keys.audit.record(audit_record(actor, operation, "api_key", key_id, before, after))
 
     def authenticate(self, secret: str) -> Actor:
         """The actor of a presented key, or Unauthenticated."""

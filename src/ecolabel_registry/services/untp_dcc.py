@@ -98,10 +98,25 @@ class _Wire(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
     """A DCC object: camelCase names, unknown properties ignored on input, None left out."""
 
 
-class Party(_Wire, kw_only=True):
+class _Entity(_Wire, kw_only=True):
+    """A party or a product: the DCC identifies both by an id (a URI), a name and, where it
+    has one, the id a register knows it by."""
+
     id: str
     name: str
     registered_id: str | None = None
+
+
+class _Typed(_Wire, kw_only=True):
+    """A DCC object with its JSON-LD types (each class gives its own as the default, which
+    keeps `type` first), an id and an optional name."""
+
+    type: list[str]
+    id: str
+    name: str | None = None
+
+
+class Party(_Entity, kw_only=True):
     description: str | None = None
     # Registry extension (a VC 2.0 issuer-dependent term): the holder's economy code.
     economy: str | None = None
@@ -113,10 +128,7 @@ class CredentialIssuer(_Wire, kw_only=True):
     name: str
 
 
-class Product(_Wire, kw_only=True):
-    id: str
-    name: str
-    registered_id: str | None = None
+class Product(_Entity, kw_only=True):
     # Registry extensions: fields of a certificate the DCC product has no property for.
     brand: str | None = None
     model: str | None = None
@@ -129,19 +141,15 @@ class ProductVerification(_Wire, kw_only=True):
     id_verified_by_cab: bool | None = msgspec.field(default=None, name="IDverifiedByCAB")
 
 
-class Criterion(_Wire, kw_only=True):
+class Criterion(_Typed, kw_only=True):
     type: list[str] = msgspec.field(default_factory=lambda: ["Criterion"])
-    id: str
-    name: str | None = None
     description: str | None = None
     conformity_topic: ConformityTopic | None = None
     status: CriterionStatus | None = None
 
 
-class ConformityAssessment(_Wire, kw_only=True):
+class ConformityAssessment(_Typed, kw_only=True):
     type: list[str] = msgspec.field(default_factory=lambda: ["ConformityAssessment", "Declaration"])
-    id: str
-    name: str | None = None
     assessment_date: str | None = None
     assessment_criteria: list[Criterion] = msgspec.field(default_factory=list)
     conformance: bool
@@ -149,10 +157,8 @@ class ConformityAssessment(_Wire, kw_only=True):
     assessed_product: list[ProductVerification] = msgspec.field(default_factory=list)
 
 
-class ConformityScheme(_Wire, kw_only=True):
+class ConformityScheme(_Typed, kw_only=True):
     type: list[str] = msgspec.field(default_factory=lambda: ["ConformityScheme"])
-    id: str
-    name: str | None = None
     description: str | None = None
     version: str | None = None
     valid_from: str | None = None
@@ -167,12 +173,10 @@ class StatusEntry(_Wire, kw_only=True):
     reason: str
 
 
-class ConformityAttestation(_Wire, kw_only=True):
+class ConformityAttestation(_Typed, kw_only=True):
     type: list[str] = msgspec.field(
         default_factory=lambda: ["ConformityAttestation", "Attestation"]
     )
-    id: str
-    name: str | None = None
     assessor_level: AssessorLevel
     assessment_level: AssessmentLevel
     attestation_type: AttestationType

@@ -14,7 +14,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from ecolabel_registry.api.pages import certificate, entities, matrix, verify
-from ecolabel_registry.api.pages.rendering import STATIC_URL
+from ecolabel_registry.api.pages.rendering import STATIC_URL, PageNotFound, not_found_answer
 
 router = APIRouter(include_in_schema=False)
 for pages in (entities, certificate, matrix, verify):
@@ -22,7 +22,9 @@ for pages in (entities, certificate, matrix, verify):
 
 
 def install(app: FastAPI) -> None:
-    """Serve the pages' own stylesheet (the pages router is included by create_app)."""
+    """Serve the pages' own stylesheet and answer a page whose subject is missing with the
+    not-found page (the pages router is included by create_app)."""
+    app.add_exception_handler(PageNotFound, not_found_answer)
     app.mount(
         STATIC_URL,
         StaticFiles(directory=Path(__file__).with_name("static")),

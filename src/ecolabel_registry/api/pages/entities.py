@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -19,16 +18,15 @@ from ecolabel_registry.api.pages.rendering import (
     PAGE_SIZE,
     PageDep,
     economy_names,
-    not_found,
     page_url,
     status_today,
+    subject_of,
 )
-from ecolabel_registry.domain.errors import DomainError, InvalidInput, NotFound
+from ecolabel_registry.domain.errors import DomainError, InvalidInput
 from ecolabel_registry.services.certificates import search_terms
 from ecolabel_registry.services.ports.registry import CertificateFilter
 
 router = APIRouter(include_in_schema=False)
-T = TypeVar("T")
 
 
 # The API's documentation, linked from the search page when the app serves it.
@@ -43,14 +41,6 @@ API_LINKS = (
     ("/v1/agreements", "Agreements"),
     ("/healthz", "Health"),
 )
-
-
-def read_or_none(get: Callable[[str], T], key: str) -> T | None:
-    """What `get` reads under `key`, or None where there is nothing (or `key` names nothing)."""
-    try:
-        return get(key)
-    except (NotFound, InvalidInput):
-        return None
 
 
 @router.get("/")
@@ -107,9 +97,7 @@ def scheme_page(
     certificates: CertificatesDep,
 ) -> Response:
     """A scheme: operator, type, homes, categories, agreements and some certificates."""
-    scheme = read_or_none(schemes.get, scheme_id)
-    if scheme is None:
-        return not_found(page)
+    scheme = subject_of(page, schemes.get, scheme_id)
     day = today()
     first = certificates.search(CertificateFilter(scheme_id=scheme_id), None, PAGE_SIZE)
     return page.render(
@@ -130,9 +118,7 @@ def agreement_page(
     agreements: AgreementsDep,
 ) -> Response:
     """An agreement: parties, terms, scope and status history."""
-    agreement = read_or_none(agreements.get, agreement_id)
-    if agreement is None:
-        return not_found(page)
+    agreement = subject_of(page, agreements.get, agreement_id)
     return page.render("agreement.html", agreement=agreement)
 
 
@@ -145,9 +131,7 @@ def economy_page(
     agreements: AgreementsDep,
 ) -> Response:
     """An economy: members (of a group), schemes operating there, their agreements."""
-    economy = read_or_none(economies.get, code)
-    if economy is None:
-        return not_found(page)
+    economy = subject_of(page, economies.get, code)
     names = economy_names(economies)
     try:
         found = agreements.find(None, 1000, economy=code).items

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Header, Query, Request
@@ -21,6 +21,7 @@ from ecolabel_registry.api.deps import (
 )
 from ecolabel_registry.api.pages import i18n
 from ecolabel_registry.api.pages.cache import PageCache
+from ecolabel_registry.domain.errors import InvalidInput, NotFound
 from ecolabel_registry.domain.model import (
     Certificate,
     CertificateStatus,
@@ -28,6 +29,8 @@ from ecolabel_registry.domain.model import (
     status_on,
 )
 from ecolabel_registry.services.snapshots import Snapshot
+
+T = TypeVar("T")
 
 STATIC_URL = "/static/pages"
 PAGE_SIZE = 20
@@ -198,6 +201,29 @@ def status_today(certificate: Certificate, day: dt.date) -> str | None:
 
 def not_found(page: Page) -> Response:
     return page.render("not_found.html", status=404)
+
+
+class PageNotFound(Exception):
+    """The subject of a page is not in the registry: the answer is the not-found page, in
+    the page's language (`pages.install` registers `not_found_answer` for it)."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__()
+        self.page = page
+
+
+def not_found_answer(_request: Request, exc: Exception) -> Response:
+    """The app's answer to a PageNotFound (the only exception it is registered for)."""
+    return not_found(cast(PageNotFound, exc).page)
+
+
+def subject_of(page: Page, get: Callable[[str], T], key: str) -> T:
+    """The page's subject, what `get` reads under `key`; where there is nothing (or `key`
+    names nothing), the not-found page instead of `page`."""
+    try:
+        return get(key)
+    except (NotFound, InvalidInput):
+        raise PageNotFound(page) from None
 
 
 def economy_names(economies: EconomiesDep) -> dict[str, Economy]:

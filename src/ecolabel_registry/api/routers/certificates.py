@@ -23,6 +23,7 @@ from ecolabel_registry.api.deps import (
     ImportsDep,
     Limit,
     RecordedDep,
+    SchemePath,
     certificate_search,
     etag,
     import_service_of,
@@ -68,7 +69,6 @@ register_url_convertor("certificate_number", CertificateNumberConvertor())
 router = APIRouter(tags=["certificates"])
 # Certificate numbers may hold "/" (FR/044/017): a path ending in a sub-resource's segment is
 # that sub-resource's (see CertificateNumberConvertor).
-SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
 NumberPath = Annotated[
     str, Path(max_length=100, description="The certificate number within the scheme.")
 ]

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import IO, Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.exceptions import HTTPException
 
-from ecolabel_registry.api.deps import ActorDep, ImportsDep
+from ecolabel_registry.api.deps import ActorDep, ImportsDep, SchemePath
 from ecolabel_registry.api.middleware import IMPORT_ACCEPTS, unsupported_media_message
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.schemas.imports import CertificateImportRead
@@ -21,8 +21,6 @@ from ecolabel_registry.services.imports import (
 )
 
 router = APIRouter(tags=["certificates"])
-
-SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
 
 
 SPOOL_MEMORY_BYTES = 16 << 20  # a larger body goes on to a temporary file

@@ -14,6 +14,7 @@ from ecolabel_registry.api.deps import (
     IfMatchDep,
     Limit,
     RecordedDep,
+    SchemePath,
     SchemesDep,
     instant_of,
     tag,
@@ -32,7 +33,6 @@ from ecolabel_registry.api.schemas.schemes import (
 from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN
 
 router = APIRouter(prefix="/v1/schemes", tags=["schemes"])
-SchemePath = Annotated[str, Path(max_length=64, description="The scheme's slug.")]
 CodePath = Annotated[str, Path(max_length=64, description="The category code within the scheme.")]
 
 

@@ -1,4 +1,5 @@
-"""The audit trail's port: a recorded write, the filter of a listing, and the reader."""
+"""The audit trail's port: a write to record, a recorded write, the filter of a listing, and
+the reader."""
 
 from __future__ import annotations
 
@@ -20,11 +21,10 @@ AuditedEntityType = Literal[
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """One recorded write."""
+class AuditRecord:
+    """What the trail keeps of one write: who made it, the operation, the entity, and the
+    entity's snapshots before and after it (None where it did not exist)."""
 
-    id: int
-    occurred_at: dt.datetime
     actor_key_id: str
     actor_name: str
     operation: str
@@ -32,6 +32,14 @@ class AuditEvent:
     entity_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent(AuditRecord):
+    """One recorded write, as the trail lists it: the record, its id and when it was made."""
+
+    id: int
+    occurred_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ecolabel_registry.domain.model import (
     Agreement,
@@ -20,6 +20,7 @@ from ecolabel_registry.domain.model import (
     StatusChange,
     StatusEvent,
 )
+from ecolabel_registry.services.ports.audit import AuditRecord
 from ecolabel_registry.services.ports.changes import ChangeFacts
 
 T = TypeVar("T")
@@ -174,17 +175,7 @@ class AgreementRepository(Protocol):
 
 
 class AuditLog(Protocol):
-    def record(
-        self,
-        *,
-        actor_key_id: str,
-        actor_name: str,
-        operation: str,
-        entity_type: str,
-        entity_id: str,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any] | None,
-    ) -> None: ...
+    def record(self, entry: AuditRecord) -> None: ...
 
 
 class Registry(Protocol):
