@@ -157,3 +157,23 @@ def test_key_creation_and_revocation_are_in_the_audit_trail(database: str) -> No
     assert {e["actor_name"] for e in items} == {"command line"}
     assert auditor not in response.text
     assert leaver not in response.text
+
+
+@pytest.mark.parametrize(("setting", "loop"), [(None, "asyncio"), ("uvloop", "uvloop")])
+def test_serve_runs_on_the_event_loop_of_the_setting(
+    database: str, monkeypatch: pytest.MonkeyPatch, setting: str | None, loop: str
+) -> None:
+    """asyncio by default: it accepts a burst of new connections at once, where uvloop's
+    libuv accepts one a turn of the loop (docs/performance.md, "The tail at 32 connections:
+    found")."""
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    if setting is not None:
+        monkeypatch.setenv("ECOLABEL_EVENT_LOOP", setting)
+    get_settings.cache_clear()
+    ran: dict[str, object] = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: ran.update(options, app=app))
+    result = runner.invoke(cli, ["serve", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert ran["loop"] == loop
+    assert ran["app"] == "ecolabel_registry.cli.serve:served_app"
+    assert ran["port"] == 8123

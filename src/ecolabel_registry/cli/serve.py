@@ -45,6 +45,7 @@ def serve(
         workers=workers,
         access_log=access_log,
         log_level=settings.log_level.lower(),
+        loop=settings.event_loop,
     )
 
 
