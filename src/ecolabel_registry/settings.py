@@ -119,11 +119,13 @@ class Settings(BaseSettings):
         "for it (Python's default is 5 ms, which a batch's reading thread waits at every "
         "hand-off; 0 leaves the default).",
     )
-    event_loop: Literal["asyncio", "uvloop"] = Field(
-        default="asyncio",
-        description="Served processes: the event loop. asyncio accepts every waiting "
-        "connection at once; uvloop (its libuv) accepts one a turn of the loop, so "
-        "under load a burst of new connections waits a turn each (32 at once: ~0.3 s).",
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        default="auto",
+        description="Served processes: the event loop; auto: asyncio for one worker, uvloop "
+        "for several. asyncio accepts every waiting connection at once (uvloop's libuv one a "
+        "turn of the loop, so a burst of new connections waits a turn each); uvloop shares "
+        "new connections fairly between workers, where one asyncio worker may take them all. "
+        "asyncio serves one worker only (see docs/adr/0015).",
     )
     db_connect_timeout_seconds: int = Field(default=5, ge=1)
     db_lock_timeout_seconds: float = Field(

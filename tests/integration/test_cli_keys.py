@@ -159,21 +159,47 @@ def test_key_creation_and_revocation_are_in_the_audit_trail(database: str) -> No
     assert leaver not in response.text
 
 
-@pytest.mark.parametrize(("setting", "loop"), [(None, "asyncio"), ("uvloop", "uvloop")])
+@pytest.mark.parametrize(
+    ("setting", "workers", "loop"),
+    [
+        (None, 1, "asyncio"),
+        (None, 2, "uvloop"),
+        ("uvloop", 1, "uvloop"),
+        ("asyncio", 1, "asyncio"),
+    ],
+)
 def test_serve_runs_on_the_event_loop_of_the_setting(
-    database: str, monkeypatch: pytest.MonkeyPatch, setting: str | None, loop: str
+    database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str | None,
+    workers: int,
+    loop: str,
 ) -> None:
-    """asyncio by default: it accepts a burst of new connections at once, where uvloop's
-    libuv accepts one a turn of the loop (docs/performance.md, "The tail at 32 connections:
-    found")."""
+    """By default one worker runs on asyncio, which accepts a burst of new connections at
+    once; several run on uvloop, whose libuv accepts one a turn, so that they share them
+    (docs/adr/0015-served-on-asyncio-not-uvloop.md)."""
     assert runner.invoke(cli, ["migrate"]).exit_code == 0
     if setting is not None:
         monkeypatch.setenv("ECOLABEL_EVENT_LOOP", setting)
     get_settings.cache_clear()
     ran: dict[str, object] = {}
     monkeypatch.setattr("uvicorn.run", lambda app, **options: ran.update(options, app=app))
-    result = runner.invoke(cli, ["serve", "--port", "8123"])
+    result = runner.invoke(cli, ["serve", "--port", "8123", "--workers", str(workers)])
     assert result.exit_code == 0, result.output
     assert ran["loop"] == loop
     assert ran["app"] == "ecolabel_registry.cli.serve:served_app"
-    assert ran["port"] == 8123
+    assert (ran["port"], ran["workers"]) == (8123, workers)
+
+
+def test_serve_refuses_several_workers_on_asyncio(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    monkeypatch.setenv("ECOLABEL_EVENT_LOOP", "asyncio")
+    get_settings.cache_clear()
+    ran: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **_: ran.append(app))
+    result = runner.invoke(cli, ["serve", "--workers", "2"])
+    assert result.exit_code == 2
+    assert "ECOLABEL_EVENT_LOOP=asyncio serves one worker" in result.output
+    assert not ran

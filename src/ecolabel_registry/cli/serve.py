@@ -31,6 +31,7 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    loop = served_loop(settings, workers)
     engine = open_engine(settings)
     try:
         require_migrated(settings, engine)
@@ -45,8 +46,26 @@ def serve(
         workers=workers,
         access_log=access_log,
         log_level=settings.log_level.lower(),
-        loop=settings.event_loop,
+        loop=loop,
     )
+
+
+def served_loop(settings: Settings, workers: int) -> str:
+    """The event loop of `serve` (ADR 0015): asyncio for one worker, which accepts a burst
+    of new connections at once; uvloop for several, whose libuv accepts one connection a
+    turn, so that the workers share new connections. Several workers on asyncio are refused:
+    uvicorn's shared listening socket has no protocol number, so asyncio would leave
+    Nagle's algorithm on and answers would wait ~40 ms for the client's acknowledgement."""
+    if settings.event_loop == "auto":
+        return "asyncio" if workers == 1 else "uvloop"
+    if settings.event_loop == "asyncio" and workers > 1:
+        console.print(
+            "[red]ECOLABEL_EVENT_LOOP=asyncio serves one worker; with --workers "
+            f"{workers} use auto or uvloop[/red]",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
+    return settings.event_loop
 
 
 def check_signing_key(settings: Settings) -> None:
