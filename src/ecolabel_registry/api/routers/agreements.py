@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -21,6 +22,7 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.routers.status_events import History, status_event_routes
 from ecolabel_registry.api.schemas.agreements import (
     AgreementCreate,
     AgreementRead,
@@ -33,7 +35,7 @@ from ecolabel_registry.api.schemas.agreements import (
     ScopeEntryEnd,
     ScopeEntryRead,
 )
-from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
+from ecolabel_registry.api.schemas.common import PageOut, changes
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Purpose
 from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN
@@ -142,63 +144,49 @@ def update_agreement(
     return AgreementRead.of(saved, today())
 
 
-@router.get("/{agreement_id}/status-events", responses=responses(404, 422))
-def list_agreement_status_events(
-    agreement_id: IdPath, service: AgreementsDep, limit: Limit = 50, cursor: Cursor = None
-) -> PageOut[StatusEventRead]:
-    """The agreement's status history, in the order it was recorded, a page at a time."""
-    page = service.status_events(agreement_id, cursor, limit)
-    return PageOut.of(page, StatusEventRead.read)
-
-
-@router.post(
-    "/{agreement_id}/status-events", status_code=201, responses=responses(401, 403, 404, 409, 422)
-)
-def add_agreement_status_event(
-    agreement_id: IdPath,
-    body: AgreementStatusEventCreate,
-    service: AgreementsDep,
-    actor: ActorDep,
-    response: Response,
-) -> StatusEventRead:
-    """Append `in_force`, `suspended` or `terminated` with its effective date."""
-    event = service.add_status_event(actor, agreement_id, body.to_domain())
-    response.headers["Location"] = f"/v1/agreements/{agreement_id}/status-events"
-    return StatusEventRead.read(event)
-
-
-@router.get("/{agreement_id}/parties/{scheme_id}/status-events", responses=responses(404, 422))
-def list_party_status_events(
-    agreement_id: IdPath,
-    scheme_id: SchemePath,
-    service: AgreementsDep,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> PageOut[StatusEventRead]:
-    """One party's status history within the agreement, a page at a time."""
-    page = service.party_status_events(agreement_id, scheme_id, cursor, limit)
-    return PageOut.of(page, StatusEventRead.read)
-
-
-@router.post(
-    "/{agreement_id}/parties/{scheme_id}/status-events",
-    status_code=201,
-    responses=responses(401, 403, 404, 409, 422),
-)
-def add_party_status_event(
-    agreement_id: IdPath,
-    scheme_id: SchemePath,
-    body: PartyStatusEventCreate,
-    service: AgreementsDep,
-    actor: ActorDep,
-    response: Response,
-) -> StatusEventRead:
-    """Append `active`, `suspended` or `withdrawn` for one party."""
-    event = service.add_party_status_event(actor, agreement_id, scheme_id, body.to_domain())
-    response.headers["Location"] = (
-        f"/v1/agreements/{agreement_id}/parties/{scheme_id}/status-events"
+def _agreement_history(agreement_id: IdPath, service: AgreementsDep) -> History:
+    return History(
+        f"/v1/agreements/{agreement_id}/status-events",
+        partial(service.status_events, agreement_id),
+        lambda actor, event: (None, service.add_status_event(actor, agreement_id, event)),
     )
-    return StatusEventRead.read(event)
+
+
+status_event_routes(
+    router,
+    "/{agreement_id}/status-events",
+    _agreement_history,
+    AgreementStatusEventCreate,
+    "agreement",
+    (
+        "The agreement's status history, in the order it was recorded, a page at a time.",
+        "Append `in_force`, `suspended` or `terminated` with its effective date.",
+    ),
+)
+
+
+def _party_history(agreement_id: IdPath, scheme_id: SchemePath, service: AgreementsDep) -> History:
+    return History(
+        f"/v1/agreements/{agreement_id}/parties/{scheme_id}/status-events",
+        partial(service.party_status_events, agreement_id, scheme_id),
+        lambda actor, event: (
+            None,
+            service.add_party_status_event(actor, agreement_id, scheme_id, event),
+        ),
+    )
+
+
+status_event_routes(
+    router,
+    "/{agreement_id}/parties/{scheme_id}/status-events",
+    _party_history,
+    PartyStatusEventCreate,
+    "party",
+    (
+        "One party's status history within the agreement, a page at a time.",
+        "Append `active`, `suspended` or `withdrawn` for one party.",
+    ),
+)
 
 
 @router.get("/{agreement_id}/scope-entries", responses=responses(404, 422))
