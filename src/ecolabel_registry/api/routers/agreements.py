@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ecolabel_registry.api.deps import (
     ActorDep,
@@ -255,57 +257,62 @@ OnQuery = Annotated[
 ]
 
 
-def _impact(
-    request: Request, groups: CertificateGroupsDep, hypothesis: Hypothesis, on: dt.date
-) -> ImpactRead:
-    state = request.app.state
-    found = impact(state.resolver_cache.get(state.batch_facts), groups, hypothesis, on)
-    return ImpactRead(
-        on=found.on,
-        certificates=found.certificates,
-        economies=[
-            EconomyImpactRead(
-                economy=e.economy,
-                certificates=e.certificates,
-                no_longer_recognized=e.no_longer_recognized,
+def impact_route(path: str) -> Callable[[Callable[..., Hypothesis]], Callable[..., Hypothesis]]:
+    """Declare GET `path`: what the hypothesis the decorated function reads from the path
+    would change from `on` (default today). The route takes the function's name and its
+    docstring as its description; nothing is recorded."""
+
+    def declare(hypothesis: Callable[..., Hypothesis]) -> Callable[..., Hypothesis]:
+        @router.get(
+            path,
+            name=hypothesis.__name__,
+            description=inspect.getdoc(hypothesis),
+            responses=responses(404, 422),
+        )
+        def estimate(
+            request: Request,
+            groups: CertificateGroupsDep,
+            supposed: Hypothesis = Depends(hypothesis),
+            on: OnQuery = None,
+        ) -> ImpactRead:
+            state = request.app.state
+            found = impact(
+                state.resolver_cache.get(state.batch_facts), groups, supposed, on or today()
             )
-            for e in found.economies
-        ],
-        groups=found.groups,
-        complete=found.complete,
-    )
+            return ImpactRead(
+                on=found.on,
+                certificates=found.certificates,
+                economies=[
+                    EconomyImpactRead(
+                        economy=e.economy,
+                        certificates=e.certificates,
+                        no_longer_recognized=e.no_longer_recognized,
+                    )
+                    for e in found.economies
+                ],
+                groups=found.groups,
+                complete=found.complete,
+            )
+
+        return hypothesis
+
+    return declare
 
 
-@router.get("/{agreement_id}/impact", responses=responses(404, 422))
-def agreement_impact(
-    request: Request, groups: CertificateGroupsDep, agreement_id: IdPath, on: OnQuery = None
-) -> ImpactRead:
+@impact_route("/{agreement_id}/impact")
+def agreement_impact(agreement_id: IdPath) -> Hypothesis:
     """What suspending (or ending) the agreement from `on` would change: how many registered
     certificates' answers change, in which economies. Nothing is recorded."""
-    return _impact(request, groups, AgreementSuspended(agreement_id), on or today())
+    return AgreementSuspended(agreement_id)
 
 
-@router.get("/{agreement_id}/parties/{scheme_id}/impact", responses=responses(404, 422))
-def party_impact(
-    request: Request,
-    groups: CertificateGroupsDep,
-    agreement_id: IdPath,
-    scheme_id: SchemePath,
-    on: OnQuery = None,
-) -> ImpactRead:
+@impact_route("/{agreement_id}/parties/{scheme_id}/impact")
+def party_impact(agreement_id: IdPath, scheme_id: SchemePath) -> Hypothesis:
     """What suspending (or withdrawing) this party from `on` would change."""
-    hypothesis = PartySuspended(agreement_id, scheme_id)
-    return _impact(request, groups, hypothesis, on or today())
+    return PartySuspended(agreement_id, scheme_id)
 
 
-@router.get("/{agreement_id}/scope-entries/{entry_id}/impact", responses=responses(404, 422))
-def scope_entry_impact(
-    request: Request,
-    groups: CertificateGroupsDep,
-    agreement_id: IdPath,
-    entry_id: EntryPath,
-    on: OnQuery = None,
-) -> ImpactRead:
+@impact_route("/{agreement_id}/scope-entries/{entry_id}/impact")
+def scope_entry_impact(agreement_id: IdPath, entry_id: EntryPath) -> Hypothesis:
     """What ending this scope entry the day before `on` would change."""
-    hypothesis = ScopeEntryEnded(agreement_id, entry_id)
-    return _impact(request, groups, hypothesis, on or today())
+    return ScopeEntryEnded(agreement_id, entry_id)
