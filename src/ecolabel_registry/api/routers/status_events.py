@@ -2,14 +2,13 @@
 two routes for each, a page of the history and an event appended to it, declared once here.
 
 The entity's router gives a dependency that reads the entity's key from the path and answers
-with its `History`; `status_event_routes` declares the two routes on it. (No postponed
-annotations in this module: FastAPI reads the routes' annotations, which name the entity's
-dependency, from the function that declares them.)
+with its `History`; `status_event_routes` declares the two routes on it.
 """
+
+from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
@@ -49,7 +48,7 @@ def status_event_routes(
     """Declare GET `path` (`list_{entity}_status_events`) and POST `path`
     (`add_{entity}_status_event`, 201) on `router`; `body` is the entity's event body (its
     statuses), `docs` the two routes' descriptions."""
-    of_path = Annotated[History, Depends(history)]
+    of_path = Depends(history)
 
     @router.get(
         path,
@@ -58,12 +57,16 @@ def status_event_routes(
         responses=responses(404, 422),
     )
     def listed(
-        history: of_path, limit: Limit = 50, cursor: Cursor = None
+        history: History = of_path, limit: Limit = 50, cursor: Cursor = None
     ) -> PageOut[StatusEventRead]:
         return PageOut.of(history.page(cursor, limit), StatusEventRead.read)
 
     def added(
-        history: of_path, body: StatusEventCreate, actor: ActorDep, response: Response
+        *,
+        history: History = of_path,
+        body: StatusEventCreate,
+        actor: ActorDep,
+        response: Response,
     ) -> StatusEventRead:
         version, event = history.append(actor, body.to_domain())
         if version is None:
@@ -72,7 +75,8 @@ def status_event_routes(
             tag(response, version, history.url)
         return StatusEventRead.read(event)
 
-    added.__annotations__["body"] = body  # the entity's own statuses, not any status
+    # FastAPI reads the body's model from the annotation: the entity's own (its statuses).
+    added.__annotations__["body"] = body
     router.post(
         path,
         name=f"add_{entity}_status_event",
