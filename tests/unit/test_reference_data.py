@@ -1,4 +1,5 @@
-"""The reference data set shipped in the package: real schemes, each fact with its source."""
+"""The data sets shipped in the package: real schemes, each fact with its source; the demo
+registry, invented and saying so."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ import pycountry
 
 from ecolabel_registry.domain.model import Purpose, SchemeType
 from ecolabel_registry.domain.validation import is_slug
-from ecolabel_registry.seed.loader import agreement_reference, agreement_start, reference_data
+from ecolabel_registry.seed.loader import (
+    agreement_reference,
+    agreement_start,
+    demo_data,
+    reference_data,
+)
 
 DATA: dict[str, Any] = reference_data()
 GROUPS = {g["code"] for g in DATA["groups"]}
@@ -180,3 +186,23 @@ def test_the_eu_us_energy_star_agreement_ended_on_20_february_2018() -> None:
     [energy_star] = [a for a in DATA["agreements"] if "ENERGY STAR" in a["title"]]
     assert energy_star["effective_to"] == "2018-02-20"
     assert set(energy_star["parties"]) == {"energy-star", "eu-energy-star"}
+
+
+def test_the_demo_data_reads_into_domain_objects_and_says_it_is_invented() -> None:
+    demo = demo_data()
+    assert len(demo.categories) == 7
+    assert [b.id for b in demo.bodies] == ["demo-cert-body-de", "demo-cert-body-kr"]
+    assert len(demo.certificates) == 4
+    [(number, events)] = [(c.number, c.status_events) for c in demo.certificates if c.status_events]
+    assert number == "DEMO/DE/002/001"
+    assert [e.status for e in events] == ["suspended", "active"]
+    assert len(demo.agreements) == 2
+    invented = [
+        *(c.name for c in demo.categories),
+        *(b.name for b in demo.bodies),
+        *(c.holder_name for c in demo.certificates),
+        *(e.reason for e in events),
+        *(a.title for a in demo.agreements),
+        *(a.reference for a in demo.agreements),
+    ]
+    assert all("illustrative" in text.lower() for text in invented)

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from ecolabel_registry.domain.access import SYSTEM
 from ecolabel_registry.domain.model import (
     Agreement,
     AgreementParty,
-    Authorization,
     Certificate,
     CertificationBody,
     Chaining,
@@ -26,7 +27,6 @@ from ecolabel_registry.domain.model import (
     Scheme,
     SchemeType,
     ScopeEntry,
-    StatusEvent,
 )
 from ecolabel_registry.services.agreements import AgreementService
 from ecolabel_registry.services.bodies import CertificationBodyService
@@ -218,195 +218,50 @@ def load_reference(registry: Registry, report: SeedReport | None = None) -> Seed
     return report
 
 
-DEMO = "Illustrative demo data, not a real"
+@dataclass(frozen=True, slots=True)
+class DemoData:
+    """The invented registry around the reference data (`demo.json`): every invented fact
+    says so in its name, title, reference or reason ("Illustrative demo data, not a real ...",
+    "(illustrative)"). A certificate's `status_events` are the ones appended after it is
+    registered (the first, `active` on `valid_from`, is the registry's)."""
+
+    categories: tuple[ProductCategory, ...]
+    bodies: tuple[CertificationBody, ...]
+    certificates: tuple[Certificate, ...]
+    agreements: tuple[Agreement, ...]
+
+
+def demo_data() -> DemoData:
+    """The demo file shipped in the package, read into domain objects: a field missing, of the
+    wrong type or with a value its type does not have (a date, a status) fails the read."""
+    text = resources.files("ecolabel_registry.seed").joinpath("demo.json").read_text("utf-8")
+    return TypeAdapter(DemoData).validate_json(text)
 
 
 def load_demo(registry: Registry) -> SeedReport:
-    """The reference data, then an invented registry around it; every invented fact says so."""
+    """The reference data, then an invented registry around it (`demo_data`)."""
     report = load_reference(registry)
     if registry.bodies.get("demo-cert-body-de") is not None:
         report.keep("demo registry")
         return report
+    demo = demo_data()
     schemes = SchemeService(registry)
-    # scheme, code, title, valid from, valid to, HS codes, criteria
-    demo_categories: list[
-        tuple[str, str, str, dt.date, dt.date | None, tuple[str, ...], tuple[str, ...]]
-    ] = [
-        ("eu-ecolabel", "paints", "Indoor and outdoor paints and varnishes",
-         dt.date(2020, 1, 1), None, ("3208", "3209"), ("voc-limit", "heavy-metals")),
-        ("eu-ecolabel", "copying-paper", "Copying and graphic paper",
-         dt.date(2019, 1, 1), dt.date(2030, 12, 31), ("4802",), ("fibre-sourcing",)),
-        ("korea-eco-label", "paints", "Paints",
-         dt.date(2018, 1, 1), None, ("3208", "3209"), ("voc-limit",)),
-        ("japan-eco-mark", "paints", "Paints",
-         dt.date(2018, 1, 1), None, ("3208", "3209"), ("voc-limit",)),
-        ("china-environmental-labelling", "paints", "Water-based coatings",
-         dt.date(2018, 1, 1), None, ("3209",), ("voc-limit",)),
-        ("nordic-swan", "copying-paper", "Copy and printing paper",
-         dt.date(2019, 1, 1), None, ("4802",), ("fibre-sourcing",)),
-        ("blue-angel", "paints", "Low-emission paints",
-         dt.date(2019, 1, 1), None, ("3208", "3209"), ("voc-limit",)),
-    ]  # fmt: skip
-    categories = [
-        ProductCategory(
-            scheme,
-            code,
-            f"{title} ({DEMO} criteria document)",
-            "demo-1",
-            since,
-            until,
-            hs,
-            criteria,
-        )
-        for scheme, code, title, since, until, hs, criteria in demo_categories
-    ]
-    for category in categories:
+    for category in demo.categories:
         schemes.create_category(SYSTEM, category)
         report.count("categories")
     bodies = CertificationBodyService(registry)
-    for body in (
-        CertificationBody(
-            "demo-cert-body-de",
-            f"Demo Certification GmbH ({DEMO} body)",
-            "DE",
-            "DEMO-ACC-001",
-            (
-                Authorization("eu-ecolabel", dt.date(2018, 1, 1)),
-                Authorization("blue-angel", dt.date(2018, 1, 1)),
-            ),
-        ),
-        CertificationBody(
-            "demo-cert-body-kr",
-            f"Demo Certification Korea ({DEMO} body)",
-            "KR",
-            "DEMO-ACC-002",
-            (Authorization("korea-eco-label", dt.date(2018, 1, 1)),),
-        ),
-    ):
+    for body in demo.bodies:
         bodies.create(SYSTEM, body)
         report.count("certification bodies")
     certificates = CertificateService(registry)
-    demo_certs = [
-        Certificate(
-            "eu-ecolabel",
-            "DEMO/FR/044/017",
-            "paints",
-            "Demo Paints SA (illustrative)",
-            "FR",
-            "Demo matt interior paint",
-            dt.date(2023, 1, 1),
-            dt.date(2027, 12, 31),
-            brand="Demo",
-            hs_codes=("320810",),
-            gtins=("4006381333931",),
-            certification_body_id="demo-cert-body-de",
-        ),
-        Certificate(
-            "eu-ecolabel",
-            "DEMO/DE/002/001",
-            "copying-paper",
-            "Demo Papier AG (illustrative)",
-            "DE",
-            "Demo copy paper A4",
-            dt.date(2022, 6, 1),
-            dt.date(2026, 5, 31),
-            certification_body_id="demo-cert-body-de",
-        ),
-        Certificate(
-            "korea-eco-label",
-            "DEMO-KR-0001",
-            "paints",
-            "Demo Coatings Co. (illustrative)",
-            "KR",
-            "Demo water-based enamel",
-            dt.date(2023, 3, 1),
-            dt.date(2028, 2, 28),
-            hs_codes=("3209",),
-            certification_body_id="demo-cert-body-kr",
-        ),
-        Certificate(
-            "blue-angel",
-            "DEMO-BA-0001",
-            "paints",
-            "Demo Farben GmbH (illustrative)",
-            "DE",
-            "Demo low-emission wall paint",
-            dt.date(2022, 1, 1),
-            dt.date(2026, 12, 31),
-            certification_body_id="demo-cert-body-de",
-        ),
-    ]
-    for certificate in demo_certs:
+    for certificate in demo.certificates:
         certificates.create(SYSTEM, certificate)
         report.count("certificates")
-    for event in (
-        StatusEvent("suspended", dt.date(2024, 2, 1), f"{DEMO} suspension: failed a demo audit"),
-        StatusEvent("active", dt.date(2024, 4, 15), f"{DEMO} reinstatement"),
-    ):
-        certificates.add_status_event(SYSTEM, "eu-ecolabel", "DEMO/DE/002/001", event)
+    for certificate in demo.certificates:
+        for event in certificate.status_events:
+            certificates.add_status_event(SYSTEM, certificate.scheme_id, certificate.number, event)
     agreements = AgreementService(registry)
-    for agreement in (
-        Agreement(
-            id="",
-            title=f"{DEMO} agreement: Korea Eco-label recognizes EU Ecolabel paints",
-            reference="DEMO-AGR-001 (illustrative; no such agreement exists)",
-            url=None,
-            signed_on=dt.date(2023, 6, 1),
-            direction=Direction.UNILATERAL,
-            chaining=Chaining.NOT_ALLOWED,
-            effective_from=dt.date(2023, 7, 1),
-            effective_to=dt.date(2026, 12, 31),
-            parties=(AgreementParty("korea-eco-label"), AgreementParty("eu-ecolabel")),
-            recognizing_scheme_id="korea-eco-label",
-            recognized_scheme_id="eu-ecolabel",
-            scope_entries=(
-                ScopeEntry(
-                    id="",
-                    recognized_scheme_id="eu-ecolabel",
-                    recognizing_scheme_id="korea-eco-label",
-                    level=Level.CONDITIONAL,
-                    valid_from=dt.date(2023, 7, 1),
-                    category_code="paints",
-                    equivalent_category_code="paints",
-                    conditions=(
-                        Condition(
-                            "VOC content test by a KOLAS-accredited laboratory "
-                            "(illustrative condition)",
-                            ("voc-limit",),
-                        ),
-                    ),
-                ),
-            ),
-        ),
-        Agreement(
-            id="",
-            title=f"{DEMO} agreement: EU Ecolabel and Nordic Swan copying paper",
-            reference="DEMO-AGR-002 (illustrative; no such agreement exists)",
-            url=None,
-            signed_on=dt.date(2021, 1, 1),
-            direction=Direction.MUTUAL,
-            chaining=Chaining.NOT_ALLOWED,
-            effective_from=dt.date(2021, 1, 1),
-            effective_to=None,
-            parties=(AgreementParty("eu-ecolabel"), AgreementParty("nordic-swan")),
-            scope_entries=(
-                ScopeEntry(
-                    id="",
-                    recognized_scheme_id="eu-ecolabel",
-                    level=Level.FULL,
-                    valid_from=dt.date(2021, 1, 1),
-                    category_code="copying-paper",
-                ),
-                ScopeEntry(
-                    id="",
-                    recognized_scheme_id="nordic-swan",
-                    level=Level.FULL,
-                    valid_from=dt.date(2021, 1, 1),
-                    category_code="copying-paper",
-                ),
-            ),
-        ),
-    ):
+    for agreement in demo.agreements:
         agreements.create(SYSTEM, agreement)
         report.count("agreements")
     return report

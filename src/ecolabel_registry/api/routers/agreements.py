@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ecolabel_registry.api.deps import (
     ActorDep,
@@ -21,6 +24,7 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
+from ecolabel_registry.api.routers.status_events import History, status_event_routes
 from ecolabel_registry.api.schemas.agreements import (
     AgreementCreate,
     AgreementRead,
@@ -33,7 +37,7 @@ from ecolabel_registry.api.schemas.agreements import (
     ScopeEntryEnd,
     ScopeEntryRead,
 )
-from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
+from ecolabel_registry.api.schemas.common import PageOut, changes
 from ecolabel_registry.domain.errors import NotFound
 from ecolabel_registry.domain.model import Purpose
 from ecolabel_registry.domain.validation import ECONOMY_CODE_PATTERN
@@ -142,63 +146,49 @@ def update_agreement(
     return AgreementRead.of(saved, today())
 
 
-@router.get("/{agreement_id}/status-events", responses=responses(404, 422))
-def list_agreement_status_events(
-    agreement_id: IdPath, service: AgreementsDep, limit: Limit = 50, cursor: Cursor = None
-) -> PageOut[StatusEventRead]:
-    """The agreement's status history, in the order it was recorded, a page at a time."""
-    page = service.status_events(agreement_id, cursor, limit)
-    return PageOut.of(page, StatusEventRead.read)
-
-
-@router.post(
-    "/{agreement_id}/status-events", status_code=201, responses=responses(401, 403, 404, 409, 422)
-)
-def add_agreement_status_event(
-    agreement_id: IdPath,
-    body: AgreementStatusEventCreate,
-    service: AgreementsDep,
-    actor: ActorDep,
-    response: Response,
-) -> StatusEventRead:
-    """Append `in_force`, `suspended` or `terminated` with its effective date."""
-    event = service.add_status_event(actor, agreement_id, body.to_domain())
-    response.headers["Location"] = f"/v1/agreements/{agreement_id}/status-events"
-    return StatusEventRead.read(event)
-
-
-@router.get("/{agreement_id}/parties/{scheme_id}/status-events", responses=responses(404, 422))
-def list_party_status_events(
-    agreement_id: IdPath,
-    scheme_id: SchemePath,
-    service: AgreementsDep,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> PageOut[StatusEventRead]:
-    """One party's status history within the agreement, a page at a time."""
-    page = service.party_status_events(agreement_id, scheme_id, cursor, limit)
-    return PageOut.of(page, StatusEventRead.read)
-
-
-@router.post(
-    "/{agreement_id}/parties/{scheme_id}/status-events",
-    status_code=201,
-    responses=responses(401, 403, 404, 409, 422),
-)
-def add_party_status_event(
-    agreement_id: IdPath,
-    scheme_id: SchemePath,
-    body: PartyStatusEventCreate,
-    service: AgreementsDep,
-    actor: ActorDep,
-    response: Response,
-) -> StatusEventRead:
-    """Append `active`, `suspended` or `withdrawn` for one party."""
-    event = service.add_party_status_event(actor, agreement_id, scheme_id, body.to_domain())
-    response.headers["Location"] = (
-        f"/v1/agreements/{agreement_id}/parties/{scheme_id}/status-events"
+def _agreement_history(agreement_id: IdPath, service: AgreementsDep) -> History:
+    return History(
+        f"/v1/agreements/{agreement_id}/status-events",
+        partial(service.status_events, agreement_id),
+        lambda actor, event: (None, service.add_status_event(actor, agreement_id, event)),
     )
-    return StatusEventRead.read(event)
+
+
+status_event_routes(
+    router,
+    "/{agreement_id}/status-events",
+    _agreement_history,
+    AgreementStatusEventCreate,
+    "agreement",
+    (
+        "The agreement's status history, in the order it was recorded, a page at a time.",
+        "Append `in_force`, `suspended` or `terminated` with its effective date.",
+    ),
+)
+
+
+def _party_history(agreement_id: IdPath, scheme_id: SchemePath, service: AgreementsDep) -> History:
+    return History(
+        f"/v1/agreements/{agreement_id}/parties/{scheme_id}/status-events",
+        partial(service.party_status_events, agreement_id, scheme_id),
+        lambda actor, event: (
+            None,
+            service.add_party_status_event(actor, agreement_id, scheme_id, event),
+        ),
+    )
+
+
+status_event_routes(
+    router,
+    "/{agreement_id}/parties/{scheme_id}/status-events",
+    _party_history,
+    PartyStatusEventCreate,
+    "party",
+    (
+        "One party's status history within the agreement, a page at a time.",
+        "Append `active`, `suspended` or `withdrawn` for one party.",
+    ),
+)
 
 
 @router.get("/{agreement_id}/scope-entries", responses=responses(404, 422))
@@ -267,57 +257,62 @@ OnQuery = Annotated[
 ]
 
 
-def _impact(
-    request: Request, groups: CertificateGroupsDep, hypothesis: Hypothesis, on: dt.date
-) -> ImpactRead:
-    state = request.app.state
-    found = impact(state.resolver_cache.get(state.batch_facts), groups, hypothesis, on)
-    return ImpactRead(
-        on=found.on,
-        certificates=found.certificates,
-        economies=[
-            EconomyImpactRead(
-                economy=e.economy,
-                certificates=e.certificates,
-                no_longer_recognized=e.no_longer_recognized,
+def impact_route(path: str) -> Callable[[Callable[..., Hypothesis]], Callable[..., Hypothesis]]:
+    """Declare GET `path`: what the hypothesis the decorated function reads from the path
+    would change from `on` (default today). The route takes the function's name and its
+    docstring as its description; nothing is recorded."""
+
+    def declare(hypothesis: Callable[..., Hypothesis]) -> Callable[..., Hypothesis]:
+        @router.get(
+            path,
+            name=hypothesis.__name__,
+            description=inspect.getdoc(hypothesis),
+            responses=responses(404, 422),
+        )
+        def estimate(
+            request: Request,
+            groups: CertificateGroupsDep,
+            supposed: Hypothesis = Depends(hypothesis),
+            on: OnQuery = None,
+        ) -> ImpactRead:
+            state = request.app.state
+            found = impact(
+                state.resolver_cache.get(state.batch_facts), groups, supposed, on or today()
             )
-            for e in found.economies
-        ],
-        groups=found.groups,
-        complete=found.complete,
-    )
+            return ImpactRead(
+                on=found.on,
+                certificates=found.certificates,
+                economies=[
+                    EconomyImpactRead(
+                        economy=e.economy,
+                        certificates=e.certificates,
+                        no_longer_recognized=e.no_longer_recognized,
+                    )
+                    for e in found.economies
+                ],
+                groups=found.groups,
+                complete=found.complete,
+            )
+
+        return hypothesis
+
+    return declare
 
 
-@router.get("/{agreement_id}/impact", responses=responses(404, 422))
-def agreement_impact(
-    request: Request, groups: CertificateGroupsDep, agreement_id: IdPath, on: OnQuery = None
-) -> ImpactRead:
+@impact_route("/{agreement_id}/impact")
+def agreement_impact(agreement_id: IdPath) -> Hypothesis:
     """What suspending (or ending) the agreement from `on` would change: how many registered
     certificates' answers change, in which economies. Nothing is recorded."""
-    return _impact(request, groups, AgreementSuspended(agreement_id), on or today())
+    return AgreementSuspended(agreement_id)
 
 
-@router.get("/{agreement_id}/parties/{scheme_id}/impact", responses=responses(404, 422))
-def party_impact(
-    request: Request,
-    groups: CertificateGroupsDep,
-    agreement_id: IdPath,
-    scheme_id: SchemePath,
-    on: OnQuery = None,
-) -> ImpactRead:
+@impact_route("/{agreement_id}/parties/{scheme_id}/impact")
+def party_impact(agreement_id: IdPath, scheme_id: SchemePath) -> Hypothesis:
     """What suspending (or withdrawing) this party from `on` would change."""
-    hypothesis = PartySuspended(agreement_id, scheme_id)
-    return _impact(request, groups, hypothesis, on or today())
+    return PartySuspended(agreement_id, scheme_id)
 
 
-@router.get("/{agreement_id}/scope-entries/{entry_id}/impact", responses=responses(404, 422))
-def scope_entry_impact(
-    request: Request,
-    groups: CertificateGroupsDep,
-    agreement_id: IdPath,
-    entry_id: EntryPath,
-    on: OnQuery = None,
-) -> ImpactRead:
+@impact_route("/{agreement_id}/scope-entries/{entry_id}/impact")
+def scope_entry_impact(agreement_id: IdPath, entry_id: EntryPath) -> Hypothesis:
     """What ending this scope entry the day before `on` would change."""
-    hypothesis = ScopeEntryEnded(agreement_id, entry_id)
-    return _impact(request, groups, hypothesis, on or today())
+    return ScopeEntryEnded(agreement_id, entry_id)

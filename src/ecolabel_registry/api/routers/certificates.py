@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -33,6 +34,7 @@ from ecolabel_registry.api.deps import (
 )
 from ecolabel_registry.api.problems import responses
 from ecolabel_registry.api.query import declared_bounds, declared_route
+from ecolabel_registry.api.routers.status_events import History, status_event_routes
 from ecolabel_registry.api.schemas.certificates import (
     CertificateCreate,
     CertificateRead,
@@ -40,7 +42,7 @@ from ecolabel_registry.api.schemas.certificates import (
     CertificateUpdate,
     certificate_page_json,
 )
-from ecolabel_registry.api.schemas.common import PageOut, StatusEventRead, changes
+from ecolabel_registry.api.schemas.common import PageOut, changes
 from ecolabel_registry.api.streaming import ClosingStream
 from ecolabel_registry.domain.validation import (
     CERTIFICATE_SUB_RESOURCES,
@@ -183,36 +185,27 @@ def create_certificate(
     return CertificateRead.of(saved, today())
 
 
-@router.get(BASE + "/{number:path}/status-events", responses=responses(404, 422))
-def list_certificate_status_events(
-    scheme_id: SchemePath,
-    number: NumberPath,
-    service: CertificatesDep,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> PageOut[StatusEventRead]:
-    """The certificate's status history, in the order it was recorded, a page at a time."""
-    page = service.status_events(scheme_id, number, cursor, limit)
-    return PageOut.of(page, StatusEventRead.read)
+def _certificate_history(
+    scheme_id: SchemePath, number: NumberPath, service: CertificatesDep
+) -> History:
+    return History(
+        certificate_url(scheme_id, number) + "/status-events",
+        partial(service.status_events, scheme_id, number),
+        lambda actor, event: service.add_status_event(actor, scheme_id, number, event),
+    )
 
 
-@router.post(
+status_event_routes(
+    router,
     BASE + "/{number:path}/status-events",
-    status_code=201,
-    responses=responses(401, 403, 404, 409, 422),
+    _certificate_history,
+    CertificateStatusEventCreate,
+    "certificate",
+    (
+        "The certificate's status history, in the order it was recorded, a page at a time.",
+        "Append a status event (suspend, reinstate, withdraw) with its effective date and reason.",
+    ),
 )
-def add_certificate_status_event(
-    scheme_id: SchemePath,
-    number: NumberPath,
-    body: CertificateStatusEventCreate,
-    service: CertificatesDep,
-    actor: ActorDep,
-    response: Response,
-) -> StatusEventRead:
-    """Append a status event (suspend, reinstate, withdraw) with its effective date and reason."""
-    version, event = service.add_status_event(actor, scheme_id, number, body.to_domain())
-    tag(response, version, certificate_url(scheme_id, number) + "/status-events")
-    return StatusEventRead.read(event)
 
 
 @router.get(
