@@ -4,14 +4,19 @@ registry, invented and saying so."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from importlib import resources
 from typing import Any
 from urllib.parse import urlparse
 
 import pycountry
+import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from ecolabel_registry.domain.model import Purpose, SchemeType
 from ecolabel_registry.domain.validation import is_slug
 from ecolabel_registry.seed.loader import (
+    DemoData,
     agreement_reference,
     agreement_start,
     demo_data,
@@ -206,3 +211,12 @@ def test_the_demo_data_reads_into_domain_objects_and_says_it_is_invented() -> No
         *(a.reference for a in demo.agreements),
     ]
     assert all("illustrative" in text.lower() for text in invented)
+
+
+@pytest.mark.parametrize("kind", ["categories", "bodies", "certificates", "agreements"])
+def test_the_demo_data_refuses_a_field_the_domain_does_not_have(kind: str) -> None:
+    text = resources.files("ecolabel_registry.seed").joinpath("demo.json").read_text("utf-8")
+    data = json.loads(text)
+    data[kind][0]["valid_untill"] = "2030-01-01"  # misspelled
+    with pytest.raises(ValidationError, match=rf"{kind}\.0\.valid_untill"):
+        TypeAdapter(DemoData).validate_json(json.dumps(data))

@@ -6,9 +6,9 @@ import datetime as dt
 import json
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 
 from ecolabel_registry.domain.access import SYSTEM
 from ecolabel_registry.domain.model import (
@@ -225,6 +225,10 @@ class DemoData:
     "(illustrative)"). A certificate's `status_events` are the ones appended after it is
     registered (the first, `active` on `valid_from`, is the registry's)."""
 
+    # A key the domain's types do not have (a misspelled field) fails the read, here and in
+    # every object within.
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(extra="forbid")
+
     categories: tuple[ProductCategory, ...]
     bodies: tuple[CertificationBody, ...]
     certificates: tuple[Certificate, ...]
@@ -232,8 +236,9 @@ class DemoData:
 
 
 def demo_data() -> DemoData:
-    """The demo file shipped in the package, read into domain objects: a field missing, of the
-    wrong type or with a value its type does not have (a date, a status) fails the read."""
+    """The demo file shipped in the package, read into domain objects: a field missing,
+    unknown, of the wrong type or with a value its type does not have (a date, a status)
+    fails the read."""
     text = resources.files("ecolabel_registry.seed").joinpath("demo.json").read_text("utf-8")
     return TypeAdapter(DemoData).validate_json(text)
 
