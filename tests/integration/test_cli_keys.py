@@ -203,3 +203,17 @@ def test_serve_refuses_several_workers_on_asyncio(
     assert result.exit_code == 2
     assert "ECOLABEL_EVENT_LOOP=asyncio serves one worker" in result.output
     assert not ran
+
+
+def test_serve_runs_several_workers_on_asyncio_where_uvloop_is_not_installed(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(cli, ["migrate"]).exit_code == 0
+    monkeypatch.setattr(
+        "ecolabel_registry.cli.serve.find_spec", lambda name: None if name == "uvloop" else 1
+    )
+    ran: dict[str, object] = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: ran.update(options, app=app))
+    result = runner.invoke(cli, ["serve", "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    assert ran["loop"] == "asyncio"

@@ -6,6 +6,7 @@ import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -55,9 +56,11 @@ def served_loop(settings: Settings, workers: int) -> str:
     of new connections at once; uvloop for several, whose libuv accepts one connection a
     turn, so that the workers share new connections. Several workers on asyncio are refused:
     uvicorn's shared listening socket has no protocol number, so asyncio would leave
-    Nagle's algorithm on and answers would wait ~40 ms for the client's acknowledgement."""
+    Nagle's algorithm on and answers would wait ~40 ms for the client's acknowledgement.
+    Where uvloop is not installed (uvicorn's extra leaves it out on Windows), `auto` is
+    asyncio whatever the number of workers."""
     if settings.event_loop == "auto":
-        return "asyncio" if workers == 1 else "uvloop"
+        return "uvloop" if workers > 1 and find_spec("uvloop") is not None else "asyncio"
     if settings.event_loop == "asyncio" and workers > 1:
         console.print(
             "[red]ECOLABEL_EVENT_LOOP=asyncio serves one worker; with --workers "
