@@ -23,11 +23,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
+import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import anyio
+import httpcore2
 import httpx2
 import orjson
 from sqlalchemy.orm import Session
@@ -45,7 +49,17 @@ log = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 4096
 """The most of a receiver's answer read (its start is kept as the attempt's error)."""
 MAX_ERROR_CHARS = 500
-CLAIM_ROUNDS = 4
+KEEPALIVE_SECONDS = 5.0
+"""How long a connection to a receiver is kept open between attempts."""
+HTTP_ERRORS = (
+    httpcore2.NetworkError,
+    httpcore2.ProtocolError,
+    httpcore2.UnsupportedProtocol,
+    httpcore2.ProxyError,
+    httpcore2.ConnectionNotAvailable,
+)
+"""How an attempt fails on the way (no answer, or one that is not HTTP): kept as its error."""
+CLAIM_ROUNDS = 8
 """A worker claims up to this many times its concurrency at once (and claims again when half
 of that is left), so its lease covers this many attempts' timeouts, one after the other."""
 
@@ -78,6 +92,10 @@ def signed_headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dic
         "webhook-timestamp": str(timestamp),
         "webhook-signature": signature,
     }
+
+
+_Attempt = tuple[Claimed, list[str] | Exception | None]
+"""A claimed delivery and where its URL may be reached (or why not), waiting for a sender."""
 
 
 def _now() -> dt.datetime:
@@ -116,70 +134,98 @@ class DeliveryWorker:
         self._resolver = resolver
         self._clock = clock
 
-    def client(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(
-            timeout=httpx2.Timeout(self._timeout),
-            follow_redirects=False,
-            trust_env=False,
-            limits=httpx2.Limits(max_connections=self._concurrency),
-            headers={
-                "user-agent": "ecolabel-registry-webhooks",
-                "content-type": "application/json",
-            },
+    def client(self) -> httpcore2.AsyncConnectionPool:
+        """The connections the attempts are sent on: at most the concurrency, kept alive
+        for 5 s between attempts, TLS verified against the system's roots (as httpx2's
+        client does, the environment's proxy and certificate settings ignored)."""
+        return httpcore2.AsyncConnectionPool(
+            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            max_connections=self._concurrency,
+            max_keepalive_connections=self._concurrency,
+            keepalive_expiry=KEEPALIVE_SECONDS,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Deliver until `stop` is set; then finish the attempts in flight (each bounded by the
         timeout), record them, give back the claims not yet sent, and return.
 
-        Claims are made in batches of up to CLAIM_ROUNDS times the concurrency, whenever at
-        most half of that is still claimed and unfinished; at most `concurrency` attempts are
-        sending at once; finished attempts are recorded together.
+        Three kinds of task share one queue of claimed attempts: `concurrency` senders, each
+        sending one attempt at a time; a claimer, which claims up to CLAIM_ROUNDS times the
+        concurrency whenever at most half of that is still claimed and unfinished; and a
+        recorder, which records every outcome finished since its last write in one
+        transaction (one at a time, so the busier the worker, the larger each write).
         """
-        slots = asyncio.Semaphore(self._concurrency)
         batch = CLAIM_ROUNDS * self._concurrency
-        async with self.client() as client:
-            flying: set[asyncio.Task[Outcome | Claimed]] = set()
-            while True:
-                if not stop.is_set() and len(flying) <= batch // 2:
-                    try:
-                        claimed, targets = await self._claim(batch - len(flying))
-                    except Exception:
-                        log.exception("webhook claim failed; trying again")
-                        claimed, targets = [], {}
-                    flying |= {
-                        asyncio.create_task(self._send_in_slot(slots, stop, client, c, targets))
-                        for c in claimed
-                    }
-                if not flying:
-                    if stop.is_set():
-                        return
-                    await _wait(stop, self._poll)
+        queue: asyncio.Queue[_Attempt | None] = asyncio.Queue()
+        outcomes: list[Outcome] = []
+        finished = asyncio.Event()  # outcomes are waiting to be recorded
+        low = asyncio.Event()  # at most half a batch is claimed and unfinished
+        sending = 0
+        closing = False
+
+        async def sender(client: httpcore2.AsyncConnectionPool) -> None:
+            nonlocal sending
+            while (attempt := await queue.get()) is not None:
+                sending += 1
+                outcomes.append(await self.send(client, *attempt))
+                sending -= 1
+                finished.set()
+                if queue.qsize() + sending <= batch // 2:
+                    low.set()
+
+        async def claimer() -> None:
+            fanned_at = -math.inf
+            dry = True  # the last claim found fewer due deliveries than it asked for
+            while not stop.is_set():
+                room = batch - queue.qsize() - sending
+                if room < batch - batch // 2:
+                    low.clear()
+                    await _first(low, stop)
                     continue
-                done, flying = await asyncio.wait(
-                    flying, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED
+                # New changes become deliveries when the due ones run short, and at least
+                # once a poll interval while they do not (a busy queue is not held back by
+                # a look for changes before every claim).
+                fan_out = dry or time.monotonic() - fanned_at >= self._poll
+                try:
+                    claimed, targets = await self._claim(room, fan_out=fan_out)
+                except Exception:
+                    log.exception("webhook claim failed; trying again")
+                    claimed, targets = [], {}
+                if fan_out:
+                    fanned_at = time.monotonic()
+                dry = len(claimed) < room
+                for c in claimed:
+                    queue.put_nowait((c, targets.get(c.url)))
+                if not claimed and fan_out:
+                    await _wait(stop, self._poll)
+
+        async def recorder() -> None:
+            while not (closing and not outcomes):
+                if not outcomes:
+                    await finished.wait()
+                    finished.clear()
+                    continue
+                taken = outcomes.copy()
+                outcomes.clear()
+                await self._finish(taken)
+
+        async with self.client() as client, asyncio.TaskGroup() as tasks:
+            recording = tasks.create_task(recorder())
+            senders = [tasks.create_task(sender(client)) for _ in range(self._concurrency)]
+            await claimer()
+            unsent = [queue.get_nowait() for _ in range(queue.qsize())]
+            for _ in senders:
+                queue.put_nowait(None)
+            if unsent:
+                await anyio.to_thread.run_sync(
+                    self._queue.release, [a[0] for a in unsent if a is not None]
                 )
-                results = [t.result() for t in done]
-                unsent = [r for r in results if isinstance(r, Claimed)]
-                if unsent:
-                    await anyio.to_thread.run_sync(self._queue.release, unsent)
-                await self._finish([r for r in results if isinstance(r, Outcome)])
+            await asyncio.gather(*senders)
+            closing = True
+            finished.set()
+            await recording
 
-    async def _send_in_slot(
-        self,
-        slots: asyncio.Semaphore,
-        stop: asyncio.Event,
-        client: httpx2.AsyncClient,
-        claimed: Claimed,
-        targets: dict[str, list[str] | Exception],
-    ) -> Outcome | Claimed:
-        """The attempt's outcome; the claim itself when the worker stopped before sending."""
-        async with slots:
-            if stop.is_set():
-                return claimed
-            return await self.send(client, claimed, targets.get(claimed.url))
-
-    async def step(self, client: httpx2.AsyncClient) -> int:
+    async def step(self, client: httpcore2.AsyncConnectionPool) -> int:
         """One round: claim what is due (up to the concurrency), send it all, record it;
         how many attempts were made. (The tests' driver.)"""
         claimed, targets = await self._claim(self._concurrency)
@@ -190,11 +236,15 @@ class DeliveryWorker:
             await self._finish(list(outcomes))
         return len(claimed)
 
-    async def _claim(self, limit: int) -> tuple[list[Claimed], dict[str, list[str] | Exception]]:
-        """Due deliveries, and where each of their URLs may be reached right now: every URL
-        resolved and checked once per claim, just before its attempts."""
+    async def _claim(
+        self, limit: int, *, fan_out: bool = True
+    ) -> tuple[list[Claimed], dict[str, list[str] | Exception]]:
+        """Due deliveries (after turning new changes into deliveries, when `fan_out`), and
+        where each of their URLs may be reached right now: every URL resolved and checked
+        once per claim, just before its attempts."""
         now = self._clock()
-        await anyio.to_thread.run_sync(self._queue.fan_out, now)
+        if fan_out:
+            await anyio.to_thread.run_sync(self._queue.fan_out, now)
         claimed = await anyio.to_thread.run_sync(self._queue.claim, now, limit)
         targets: dict[str, list[str] | Exception] = {}
         for url in {c.url for c in claimed}:
@@ -220,7 +270,7 @@ class DeliveryWorker:
 
     async def send(
         self,
-        client: httpx2.AsyncClient,
+        client: httpcore2.AsyncConnectionPool,
         claimed: Claimed,
         target: list[str] | Exception | None = None,
     ) -> Outcome:
@@ -236,44 +286,76 @@ class DeliveryWorker:
                 if isinstance(target, Exception):
                     raise target
                 return await self._post(client, claimed, target)
-        except TimeoutError:
+        except (TimeoutError, httpcore2.TimeoutException):
             return Outcome(claimed, False, None, f"no answer within {self._timeout:g} s")
         except (UnsafeAddress, InvalidInput) as exc:
             return Outcome(claimed, False, None, str(exc)[:MAX_ERROR_CHARS])
-        except httpx2.HTTPError as exc:
+        except HTTP_ERRORS as exc:
             return Outcome(claimed, False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
         except Exception as exc:  # an attempt never stops the worker
             log.exception("webhook attempt failed")
             return Outcome(claimed, False, None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
 
     async def _post(
-        self, client: httpx2.AsyncClient, claimed: Claimed, addresses: list[str]
+        self, client: httpcore2.AsyncConnectionPool, claimed: Claimed, addresses: list[str]
     ) -> Outcome:
-        url = httpx2.URL(claimed.url)
+        url, headers, extensions = _target(claimed.url, addresses[0], self._timeout)
         body = message(claimed.change)
-        headers = signed_headers(claimed.secret, message_id(claimed), int(time.time()), body)
-        headers["host"] = url.netloc.decode("ascii")
-        request = client.build_request(
+        signed = signed_headers(claimed.secret, message_id(claimed), int(time.time()), body)
+        async with client.stream(
             "POST",
-            url.copy_with(host=addresses[0]),
+            url,
+            headers=[*headers, *((k.encode(), v.encode()) for k, v in signed.items())],
             content=body,
-            headers=headers,
-            extensions={"sni_hostname": url.host},
-        )
-        response = await client.send(request, stream=True)
-        try:
+            extensions=extensions,
+        ) as response:
             read = bytearray()
-            async for chunk in response.aiter_raw():
+            async for chunk in response.aiter_stream():
                 read += chunk
                 if len(read) >= MAX_RESPONSE_BYTES:
                     break
-        finally:
-            await response.aclose()
-        status = response.status_code
+        status = response.status
         if 200 <= status < 300:
             return Outcome(claimed, True, status, None)
         text = bytes(read[:MAX_ERROR_CHARS]).decode("utf-8", "replace")
         return Outcome(claimed, False, status, f"HTTP {status}: {text}"[:MAX_ERROR_CHARS])
+
+
+@functools.lru_cache(maxsize=1024)
+def _target(
+    url: str, address: str, timeout: float
+) -> tuple[httpcore2.URL, tuple[tuple[bytes, bytes], ...], dict[str, Any]]:
+    """Where an attempt at `url` goes when its host was checked to be `address`: the URL
+    with the address for its host, the headers that name the host (`Host`, and TLS's SNI
+    through the extensions) and the fixed ones, and the timeouts."""
+    parsed = httpx2.URL(url)
+    return (
+        httpcore2.URL(
+            scheme=parsed.raw_scheme,
+            host=address.encode("ascii"),
+            port=parsed.port,
+            target=parsed.raw_path,
+        ),
+        (
+            (b"host", parsed.netloc),
+            (b"user-agent", b"ecolabel-registry-webhooks"),
+            (b"content-type", b"application/json"),
+        ),
+        {
+            "sni_hostname": parsed.host,
+            "timeout": dict.fromkeys(("connect", "read", "write", "pool"), timeout),
+        },
+    )
+
+
+async def _first(*events: asyncio.Event) -> None:
+    """Until one of `events` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

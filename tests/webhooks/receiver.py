@@ -1,4 +1,5 @@
-"""A webhook receiver on loopback whose behaviour a test sets: down, 500, slow, or fine."""
+"""A webhook receiver on loopback whose behaviour a test sets: down, 500, slow, a redirect,
+an answer without end, or fine."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-Mode = Literal["ok", "error", "slow"]
+Mode = Literal["ok", "error", "slow", "redirect", "endless"]
 
 
 @dataclass
@@ -51,6 +52,23 @@ class Receiver:
                     self.send_response(500)
                     self.end_headers()
                     self.wfile.write(b"receiver broken" + b"x" * 100_000)
+                    return
+                if mode == "redirect":
+                    self.send_response(307)
+                    self.send_header("location", f"http://127.0.0.1:{receiver.port}/elsewhere")
+                    self.end_headers()
+                    return
+                if mode == "endless":
+                    # 200 and a body that never ends: written until the worker hangs up.
+                    self.send_response(200)
+                    self.send_header("transfer-encoding", "chunked")
+                    self.end_headers()
+                    chunk = b"%x\r\n%b\r\n" % (65536, b"x" * 65536)
+                    try:
+                        while True:
+                            self.wfile.write(chunk)
+                    except OSError:
+                        self.close_connection = True
                     return
                 self.send_response(204)
                 self.end_headers()

@@ -103,11 +103,14 @@ class Registry:
         self.key = {"Authorization": f"Bearer {secret}"}
         self.engines: list[Any] = []
 
-    def worker(self) -> DeliveryWorker:
+    def engine(self) -> Any:
         engine = create_engine(self.url)
         self.engines.append(engine)
+        return engine
+
+    def worker(self) -> DeliveryWorker:
         return DeliveryWorker(
-            sessionmaker(engine, expire_on_commit=False),
+            sessionmaker(self.engine(), expire_on_commit=False),
             self.settings,
             clock=self.clock,
             rand=lambda: 0.5,
@@ -282,6 +285,43 @@ def test_down_then_500_then_slow_then_back_every_change_arrives_in_order(
         drain(r.worker(), r.clock)
         check_received(receiver, secret, [c for c in r.feed() if c["sequence"] > start])
         assert len(r.deliveries(subscription)) == 11
+    finally:
+        receiver.stop()
+
+
+def test_a_redirect_is_not_followed_and_an_answer_without_end_is_not_read_to_its_end(
+    registry: Registry,
+) -> None:
+    r = registry
+    setup_registry(r.client, r.key)
+    receiver = Receiver(mode="redirect").start()
+    try:
+        # Named by host name: the attempt connects to the address the name was checked to
+        # resolve to, and tells the receiver the name.
+        subscription, _ = subscribe(r, f"http://localhost:{receiver.port}/hook")
+        r.status("KR-0001", "suspended", "2024-03-01")
+        worker = DeliveryWorker(
+            sessionmaker(r.engine(), expire_on_commit=False),
+            r.settings,
+            clock=r.clock,
+            resolver=lambda _host, _port: ["127.0.0.1"],
+            rand=lambda: 0.5,
+        )
+        assert run_rounds(worker, r.clock) == 1
+        assert [g.headers["host"] for g in receiver.received] == [f"localhost:{receiver.port}"]
+        [redirected] = r.deliveries(subscription)
+        assert redirected["state"] == "pending"
+        assert redirected["last_status"] == 307
+
+        # 200 and a body that never ends: delivered, its answer read no further than its
+        # start (read to its end, the attempt would run into its one-second timeout).
+        receiver.mode = "endless"
+        r.clock.advance(dt.timedelta(minutes=1))
+        assert run_rounds(worker, r.clock) == 1
+        [delivered] = r.deliveries(subscription)
+        assert delivered["state"] == "delivered", delivered
+        assert delivered["last_status"] == 200
+        assert len(receiver.received) == 2
     finally:
         receiver.stop()
 
