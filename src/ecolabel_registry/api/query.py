@@ -95,9 +95,12 @@ class Bounds:
 
     def accepts(self, text: str) -> bool:
         """Whether the text is within the declared length and matches the whole pattern
-        (a trailing newline too: FastAPI's patterns do not let `$` match before one)."""
-        if len(text) < self.min_length or (
-            self.max_length is not None and len(text) > self.max_length
+        (a trailing newline too: FastAPI's patterns do not let `$` match before one), and
+        holds no NUL character (refused before any route: `api/middleware.py`)."""
+        if (
+            "\x00" in text
+            or len(text) < self.min_length
+            or (self.max_length is not None and len(text) > self.max_length)
         ):
             return False
         return self.pattern is None or self.pattern.fullmatch(text) is not None
