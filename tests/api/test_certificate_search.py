@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, text
 
 from tests.api.data import certificate_body, created, setup_registry
 from tests.api.test_import_export import CSV, IMPORT, csv_bytes, imported, row
+from tests.conftest import ENGINE
 
 KR = "/v1/schemes/korea-eco-label/certificates"
 
@@ -194,3 +197,44 @@ def test_an_empty_or_too_long_search_is_refused_with_an_example(
         response = client.get("/v1/certificates", params={"q": q})
         assert response.status_code == 422, response.text
         assert "q=" in response.text
+
+
+@pytest.mark.skipif(
+    ENGINE != "postgresql", reason="PostgreSQL's index files certificates by blocks of ids"
+)
+def test_a_search_lists_and_pages_in_id_order_across_blocks_of_ids(
+    client: TestClient, operator: dict[str, str], connection: Connection
+) -> None:
+    setup_registry(client, operator)
+    numbers: list[str] = []
+    # Ids 1-3, 19,998-20,000 (the end of one block of 10,000, the start of the next),
+    # 45,001-45,003, 99,999-100,001 (across blocks of 100,000) and 250,001-250,003, with
+    # certificates that do not match in between.
+    for start in (None, 19_997, 45_000, 99_998, 250_000):
+        if start is not None:
+            connection.execute(text("SELECT setval('certificate_id_seq', :n)"), {"n": start})
+        for i in range(3):
+            number = f"KR-B{len(numbers):03d}"
+            created(
+                client.post(
+                    KR, json=certificate_body(number=number, brand="Blockbrand"), headers=operator
+                )
+            )
+            created(
+                client.post(KR, json=certificate_body(number=f"{number}-{i}X"), headers=operator)
+            )
+            numbers.append(number)
+    assert found(client, "blockbrand") == numbers
+    assert found(client, "blockbrand kr") == numbers
+    for limit in (1, 2, 4):
+        paged: list[str] = []
+        cursor = None
+        while True:
+            params: dict[str, Any] = {"q": "blockbrand", "limit": limit}
+            if cursor:
+                params["cursor"] = cursor
+            page = client.get("/v1/certificates", params=params).json()
+            paged += [c["number"] for c in page["items"]]
+            if not (cursor := page["next_cursor"]):
+                break
+        assert paged == numbers, limit

@@ -18,7 +18,12 @@ parts are consecutive words of one field, the last part the beginning of a word.
   every word and its prefixes of 1 to 8 characters as a tsvector; a query word of up to 8
   characters is then one entry of the index (`'holder' & '00123'`), a longer one a prefix
   query (`'generated':*`). A phrase is looked up by its longest part in the index, and
-  checked on the rows found with a regular expression on the fields.
+  checked on the rows found with a regular expression on the fields. The function also
+  files each certificate under its blocks of ids (of 10,000 and 100,000, migration 0015):
+  a search asks first for the matches in the block its page starts in, then, only while
+  the page is not full, for those in the rest of the wider block, then for those after it
+  (GIN gives matches in no order, so a frequent word's first page would otherwise fetch
+  and sort all its matches).
 
 Chinese and Japanese are written without spaces, so a whole run of such characters is one
 word: a query word holding Han, Hiragana or Katakana characters is instead looked for as a
@@ -57,6 +62,7 @@ from sqlalchemy import (
     select,
     table,
     union,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -86,6 +92,12 @@ NOT_MODELS = frozenset(
 TEXT_COLUMNS = ("number", "holder_name", "product_name", "brand", "model")
 # The longest prefix the indexes hold as such (FTS5 `prefix=`, the PostgreSQL function).
 PREFIX_INDEXED = 8
+# PostgreSQL's index files each certificate under `#` and its id // ID_BLOCK, and under `##`
+# and its id // ID_BLOCK_WIDE (migration 0015).
+ID_BLOCK = 10_000
+ID_BLOCK_WIDE = 100_000
+# The steps PostgreSQL looks up in its index of words.
+_PG_INDEXED = ("words", "words_or_gtin")
 # Letters and digits (Python's \w without the underscore), as unicode61 and [[:alnum:]] see them.
 _WORD = re.compile(r"[^\W_]+")
 # Scripts written without spaces between words: Hiragana, Katakana, CJK ideographs.
@@ -138,7 +150,7 @@ def _fields(row: Any) -> list[ColumnElement[str]]:
 
 
 def _pg_words(row: Any) -> ColumnElement[str]:
-    return func.ecolabel_certificate_words(*_fields(row))
+    return func.ecolabel_certificate_words(row.id, *_fields(row))
 
 
 def _lowered(row: Any) -> ColumnElement[str]:
@@ -225,6 +237,13 @@ def _plan(
     if after is not None:
         steps.append(("after",))
         values.append(after)
+    if dialect == "postgresql" and any(step[0] in _PG_INDEXED for step in steps):
+        first = (after or 0) + 1
+        block, wide = first // ID_BLOCK, first // ID_BLOCK_WIDE
+        steps.append(("blocks",))
+        values.extend(
+            (f"'#{block}'", f"'##{wide}'", (block + 1) * ID_BLOCK, (wide + 1) * ID_BLOCK_WIDE)
+        )
     values.append(limit)
     return tuple(steps), values
 
@@ -286,6 +305,13 @@ def _term(dialect: str, step: Step, bind: Bind) -> ColumnElement[bool]:
 
 def _statement(dialect: str, columns: str, steps: tuple[Step, ...]) -> Any:
     bind = _binds()
+    blocks: list[BindParameter[Any]] = []
+    # PostgreSQL reading the words' index by blocks: ranges of ids only filter the rows the
+    # index gives, written `id + 0` so that no plan reads them from the primary key. A
+    # prepared statement's generic plan cannot know that `id >= $1` is most of the table,
+    # and would AND its 900,000 ids with the index's few matches (25 ms at 1M).
+    by_blocks = ("blocks",) in steps
+    filtered = CertificateRow.id + 0
     key: ColumnElement[int] = CertificateRow.id.expression
     query: Select[Any] = select(literal_column(columns)).select_from(CertificateRow.__table__)
     conditions: list[ColumnElement[bool]] = []
@@ -325,10 +351,38 @@ def _statement(dialect: str, columns: str, steps: tuple[Step, ...]) -> Any:
             )
             conditions.append(literal_column(FTS_TABLE).op("MATCH")(bind()))
         elif kind == "after":
-            conditions.append(key > bind())
+            conditions.append((filtered if by_blocks else key) > bind())
+        elif kind == "blocks":
+            blocks = [bind() for _ in range(4)]
         else:
             conditions.append(_term(dialect, step, bind))
-    return query.where(*conditions).order_by(key).limit(bind())
+    limit = bind()
+    if not blocks:
+        return query.where(*conditions).order_by(key).limit(limit)
+    # PostgreSQL, words through the index: the matches within the block of 10,000 ids the
+    # page starts in (one more entry for the index to intersect); then, for what is left
+    # of the page, those in the rest of its block of 100,000; then those after it. A part
+    # whose LIMIT is 0 (the page is full) is not run at all.
+    block, wide, wide_from, rest_from = blocks
+    ids = select(CertificateRow.id).where(*conditions).order_by(CertificateRow.id)
+    parts: list[Any] = []
+    for name, condition in (
+        ("in_block", _pg_words(CertificateRow).op("@@")(cast(block, TSQUERY))),
+        (
+            "in_wide_block",
+            and_(
+                _pg_words(CertificateRow).op("@@")(cast(wide, TSQUERY)),
+                filtered >= wide_from,
+            ),
+        ),
+        ("after_blocks", filtered >= rest_from),
+    ):
+        left: ColumnElement[Any] = limit
+        for part in parts:
+            left = left - select(func.count()).select_from(part).scalar_subquery()
+        parts.append(ids.where(condition).limit(left).cte(name).prefix_with("MATERIALIZED"))
+    found = union_all(*(select(part.c.id) for part in parts)).subquery("found")
+    return query.join(found, found.c.id == CertificateRow.id).order_by(key)
 
 
 @lru_cache(maxsize=512)
