@@ -151,17 +151,22 @@ class DeliveryWorker:
 
         Three kinds of task share one queue of claimed attempts: `concurrency` senders, each
         sending one attempt at a time; a claimer, which claims up to CLAIM_ROUNDS times the
-        concurrency whenever at most half of that is still claimed and unfinished; and a
-        recorder, which records every outcome finished since its last write in one
-        transaction (one at a time, so the busier the worker, the larger each write).
+        concurrency whenever at most half of that is still claimed and not yet recorded;
+        and a recorder, which records every outcome finished since its last write in one
+        transaction (one at a time, so the busier the worker, the larger each write). An
+        outcome counts as claimed until it is recorded: a slow database holds the claims
+        back, not only the sending.
         """
         batch = CLAIM_ROUNDS * self._concurrency
         queue: asyncio.Queue[_Attempt | None] = asyncio.Queue()
         outcomes: list[Outcome] = []
         finished = asyncio.Event()  # outcomes are waiting to be recorded
-        low = asyncio.Event()  # at most half a batch is claimed and unfinished
-        sending = 0
+        low = asyncio.Event()  # at most half a batch is claimed and not yet recorded
+        sending = recording = 0
         closing = False
+
+        def unrecorded() -> int:
+            return queue.qsize() + sending + len(outcomes) + recording
 
         async def sender(client: httpcore2.AsyncConnectionPool) -> None:
             nonlocal sending
@@ -170,14 +175,12 @@ class DeliveryWorker:
                 outcomes.append(await self.send(client, *attempt))
                 sending -= 1
                 finished.set()
-                if queue.qsize() + sending <= batch // 2:
-                    low.set()
 
         async def claimer() -> None:
             fanned_at = -math.inf
             dry = True  # the last claim found fewer due deliveries than it asked for
             while not stop.is_set():
-                room = batch - queue.qsize() - sending
+                room = batch - unrecorded()
                 if room < batch - batch // 2:
                     low.clear()
                     await _first(low, stop)
@@ -200,6 +203,7 @@ class DeliveryWorker:
                     await _wait(stop, self._poll)
 
         async def recorder() -> None:
+            nonlocal recording
             while not (closing and not outcomes):
                 if not outcomes:
                     await finished.wait()
@@ -207,10 +211,14 @@ class DeliveryWorker:
                     continue
                 taken = outcomes.copy()
                 outcomes.clear()
+                recording = len(taken)
                 await self._finish(taken)
+                recording = 0
+                if unrecorded() <= batch // 2:
+                    low.set()
 
         async with self.client() as client, asyncio.TaskGroup() as tasks:
-            recording = tasks.create_task(recorder())
+            recording_task = tasks.create_task(recorder())
             senders = [tasks.create_task(sender(client)) for _ in range(self._concurrency)]
             await claimer()
             unsent = [queue.get_nowait() for _ in range(queue.qsize())]
@@ -223,7 +231,7 @@ class DeliveryWorker:
             await asyncio.gather(*senders)
             closing = True
             finished.set()
-            await recording
+            await recording_task
 
     async def step(self, client: httpcore2.AsyncConnectionPool) -> int:
         """One round: claim what is due (up to the concurrency), send it all, record it;

@@ -401,6 +401,58 @@ def test_redelivery_sends_a_delivered_change_again_with_the_same_id(registry: Re
         receiver.stop()
 
 
+def test_while_outcomes_wait_to_be_recorded_the_worker_claims_no_more(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow database holds the claims back: outcomes not yet recorded count as claimed, so
+    a worker whose records are stuck sends no more than one claim's worth."""
+    r = registry
+    setup_registry(r.client, r.key)
+    receiver = Receiver().start()
+    try:
+        subscribe(r, receiver.url)
+        for n in range(40):  # 40 entities: their first changes are all due at once
+            created(
+                r.client.post(KR_CERT, json=certificate_body(number=f"KR-1{n:03d}"), headers=r.key)
+            )
+        settings = r.settings.model_copy(update={"webhook_concurrency": 2})
+        batch = 8 * 2  # CLAIM_ROUNDS x the concurrency
+        gate = threading.Event()
+        record = SqlDeliveryQueue.finish
+
+        def stuck(queue: SqlDeliveryQueue, *args: Any) -> None:
+            gate.wait(30)
+            record(queue, *args)
+
+        monkeypatch.setattr(SqlDeliveryQueue, "finish", stuck)
+        worker = DeliveryWorker(
+            sessionmaker(r.engine(), expire_on_commit=False),
+            settings,
+            clock=r.clock,
+            rand=lambda: 0.5,
+        )
+
+        async def go() -> tuple[int, int]:
+            stop = asyncio.Event()
+            task = asyncio.create_task(worker.run(stop))
+            while len(receiver.answered_ok) < batch:
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(2 * settings.webhook_poll_seconds)  # time to claim again
+            held = len(receiver.answered_ok)
+            gate.set()
+            while len(receiver.answered_ok) < 40:
+                await asyncio.sleep(0.05)
+            stop.set()
+            await task
+            return held, len(receiver.answered_ok)
+
+        held, total = asyncio.run(go())
+        assert held == batch
+        assert total > held
+    finally:
+        receiver.stop()
+
+
 def test_two_workers_claiming_at_once_never_take_the_same_delivery(registry: Registry) -> None:
     r = registry
     setup_registry(r.client, r.key)
