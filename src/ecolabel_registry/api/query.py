@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import annotated_types
 from fastapi import APIRouter, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
+from starlette.responses import Response
 
 from ecolabel_registry.domain.errors import FieldError, InvalidInput
 from ecolabel_registry.domain.messages import unknown_parameter_message
@@ -138,3 +139,49 @@ def declared_bounds(route: APIRoute) -> dict[str, Bounds]:
                 found["pattern"] = re.compile(item.pattern)
         bounds[field.alias] = Bounds(**found)
     return bounds
+
+
+def declared_values(
+    items: list[tuple[str, str]], bounds: dict[str, Bounds]
+) -> dict[str, str] | None:
+    """The query `items` by name when each is a parameter the route declares (`bounds`' names)
+    given once, and each value is within its bounds; None otherwise."""
+    values = dict(items)
+    if len(values) != len(items) or not values.keys() <= bounds.keys():
+        return None
+    if any(not bounds[name].accepts(text) for name, text in values.items()):
+        return None
+    return values
+
+
+Asked = TypeVar("Asked")
+
+
+class QuickRoute(APIRoute, Generic[Asked]):
+    """A route that answers a query the declared parameters accept as it is, with reads open
+    to all, without FastAPI's parameter machinery (a third of a question's time in the
+    framework). Anything else goes to the declared handler, which checks, authorizes and
+    words its errors as always.
+
+    A subclass gives `check`, the values the declared handler would be given (None on any
+    doubt, for FastAPI to decide and word the error), and `answer`, the answer to them that
+    the declared handler gives too.
+    """
+
+    def check(self, items: list[tuple[str, str]]) -> Asked | None:
+        raise NotImplementedError
+
+    def answer(self, request: Request, asked: Asked) -> Awaitable[Response]:
+        raise NotImplementedError
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        declared = super().get_route_handler()
+
+        async def handler(request: Request) -> Response:
+            if request.app.state.settings.public_reads:
+                asked = self.check(request.query_params.multi_items())
+                if asked is not None:
+                    return await self.answer(request, asked)
+            return await declared(request)
+
+        return handler

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.convertors import PathConvertor, register_url_convertor
 
@@ -33,7 +32,7 @@ from ecolabel_registry.api.deps import (
     today,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.query import declared_bounds, declared_route
+from ecolabel_registry.api.query import QuickRoute, declared_bounds, declared_route, declared_values
 from ecolabel_registry.api.routers.status_events import History, status_event_routes
 from ecolabel_registry.api.schemas.certificates import (
     CertificateCreate,
@@ -340,23 +339,15 @@ async def _search(request: Request, asked: Search) -> Response:
     return Response(certificate_page_json(page, today()), media_type=JSON)
 
 
-class QuickSearchRoute(APIRoute):
-    """`GET /v1/certificates`'s route: a query the declared parameters accept as it is, with
-    reads open to all, is answered without FastAPI's parameter machinery (as
-    `GET /v1/equivalence`'s). Anything else goes to the declared handler, which checks,
-    authorizes and words its errors as always; both answer through `_search`."""
+class QuickSearchRoute(QuickRoute[Search]):
+    """`GET /v1/certificates`'s route: the quick way for a plain search (`QuickRoute`, as
+    `GET /v1/equivalence`'s); both ways answer through `_search`."""
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        declared = super().get_route_handler()
+    def check(self, items: list[tuple[str, str]]) -> Search | None:
+        return checked_search(items)
 
-        async def handler(request: Request) -> Response:
-            if request.app.state.settings.public_reads:
-                checked = checked_search(request.query_params.multi_items())
-                if checked is not None:
-                    return await _search(request, checked)
-            return await declared(request)
-
-        return handler
+    def answer(self, request: Request, asked: Search) -> Awaitable[Response]:
+        return _search(request, asked)
 
 
 router.add_api_route(
@@ -379,18 +370,15 @@ def checked_search(items: list[tuple[str, str]]) -> Search | None:
     are, with the values it would pass; None on any doubt (a repeated name, one it does not
     declare itself, a value out of its declared bounds, a limit not written plainly), for
     FastAPI to decide and word the error."""
-    values = dict(items)
-    if len(values) != len(items) or not values.keys() <= _BOUNDS.keys():
+    values = declared_values(items, _BOUNDS)
+    if values is None:
         return None
     limit = 50
-    for name, text in values.items():
-        bounds = _BOUNDS[name]
-        if name == "limit":
-            if not _LIMIT.fullmatch(text) or not bounds.holds(int(text)):
-                return None
-            limit = int(text)
-        elif not bounds.accepts(text):
+    text = values.get("limit")
+    if text is not None:
+        if not _LIMIT.fullmatch(text) or not _BOUNDS["limit"].holds(int(text)):
             return None
+        limit = int(text)
     return Search(
         limit,
         values.get("cursor"),

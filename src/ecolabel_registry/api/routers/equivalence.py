@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any
+from collections.abc import Awaitable, Iterator
+from typing import Annotated
 
 import msgspec
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
@@ -35,7 +34,7 @@ from ecolabel_registry.api.equivalence_io import (
     plan_option,
 )
 from ecolabel_registry.api.problems import responses
-from ecolabel_registry.api.query import declared_bounds, declared_route
+from ecolabel_registry.api.query import QuickRoute, declared_bounds, declared_route, declared_values
 from ecolabel_registry.domain.errors import DomainError, InvalidInput
 from ecolabel_registry.domain.resolver import Answer
 from ecolabel_registry.domain.validation import (
@@ -146,23 +145,17 @@ async def _equivalence(
     return _json(written)
 
 
-class QuickEquivalenceRoute(APIRoute):
-    """`GET /v1/equivalence`'s route: a query the declared parameters accept as it is, with
-    reads open to all, is answered without FastAPI's parameter machinery (a third of a
-    question's time in the framework). Anything else goes to the declared handler, which
-    checks, authorizes and words its errors as always."""
+Query6 = tuple[str, str, str, dt.date | None, str | None, dt.datetime | None]
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        declared = super().get_route_handler()
 
-        async def handler(request: Request) -> Response:
-            if request.app.state.settings.public_reads:
-                checked = checked_query(request.query_params.multi_items())
-                if checked is not None:
-                    return await _equivalence(request, *checked)
-            return await declared(request)
+class QuickEquivalenceRoute(QuickRoute[Query6]):
+    """`GET /v1/equivalence`'s route: the quick way for a plain question (`QuickRoute`)."""
 
-        return handler
+    def check(self, items: list[tuple[str, str]]) -> Query6 | None:
+        return checked_query(items)
+
+    def answer(self, request: Request, asked: Query6) -> Awaitable[Response]:
+        return _equivalence(request, *asked)
 
 
 router.add_api_route(
@@ -176,35 +169,24 @@ router.add_api_route(
 
 _BOUNDS = declared_bounds(declared_route(router, get_equivalence))
 
-Query6 = tuple[str, str, str, dt.date | None, str | None, dt.datetime | None]
-
 
 def checked_query(items: list[tuple[str, str]]) -> Query6 | None:
     """The parameters of `get_equivalence` when FastAPI would accept `items` as they are,
     with the values it would pass; None on any doubt (a repeated name, one it does not
     declare itself, a value out of its declared bounds, a date not written YYYY-MM-DD), for
     FastAPI to decide and word the error."""
-    values = dict(items)
-    if len(values) != len(items) or not values.keys() <= _BOUNDS.keys():
-        return None
-    if any(not _BOUNDS[name].accepts(text) for name, text in values.items()):
+    values = declared_values(items, _BOUNDS)
+    if values is None:
         return None
     scheme, number, target = values.get("scheme"), values.get("certificate"), values.get("target")
     if scheme is None or number is None or target is None:
         return None
+    day, recorded = values.get("on"), values.get("as_recorded")
+    on = None if day is None else iso_day(day)
+    instant = None if recorded is None else rfc3339_instant(recorded)
+    if (on is None) != (day is None) or (instant is None) != (recorded is None):
+        return None
     hs_code = values.get("hs_code")
-    on: dt.date | None = None
-    text = values.get("on")
-    if text is not None:
-        on = iso_day(text)
-        if on is None:
-            return None
-    instant: dt.datetime | None = None
-    text = values.get("as_recorded")
-    if text is not None:
-        instant = rfc3339_instant(text)
-        if instant is None:
-            return None
     return scheme, number, target, on, hs_code, instant
 
 
