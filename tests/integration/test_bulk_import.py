@@ -22,7 +22,7 @@ from ecolabel_registry.domain.model import (
     Scheme,
     SchemeType,
 )
-from ecolabel_registry.persistence.bulk import SqlCertificateBulkStore
+from ecolabel_registry.persistence.bulk import ANALYZE_AFTER_ROWS, SqlCertificateBulkStore
 from ecolabel_registry.persistence.repositories import SqlRegistry
 from ecolabel_registry.services.bodies import CertificationBodyService
 from ecolabel_registry.services.imports import (
@@ -243,3 +243,26 @@ def test_a_large_postgresql_load_restores_every_index_and_foreign_key(
     assert any(s.startswith("DROP INDEX") for s in seen)
     assert _schema(arranged) == before
     assert counts(arranged)["certificate"] == 3000
+
+
+def test_a_large_postgresql_load_leaves_fresh_statistics_words_included(
+    arranged: Session, connection: Connection
+) -> None:
+    """The planner knows the new rows as soon as the import commits, even with autovacuum
+    off, the words index's expression included: without its statistics the planner guesses
+    how frequent a searched word is."""
+    if connection.dialect.name != "postgresql":
+        pytest.skip("SQLite keeps no planner statistics to refresh")
+    arranged.execute(text("ALTER TABLE certificate SET (autovacuum_enabled = false)"))
+    run(arranged, rows(ANALYZE_AFTER_ROWS), chunk_rows=5000, rebuild=2000)
+    analyzed = {
+        (str(table), str(column))
+        for table, column in arranged.execute(
+            text(
+                "SELECT tablename, attname FROM pg_stats WHERE schemaname = current_schema() "
+                "AND tablename IN ('certificate', 'ix_certificate_words')"
+            )
+        )
+    }
+    assert {("certificate", "number"), ("certificate", "holder_name")} <= analyzed
+    assert any(table == "ix_certificate_words" for table, _ in analyzed)

@@ -329,7 +329,11 @@ def stage_csv(
                 written += len(chunk)
                 if on_rows is not None:
                     on_rows(written)
-        session.execute(text("ANALYZE import_raw"))
+        # The row count, and statistics for the codes the checks look up (the other,
+        # free-text columns would only cost their sorting).
+        session.execute(
+            text("ANALYZE import_raw (category_code, holder_economy, certification_body_id)")
+        )
         session.execute(
             text(f"CREATE TEMPORARY TABLE import_category ON COMMIT DROP AS {_CATEGORIES}"),
             {"scheme": scheme_id},
