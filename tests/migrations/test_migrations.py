@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,12 +30,10 @@ from ecolabel_registry.settings import Settings
 from tests.conftest import ENGINE, create_postgres_database, drop_postgres_database
 
 
-@pytest.fixture
-def empty_engine(tmp_path: Path) -> Iterator[Engine]:
-    """An engine on a brand-new, empty database of the engine under test."""
+@contextmanager
+def _new_empty_engine(tmp_path: Path, name: str) -> Iterator[Engine]:
     if ENGINE == "sqlite":
-        url = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
-        engine = make_engine(Settings(database_url=url))
+        engine = make_engine(Settings(database_url=f"sqlite:///{tmp_path / name}.sqlite3"))
         yield engine
         engine.dispose()
     else:
@@ -45,6 +44,13 @@ def empty_engine(tmp_path: Path) -> Iterator[Engine]:
         finally:
             engine.dispose()
             drop_postgres_database(url)
+
+
+@pytest.fixture
+def empty_engine(tmp_path: Path) -> Iterator[Engine]:
+    """An engine on a brand-new, empty database of the engine under test."""
+    with _new_empty_engine(tmp_path, "migrations") as engine:
+        yield engine
 
 
 def _tables(engine: Engine) -> set[str]:
@@ -72,6 +78,33 @@ def test_models_and_migrations_do_not_drift(empty_engine: Engine) -> None:
         )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def _model_indexes(engine: Engine) -> dict[str, str]:
+    """The models' indexes in the database, each as the database writes its definition
+    (the columns, the method, a partial index's condition), which `compare_metadata` does
+    not compare."""
+    names = {index.name for table in Base.metadata.tables.values() for index in table.indexes}
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            query = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+        else:
+            query = "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+        found = {
+            str(name): " ".join(str(sql).replace('"', "").split())
+            for name, sql in conn.execute(text(query))
+        }
+    return {name: sql for name, sql in found.items() if name in names}
+
+
+def test_models_and_migrations_make_the_same_indexes(empty_engine: Engine, tmp_path: Path) -> None:
+    with empty_engine.begin() as conn:
+        upgrade(conn)
+    with _new_empty_engine(tmp_path, "models") as models:
+        Base.metadata.create_all(models)
+        made = _model_indexes(models)
+    assert made
+    assert _model_indexes(empty_engine) == made
 
 
 def test_every_iso_country_is_an_economy_after_migrating(empty_engine: Engine) -> None:

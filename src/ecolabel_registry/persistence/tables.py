@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -485,7 +486,14 @@ class RegistryChangeRow(Base):
 
     __table_args__ = (
         Index("ix_registry_change_scheme_id", "scheme_id", "id"),
-        Index("ix_registry_change_agreement_id", "agreement_id", "id"),
+        # Only agreements' changes name one (migration 0016).
+        Index(
+            "ix_registry_change_agreement_id",
+            "agreement_id",
+            "id",
+            postgresql_where=text("agreement_id IS NOT NULL"),
+            sqlite_where=text("agreement_id IS NOT NULL"),
+        ),
         Index("ix_registry_change_economy_code", "economy_code", "id"),
         Index("ix_registry_change_entity", "entity_type", "entity_id", "id"),
     )
