@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import weakref
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -157,7 +158,7 @@ def declared_values(
 Asked = TypeVar("Asked")
 
 
-class QuickRoute(APIRoute, Generic[Asked]):
+class QuickRoute(APIRoute, ABC, Generic[Asked]):
     """A route that answers a query the declared parameters accept as it is, with reads open
     to all, without FastAPI's parameter machinery (a third of a question's time in the
     framework). Anything else goes to the declared handler, which checks, authorizes and
@@ -168,11 +169,11 @@ class QuickRoute(APIRoute, Generic[Asked]):
     the declared handler gives too.
     """
 
-    def check(self, items: list[tuple[str, str]]) -> Asked | None:
-        raise NotImplementedError
+    @abstractmethod
+    def check(self, items: list[tuple[str, str]]) -> Asked | None: ...
 
-    def answer(self, request: Request, asked: Asked) -> Awaitable[Response]:
-        raise NotImplementedError
+    @abstractmethod
+    def answer(self, request: Request, asked: Asked) -> Awaitable[Response]: ...
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         declared = super().get_route_handler()
